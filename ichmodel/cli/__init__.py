@@ -1,0 +1,78 @@
+"""``ichmodel`` command line: ``ichmodel series|load|synth|measure|predict|train|evaluate|models``.
+
+Each subcommand lives in its own module here with two functions::
+
+    def add_parser(subparsers) -> argparse.ArgumentParser   # registers its arguments
+    def run(args: argparse.Namespace) -> int                  # does the work, returns exit code
+
+Exit codes: 0 ok, 2 usage (argparse), 3 input problem (one ``error: ...`` line on stderr,
+never a traceback), 1 unexpected internal error (traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from ichmodel import __version__
+from ichmodel.errors import ICHError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
+
+#: Subcommand modules, in the order ``--help`` lists them.
+COMMANDS = ("series", "load", "synth", "measure", "predict", "train", "evaluate", "models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ichmodel",
+        description="ICH Viewer's headless tools (research use only, not a medical device).",
+    )
+    parser.add_argument("--version", action="version", version=f"ichmodel {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"ichmodel.cli.{name}")
+        except ModuleNotFoundError as exc:  # a command not built yet stays out of --help
+            if exc.name != f"ichmodel.cli.{name}":
+                raise
+            continue
+        command_parser = module.add_parser(sub)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args._run(args) or 0)
+    except ICHError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI must never dump a traceback by default
+        if args.debug:
+            raise
+        print(
+            f"error: internal error ({type(exc).__name__}: {exc}); "
+            "rerun with --debug for details and report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from ichmodel.cli import main
+
+sys.exit(main())

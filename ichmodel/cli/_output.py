@@ -1,0 +1,53 @@
+"""Shared CLI output helpers: JSON, plain tables and a progress bar on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ichmodel.progress import Progress
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool | None = None, width: int = 30) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.width = width
+
+    def __call__(self, event: Progress) -> None:
+        if not self.enabled:
+            return
+        frac = event.fraction
+        bar = "?" * self.width if frac is None else "#" * int(frac * self.width)
+        sys.stderr.write(f"\r{event.stage:<10} [{bar:<{self.width}}] {event.message[:40]:<40}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")

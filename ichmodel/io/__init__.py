@@ -1,0 +1,1 @@
+"""Reading and writing studies: DICOM scan/load, NIfTI and DICOM writers."""

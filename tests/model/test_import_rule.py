@@ -1,0 +1,52 @@
+"""ichmodel must never import Qt, pyqtgraph or ichviewer (the one-way arrow of DESIGN.md)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "ichviewer", "shiboken6")
+ICHMODEL = Path(__file__).resolve().parents[2] / "ichmodel"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_no_qt_import_in_ichmodel_source() -> None:
+    offenders = []
+    for path in sorted(ICHMODEL.rglob("*.py")):
+        for name in _imported_modules(path):
+            if name.split(".")[0] in FORBIDDEN:
+                offenders.append(f"{path.relative_to(ICHMODEL.parent)} imports {name}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_importing_every_ichmodel_module_loads_no_qt() -> None:
+    """Also catches indirect imports (a dependency that pulls Qt in)."""
+    modules = [
+        ".".join(p.relative_to(ICHMODEL.parent).with_suffix("").parts)
+        for p in ICHMODEL.rglob("*.py")
+        if p.name != "__main__.py"
+    ]
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}:\n"
+        "    importlib.import_module(m.removesuffix('.__init__'))\n"
+        f"bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}]\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        cwd=ICHMODEL.parent,
+    )
+    assert out.stdout.strip() == "", f"Qt modules loaded by ichmodel: {out.stdout}"
