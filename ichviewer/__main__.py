@@ -1,18 +1,144 @@
-"""Entry point of the ``ichviewer`` GUI (placeholder window until the reading app lands)."""
+"""Entry point of the ``ichviewer`` GUI.
+
+::
+
+    ichviewer [PATH] [--demo] [--device auto|cpu|cuda]
+    ichviewer --smoke-test [PATH] [--report-out FILE] [--screenshot FILE] [--timeout S]
+
+``--smoke-test`` opens the window (``QT_QPA_PLATFORM=offscreen`` works), loads PATH or the
+bundled sample, waits for the measurement and the prediction, exports the PDF report, prints
+the report's path and exits 0; it exits 1 on any error and 124 after the timeout.
+"""
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
+import tempfile
+import time
+from pathlib import Path
+
+log = logging.getLogger("ichviewer")
+
+EXIT_OK, EXIT_FAILED, EXIT_TIMEOUT = 0, 1, 124
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ichviewer import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="ichviewer",
+        description="ICH Viewer: head NCCT reading app (research use only, not a medical device).",
+    )
+    parser.add_argument("path", nargs="?", help="a study to open: DICOM folder, zip or DICOMDIR")
+    parser.add_argument("--demo", action="store_true", help="open the bundled sample study")
+    parser.add_argument(
+        "--smoke-test",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help="open PATH (default: the sample), wait for all results, export the report, exit",
+    )
+    parser.add_argument("--report-out", metavar="FILE", help="where --smoke-test writes the PDF")
+    parser.add_argument("--screenshot", metavar="FILE", help="--smoke-test: save a window PNG")
+    parser.add_argument("--timeout", type=float, default=300.0, help="--smoke-test limit, s")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="model device")
+    parser.add_argument("--debug", action="store_true", help="debug-level logs")
+    parser.add_argument("--version", action="version", version=f"ichviewer {__version__}")
+    return parser
+
+
+def _say(text: str, err: bool = False) -> None:
+    stream = sys.stderr if err else sys.stdout
+    if stream is not None:  # a windowed frozen app has no console
+        print(text, file=stream, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    from ichviewer.logging_setup import setup_logging
 
-    app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
-    label = QLabel("ICH Viewer — research use only, not a medical device")
-    label.resize(640, 200)
-    label.show()
-    return app.exec()
+    setup_logging(logging.DEBUG if args.debug else logging.INFO)
+    from ichviewer.app import create_app
+
+    app = create_app()
+    from ichmodel import resources
+    from ichviewer.main_window import MainWindow
+    from ichviewer.settings import Settings
+
+    smoke = args.smoke_test is not None
+    if smoke:  # never touch the user's preferences from a smoke test
+        settings = Settings(Path(tempfile.mkdtemp(prefix="ichviewer-smoke-")) / "settings.ini")
+    else:
+        settings = Settings()
+    if args.device:
+        settings.device = args.device
+    window = MainWindow(settings)
+    window.show()
+
+    if smoke:
+        source = Path(args.smoke_test) if args.smoke_test else resources.sample_study_dir()
+        out = (
+            Path(args.report_out)
+            if args.report_out
+            else (Path(tempfile.gettempdir()) / "ichviewer_smoke_report.pdf")
+        )
+        return run_smoke_test(app, window, source, out, args.timeout, args.screenshot)
+
+    if args.demo:
+        window.open_demo()
+    elif args.path:
+        window.open_path(args.path)
+    return int(app.exec())
+
+
+def run_smoke_test(
+    app, window, source: Path, report_out: Path, timeout_s: float, screenshot: str | None = None
+) -> int:
+    """Drive the window through open → results → report; see the module docstring."""
+    from PySide6.QtCore import QTimer
+
+    outcome: dict[str, int] = {}
+    started = time.perf_counter()
+
+    def finish(rc: int, message: str) -> None:
+        if outcome:
+            return
+        outcome["rc"] = rc
+        _say(message, err=rc != EXIT_OK)
+        window.close()
+        app.exit(rc)
+
+    def on_ready(_token: int) -> None:
+        study = window.controller.study
+        log.info(
+            "smoke test: results after %.2f s: %s",
+            time.perf_counter() - started,
+            study.milestones_s if study else {},
+        )
+        if screenshot:
+            app.processEvents()
+            window.grab().save(str(screenshot))
+        path = window.export_report(report_out)
+        if path is None or not path.is_file():
+            finish(EXIT_FAILED, "error: the report could not be written")
+        else:
+            finish(EXIT_OK, str(path))
+
+    def on_error(dialog) -> None:
+        finish(EXIT_FAILED, f"error: {dialog.title}: {dialog.message}")
+
+    def on_timeout() -> None:
+        finish(EXIT_TIMEOUT, f"error: no results after {timeout_s:.0f} s")
+
+    window.controller.sig_ready.connect(on_ready)
+    window.sig_error_shown.connect(on_error)
+    QTimer.singleShot(int(timeout_s * 1000), on_timeout)
+    QTimer.singleShot(0, lambda: window.open_path(source))
+    rc = app.exec()
+    return int(outcome.get("rc", rc))
 
 
 if __name__ == "__main__":

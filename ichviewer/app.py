@@ -1,0 +1,71 @@
+"""Process-wide setup of the Qt application (done once, in ``__main__`` or by tests)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+import ichviewer
+from ichviewer.settings import APPLICATION, ORGANIZATION
+
+log = logging.getLogger(__name__)
+
+_configured = {"pyqtgraph": False}
+
+
+def configure_pyqtgraph() -> None:
+    """pyqtgraph options, once: arrays are row-major (z, y, x) → (row, col) images."""
+    if _configured["pyqtgraph"]:
+        return
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="k")
+    _configured["pyqtgraph"] = True
+
+
+def dark_palette() -> QPalette:
+    """A calm dark palette: reading rooms are dim and CT is viewed on black."""
+    p = QPalette()
+    base, window, text = QColor(30, 34, 38), QColor(40, 45, 50), QColor(225, 230, 235)
+    p.setColor(QPalette.ColorRole.Window, window)
+    p.setColor(QPalette.ColorRole.WindowText, text)
+    p.setColor(QPalette.ColorRole.Base, base)
+    p.setColor(QPalette.ColorRole.AlternateBase, QColor(36, 41, 46))
+    p.setColor(QPalette.ColorRole.ToolTipBase, QColor(50, 56, 62))
+    p.setColor(QPalette.ColorRole.ToolTipText, text)
+    p.setColor(QPalette.ColorRole.Text, text)
+    p.setColor(QPalette.ColorRole.Button, window)
+    p.setColor(QPalette.ColorRole.ButtonText, text)
+    p.setColor(QPalette.ColorRole.BrightText, QColor(255, 82, 82))
+    p.setColor(QPalette.ColorRole.Link, QColor(100, 181, 246))
+    p.setColor(QPalette.ColorRole.Highlight, QColor(38, 120, 178))
+    p.setColor(QPalette.ColorRole.HighlightedText, QColor(255, 255, 255))
+    p.setColor(QPalette.ColorRole.PlaceholderText, QColor(140, 150, 160))
+    disabled = QColor(120, 126, 132)
+    for role in (
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.ButtonText,
+        QPalette.ColorRole.WindowText,
+    ):
+        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    return p
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    """The QApplication (reused when one exists), styled, with pyqtgraph configured."""
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    QCoreApplication.setApplicationVersion(ichviewer.__version__)
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1] if argv is None else argv)
+    app.setApplicationDisplayName("ICH Viewer")
+    if app.style().name().lower() != "fusion":
+        app.setStyle("Fusion")
+    app.setPalette(dark_palette())
+    configure_pyqtgraph()
+    return app  # type: ignore[return-value]

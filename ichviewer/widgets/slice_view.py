@@ -1,0 +1,383 @@
+"""The axial slice view, built from pyqtgraph parts.
+
+A ``ViewBox`` holds the CT ``ImageItem``; the Grad-CAM heatmap (an ``ImageItem`` with its own
+LUT and opacity), the hematoma contour (an ``IsocurveItem`` on the mask) and the ABC/2 A and B
+segments (``PlotDataItem``) are children of the CT item and therefore share its pixel
+coordinates. The CT item's rect is set from the pixel spacing, so the view is in mm and the
+aspect ratio is true.
+
+Mouse: wheel = slices, Ctrl+wheel = zoom, left-drag = pan, right-drag = window/level
+(horizontal: width, vertical: center), double-click = fit. Keys: arrows/PageUp/PageDown/
+Home/End move through slices.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QStackedLayout,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ichmodel.volume import Volume
+from ichviewer.widgets.window_presets import Window
+
+log = logging.getLogger(__name__)
+
+CONTOUR_COLOR = (0, 230, 118)
+A_COLOR = (255, 196, 0)
+B_COLOR = (0, 200, 255)
+HEATMAP_COLORMAP = "inferno"
+
+
+def heatmap_lut(name: str = HEATMAP_COLORMAP, n: int = 256) -> np.ndarray:
+    """An RGBA LUT (n, 4) uint8 whose alpha rises with the value: low attention is clear."""
+    cmap = pg.colormap.get(name)
+    lut = cmap.getLookupTable(0.0, 1.0, n, alpha=True).astype(np.float32)
+    ramp = np.clip(np.linspace(0.0, 1.0, n) / 0.35, 0.0, 1.0)
+    lut[:, 3] = 255.0 * ramp
+    return lut.astype(np.uint8)
+
+
+class _SliceViewBox(pg.ViewBox):
+    """ViewBox with radiology mouse bindings (see the module docstring)."""
+
+    def __init__(self, owner: SliceView) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self._owner = owner
+        self._drag_window: Window | None = None
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 (Qt override)
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(ev, axis)
+            return
+        steps = 1 if ev.delta() > 0 else -1
+        self._owner.step_slice(steps)
+        ev.accept()
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (Qt override)
+        if ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            if ev.isStart():
+                self._drag_window = self._owner.window()
+            if self._drag_window is None:
+                return
+            delta = ev.pos() - ev.buttonDownPos(Qt.MouseButton.RightButton)
+            start = self._drag_window
+            per_px = max(0.5, start.width_hu / 200.0)
+            width = max(1.0, start.width_hu + delta.x() * per_px)
+            center = start.center_hu - delta.y() * per_px
+            self._owner.set_window(Window(center, width), user=True)
+            if ev.isFinish():
+                self._drag_window = None
+            return
+        super().mouseDragEvent(ev, axis)
+
+    def mouseClickEvent(self, ev):  # noqa: N802 (Qt override)
+        if ev.double() and ev.button() == Qt.MouseButton.LeftButton:
+            self._owner.fit()
+            ev.accept()
+            return
+        super().mouseClickEvent(ev)
+
+
+class SliceView(QWidget):
+    """Axial slice viewer. Signals: ``sig_slice_changed(int)``, ``sig_window_changed(Window)``
+    (only for interactive changes), ``sig_cursor(str)`` (HU and position under the mouse)."""
+
+    sig_slice_changed = Signal(int)
+    sig_window_changed = Signal(object)
+    sig_cursor = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.volume: Volume | None = None
+        self._slice = 0
+        self._window = Window(40, 80)
+        self._cam: np.ndarray | None = None
+        self._mask: np.ndarray | None = None
+        self._abc2 = None  # (slice_index, a_segment_zyx, b_segment_zyx)
+        self._heat_visible = True
+        self._contour_visible = True
+        self._abc2_visible = True
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._build()
+
+    # --- construction -----------------------------------------------------------------------
+    def _build(self) -> None:
+        self.graphics = pg.GraphicsView(background="k")
+        self.graphics.setFocusProxy(self)
+        self.view_box = _SliceViewBox(self)
+        self.graphics.setCentralItem(self.view_box)
+
+        self.ct_item = pg.ImageItem(axisOrder="row-major")
+        self.ct_item.setAutoDownsample(False)
+        self.view_box.addItem(self.ct_item)
+
+        self.heat_item = pg.ImageItem(axisOrder="row-major")
+        self.heat_item.setParentItem(self.ct_item)
+        self.heat_item.setLookupTable(heatmap_lut())
+        self.heat_item.setZValue(1)
+        self.heat_item.setOpacity(0.45)
+
+        self.contour_item = pg.IsocurveItem(level=0.5, axisOrder="row-major")
+        self.contour_item.setPen(pg.mkPen(CONTOUR_COLOR, width=2, cosmetic=True))
+        self.contour_item.setParentItem(self.ct_item)
+        self.contour_item.setZValue(2)
+
+        self.a_item = pg.PlotDataItem(pen=pg.mkPen(A_COLOR, width=2, cosmetic=True))
+        self.b_item = pg.PlotDataItem(pen=pg.mkPen(B_COLOR, width=2, cosmetic=True))
+        for item in (self.a_item, self.b_item):
+            item.setParentItem(self.ct_item)
+            item.setZValue(3)
+            item.setVisible(False)
+
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setMinimum(0)
+        self.slider.setMaximum(0)
+        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.slider.valueChanged.connect(self.set_slice)
+        self.slice_label = QLabel("—")
+        self.slice_label.setMinimumWidth(170)
+        self.window_label = QLabel("")
+        self.cursor_label = QLabel("")
+        self.cursor_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.cursor_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 2, 6, 2)
+        bar.addWidget(self.slice_label)
+        bar.addWidget(self.slider, 1)
+        info = QHBoxLayout()
+        info.setContentsMargins(6, 0, 6, 2)
+        info.addWidget(self.window_label)
+        info.addWidget(self.cursor_label, 1)
+
+        viewer = QWidget()
+        column = QVBoxLayout(viewer)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.graphics, 1)
+        column.addLayout(bar)
+        column.addLayout(info)
+
+        self.placeholder = QLabel(
+            "<div style='font-size:15pt; color:#cfd8dc'>Drop a head CT here</div>"
+            "<div style='color:#90a4ae'>a DICOM folder, a zip or files — or File ▸ Open "
+            "(Ctrl+O)</div>"
+        )
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("background:#101417; border:2px dashed #37474f;")
+
+        self._stack = QStackedLayout(self)
+        self._stack.addWidget(self.placeholder)
+        self._stack.addWidget(viewer)
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    # --- data -------------------------------------------------------------------------------
+    def set_volume(self, volume: Volume | None, *, slice_index: int | None = None) -> None:
+        """Show a volume (clears overlays); None returns to the drop hint."""
+        self.volume = volume
+        self._cam = None
+        self._mask = None
+        self._abc2 = None
+        if volume is None:
+            self.ct_item.clear()
+            self._stack.setCurrentIndex(0)
+            self.slider.setMaximum(0)
+            self.slice_label.setText("—")
+            return
+        nz, ny, nx = volume.shape
+        self._slice = -1
+        self.slider.blockSignals(True)
+        self.slider.setMaximum(max(0, nz - 1))
+        self.slider.blockSignals(False)
+        start = nz // 2 if slice_index is None else int(np.clip(slice_index, 0, nz - 1))
+        self._stack.setCurrentIndex(1)
+        self.set_slice(start)
+        _, sy, sx = volume.spacing_mm
+        self.ct_item.setRect(QRectF(0.0, 0.0, nx * sx, ny * sy))
+        self.fit()
+
+    def set_heatmap(self, cam_zyx: np.ndarray | None) -> None:
+        """The Grad-CAM map on the volume grid (z, y, x) in [0, 1], or None to remove it."""
+        if cam_zyx is not None and self.volume is not None and cam_zyx.shape != self.volume.shape:
+            raise ValueError(f"heatmap shape {cam_zyx.shape} != volume {self.volume.shape}")
+        self._cam = cam_zyx
+        self._update_overlays()
+
+    def set_mask(self, mask_zyx: np.ndarray | None) -> None:
+        """The hematoma mask (bool, z, y, x) drawn as a contour, or None."""
+        if mask_zyx is not None and self.volume is not None and mask_zyx.shape != self.volume.shape:
+            raise ValueError(f"mask shape {mask_zyx.shape} != volume {self.volume.shape}")
+        self._mask = mask_zyx
+        self._update_overlays()
+
+    def set_abc2(self, slice_index: int | None, a_segment_zyx=None, b_segment_zyx=None) -> None:
+        """The ABC/2 A and B segments ((z, y, x) end points, voxel indices) on their slice."""
+        if slice_index is None or a_segment_zyx is None or b_segment_zyx is None:
+            self._abc2 = None
+        else:
+            self._abc2 = (int(slice_index), a_segment_zyx, b_segment_zyx)
+        self._update_overlays()
+
+    # --- display options --------------------------------------------------------------------
+    def window(self) -> Window:
+        return self._window
+
+    def set_window(self, window: Window, *, user: bool = False) -> None:
+        self._window = window
+        self.ct_item.setLevels(window.levels_hu)
+        self.window_label.setText(f"W {window.width_hu:.0f}  L {window.center_hu:.0f}")
+        if user:
+            self.sig_window_changed.emit(window)
+
+    def heatmap_opacity(self) -> float:
+        return float(self.heat_item.opacity())
+
+    def set_heatmap_opacity(self, opacity: float) -> None:
+        self.heat_item.setOpacity(float(np.clip(opacity, 0.0, 1.0)))
+
+    def set_heatmap_visible(self, visible: bool) -> None:
+        self._heat_visible = bool(visible)
+        self._update_overlays()
+
+    def set_contour_visible(self, visible: bool) -> None:
+        self._contour_visible = bool(visible)
+        self._update_overlays()
+
+    def set_abc2_visible(self, visible: bool) -> None:
+        self._abc2_visible = bool(visible)
+        self._update_overlays()
+
+    def fit(self) -> None:
+        self.view_box.autoRange(items=[self.ct_item], padding=0.02)
+
+    # --- slices -----------------------------------------------------------------------------
+    @property
+    def slice_index(self) -> int:
+        return self._slice
+
+    @property
+    def n_slices(self) -> int:
+        return 0 if self.volume is None else self.volume.shape[0]
+
+    def set_slice(self, index: int) -> None:
+        if self.volume is None:
+            return
+        index = int(np.clip(index, 0, self.n_slices - 1))
+        if index == self._slice:
+            return
+        self._slice = index
+        self.ct_item.setImage(
+            self.volume.hu[index], autoLevels=False, levels=self._window.levels_hu
+        )
+        if self.slider.value() != index:
+            self.slider.blockSignals(True)
+            self.slider.setValue(index)
+            self.slider.blockSignals(False)
+        self.slice_label.setText(
+            f"Slice {index + 1} / {self.n_slices}  ·  {self.slice_position_mm(index):.1f} mm"
+        )
+        self._update_overlays()
+        self.sig_slice_changed.emit(index)
+
+    def step_slice(self, steps: int) -> None:
+        self.set_slice(self._slice + steps)
+
+    def slice_position_mm(self, index: int) -> float:
+        """Position of slice ``index`` along the slice normal (mm, patient coordinates)."""
+        assert self.volume is not None
+        normal = self.volume.direction_matrix[:, 2]
+        return float(np.dot(self.volume.index_to_physical((index, 0, 0)), normal))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        key = event.key()
+        steps = {
+            Qt.Key.Key_Up: 1,
+            Qt.Key.Key_Right: 1,
+            Qt.Key.Key_Down: -1,
+            Qt.Key.Key_Left: -1,
+            Qt.Key.Key_PageUp: 5,
+            Qt.Key.Key_PageDown: -5,
+        }
+        if key in steps:
+            self.step_slice(steps[key])
+        elif key == Qt.Key.Key_Home:
+            self.set_slice(0)
+        elif key == Qt.Key.Key_End:
+            self.set_slice(self.n_slices - 1)
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    # --- overlays ---------------------------------------------------------------------------
+    def _update_overlays(self) -> None:
+        z = self._slice
+        has_volume = self.volume is not None and z >= 0
+        # heatmap
+        if has_volume and self._cam is not None and self._heat_visible:
+            self.heat_item.setImage(self._cam[z], autoLevels=False, levels=(0.0, 1.0))
+            self.heat_item.setVisible(True)
+        else:
+            self.heat_item.setVisible(False)
+        # contour (on the mask's bounding box only: pyqtgraph's isocurve is slow on big images)
+        shown = False
+        if has_volume and self._mask is not None and self._contour_visible:
+            plane = self._mask[z]
+            if plane.any():
+                rows = np.flatnonzero(plane.any(axis=1))
+                cols = np.flatnonzero(plane.any(axis=0))
+                r0, r1 = max(0, rows[0] - 2), min(plane.shape[0], rows[-1] + 3)
+                c0, c1 = max(0, cols[0] - 2), min(plane.shape[1], cols[-1] + 3)
+                crop = plane[r0:r1, c0:c1].astype(np.float32)
+                self.contour_item.setData(crop, 0.5)
+                # isocurve samples sit on integer coordinates; pixel centres are at +0.5
+                self.contour_item.setPos(QPointF(c0 + 0.5, r0 + 0.5))
+                shown = True
+        self.contour_item.setVisible(shown)
+        # ABC/2 segments
+        show_abc = has_volume and self._abc2 is not None and self._abc2_visible
+        if show_abc and self._abc2[0] == z:
+            for item, seg in ((self.a_item, self._abc2[1]), (self.b_item, self._abc2[2])):
+                pts = np.asarray(seg, dtype=float).reshape(2, 3)
+                item.setData(pts[:, 2] + 0.5, pts[:, 1] + 0.5)
+                item.setVisible(True)
+        else:
+            self.a_item.setVisible(False)
+            self.b_item.setVisible(False)
+
+    # --- cursor readout ---------------------------------------------------------------------
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self.volume is None or self._slice < 0:
+            return
+        pos = self.ct_item.mapFromScene(scene_pos)
+        x, y = int(np.floor(pos.x())), int(np.floor(pos.y()))
+        _, ny, nx = self.volume.shape
+        if not (0 <= x < nx and 0 <= y < ny):
+            self.cursor_label.setText("")
+            return
+        text = self.describe_voxel(self._slice, y, x)
+        self.cursor_label.setText(text)
+        self.sig_cursor.emit(text)
+
+    def describe_voxel(self, z: int, y: int, x: int) -> str:
+        """'HU at (z, y, x) and its patient position in mm (LPS)', as shown under the cursor."""
+        assert self.volume is not None
+        hu = float(self.volume.hu[z, y, x])
+        px, py, pz = self.volume.index_to_physical((z, y, x))
+        text = f"{hu:.0f} HU   x {px:.1f}  y {py:.1f}  z {pz:.1f} mm   [{x}, {y}, {z}]"
+        if self._cam is not None and self._heat_visible:
+            text += f"   CAM {float(self._cam[z, y, x]):.2f}"
+        return text
