@@ -1,0 +1,409 @@
+"""Checkpoints: safetensors weights + a JSON document describing them. No pickle, ever.
+
+The document (schema :data:`SCHEMA_VERSION`) is stored in the safetensors metadata under the key
+``"ichmodel"`` (authoritative) and, for people and the model registry, written beside the file as
+``<stem>.json``. It holds the net config, preprocessing config, label transform, model card,
+training provenance, metrics, the weights' dtype and two SHA-256 digests:
+
+* ``weights_sha256`` over every tensor (name, dtype, shape and bytes, in name order) - the
+  model's identity, shown in reports as ``LoadedModel.sha256``;
+* ``config_sha256`` over the configs + ``weights_sha256``, so an edited header is noticed.
+
+:func:`load_checkpoint` verifies both, that the weights fit the recorded architecture, and that
+a sidecar (when present) belongs to the file; any problem raises a
+:class:`~ichmodel.errors.CheckpointError` subclass saying what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ichmodel import __version__
+from ichmodel.errors import CheckpointError, CheckpointIntegrityError, PickleCheckpointError
+from ichmodel.labels import LabelTransform
+from ichmodel.model_card import UNTRAINED_BANNER, ModelCard
+from ichmodel.nets.resnet3d import ICHNet, NetConfig
+from ichmodel.preprocess import PreprocessConfig
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+METADATA_KEY = "ichmodel"
+FORMAT_NAME = "ichmodel-checkpoint"
+PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin", ".tar"})
+WEIGHT_DTYPES = {"float16": torch.float16, "float32": torch.float32, "bfloat16": torch.bfloat16}
+
+_CONVERT_HINT = (
+    "ichmodel never unpickles files (a pickle can run arbitrary code). Convert it once, offline, "
+    "on a machine you trust: `state = torch.load(FILE, map_location='cpu', weights_only=True)`, "
+    "`net = ichmodel.nets.ICHNet(NetConfig(...)); net.load_state_dict(state)`, then "
+    "`ichmodel.checkpoint.save_checkpoint('model.safetensors', net, net_config=..., "
+    "preprocess_config=..., card=...)`, and load the .safetensors file instead"
+)
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A verified model, ready for :func:`ichmodel.predict.predict` (``net`` is in eval mode)."""
+
+    name: str
+    sha256: str
+    net: ICHNet
+    net_config: NetConfig
+    preprocess_config: PreprocessConfig
+    card: ModelCard
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    label_transform: LabelTransform = field(default_factory=LabelTransform)
+    training: Mapping[str, Any] = field(default_factory=dict)
+    created_utc: str = ""
+    weights_dtype: str = "float32"
+    #: Problems met while choosing this model (e.g. the active model failed to load).
+    load_warnings: tuple[str, ...] = ()
+
+    @property
+    def is_untrained(self) -> bool:
+        return self.name == "untrained"
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What every prediction made with this model must say (banner first)."""
+        out = []
+        if self.is_untrained:
+            out.append(
+                f"{UNTRAINED_BANNER}: no trained checkpoint was found, so a randomly initialised "
+                "network produced these numbers. Install or train a model (ichmodel train / "
+                "ichmodel models use NAME) before reading anything into them."
+            )
+        elif self.card.banner:
+            out.append(f"model '{self.name}': {self.card.banner}")
+        return tuple(out) + self.load_warnings
+
+
+def weights_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        header = json.dumps([name, str(t.dtype).removeprefix("torch."), list(t.shape)])
+        digest.update(header.encode() + b"\0")
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _config_sha256(doc: Mapping[str, Any]) -> str:
+    keys = ("net_config", "preprocess_config", "label_transform", "weights_dtype", "weights_sha256")
+    canonical = json.dumps({k: doc.get(k) for k in keys}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def sidecar_path(path: str | Path) -> Path:
+    """The JSON document beside a checkpoint (``model.safetensors`` -> ``model.json``)."""
+    return Path(path).with_suffix(".json")
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(
+    path: str | Path,
+    net: nn.Module,
+    *,
+    net_config: NetConfig,
+    preprocess_config: PreprocessConfig,
+    card: ModelCard | str | Mapping[str, Any],
+    training: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    dtype: str = "float32",
+    label_transform: LabelTransform | None = None,
+    write_sidecar: bool = True,
+) -> Path:
+    """Write ``net``'s weights and their description atomically; returns the path.
+
+    ``dtype`` 'float16' halves the file (the demo model); floating tensors are cast, integer
+    buffers kept. ``training`` (provenance: data, seeds, epochs, ...) and ``metrics`` must be
+    JSON-serialisable. Loading gives the net back bit-exactly (in fp32 after an fp16 save).
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix.lower() != ".safetensors":
+        raise CheckpointError(f"checkpoint file names must end in .safetensors, got {path.name}")
+    if dtype not in WEIGHT_DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(WEIGHT_DTYPES)}, got {dtype!r}")
+    card = ModelCard.coerce(card, default_name=path.stem)
+    tensors = {}
+    for name, t in net.state_dict().items():
+        t = t.detach().to("cpu")
+        if t.is_floating_point():
+            t = t.to(WEIGHT_DTYPES[dtype])
+        tensors[name] = t.contiguous().clone()
+    doc: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "schema_version": SCHEMA_VERSION,
+        "name": card.name,
+        "created_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ichmodel_version": __version__,
+        "torch_version": torch.__version__,
+        "net_config": net_config.to_dict(),
+        "preprocess_config": preprocess_config.to_dict(),
+        "label_transform": (label_transform or LabelTransform()).to_dict(),
+        "weights_dtype": dtype,
+        "weights_sha256": weights_sha256(tensors),
+        "card": card.to_dict(),
+        "training": dict(training or {}),
+        "metrics": dict(metrics or {}),
+    }
+    doc["config_sha256"] = _config_sha256(doc)
+    try:
+        text = json.dumps(doc, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"training/metrics must be finite JSON values: {exc}") from exc
+    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={METADATA_KEY: text}))
+    if write_sidecar:
+        _atomic_write(
+            sidecar_path(path),
+            lambda tmp: Path(tmp).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8"),
+        )
+    log.info("saved checkpoint %s (%s, sha256 %s)", path, dtype, doc["weights_sha256"][:12])
+    return path
+
+
+def _refuse_pickle(path: Path) -> None:
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise PickleCheckpointError(f"{path.name} is a pickle-based checkpoint. {_CONVERT_HINT}.")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        raise PickleCheckpointError(
+            f"{path.name} holds a torch/pickle archive despite its name. {_CONVERT_HINT}."
+        )
+
+
+def read_document(path: str | Path) -> dict[str, Any]:
+    """The JSON document of a checkpoint, without loading or verifying the weights."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; check the path")
+    _refuse_pickle(path)
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            metadata = fh.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path.name} is not a readable safetensors file ({exc}); it may be truncated - "
+            "copy it again or re-export it with save_checkpoint"
+        ) from exc
+    if METADATA_KEY not in metadata:
+        raise CheckpointError(
+            f"{path.name} has no '{METADATA_KEY}' metadata, so its architecture and "
+            "preprocessing are unknown; save it with ichmodel.checkpoint.save_checkpoint"
+        )
+    try:
+        doc = json.loads(metadata[METADATA_KEY])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path.name}: its metadata is not valid JSON ({exc})") from exc
+    if doc.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"{path.name} is not an {FORMAT_NAME} file")
+    version = doc.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
+        raise CheckpointError(
+            f"{path.name} uses checkpoint schema {version!r}; this ichmodel reads schema "
+            f"1..{SCHEMA_VERSION} - update ICH Viewer to use this model"
+        )
+    return doc
+
+
+def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedModel:
+    """Load and verify a checkpoint written by :func:`save_checkpoint`."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    doc = read_document(path)
+    name = path.name
+    try:
+        net_config = NetConfig.from_dict(doc["net_config"])
+        preprocess_config = PreprocessConfig.from_dict(doc["preprocess_config"])
+        label_transform = LabelTransform.from_dict(doc["label_transform"])
+        card = ModelCard.from_dict(doc["card"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{name}: its recorded configuration is invalid ({exc})") from exc
+    tensors = load_file(str(path), device="cpu")
+    actual = weights_sha256(tensors)
+    if actual != doc.get("weights_sha256"):
+        raise CheckpointIntegrityError(
+            f"{name}: the weights' SHA-256 is {actual[:16]}... but "
+            f"{str(doc.get('weights_sha256'))[:16]}... was recorded when it was saved; "
+            "the file is corrupted or was modified - "
+            "restore it from its source"
+        )
+    if _config_sha256(doc) != doc.get("config_sha256"):
+        raise CheckpointIntegrityError(
+            f"{name}: its recorded configuration was edited after saving (config SHA-256 "
+            "mismatch); restore the original file"
+        )
+    sidecar = sidecar_path(path)
+    if sidecar.is_file():
+        try:
+            side = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CheckpointError(
+                f"{sidecar.name} beside {name} is not valid JSON ({exc}); delete or restore it"
+            ) from exc
+        if side.get("weights_sha256") != actual:
+            raise CheckpointError(
+                f"{sidecar.name} describes other weights than {name}; delete or restore it"
+            )
+    net = ICHNet(net_config)
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise CheckpointError(
+            f"{name}: the weights do not fit the recorded architecture {net_config} "
+            f"({first[1].strip() if len(first) > 1 else first[0]}); the file is inconsistent"
+        ) from exc
+    net.to(map_location).eval()
+    log.info("loaded checkpoint %s (sha256 %s)", path, actual[:12])
+    return LoadedModel(
+        name=card.name,
+        sha256=actual,
+        net=net,
+        net_config=net_config,
+        preprocess_config=preprocess_config,
+        card=card,
+        metrics=dict(doc.get("metrics") or {}),
+        path=path,
+        label_transform=label_transform,
+        training=dict(doc.get("training") or {}),
+        created_utc=str(doc.get("created_utc", "")),
+        weights_dtype=str(doc.get("weights_dtype", "float32")),
+    )
+
+
+# --- choosing a model ---------------------------------------------------------------------
+UNTRAINED_NET_CONFIG = NetConfig(depth=34, base_width=16)
+UNTRAINED_SEED = 0
+
+_cache_lock = threading.Lock()
+_cache: dict[tuple, LoadedModel] = {}
+
+
+def untrained_model() -> LoadedModel:
+    """A deterministic randomly initialised ResNet34 (width 16), named 'untrained'.
+
+    Every prediction made with it carries a loud warning (see :attr:`LoadedModel.warnings`).
+    The same object is returned on every call.
+    """
+    from ichmodel.model_card import UNTRAINED_CARD
+
+    with _cache_lock:
+        cached = _cache.get(("untrained",))
+        if cached is not None:
+            return cached
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(UNTRAINED_SEED)
+            net = ICHNet(UNTRAINED_NET_CONFIG).eval()
+        model = LoadedModel(
+            name="untrained",
+            sha256=weights_sha256(net.state_dict()),
+            net=net,
+            net_config=UNTRAINED_NET_CONFIG,
+            preprocess_config=PreprocessConfig(),
+            card=UNTRAINED_CARD,
+            training={"seed": UNTRAINED_SEED, "epochs": 0},
+        )
+        _cache[("untrained",)] = model
+        return model
+
+
+def load_cached(path: str | Path) -> LoadedModel:
+    """:func:`load_checkpoint`, memoised on (path, size, mtime) so re-use is free."""
+    path = Path(path).resolve()
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint {path} does not exist; check the path") from exc
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    model = load_checkpoint(path)
+    with _cache_lock:
+        for old in [k for k in _cache if k[0] == key[0]]:
+            del _cache[old]
+        _cache[key] = model
+    return model
+
+
+def _candidate_paths() -> list[tuple[str, Path]]:
+    candidates: list[tuple[str, Path]] = []
+    try:
+        from ichmodel.train.registry import active_model_path
+    except ImportError:
+        active_model_path = None
+    if active_model_path is not None:
+        try:
+            active = active_model_path()
+        except Exception as exc:  # noqa: BLE001 - a broken registry must not stop predictions
+            log.warning("the model registry could not be read: %s", exc)
+            active = None
+        if active is not None:
+            candidates.append(("active model", Path(active)))
+    from ichmodel.resources import demo_model_path
+
+    demo = demo_model_path()
+    if demo.is_file() and all(p.resolve() != demo.resolve() for _, p in candidates):
+        candidates.append(("bundled demo model", demo))
+    return candidates
+
+
+def default_model() -> LoadedModel:
+    """The model ``predict`` uses without ``--checkpoint``.
+
+    The registry's active model (``ichmodel.train.registry.active_model_path()``) when there is
+    one, else the bundled demo model (``ichmodel.resources.demo_model_path()``), else
+    :func:`untrained_model`. A candidate that fails to load is skipped, and the reason travels in
+    the chosen model's ``load_warnings`` (never a silent fallback).
+    """
+    problems: list[str] = []
+    for label, path in _candidate_paths():
+        try:
+            model = load_cached(path)
+        except CheckpointError as exc:
+            log.warning("%s %s could not be loaded: %s", label, path, exc)
+            problems.append(f"the {label} ({path.name}) could not be loaded: {exc}")
+            continue
+        if problems:
+            model = dataclasses.replace(model, load_warnings=tuple(problems))
+        return model
+    model = untrained_model()
+    if problems:
+        model = dataclasses.replace(model, load_warnings=tuple(problems))
+    return model

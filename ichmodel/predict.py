@@ -1,0 +1,214 @@
+"""Inference: a Volume in, a :class:`Prediction` out (volume in ml, outcome, Grad-CAM on the grid).
+
+:func:`predict` is a generator: it yields :class:`~ichmodel.progress.Progress` events for the
+stages ``preprocess``, ``forward`` and ``explain`` and returns the :class:`Prediction`; closing
+it between stages is the cancel. Grad mode is entered inside (``torch.inference_mode`` for the
+forward, ``enable_grad`` for Grad-CAM), so it runs in any worker thread. Model jobs should run
+one at a time (they share the prepared network).
+
+The network is prepared once per (model, device) by :class:`Predictor`: BatchNorm folded into
+the convolutions, ``channels_last_3d`` and bf16 autocast where the device supports it (see
+:mod:`ichmodel.device` for the plan and its documented tolerance against fp32).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ichmodel.checkpoint import LoadedModel, default_model
+from ichmodel.device import DevicePlan, plan_for
+from ichmodel.gradcam import (
+    DEFAULT_LAYER,
+    HEADS,
+    cam_from_activation,
+    capture_activation,
+    normalise,
+)
+from ichmodel.nets.resnet3d import STAGE_NAMES, ICHNet, NetOutput, fuse_batchnorm
+from ichmodel.preprocess import preprocess
+from ichmodel.progress import Progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """The model's reading of one study.
+
+    ``cam`` is float32 (z, y, x) in [0, 1] on the Volume's grid (None when not explained);
+    ``timings_s`` holds seconds per stage (preprocess, forward, explain, total).
+    """
+
+    predicted_volume_ml: float
+    size_mm: float
+    poor_outcome_probability: float
+    cam: np.ndarray | None
+    cam_head: str | None
+    cam_layer: str | None
+    model_name: str
+    model_sha256: str
+    device: str
+    timings_s: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (without the CAM array)."""
+        return {
+            "predicted_volume_ml": round(self.predicted_volume_ml, 3),
+            "size_mm": round(self.size_mm, 4),
+            "poor_outcome_probability": round(self.poor_outcome_probability, 4),
+            "model": {"name": self.model_name, "sha256": self.model_sha256},
+            "device": self.device,
+            "cam_head": self.cam_head,
+            "cam_layer": self.cam_layer,
+            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+            "warnings": list(self.warnings),
+        }
+
+
+class Predictor:
+    """A model prepared for inference on one device; reuse it across studies."""
+
+    def __init__(self, model: LoadedModel, device: str = "auto", precision: str = "auto") -> None:
+        self.model = model
+        self.plan: DevicePlan = plan_for(device, precision=precision)
+        net = fuse_batchnorm(model.net).to(self.plan.device)
+        net = net.to(memory_format=self.plan.memory_format)
+        net.requires_grad_(False)  # Grad-CAM differentiates w.r.t. activations only
+        self.net: ICHNet = net
+
+    def forward(
+        self, x: torch.Tensor, capture: str | None = None
+    ) -> tuple[NetOutput, torch.Tensor | None]:
+        """Outputs (fp32, on CPU) for a (B, C, z, y, x) batch, and the ``capture`` stage's
+        activation (for :meth:`explain`) when asked."""
+        plan = self.plan
+        with torch.inference_mode():
+            x = x.to(plan.device, torch.float32).contiguous(memory_format=plan.memory_format)
+            if capture is None:
+                with plan.autocast():
+                    features = self.net.encode(x)
+                activation = None
+            else:
+                with capture_activation(self.net, capture) as cap, plan.autocast():
+                    features = self.net.encode(x)
+                activation = cap.activation
+            out = self.net.heads(features.float())
+            out = NetOutput(out.size_mm.float().cpu(), out.logits.float().cpu())
+        return out, activation
+
+    def explain(self, activation: torch.Tensor, layer: str, head: str) -> torch.Tensor:
+        """Unnormalised Grad-CAM (B, z', y', x') on CPU from a captured stage activation."""
+        cam = cam_from_activation(self.net, layer, activation, head, autocast=self.plan.autocast)
+        return cam.float().cpu()
+
+
+_predictor_lock = threading.Lock()
+_last_predictor: Predictor | None = None
+
+
+def get_predictor(model: LoadedModel, device: str = "auto", precision: str = "auto") -> Predictor:
+    """The cached :class:`Predictor` for this model object and device, else a new one."""
+    global _last_predictor
+    plan = plan_for(device, precision=precision)
+    with _predictor_lock:
+        p = _last_predictor
+        if p is not None and p.model is model and p.plan == plan:
+            return p
+        _last_predictor = None  # free the previous prepared copy before building another
+        p = Predictor(model, device, precision)
+        _last_predictor = p
+        return p
+
+
+def predict(
+    volume,
+    model: LoadedModel | None = None,
+    *,
+    device: str = "auto",
+    cam_head: str | None = "volume",
+    cam_layer: str = DEFAULT_LAYER,
+    precision: str = "auto",
+) -> Generator[Progress, None, Prediction]:
+    """Predict hematoma volume and poor-outcome probability, with a Grad-CAM heatmap.
+
+    ``model`` None uses :func:`ichmodel.checkpoint.default_model` (active, demo, or the loudly
+    labelled untrained model). ``cam_head`` 'volume' or 'prognosis' (None skips Grad-CAM);
+    ``cam_layer`` an encoder stage, 'layer4' (paper) or 'layer3' (finer).
+    """
+    if cam_head is not None and cam_head not in HEADS:
+        raise ValueError(f"cam_head must be one of {HEADS} or None, got {cam_head!r}")
+    if cam_layer not in STAGE_NAMES[1:]:
+        raise ValueError(f"cam_layer must be one of {STAGE_NAMES[1:]}, got {cam_layer!r}")
+    n_stages = 3 if cam_head else 2
+    timings: dict[str, float] = {}
+    t_start = time.perf_counter()
+
+    yield Progress("preprocess", 0, n_stages, "Preparing the study for the model")
+    t = time.perf_counter()
+    model = model if model is not None else default_model()
+    predictor = get_predictor(model, device, precision)
+    model_input = preprocess(volume, model.preprocess_config)
+    timings["preprocess"] = time.perf_counter() - t
+    warnings = list(model.warnings) + list(model_input.warnings)
+
+    yield Progress(
+        "forward", 1, n_stages, f"Running '{model.name}' on {predictor.plan.description}"
+    )
+    t = time.perf_counter()
+    out, activation = predictor.forward(
+        model_input.tensor(), capture=cam_layer if cam_head else None
+    )
+    timings["forward"] = time.perf_counter() - t
+    size_mm = float(out.size_mm[0])
+    probability = float(torch.softmax(out.logits[0], dim=0)[1])
+    if not (math.isfinite(size_mm) and math.isfinite(probability)):
+        warnings.append("the model produced a non-finite output; its numbers are not usable")
+        size_mm = 0.0 if not math.isfinite(size_mm) else size_mm
+        probability = float("nan") if not math.isfinite(probability) else probability
+    volume_ml = float(model.label_transform.to_ml(size_mm))
+
+    cam = None
+    if cam_head:
+        yield Progress("explain", 2, n_stages, f"Grad-CAM of the {cam_head} head at {cam_layer}")
+        t = time.perf_counter()
+        cam_low = predictor.explain(activation, cam_layer, cam_head)[0]
+        cam = normalise(torch.from_numpy(model_input.to_volume_grid(cam_low))).numpy()
+        timings["explain"] = time.perf_counter() - t
+        if not cam.any():
+            warnings.append(
+                f"the Grad-CAM of the {cam_head} head is empty: no region of {cam_layer} pushed "
+                "this output up, so there is nothing to show"
+            )
+    timings["total"] = time.perf_counter() - t_start
+    yield Progress("done", n_stages, n_stages, "Prediction ready")
+    log.info(
+        "predict: %.2f ml, p(poor)=%.3f, model %s on %s, %.2fs",
+        volume_ml,
+        probability,
+        model.name,
+        predictor.plan.description,
+        timings["total"],
+    )
+    return Prediction(
+        predicted_volume_ml=volume_ml,
+        size_mm=size_mm,
+        poor_outcome_probability=probability,
+        cam=cam.astype(np.float32, copy=False) if cam is not None else None,
+        cam_head=cam_head,
+        cam_layer=cam_layer if cam_head else None,
+        model_name=model.name,
+        model_sha256=model.sha256,
+        device=predictor.plan.description,
+        timings_s=timings,
+        warnings=tuple(warnings),
+    )
