@@ -1,0 +1,447 @@
+"""Tools → Fine-tune: train the model on the site's own cases, watch it learn, adopt or roll back.
+
+The dialog is modeless: training runs as a job on the ``"model"`` lane of the window's
+:class:`~ichviewer.workers.JobRunner` (or a runner of its own when opened alone), so the main
+window stays usable. Everything a user does has a method a test can call without ``exec()``:
+:meth:`set_manifest`, :meth:`build_manifest`, :meth:`start`, :meth:`cancel`,
+:meth:`use_trained_model`, :meth:`rollback`; :meth:`wait_idle` processes events until the run ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QStandardPaths, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ichmodel.errors import ManifestError
+from ichmodel.progress import Progress
+from ichviewer.dialogs.trainer_backend import IchmodelBackend, TrainOutcome, TrainRequest
+from ichviewer.dialogs.trainer_data import TrainingCurves, build_manifest_from_folder, format_eta
+from ichviewer.dialogs.trainer_form import HyperparameterForm
+from ichviewer.dialogs.trainer_plots import FinalMetricsPanel, TrainingPlots
+from ichviewer.workers import Job, JobError, JobRunner
+
+log = logging.getLogger(__name__)
+
+
+def _default_run_root() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or Path.home() / ".ichviewer") / "runs"
+
+
+class TrainerDialog(QDialog):
+    """Fine-tune the model: manifest → validation report → hyperparameters → live curves."""
+
+    sig_model_changed = Signal(str)  # a message; the active model changed (use / rollback)
+    sig_running_changed = Signal(bool)
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        settings: Any = None,
+        *,
+        runner: JobRunner | None = None,
+        backend: Any = None,
+        run_root: str | Path | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Fine-tune the model")
+        self.setModal(False)
+        self.settings = settings
+        self.backend = backend or IchmodelBackend()
+        parent_runner = getattr(parent, "runner", None) if parent is not None else None
+        self.runner: JobRunner = runner or parent_runner or JobRunner(self)
+        self._owns_runner = runner is None and parent_runner is None
+        self.run_root = Path(run_root) if run_root else _default_run_root()
+        self.report: Any = None
+        self.outcome: TrainOutcome | None = None
+        self.curves = TrainingCurves()
+        self.job: Job | None = None
+        self.last_error: str = ""
+        self._t_start = 0.0
+        self._build_ui()
+        self.runner.sig_job_finished.connect(self._on_job_finished)
+        self._update_buttons()
+        self.resize(1150, 760)
+
+    # --- UI -------------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+
+        data_box = QGroupBox("Training data")
+        data_layout = QVBoxLayout(data_box)
+        row = QHBoxLayout()
+        self.manifest_edit = QLineEdit()
+        self.manifest_edit.setPlaceholderText("manifest CSV: study, volume_ml, poor_outcome, split")
+        self.manifest_edit.editingFinished.connect(
+            lambda: self.set_manifest(self.manifest_edit.text())
+        )
+        browse = QPushButton("Manifest…")
+        browse.clicked.connect(self._browse_manifest)
+        build = QPushButton("Build from folder + CSV…")
+        build.clicked.connect(self._browse_build)
+        row.addWidget(self.manifest_edit, 1)
+        row.addWidget(browse)
+        row.addWidget(build)
+        data_layout.addLayout(row)
+        self.exclude_check = QCheckBox("Exclude the rows with problems and train on the rest")
+        self.exclude_check.toggled.connect(lambda _: self.revalidate())
+        data_layout.addWidget(self.exclude_check)
+        self.report_view = QPlainTextEdit(readOnly=True)
+        self.report_view.setPlaceholderText("Pick a manifest to see its validation report.")
+        self.report_view.setMaximumBlockCount(2000)
+        data_layout.addWidget(self.report_view)
+        left_layout.addWidget(data_box, 1)
+
+        device = getattr(self.settings, "device", "auto") if self.settings else "auto"
+        self.form = HyperparameterForm(device, f"default: a new folder in {self.run_root}")
+        left_layout.addWidget(self.form)
+
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("Start training")
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        left_layout.addLayout(buttons)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.status_label = QLabel("Idle.")
+        self.status_label.setWordWrap(True)
+        self.eta_label = QLabel("")
+        right_layout.addWidget(self.progress_bar)
+        right_layout.addWidget(self.status_label)
+        right_layout.addWidget(self.eta_label)
+        self.tabs = QTabWidget()
+        self.plots = TrainingPlots()
+        self.tabs.addTab(self.plots, "Curves")
+        self.final_panel = FinalMetricsPanel()
+        self.tabs.addTab(self.final_panel, "Final metrics")
+        right_layout.addWidget(self.tabs, 1)
+
+        model_row = QHBoxLayout()
+        self.active_label = QLabel()
+        self.use_button = QPushButton("Use this model")
+        self.use_button.clicked.connect(self.use_trained_model)
+        self.rollback_button = QPushButton("Roll back to the demo model")
+        self.rollback_button.clicked.connect(self.rollback)
+        model_row.addWidget(self.active_label, 1)
+        model_row.addWidget(self.use_button)
+        model_row.addWidget(self.rollback_button)
+        right_layout.addLayout(model_row)
+        self._refresh_active_model()
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+    # --- state ----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.job is not None
+
+    def _update_buttons(self) -> None:
+        ready = (
+            self.report is not None
+            and bool(self.report.rows)
+            and (self.report.ok or self.exclude_check.isChecked())
+        )
+        self.start_button.setEnabled(ready and not self.running)
+        self.cancel_button.setEnabled(self.running)
+        self.use_button.setEnabled(
+            not self.running and self.outcome is not None and self.outcome.checkpoint is not None
+        )
+        self.rollback_button.setEnabled(not self.running)
+        self.form.set_running(self.running)
+        for widget in (self.manifest_edit, self.exclude_check):
+            widget.setEnabled(not self.running)
+
+    def _refresh_active_model(self) -> None:
+        self.active_label.setText(f"Active model: {self.backend.active_model_name()}")
+
+    # --- data -----------------------------------------------------------------------------
+    def _browse_manifest(self) -> None:
+        start = getattr(self.settings, "last_folder", "") if self.settings else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Training manifest", start, "CSV (*.csv)")
+        if path:
+            self.set_manifest(path)
+
+    def _browse_build(self) -> None:
+        start = getattr(self.settings, "last_folder", "") if self.settings else ""
+        folder = QFileDialog.getExistingDirectory(self, "Folder holding one study per case", start)
+        if not folder:
+            return
+        labels, _ = QFileDialog.getOpenFileName(
+            self, "Label CSV (case, volume_ml, poor_outcome)", folder, "CSV (*.csv)"
+        )
+        if labels:
+            self.build_manifest(folder, labels)
+
+    def build_manifest(self, folder: str | Path, labels_csv: str | Path) -> Path | None:
+        """Write ``folder/manifest.csv`` from the folder's studies and a label CSV, then load it."""
+        try:
+            build = build_manifest_from_folder(folder, labels_csv)
+        except ManifestError as exc:
+            self._show_report_text(f"Could not build a manifest:\n{exc}")
+            return None
+        self.set_manifest(build.path)
+        self.report_view.appendPlainText("\n" + build.summary())
+        return build.path
+
+    def set_manifest(self, path: str | Path) -> None:
+        """Pick a manifest and show its validation report."""
+        text = str(path).strip()
+        if self.manifest_edit.text() != text:
+            self.manifest_edit.setText(text)
+        self.revalidate()
+
+    def revalidate(self) -> None:
+        text = self.manifest_edit.text().strip()
+        self.report = None
+        if text:
+            exclude = ()
+            try:
+                report = self.backend.validate(Path(text))
+                if self.exclude_check.isChecked() and report.bad_rows:
+                    exclude = report.bad_rows
+                    report = self.backend.validate(Path(text), exclude)
+                self.report = report
+                self._exclude_rows = tuple(exclude)
+                self._show_report(report)
+            except ManifestError as exc:
+                self._show_report_text(f"This manifest cannot be used:\n{exc}")
+        self._update_buttons()
+
+    def _show_report(self, report: Any, load_problems: bool = False) -> None:
+        lines = [report.summary()]
+        if report.problems:
+            title = "Studies that do not load:" if load_problems else "Problems (fix or exclude):"
+            lines.append(title)
+            lines += [f"  {p}" for p in report.problems]
+        else:
+            lines.append("No problems: every row parses and every study exists.")
+        n_outcome = sum(1 for r in report.rows if r.poor_outcome is not None)
+        n_poor = sum(1 for r in report.rows if r.poor_outcome == 1)
+        lines.append(
+            f"{len(report.rows)} usable case(s); {n_outcome} with an outcome label "
+            f"({n_poor} poor); rows without one train only the volume head."
+        )
+        lines += list(report.warnings)
+        if self.exclude_check.isChecked() and report.excluded_rows:
+            lines.append(f"Excluded rows: {', '.join(map(str, report.excluded_rows))}")
+        self._show_report_text("\n".join(lines))
+
+    def _show_report_text(self, text: str) -> None:
+        self.report_view.setPlainText(text)
+
+    # --- hyperparameters ------------------------------------------------------------------
+    def train_config(self) -> Any:
+        return self.form.train_config()
+
+    def request(self) -> TrainRequest:
+        run_text = self.form.run_edit.text().strip()
+        run_dir = Path(run_text) if run_text else self.run_root / time.strftime("%Y%m%d-%H%M%S")
+        return TrainRequest(
+            manifest=Path(self.manifest_edit.text().strip()),
+            run_dir=run_dir,
+            config=self.train_config(),
+            init=self.form.init,
+            exclude_rows=getattr(self, "_exclude_rows", ()),
+            resume=self.form.resume_check.isChecked(),
+            cache_dir=self.run_root.parent / "cache",
+        )
+
+    # --- run ------------------------------------------------------------------------------
+    def start(self) -> Job | None:
+        """Start training in the worker (the model lane); returns the job, None if not ready."""
+        if self.running or not self.start_button.isEnabled():
+            return None
+        try:
+            request = self.request()
+        except ValueError as exc:  # a TrainConfig the form allowed but the loop refuses
+            self.status_label.setText(f"Cannot start: {exc}")
+            return None
+        if not request.resume:
+            request.run_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.form.run_edit.setText(str(request.run_dir))
+        self.outcome = None
+        self.last_error = ""
+        self.curves = TrainingCurves(epochs=request.config.epochs)
+        self.plots.clear_curves()
+        self.final_panel.show_outcome({}, None, None)
+        self.tabs.setCurrentIndex(0)
+        self.progress_bar.setValue(0)
+        self.status_label.setText(f"Starting: run folder {request.run_dir}")
+        self.eta_label.setText("")
+        self._t_start = time.monotonic()
+        backend = self.backend
+        self.job = Job(
+            name="train",
+            fn=lambda: backend.run(request),
+            lane="model",
+            on_progress=self._on_progress,
+            on_result=self._on_result,
+            on_error=self._on_error,
+        )
+        self.runner.submit(self.job)
+        log.info("training started: %s", request)
+        self._update_buttons()
+        self.sig_running_changed.emit(True)
+        return self.job
+
+    def cancel(self) -> None:
+        """Stop the run at its next step; the loop saves its state (resume later)."""
+        if self.job is None:
+            return
+        self.job.cancel()
+        self.status_label.setText("Cancelling… the state is saved at the current step.")
+        self.cancel_button.setEnabled(False)
+
+    def _on_progress(self, event: Progress) -> None:
+        if self.curves.add(event):
+            self.plots.show_curves(self.curves)
+        fraction = event.fraction
+        if event.stage in ("train", "validate") and fraction is not None:
+            self.progress_bar.setRange(0, 1000)
+            self.progress_bar.setValue(int(fraction * 1000))
+        elif fraction is None:
+            self.progress_bar.setRange(0, 0)  # busy indicator
+        else:
+            self.progress_bar.setRange(0, 1000)
+            self.progress_bar.setValue(int(fraction * 1000))
+        self.status_label.setText(f"{event.stage}: {event.message}")
+        eta = format_eta(self.curves.eta_s) if event.stage in ("train", "validate") else ""
+        elapsed = format_eta(time.monotonic() - self._t_start)
+        last = self.curves.last_validation
+        parts = [f"elapsed {elapsed}"]
+        if eta:
+            parts.append(f"ETA {eta}")
+        if "val_mae_ml" in last:
+            parts.append(f"val MAE {last['val_mae_ml']:.2f} ml")
+        if "val_auc" in last:
+            parts.append(f"val AUC {last['val_auc']:.3f}")
+        self.eta_label.setText(" · ".join(parts))
+
+    def _on_result(self, outcome: TrainOutcome) -> None:
+        self.outcome = outcome
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(1000)
+        result = outcome.result
+        where = getattr(result, "run_dir", "")
+        self.status_label.setText(
+            f"Done ({getattr(result, 'stopped', 'completed')}): {where}. "
+            "Press “Use this model” to make it the active model."
+        )
+        self.final_panel.show_outcome(outcome.metrics, outcome.roc_fpr, outcome.roc_tpr)
+        self.tabs.setCurrentIndex(1)
+
+    def _on_error(self, error: JobError) -> None:
+        self.last_error = error.message
+        problems = getattr(error.exception, "problems", None)
+        if problems:
+            self._show_report_text(
+                "The run was refused: fix or exclude these rows.\n" + "\n".join(problems)
+            )
+        self.status_label.setText(f"Training failed: {error.message}")
+        log.warning("training failed: %s", error.message)
+
+    def _on_job_finished(self, job: Job) -> None:
+        if job is not self.job:
+            return
+        if job.state == "cancelled":
+            self.status_label.setText(
+                "Cancelled. Tick “continue the interrupted run” and start again to resume."
+            )
+            self.form.resume_check.setChecked(True)
+            self.progress_bar.setRange(0, 1000)
+        self.job = None
+        self._update_buttons()
+        self.sig_running_changed.emit(False)
+
+    def metrics_shown(self) -> dict[str, str]:
+        """The final metrics table as {label: text} (for tests and the smoke test)."""
+        return self.final_panel.metrics_shown()
+
+    # --- registry -------------------------------------------------------------------------
+    def use_trained_model(self) -> str | None:
+        """Register the finished run's best model and make it the active one."""
+        if self.outcome is None or self.running:
+            return None
+        try:
+            message = self.backend.use_model(self.outcome)
+        except Exception as exc:  # registry problems are reported, never raised into Qt
+            log.exception("could not activate the trained model")
+            self.status_label.setText(f"Could not use this model: {exc}")
+            return None
+        self.status_label.setText(message)
+        self._refresh_active_model()
+        self.sig_model_changed.emit(message)
+        return message
+
+    def rollback(self) -> str | None:
+        """Make the bundled demo model the active one again."""
+        if self.running:
+            return None
+        try:
+            message = self.backend.rollback()
+        except Exception as exc:
+            log.exception("rollback failed")
+            self.status_label.setText(f"Could not roll back: {exc}")
+            return None
+        self.status_label.setText(message)
+        self._refresh_active_model()
+        self.sig_model_changed.emit(message)
+        return message
+
+    # --- lifetime -------------------------------------------------------------------------
+    def wait_idle(self, timeout_s: float = 60.0) -> bool:
+        """Process events until the run has ended (tests, scripts); True when it did."""
+        from PySide6.QtCore import QCoreApplication
+
+        deadline = time.monotonic() + timeout_s
+        while self.job is not None and time.monotonic() < deadline:
+            QCoreApplication.processEvents()
+            time.sleep(0.005)
+        return self.job is None
+
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        """Cancel a run and, when the dialog owns its runner, stop its threads."""
+        if self.job is not None:
+            self.cancel()
+            self.wait_idle(timeout_s)
+        if self._owns_runner:
+            self.runner.shutdown(int(timeout_s * 1000))
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        # With the window's runner a run keeps going while the dialog is hidden (reopen it to
+        # watch); a dialog that owns its runner cannot outlive it, so it stops the run.
+        if self._owns_runner:
+            self.shutdown()
+        super().closeEvent(event)

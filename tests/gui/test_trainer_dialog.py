@@ -1,0 +1,251 @@
+"""The trainer dialog, driven without exec(): validation report, defaults, live curves, cancel,
+final metrics + ROC, use this model / rollback. A scripted backend keeps these fast; the
+manifest validation is the real ``ichmodel.train.manifest``."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from ichmodel.errors import ManifestError  # noqa: E402
+from ichmodel.progress import Progress  # noqa: E402
+from ichmodel.train.config import TrainConfig  # noqa: E402
+from ichmodel.train.manifest import read_manifest  # noqa: E402
+from ichviewer.dialogs.trainer_backend import TrainOutcome  # noqa: E402
+from ichviewer.dialogs.trainer_data import (  # noqa: E402
+    TrainingCurves,
+    build_manifest_from_folder,
+    format_eta,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class ScriptedBackend:
+    """Yields the loop's event shapes; ``step_s`` slows it down for the cancel test."""
+
+    def __init__(self, epochs_events: int = 3, steps_per_epoch: int = 2, step_s: float = 0.0):
+        self.epochs_events = epochs_events
+        self.steps_per_epoch = steps_per_epoch
+        self.step_s = step_s
+        self.requests = []
+        self.active = "demo"
+        self.closed = threading.Event()
+        self.fail_with: Exception | None = None
+
+    def validate(self, manifest, exclude_rows=()):
+        return read_manifest(manifest, exclude_rows=exclude_rows)
+
+    def run(self, request):
+        self.requests.append(request)
+        total = self.epochs_events * self.steps_per_epoch
+        step = 0
+        try:
+            yield Progress("cache", 1, 1, "row 2: cached")
+            if self.fail_with is not None:
+                raise self.fail_with
+            for epoch in range(1, self.epochs_events + 1):
+                for _ in range(self.steps_per_epoch):
+                    step += 1
+                    time.sleep(self.step_s)
+                    yield Progress(
+                        "train",
+                        step,
+                        total,
+                        f"epoch {epoch} step {step}",
+                        {"step": step, "epoch": epoch, "batch_loss": 10.0 / step,
+                         "train_loss": 10.0 / step, "eta_s": 2.0 * (total - step)},
+                    )  # fmt: skip
+                yield Progress(
+                    "validate",
+                    step,
+                    total,
+                    f"epoch {epoch}",
+                    {"epoch": epoch, "train_loss": 9.0 / epoch, "val_loss": 8.0 / epoch,
+                     "val_mae_ml": 5.0 / epoch, "val_auc": 0.6 + 0.1 * epoch, "eta_s": 1.0},
+                )  # fmt: skip
+        except GeneratorExit:
+            self.closed.set()
+            raise
+        result = type("Result", (), {"run_dir": request.run_dir, "stopped": "completed"})()
+        return TrainOutcome(
+            result=result,
+            checkpoint=Path(request.run_dir) / "checkpoints" / "best.safetensors",
+            metrics={"n_val": 4, "mae_ml": 1.25, "auc": 0.75, "best_epoch": 3},
+            roc_fpr=np.array([0.0, 0.5, 1.0]),
+            roc_tpr=np.array([0.0, 1.0, 1.0]),
+        )
+
+    def use_model(self, outcome):
+        self.active = outcome.checkpoint.parent.parent.name
+        return f"{self.active} is now the active model"
+
+    def rollback(self):
+        self.active = "demo"
+        return "rolled back: the active model is demo"
+
+    def active_model_name(self):
+        return self.active
+
+
+def write_manifest(folder: Path, rows: list[str]) -> Path:
+    for name in ("a", "b", "c", "d"):
+        (folder / name).mkdir(exist_ok=True)
+    path = folder / "manifest.csv"
+    path.write_text("study,volume_ml,poor_outcome,split\n" + "\n".join(rows) + "\n")
+    return path
+
+
+GOOD_ROWS = ["a,10,0,train", "b,25,1,train", "c,3,0,val", "d,40,1,val"]
+
+
+@pytest.fixture
+def make_dialog(qtbot, tmp_path):
+    from ichviewer.dialogs.trainer_dialog import TrainerDialog
+
+    made = []
+
+    def make(backend=None):
+        dialog = TrainerDialog(backend=backend or ScriptedBackend(), run_root=tmp_path / "runs")
+        qtbot.addWidget(dialog)
+        made.append(dialog)
+        return dialog
+
+    yield make
+    for dialog in made:
+        dialog.shutdown()
+
+
+def test_defaults_are_the_papers(make_dialog):
+    dialog = make_dialog()
+    form = dialog.form
+    assert form.lr_spin.value() == pytest.approx(1e-4)
+    assert form.momentum_spin.value() == pytest.approx(0.9)
+    assert form.wd_spin.value() == pytest.approx(5e-4)
+    assert form.batch_spin.value() == 8
+    assert form.epochs_spin.value() == 300
+    assert dialog.train_config() == TrainConfig(device="auto")
+    assert not dialog.start_button.isEnabled()  # no manifest yet
+    form.freeze_check.setChecked(True)
+    form.lambda_spin.setValue(2.5)
+    form.patience_spin.setValue(5)
+    config = dialog.train_config()
+    assert config.freeze_encoder and config.outcome_loss_weight == 2.5
+    assert config.early_stopping_patience == 5
+
+
+def test_validation_report_lists_every_bad_row_and_exclusion_unlocks_start(make_dialog, tmp_path):
+    dialog = make_dialog()
+    manifest = write_manifest(tmp_path, [*GOOD_ROWS, "missing,5,0,", "a,abc,2,"])
+    dialog.set_manifest(manifest)
+    text = dialog.report_view.toPlainText()
+    assert "row 6" in text and "row 7" in text and "does not exist" in text
+    assert "'abc' is not a number" in text
+    assert not dialog.start_button.isEnabled()
+    dialog.exclude_check.setChecked(True)
+    assert dialog.start_button.isEnabled()
+    assert dialog.request().exclude_rows == (6, 7)
+    assert "Excluded rows: 6, 7" in dialog.report_view.toPlainText()
+
+
+def test_training_run_shows_curves_metrics_roc_then_use_and_rollback(make_dialog, tmp_path):
+    backend = ScriptedBackend()
+    dialog = make_dialog(backend)
+    dialog.set_manifest(write_manifest(tmp_path, GOOD_ROWS))
+    assert dialog.start_button.isEnabled()
+    dialog.form.epochs_spin.setValue(3)
+    job = dialog.start()
+    assert job is not None and job.lane == "model"
+    assert dialog.running and not dialog.start_button.isEnabled()
+    assert dialog.wait_idle(20)
+    request = backend.requests[0]
+    assert request.config.epochs == 3 and request.init == "active"
+    series = dialog.plots.series()
+    assert len(series["batch"][0]) == 6 and series["batch"][0][-1] == pytest.approx(3.0)
+    assert series["val"][1].tolist() == pytest.approx([8.0, 4.0, 8.0 / 3])
+    assert series["val_auc"][1].tolist() == pytest.approx([0.7, 0.8, 0.9])
+    shown = dialog.metrics_shown()
+    assert shown["volume MAE (ml)"] == "1.25" and shown["outcome AUC"] == "0.75"
+    x, y = dialog.final_panel.roc.curve.getData()
+    assert list(x) == [0.0, 0.5, 1.0]
+    assert "ETA" in dialog.eta_label.text() or "elapsed" in dialog.eta_label.text()
+    assert dialog.use_button.isEnabled()
+    message = dialog.use_trained_model()
+    assert message and request.run_dir.name in dialog.active_label.text()
+    assert dialog.rollback() and "demo" in dialog.active_label.text()
+
+
+def test_cancel_stops_the_run_and_offers_resume(make_dialog, tmp_path, qtbot):
+    backend = ScriptedBackend(epochs_events=50, steps_per_epoch=10, step_s=0.02)
+    dialog = make_dialog(backend)
+    dialog.set_manifest(write_manifest(tmp_path, GOOD_ROWS))
+    dialog.start()
+    qtbot.waitUntil(lambda: len(dialog.curves.step_x) >= 3, timeout=10_000)
+    # the GUI thread stays free while the worker trains
+    t0 = time.perf_counter()
+    qtbot.wait(50)
+    assert time.perf_counter() - t0 < 1.0
+    dialog.cancel()
+    assert dialog.wait_idle(10)
+    assert backend.closed.is_set()  # the generator was closed: the loop saves its state
+    assert dialog.outcome is None
+    assert "Cancelled" in dialog.status_label.text()
+    assert dialog.form.resume_check.isChecked()
+    assert dialog.start_button.isEnabled()
+
+
+def test_refused_run_shows_the_problems(make_dialog, tmp_path):
+    backend = ScriptedBackend()
+    backend.fail_with = ManifestError("2 studies do not load", ["row 3: does not load: boom"])
+    dialog = make_dialog(backend)
+    dialog.set_manifest(write_manifest(tmp_path, GOOD_ROWS))
+    dialog.start()
+    assert dialog.wait_idle(10)
+    assert "row 3: does not load" in dialog.report_view.toPlainText()
+    assert "Training failed" in dialog.status_label.text()
+    assert dialog.start_button.isEnabled()
+
+
+def test_build_manifest_from_folder_and_csv(tmp_path, make_dialog):
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    for name in ("case1", "case2", "case3"):
+        (studies / name).mkdir()
+    (studies / "case4.zip").write_bytes(b"PK")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "Case,volume_ml,poor_outcome\ncase1,12,0\ncase2,30,1\ncase4.zip,5,\nghost,1,0\n"
+    )
+    build = build_manifest_from_folder(studies, labels)
+    assert build.n_rows == 3
+    assert build.unmatched_studies == ("case3",) and build.unmatched_labels == ("ghost",)
+    report = read_manifest(build.path)
+    assert report.ok and [r.study_text for r in report.rows] == ["case1", "case2", "case4.zip"]
+    assert [r.poor_outcome for r in report.rows] == [0, 1, None]
+    dialog = make_dialog()
+    assert dialog.build_manifest(studies, labels) == build.path
+    assert "3 usable case(s)" in dialog.report_view.toPlainText()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("who,when\nx,y\n")
+    with pytest.raises(ManifestError, match="volume_ml"):
+        build_manifest_from_folder(studies, bad)
+    assert dialog.build_manifest(studies, bad) is None
+    assert "Could not build" in dialog.report_view.toPlainText()
+
+
+def test_curves_and_eta_formatting():
+    curves = TrainingCurves(epochs=2)
+    assert curves.add(Progress("train", 1, 4, "", {"step": 1, "epoch": 1, "batch_loss": 3.0}))
+    assert curves.step_x == [0.5]
+    assert not curves.add(Progress("cache", 1, 2, "row 2"))
+    assert curves.add(Progress("validate", 2, 4, "", {"epoch": 1, "val_loss": 2.0}))
+    assert curves.val_x == [1.0] and curves.val_auc == []
+    assert format_eta(3725) == "1 h 02 min" and format_eta(65) == "1 min 05 s"
+    assert format_eta(None) == ""
