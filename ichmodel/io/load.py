@@ -307,6 +307,14 @@ def _consistent(slices: list[_Slice], warnings: list[str]) -> list[_Slice]:
     return slices
 
 
+def _label(series: SeriesInfo) -> str:
+    if series.description:
+        return repr(series.description)
+    if series.series_number:
+        return f"series #{series.series_number}"
+    return series.key
+
+
 def select_series(scan: StudyScan, series_uid: str | None = None) -> SeriesInfo:
     """The series to load: the requested one (by key or UID) or the picked one.
 
@@ -332,8 +340,7 @@ def select_series(scan: StudyScan, series_uid: str | None = None) -> SeriesInfo:
         return scan.picked
     categories = {s.category for s in scan.series}
     listing = (
-        "; ".join(f"{s.description or s.key}: {s.reason}" for s in scan.series if s.n_images)
-        or "no images"
+        "; ".join(f"{_label(s)}: {s.reason}" for s in scan.series if s.n_images) or "no images"
     )
     if categories == {cl.MISSING_FILES}:
         raise MissingFilesError(
