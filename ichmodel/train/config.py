@@ -49,6 +49,9 @@ class TrainConfig:
     #: Stop after this global step (smoke tests; None: run all epochs).
     max_steps: int | None = None
     grad_clip_norm: float | None = None
+    #: From scratch, start the volume head's bias at the training set's mean size (mm), so the
+    #: first steps fit the spread of sizes instead of their mean (not in the paper).
+    init_volume_bias: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:

@@ -73,11 +73,17 @@ class CaseDataset(Dataset):
 
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """The shuffled batches of one epoch, a pure function of (seed, epoch)."""
+    """The shuffled batches of one epoch, a pure function of (seed, epoch).
+
+    A lone last case joins the previous batch (BatchNorm cannot train on a batch of one).
+    """
     if n == 0:
         return []
     order = np.random.default_rng([int(seed), int(epoch), 0xBA7C]).permutation(n)
-    return [order[i : i + batch_size].tolist() for i in range(0, n, batch_size)]
+    batches = [order[i : i + batch_size].tolist() for i in range(0, n, batch_size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2].extend(batches.pop())
+    return batches
 
 
 def ordered_batches(n: int, batch_size: int) -> list[list[int]]:
@@ -85,7 +91,8 @@ def ordered_batches(n: int, batch_size: int) -> list[list[int]]:
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
-    return math.ceil(n / batch_size) if n else 0
+    steps = math.ceil(n / batch_size) if n else 0
+    return steps - 1 if steps > 1 and n % batch_size == 1 else steps
 
 
 class _FixedBatches(Sampler[list[int]]):

@@ -28,6 +28,7 @@ import torch
 
 from ichmodel.device import configure_threads, plan_for
 from ichmodel.errors import NonFiniteLossError, TrainingError
+from ichmodel.labels import ml_to_size_mm
 from ichmodel.progress import Progress
 from ichmodel.train.augment import augment_batch
 from ichmodel.train.config import TrainConfig
@@ -109,6 +110,8 @@ def train(
     net = start.net
     if not resume:
         torch.manual_seed(config.seed)
+        if start.source == "scratch" and config.init_volume_bias:
+            _init_volume_bias(net, train_ds)
     named = trainable_parameters(
         net, freeze_encoder=config.freeze_encoder, train_outcome_head=has_outcomes
     )
@@ -301,6 +304,16 @@ def train(
         raise
     stopped = info.get("stopped", "completed")
     return result(stopped)
+
+
+def _init_volume_bias(net: torch.nn.Module, dataset: CaseDataset) -> None:
+    head = getattr(getattr(net, "volume_head", None), "fc", None)
+    if head is None or head.bias is None:
+        return
+    mean = float(np.mean([ml_to_size_mm(c.volume_ml) for c in dataset.cases]))
+    with torch.no_grad():
+        head.bias.fill_(mean)
+    log.info("volume head bias initialised to the mean training size %.2f mm", mean)
 
 
 def _epoch_row(info: dict[str, Any], epoch: int, lr: float) -> dict[str, Any]:

@@ -146,10 +146,14 @@ class RunFiles:
             "train_config": config.to_dict(),
         }
         metrics = {k: v for k, v in last.items() if isinstance(v, int | float) or v is None}
-        card = card_text or (
-            f"Trained with ichmodel from {start.source} (run {self.root.name}, epoch "
-            f"{info['epoch']}, step {info['step']}). Research use only, not a medical device."
-        )
+        card = {
+            "name": f"{self.root.name}-{which}",
+            "summary": card_text
+            or (
+                f"Trained with ichmodel from {start.source} (run {self.root.name}, epoch "
+                f"{info['epoch']}, step {info['step']})."
+            ),
+        }
         was_training = net.training
         try:
             save_checkpoint(

@@ -1,0 +1,145 @@
+"""Evaluate a model on a manifest with the paper's metrics (MAE, MSE, MAPE, accuracy, AUC).
+
+Inputs go through the same preprocessing cache as training (built with the *model's*
+preprocessing config, so a study is read once per config), then the network runs in batches
+under the same device plan as :func:`ichmodel.predict.predict` (bf16 where supported).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ichmodel.labels import size_mm_to_ml
+from ichmodel.progress import Progress
+from ichmodel.train.cache import CaseCache, build_cache
+from ichmodel.train.dataset import NO_OUTCOME, Case, CaseDataset, cases_from_report, make_loader
+from ichmodel.train.dataset import ordered_batches as _ordered
+from ichmodel.train.manifest import read_manifest
+from ichmodel.train.metrics import EvaluationMetrics, RocCurve, evaluation_metrics, roc_curve
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CasePrediction:
+    case_id: str
+    reference_ml: float
+    predicted_ml: float
+    poor_outcome: int | None
+    poor_outcome_probability: float
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Metrics, per-case predictions and the ROC curve (None without both outcome classes)."""
+
+    metrics: EvaluationMetrics
+    cases: tuple[CasePrediction, ...]
+    roc: RocCurve | None
+    model_name: str
+    model_sha256: str
+    device: str
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = self.metrics.to_dict()
+        d["model"] = {"name": self.model_name, "sha256": self.model_sha256}
+        d["device"] = self.device
+        d["cases"] = [c.__dict__ for c in self.cases]
+        d["warnings"] = list(self.warnings)
+        return d
+
+
+def evaluate_cases(
+    model: Any,
+    cache: CaseCache,
+    cases: Sequence[Case],
+    *,
+    device: str = "auto",
+    batch_size: int = 4,
+) -> Generator[Progress, None, EvaluationResult]:
+    """Run ``model`` (a :class:`ichmodel.checkpoint.LoadedModel`) over cached cases."""
+    import torch
+
+    from ichmodel.device import plan_for
+
+    if not cases:
+        raise ValueError("no cases to evaluate")
+    plan = plan_for(device)
+    net = model.net.to(plan.device, memory_format=plan.memory_format)
+    was_training = net.training
+    net.eval()
+    dataset = CaseDataset(cache, cases)
+    loader = make_loader(dataset, _ordered(len(cases), batch_size), device=plan.device)
+    sizes: list[np.ndarray] = []
+    probs: list[np.ndarray] = []
+    done = 0
+    try:
+        with torch.inference_mode():
+            for x, _, _, _ in loader:
+                x = x.to(plan.device).contiguous(memory_format=plan.memory_format)
+                with plan.autocast():
+                    out = net(x)
+                sizes.append(out.size_mm.float().reshape(-1).cpu().numpy())
+                probs.append(torch.softmax(out.logits.float(), 1)[:, 1].cpu().numpy())
+                done += int(x.shape[0])
+                yield Progress("evaluate", done, len(cases), f"{done}/{len(cases)} cases")
+    finally:
+        net.train(was_training)
+    predicted_ml = np.asarray(size_mm_to_ml(np.concatenate(sizes)), dtype=np.float64).reshape(-1)
+    prob = np.concatenate(probs).astype(np.float64)
+    reference = np.array([c.volume_ml for c in cases], dtype=np.float64)
+    labels = [c.poor_outcome for c in cases]
+    metrics = evaluation_metrics(predicted_ml, reference, labels, prob)
+    roc = None
+    lab = np.array([NO_OUTCOME if v is None else v for v in labels])
+    known = lab != NO_OUTCOME
+    if known.any() and 0 < lab[known].sum() < known.sum():
+        roc = roc_curve(lab[known], prob[known])
+    warnings = []
+    if metrics.n_mape_skipped_zero:
+        warnings.append(
+            f"MAPE skips {metrics.n_mape_skipped_zero} case(s) whose reference volume is 0 ml"
+        )
+    rows = tuple(
+        CasePrediction(c.case_id, c.volume_ml, float(p), c.poor_outcome, float(q))
+        for c, p, q in zip(cases, predicted_ml, prob, strict=True)
+    )
+    return EvaluationResult(
+        metrics=metrics,
+        cases=rows,
+        roc=roc,
+        model_name=str(getattr(model, "name", "model")),
+        model_sha256=str(getattr(model, "sha256", "")),
+        device=plan.description,
+        warnings=tuple(warnings),
+    )
+
+
+def evaluate_manifest(
+    manifest: str | Path,
+    model: Any,
+    *,
+    cache_dir: str | Path,
+    device: str = "auto",
+    exclude_rows: Sequence[int] = (),
+    batch_size: int = 4,
+) -> Generator[Progress, None, EvaluationResult]:
+    """Validate a manifest, cache its inputs (model's preprocessing) and evaluate ``model``.
+
+    Raises :class:`ichmodel.errors.ManifestError` listing every bad row before evaluating.
+    """
+    report = read_manifest(manifest, exclude_rows=exclude_rows)
+    cache = CaseCache(cache_dir, model.preprocess_config)
+    report = yield from build_cache(report, cache)
+    report.raise_for_problems()
+    result = yield from evaluate_cases(
+        model, cache, cases_from_report(report), device=device, batch_size=batch_size
+    )
+    return result
