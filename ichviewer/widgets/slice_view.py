@@ -14,6 +14,7 @@ Home/End move through slices.
 from __future__ import annotations
 
 import logging
+import weakref
 
 import numpy as np
 import pyqtgraph as pg
@@ -52,9 +53,16 @@ def heatmap_lut(name: str = HEATMAP_COLORMAP, n: int = 256) -> np.ndarray:
 class _SliceViewBox(pg.ViewBox):
     """ViewBox with radiology mouse bindings (see the module docstring)."""
 
+    @property
+    def _owner(self) -> SliceView:
+        owner = self._owner_ref()
+        if owner is None:
+            raise RuntimeError("the slice view was deleted")
+        return owner
+
     def __init__(self, owner: SliceView) -> None:
         super().__init__(lockAspect=True, invertY=True, enableMenu=False)
-        self._owner = owner
+        self._owner_ref = weakref.ref(owner)  # no cycle: Qt owns the C++ side
         self._drag_window: Window | None = None
 
     def wheelEvent(self, ev, axis=None):  # noqa: N802 (Qt override)

@@ -1,0 +1,267 @@
+"""The main window's flow with fast fake ichmodel jobs: open, drop, results, errors, cancel,
+stale results, preferences, responsiveness during a slow model job."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent
+
+from tests.gui.fakes import SHAPE, study_dir
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def wait_ready(qtbot, window, timeout=10_000):
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=timeout):
+        pass
+
+
+def test_open_shows_slice_then_results(window, fake_jobs, qtbot, tmp_path):
+    folder = study_dir(tmp_path)
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        window.open_path(folder)
+    view = window.slice_view
+    assert view.volume is not None and view.volume.shape == SHAPE
+    assert view.ct_item.image is not None
+    r = window.results
+    assert r.model_volume.text() == "9.5 ml"
+    assert r.planimetric_volume.text().endswith(" ml") and r.planimetric_volume.text() != "—"
+    assert r.abc2_volume.text() == "3.5 ml"
+    assert "22 × 16 × 20 mm" in r.abc2_axes.text()
+    assert r.probability.text() == "42 %"
+    assert r.location.text() == "lobar"
+    assert r.ivh.text() == "no"
+    assert "cpu" in r.device.text()
+    assert "forward" in r.timings.text()
+    assert r.banner.isVisibleTo(window.results)  # untrained model → banner
+    assert "gantry tilt" in r.warnings.text()
+    assert r.card_button.isEnabled()
+    assert window.series_list.list.count() == 2
+    assert window.series_list.list.currentRow() == 0
+    assert "bone kernel" in window.series_list.list.item(1).text()
+    assert view.heat_item.isVisible() or view._cam is not None
+    assert window.act_export.isEnabled()
+    study = window.controller.study
+    assert {"first_slice", "measurement", "results"} <= set(study.milestones_s)
+    assert study.milestones_s["first_slice"] <= study.milestones_s["results"]
+    assert str(folder) in window.settings.recent_studies
+
+
+def test_drop_event_opens_a_study(window, fake_jobs, qtbot, tmp_path):
+    folder = study_dir(tmp_path, "dropped")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    event = QDropEvent(
+        QPointF(200, 200),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        window.dropEvent(event)
+    assert event.isAccepted()
+    assert ("scan", folder) in fake_jobs.calls
+    assert window.slice_view.volume is not None
+    # a drop without files is refused
+    empty = QMimeData()
+    empty.setText("not a path")
+    event = QDropEvent(
+        QPointF(1, 1),
+        Qt.DropAction.CopyAction,
+        empty,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    assert not event.isAccepted()
+
+
+def test_opacity_slider_changes_heatmap_alpha(window, fake_jobs, qtbot, tmp_path):
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        window.open_path(study_dir(tmp_path))
+    window.jump_to_largest()
+    for percent in (0, 25, 100, 60):
+        window.results.opacity_slider.setValue(percent)
+        assert window.slice_view.heat_item.opacity() == pytest.approx(percent / 100)
+        assert window.results.opacity_label.text() == f"{percent} %"
+    assert window.settings.heatmap_opacity == pytest.approx(0.6)
+
+
+def test_navigation_presets_and_jump(window, fake_jobs, qtbot, tmp_path):
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        window.open_path(study_dir(tmp_path))
+    view = window.slice_view
+    window.jump_to_largest()
+    mask = window.controller.study.measurement.hematoma_mask
+    assert mask[view.slice_index].sum() == mask.sum(axis=(1, 2)).max()
+    assert view.contour_item.isVisible()
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    assert view.slice_index == window.controller.study.largest_hematoma_slice() - 1
+    window.preset_box.select("bone")
+    assert view.ct_item.getLevels() == pytest.approx((-800.0, 2000.0))
+    assert window.settings.window_preset == "bone"
+    assert window.preset_box.select("dicom")  # the fake series carries 35/90
+    assert view.ct_item.getLevels() == pytest.approx((-10.0, 80.0))
+
+
+def test_bad_folder_shows_error_dialog_and_app_keeps_working(window, fake_jobs, qtbot, tmp_path):
+    bad = tmp_path / "empty"
+    bad.mkdir()
+    with qtbot.waitSignal(window.sig_error_shown, timeout=10_000) as blocker:
+        window.open_path(bad)
+    dialog = blocker.args[0]
+    assert dialog.isVisible()
+    assert dialog.title == "Could not open the study"
+    assert "holds no DICOM" in dialog.message
+    assert "NoDicomFoundError" in dialog.details
+    dialog.details_button.setChecked(True)
+    assert dialog.details_edit.isVisibleTo(dialog)
+    assert "logs" in dialog.log_label.text()
+    dialog.accept()
+    assert window.slice_view.volume is None
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        window.open_path(study_dir(tmp_path))
+    assert window.slice_view.volume is not None
+
+
+def test_model_error_is_shown_and_measurement_stays(window, fake_jobs, qtbot, tmp_path):
+    fake_jobs.fail_predict = True
+    with qtbot.waitSignal(window.sig_error_shown, timeout=10_000) as blocker:
+        window.open_path(study_dir(tmp_path))
+    assert blocker.args[0].title == "The model could not run"
+    assert "bug" in blocker.args[0].message  # unexpected error → says so
+    qtbot.waitUntil(lambda: window.controller.study.measurement is not None, timeout=5000)
+    assert window.results.planimetric_volume.text().endswith("ml")
+
+
+def test_cancel_during_a_slow_model_job(window, fake_jobs, qtbot, tmp_path):
+    fake_jobs.predict_steps, fake_jobs.predict_step_s = 400, 0.01
+    window.open_path(study_dir(tmp_path))
+    qtbot.waitUntil(lambda: ("predict", "volume", "auto") in fake_jobs.calls, timeout=5000)
+    qtbot.waitUntil(lambda: window.progress.cancel_button.isVisible(), timeout=5000)
+    window.progress.cancel_button.click()
+    qtbot.waitUntil(lambda: "predict" in fake_jobs.closed, timeout=5000)
+    qtbot.waitUntil(lambda: not window.controller.runner.busy, timeout=5000)
+    assert not window.progress.cancel_button.isVisible()
+    assert window.controller.study.prediction is None
+    assert window.results.model_volume.text() in ("…", "—")
+    # the view stays usable and a new open works
+    window.slice_view.step_slice(1)
+    fake_jobs.predict_steps, fake_jobs.predict_step_s = 2, 0.0
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        window.open_path(study_dir(tmp_path, "again"))
+
+
+def test_new_study_cancels_old_jobs_and_drops_stale_results(window, fake_jobs, qtbot, tmp_path):
+    fake_jobs.predict_steps, fake_jobs.predict_step_s = 200, 0.01
+    window.open_path(study_dir(tmp_path, "first"))
+    qtbot.waitUntil(lambda: any(c[0] == "predict" for c in fake_jobs.calls), timeout=5000)
+    fake_jobs.predict_steps, fake_jobs.predict_step_s = 2, 0.0
+    fake_jobs.predict_volume_ml = 33.0
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        window.open_path(study_dir(tmp_path, "second"))
+    assert "predict" in fake_jobs.closed  # the first study's model job was stopped
+    assert window.slice_view.volume.meta.series_description == "second axial 5mm"
+    assert window.results.model_volume.text() == "33.0 ml"
+    qtbot.wait(100)
+    assert window.results.model_volume.text() == "33.0 ml"
+
+
+def test_picking_another_series_reloads(window, fake_jobs, qtbot, tmp_path):
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        window.open_path(study_dir(tmp_path))
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        assert window.series_list.choose("uid-study-bone")
+    assert ("load", "uid-study-bone") in fake_jobs.calls
+    assert window.slice_view.volume.meta.series_description == "study bone 1mm"
+
+
+def test_hu_range_remeasures_live(window, fake_jobs, qtbot, tmp_path):
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        window.open_path(study_dir(tmp_path))
+    before = window.results.planimetric_volume.text()
+    with qtbot.waitSignal(window.controller.sig_measurement, timeout=5000):
+        window.results.hu_slider_low.setValue(20)  # brain (35 HU) now counts as blood
+    assert ("measure", 20.0, 90.0) in fake_jobs.calls
+    assert window.results.planimetric_volume.text() != before
+
+
+def test_cam_head_switch_reruns_the_model(window, fake_jobs, qtbot, tmp_path):
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        window.open_path(study_dir(tmp_path))
+    with qtbot.waitSignal(window.controller.sig_prediction, timeout=5000):
+        window.results.cam_head.setCurrentIndex(1)
+    assert ("predict", "prognosis", "auto") in fake_jobs.calls
+    assert window.slice_view._cam.max() == pytest.approx(0.5)
+    window.results.cam_head.setCurrentIndex(0)  # cached: no new run
+    assert [c for c in fake_jobs.calls if c[0] == "predict"].count(
+        ("predict", "volume", "auto")
+    ) == 1
+    assert window.slice_view._cam.max() == pytest.approx(1.0)
+
+
+def test_gui_stays_responsive_during_a_slow_model_job(window, fake_jobs, qtbot, tmp_path):
+    """Event-loop latency while the worker computes (busy CPU + sleeps) must stay < ~100 ms."""
+    fake_jobs.predict_steps, fake_jobs.predict_busy_s, fake_jobs.predict_step_s = 25, 0.03, 0.01
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=20_000):
+        window.open_path(study_dir(tmp_path))
+        # the user keeps scrolling meanwhile
+        QTimer.singleShot(50, lambda: window.slice_view.step_slice(1))
+    timer.stop()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert len(gaps) > 50
+    assert max(gaps) < 0.1, f"GUI thread blocked for {max(gaps) * 1000:.0f} ms"
+
+
+def test_preferences_persist(qtbot, settings, fake_jobs):
+    from ichviewer.main_window import MainWindow
+
+    first = MainWindow(settings)
+    qtbot.addWidget(first)
+    first.results.opacity_slider.setValue(70)
+    first.preset_box.select("subdural")
+    first.set_device("cpu")
+    first.close()
+    second = MainWindow(settings)
+    qtbot.addWidget(second)
+    assert second.results.opacity_slider.value() == 70
+    assert second.slice_view.heatmap_opacity() == pytest.approx(0.7)
+    assert second.preset_box.current_key() == "subdural"
+    assert second.controller.device == "cpu"
+    assert settings.geometry is not None
+    second.close()
+
+
+def test_closing_stops_a_running_job(qtbot, settings, fake_jobs, tmp_path):
+    from ichviewer.main_window import MainWindow
+
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    fake_jobs.predict_steps, fake_jobs.predict_step_s = 1000, 0.01
+    win.open_path(study_dir(tmp_path))
+    qtbot.waitUntil(lambda: any(c[0] == "predict" for c in fake_jobs.calls), timeout=5000)
+    t0 = time.perf_counter()
+    win.close()
+    assert time.perf_counter() - t0 < 2.0
+    assert "predict" in fake_jobs.closed
+    assert all(w._thread.isFinished() for w in win.controller.runner._workers.values())
+
+
+def test_dialogs_answer_without_exec(window, qtbot):
+    dialog = window.show_error("Title", "Plain message.", "details here")
+    assert dialog.isVisible() and dialog.details_edit.toPlainText() == "details here"
+    dialog.accept()
+    about = window.show_about()
+    assert "Research use only" in about.text()
+    about.accept()
+    assert window.show_model_card() is None  # no model yet
+
