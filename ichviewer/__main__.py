@@ -2,7 +2,7 @@
 
 ::
 
-    ichviewer [PATH] [--demo] [--device auto|cpu|cuda]
+    ichviewer [PATH] [--demo] [--device auto|cpu|cuda] [--model FILE.safetensors]
     ichviewer --smoke-test [PATH] [--report-out FILE] [--screenshot FILE] [--timeout S]
 
 ``--smoke-test`` opens the window (``QT_QPA_PLATFORM=offscreen`` works), loads PATH or the
@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--report-out", metavar="FILE", help="where --smoke-test writes the PDF")
     parser.add_argument("--screenshot", metavar="FILE", help="--smoke-test: save a window PNG")
     parser.add_argument("--timeout", type=float, default=300.0, help="--smoke-test limit, s")
+    parser.add_argument(
+        "--model", metavar="FILE", help="use this .safetensors checkpoint instead of the default"
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="model device")
     parser.add_argument("--debug", action="store_true", help="debug-level logs")
     parser.add_argument("--version", action="version", version=f"ichviewer {__version__}")
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.device:
         settings.device = args.device
     window = MainWindow(settings)
+    if args.model:
+        window.use_model(Path(args.model))
     window.show()
 
     if smoke:
@@ -98,8 +103,11 @@ def run_smoke_test(
     app, window, source: Path, report_out: Path, timeout_s: float, screenshot: str | None = None
 ) -> int:
     """Drive the window through open → results → report; see the module docstring."""
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QEventLoop, QTimer
 
+    # A local event loop, not app.exec(): QCoreApplication.exit() would leave "quit now" set
+    # and end every later event loop at once (tests run the smoke test in-process).
+    loop = QEventLoop()
     outcome: dict[str, int] = {}
     started = time.perf_counter()
 
@@ -109,7 +117,7 @@ def run_smoke_test(
         outcome["rc"] = rc
         _say(message, err=rc != EXIT_OK)
         window.close()
-        app.exit(rc)
+        loop.exit(rc)
 
     def on_ready(_token: int) -> None:
         study = window.controller.study
@@ -137,7 +145,7 @@ def run_smoke_test(
     window.sig_error_shown.connect(on_error)
     QTimer.singleShot(int(timeout_s * 1000), on_timeout)
     QTimer.singleShot(0, lambda: window.open_path(source))
-    rc = app.exec()
+    rc = loop.exec()
     return int(outcome.get("rc", rc))
 
 

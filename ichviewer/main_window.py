@@ -34,7 +34,7 @@ from ichviewer.controller import StudyController
 from ichviewer.dialogs.about_dialog import AboutDialog, ModelCardDialog
 from ichviewer.dialogs.error_dialog import ErrorDialog, show_error
 from ichviewer.settings import DEVICES, Settings
-from ichviewer.state import is_synthetic_or_untrained
+from ichviewer.state import is_synthetic_or_untrained, model_banner
 from ichviewer.widgets.progress import ProgressStrip
 from ichviewer.widgets.results_panel import ResultsPanel
 from ichviewer.widgets.series_list import SeriesList
@@ -352,10 +352,7 @@ class MainWindow(QMainWindow):
 
     def _on_model(self, model) -> None:
         self.model = model
-        self.results.set_model(
-            getattr(model, "name", str(model)),
-            synthetic_or_untrained=is_synthetic_or_untrained(model),
-        )
+        self.results.set_model(getattr(model, "name", str(model)), banner=model_banner(model))
 
     def _on_preset(self, key: str, window: Window) -> None:
         self.slice_view.set_window(window)
@@ -418,16 +415,32 @@ class MainWindow(QMainWindow):
     def open_log_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(logging_setup.log_dir())))
 
+    @property
+    def runner(self):
+        """The window's job runner (the trainer dialog runs its jobs on its model lane)."""
+        return self.controller.runner
+
     def open_trainer(self) -> None:
+        """Tools → Fine-tune (the dialog lives in :mod:`ichviewer.dialogs.trainer_dialog`)."""
         try:
             from ichviewer.dialogs.trainer_dialog import TrainerDialog
-        except ImportError as exc:
-            self.show_error("Fine-tuning is not available", f"The trainer could not start: {exc}")
-            return
-        dialog = TrainerDialog(parent=self)
-        if hasattr(dialog, "sig_use_model"):
-            dialog.sig_use_model.connect(self.use_model)
+
+            dialog = TrainerDialog(parent=self, settings=self.settings)
+        except Exception as exc:  # shown, never a crash
+            import traceback
+
+            log.exception("the trainer dialog could not open")
+            self.show_error("Fine-tuning is not available", str(exc), traceback.format_exc())
+            return None
+        dialog.sig_model_changed.connect(self._on_trainer_model_changed)
+        self.trainer_dialog = dialog
         dialog.show()
+        return dialog
+
+    def _on_trainer_model_changed(self, message: str) -> None:
+        """The trainer adopted or rolled back a model: reload the default (active) model."""
+        self.statusBar().showMessage(message)
+        self.use_model(None)
 
     def export_report_dialog(self) -> None:
         study = self.controller.study

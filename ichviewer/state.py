@@ -64,6 +64,24 @@ def new_token() -> int:
     return next(_tokens)
 
 
+def model_banner(model: Any) -> str:
+    """The warning line the window must show while ``model`` is active ("" when none).
+
+    The model card's own ``banner`` when it has one; otherwise a generic line for the bundled
+    demo model (trained on synthetic phantoms) or an untrained network.
+    """
+    if model is None:
+        return ""
+    card = getattr(model, "card", None)
+    banner = str(getattr(card, "banner", "") or "")
+    if banner:
+        return banner
+    return SYNTHETIC_BANNER if is_synthetic_or_untrained(model) else ""
+
+
+SYNTHETIC_BANNER = "Trained on synthetic data — not for clinical use"
+
+
 def is_synthetic_or_untrained(model: Any) -> bool:
     """True when the active model is the bundled demo (trained on synthetic phantoms) or an
     untrained network: the window then shows the "not for clinical use" banner."""
@@ -71,6 +89,11 @@ def is_synthetic_or_untrained(model: Any) -> bool:
         return False
     from ichmodel import resources
 
+    if getattr(model, "is_untrained", False):
+        return True
+    card = getattr(model, "card", None)
+    if str(getattr(card, "banner", "") or ""):
+        return True
     name = str(getattr(model, "name", "")).lower()
     if any(word in name for word in ("untrained", "demo", "synthetic")):
         return True
@@ -82,6 +105,7 @@ def is_synthetic_or_untrained(model: Any) -> bool:
             return True
     except OSError:
         pass
-    card = getattr(model, "card", None)
+    if card is not None and hasattr(card, "to_dict"):
+        card = card.to_dict()
     text = str(card).lower() if card is not None else ""
-    return "synthetic" in text or "untrained" in text
+    return any(word in text for word in ("synthetic", "phantom", "untrained"))

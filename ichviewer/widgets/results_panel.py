@@ -33,6 +33,7 @@ DISAGREE_REL = 0.25
 DEFAULT_HU_RANGE = (50, 90)
 BANNER_TEXT = "Trained on synthetic data — not for clinical use"
 PENDING = "…"
+BANNER_KEY = "not for clinical use"
 
 
 def volumes_disagree(volumes_ml: list[float]) -> bool:
@@ -70,6 +71,7 @@ class ResultsPanel(QWidget):
         super().__init__(parent)
         self._measurement: Any = None
         self._prediction: Any = None
+        self._loader_warnings: list[str] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
 
@@ -102,7 +104,8 @@ class ResultsPanel(QWidget):
         form.addRow(self.disagree)
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.status.setStyleSheet("color:#607d8b")
+        self.status.setStyleSheet("color:#90a4ae")
+        self.status.setVisible(False)
         form.addRow(self.status)
         # HU range of the measurement, live
         self.hu_low = QSpinBox()
@@ -201,6 +204,11 @@ class ResultsPanel(QWidget):
         form.addRow("Active model", self.model_name)
         form.addRow("Device", self.device)
         form.addRow("Timings", self.timings)
+        self.model_warnings = QLabel("")
+        self.model_warnings.setWordWrap(True)
+        self.model_warnings.setStyleSheet("color:#ffb300")
+        self.model_warnings.setVisible(False)
+        form.addRow(self.model_warnings)
         form.addRow(self.card_button)
         layout.addWidget(box)
 
@@ -232,6 +240,8 @@ class ResultsPanel(QWidget):
         ):
             label.setText("—")
         self.status.setText("")
+        self.status.setVisible(False)
+        self.model_warnings.setVisible(False)
         self.disagree.setVisible(False)
         self.jump_button.setEnabled(False)
         self.set_loader_warnings([])
@@ -272,7 +282,11 @@ class ResultsPanel(QWidget):
             self.ivh.setText(f"yes ({ivh_ml:.1f} ml)" if ivh_ml is not None else "yes")
         else:
             self.ivh.setText("no")
-        self.status.setText(str(getattr(m, "status", "") or ""))
+        loader = set(self._loader_warnings)
+        notes = [w for w in getattr(m, "warnings", ()) or () if w and w not in loader]
+        status = str(getattr(m, "status", "") or "")
+        self.status.setText("\n".join([status] + [f"⚠ {w}" for w in notes]).strip())
+        self.status.setVisible(bool(self.status.text()))
         mask = getattr(m, "hematoma_mask", None)
         self.jump_button.setEnabled(mask is not None and bool(mask.any()))
         self._update_disagreement()
@@ -288,18 +302,26 @@ class ResultsPanel(QWidget):
             parts = [f"{k} {v:.2f} s" for k, v in timings.items()]
             self.timings.setText(", ".join(parts))
         self.device.setText(str(getattr(p, "device", "") or "—"))
+        # the untrained/demo warning is the banner already; list the others
+        notes = [w for w in getattr(p, "warnings", ()) or () if w and BANNER_KEY not in w.lower()]
+        self.model_warnings.setText("\n".join(f"• {w}" for w in notes))
+        self.model_warnings.setVisible(bool(notes))
         self._update_disagreement()
 
-    def set_model(self, name: str | None, *, synthetic_or_untrained: bool) -> None:
+    def set_model(self, name: str | None, *, banner: str = "") -> None:
+        """The active model's name; ``banner`` (e.g. "trained on synthetic data — not for
+        clinical use") is shown prominently while non-empty."""
         self.model_name.setText(name or "—")
         self.card_button.setEnabled(bool(name))
-        self.banner.setVisible(synthetic_or_untrained)
+        self.banner.setText(f"⚠  {banner}")
+        self.banner.setVisible(bool(banner))
 
     def set_device(self, text: str) -> None:
         self.device.setText(text)
 
     def set_loader_warnings(self, warnings: list[str]) -> None:
         items = [w for w in warnings if w]
+        self._loader_warnings = list(items)
         self.warnings.setText("\n".join(f"• {w}" for w in items))
         self.warnings_box.setVisible(bool(items))
 

@@ -264,4 +264,3 @@ def test_dialogs_answer_without_exec(window, qtbot):
     assert "Research use only" in about.text()
     about.accept()
     assert window.show_model_card() is None  # no model yet
-
