@@ -1,0 +1,101 @@
+"""The multi-task 3D ResNet: shapes, parameter count, FLOPs, config round trip, BN folding."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from ichmodel.nets import ICHNet, NetConfig, NetOutput, build_net, count_parameters, fuse_batchnorm
+
+torch.set_num_threads(1)
+
+
+def test_default_is_the_papers_resnet34_with_63_47_m_parameters():
+    net = build_net(NetConfig(), device="meta")
+    assert NetConfig().depth == 34 and NetConfig().base_width == 64
+    assert count_parameters(net) == 63_471_171
+    assert round(count_parameters(net) / 1e6, 2) == 63.47
+
+
+def test_default_flops_and_last_stage_map_at_full_input():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = build_net(NetConfig(), device="meta")
+    x = torch.zeros(1, 1, 32, 224, 224, device="meta")
+    with FlopCounterMode(display=False) as counter:
+        features = net.encode(x)
+        net.heads(features)
+    assert counter.get_total_flops() / 1e9 == pytest.approx(165.5, abs=0.1)
+    assert tuple(features.shape) == (1, 512, 2, 7, 7)
+
+
+@pytest.mark.parametrize("depth", [10, 18, 34, 50])
+def test_output_shapes_for_each_depth(depth):
+    torch.manual_seed(0)
+    net = ICHNet(NetConfig(depth=depth, base_width=2)).eval()
+    with torch.no_grad():
+        out = net(torch.rand(2, 1, 8, 32, 32))
+    assert isinstance(out, NetOutput)
+    assert out.size_mm.shape == (2,)
+    assert out.logits.shape == (2, 2)
+    assert torch.isfinite(out.size_mm).all() and torch.isfinite(out.logits).all()
+    expansion = 4 if depth == 50 else 1
+    assert net.config.feature_channels == 16 * expansion
+
+
+def test_encoder_is_fully_convolutional():
+    net = ICHNet(NetConfig(depth=10, base_width=2)).eval()
+    with torch.no_grad():
+        for shape in [(8, 32, 32), (11, 40, 27)]:
+            out = net(torch.rand(1, 1, *shape))
+            assert out.size_mm.shape == (1,)
+
+
+def test_no_inplace_activation_anywhere():
+    net = ICHNet(NetConfig(depth=18, base_width=2))
+    relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
+    assert relus and not any(m.inplace for m in relus)
+
+
+def test_config_round_trips_through_json_and_rejects_bad_values():
+    cfg = NetConfig(depth=18, base_width=8, head_dropout=0.2)
+    again = NetConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+    with pytest.raises(ValueError, match="depth"):
+        NetConfig(depth=20)
+    with pytest.raises(ValueError, match="unknown"):
+        NetConfig.from_dict({"depth": 10, "colour": "red"})
+
+
+def test_folded_batchnorm_gives_the_same_outputs_and_leaves_the_original():
+    torch.manual_seed(1)
+    net = ICHNet(NetConfig(depth=18, base_width=4))
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm3d):
+            m.running_mean.normal_(0, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.normal_(0, 0.1)
+    net.train()
+    fused = fuse_batchnorm(net)
+    assert net.training  # original untouched
+    assert not any(isinstance(m, nn.BatchNorm3d) for m in fused.modules())
+    x = torch.rand(1, 1, 8, 32, 32)
+    with torch.no_grad():
+        ref = net.eval()(x)
+        out = fused(x)
+    torch.testing.assert_close(out.size_mm, ref.size_mm, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(out.logits, ref.logits, rtol=1e-4, atol=1e-5)
+
+
+def test_forward_from_a_stage_matches_the_full_forward():
+    net = ICHNet(NetConfig(depth=10, base_width=2)).eval()
+    x = torch.rand(1, 1, 8, 32, 32)
+    with torch.no_grad():
+        act = net.layer2(net.layer1(net.stem(x)))
+        torch.testing.assert_close(net.forward_from("layer2", act).logits, net(x).logits)
+    with pytest.raises(ValueError, match="unknown stage"):
+        net.forward_from("layer9", act)
