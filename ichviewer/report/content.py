@@ -98,11 +98,11 @@ class KeySlice:
 
     @property
     def caption(self) -> str:
-        text = f"slice {self.index + 1} · z = {self.position_mm:.1f} mm"
+        text = f"slice {self.index + 1} · z {self.position_mm:.1f} mm"
         if self.hematoma_area_mm2 > 0:
-            text += f" · hematoma {self.hematoma_area_mm2 / 100.0:.1f} cm²"
+            text += f" · {self.hematoma_area_mm2 / 100.0:.1f} cm²"
         if self.is_largest:
-            text += " (largest)"
+            text += " · largest"
         return text
 
 
@@ -133,6 +133,8 @@ class ReportContent:
     synthetic_model: bool
     #: The measurement's one-sentence status ("hematoma measured", ...), "" when not measured.
     measurement_status: str = ""
+    #: The model card's one-line warning a UI must show (e.g. "UNTRAINED MODEL: ..."), or "".
+    model_banner: str = ""
     research_statement: str = RESEARCH_USE_STATEMENT
     synthetic_statement: str = SYNTHETIC_MODEL_STATEMENT
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -221,16 +223,19 @@ def choose_key_slices(
     """
     n_z = volume.shape[0]
     areas = hematoma_area_per_slice_mm2(volume, mask)
+    step = max(1, int(round(options.neighbour_spacing_mm / volume.spacing_mm[0])))
     if areas.max(initial=0.0) > 0:
         centre = int(np.argmax(areas))
-        note = "Key slices: the slice with the largest hematoma area and its neighbours."
+        note = (
+            "The slice with the largest hematoma area and its neighbours, "
+            f"{step * volume.spacing_mm[0]:.1f} mm apart."
+        )
     elif cam is not None and np.asarray(cam).shape == volume.shape and np.any(cam):
         centre = int(np.unravel_index(int(np.argmax(cam)), volume.shape)[0])
         note = "No hematoma was segmented; key slices are centred on the heatmap's peak."
     else:
         centre = n_z // 2
         note = "No hematoma was segmented; key slices are centred on the middle of the scan."
-    step = max(1, int(round(options.neighbour_spacing_mm / volume.spacing_mm[0])))
     indices = sorted(
         {
             min(n_z - 1, max(0, centre + k * step))
@@ -355,7 +360,9 @@ def _software(prediction: Any, card: Mapping[str, Any], app_version: str) -> tup
     if device:
         text = str(device)
         if isinstance(timings, Mapping) and timings:
-            total = sum(float(v) for v in timings.values() if finite_or_none(v) is not None)
+            total = finite_or_none(timings.get("total"))
+            if total is None:  # no total: the stages ran one after another
+                total = sum(float(v) for v in timings.values() if finite_or_none(v) is not None)
             text += f", {total:.2f} s"
         rows.append(("Inference device", text))
     return tuple(rows)
@@ -424,6 +431,7 @@ def build_report_content(
         model_card_summary=card_summary(card),
         synthetic_model=synthetic,
         measurement_status=str(get_field(measurement, "status") or ""),
+        model_banner=str(card.get("banner") or "") if prediction is not None or card else "",
     )
     log.debug("report content built: %d key slices, synthetic=%s", len(key_slices), synthetic)
     return content

@@ -27,6 +27,17 @@ def card_as_mapping(card: Any) -> dict[str, Any]:
         return {}
     if isinstance(card, Mapping):
         return dict(card)
+    inner = getattr(card, "card", None)
+    if inner is not None:  # a loaded model (ichmodel.checkpoint.LoadedModel): card + metrics
+        data = card_as_mapping(inner)
+        for key in ("name", "sha256"):
+            value = getattr(card, key, None)
+            if value:
+                data.setdefault(key, value)
+        metrics = getattr(card, "metrics", None)
+        if metrics:
+            data.setdefault("metrics", dict(metrics))
+        return data
     to_dict = getattr(card, "to_dict", None) or getattr(card, "as_dict", None)
     if callable(to_dict):
         return dict(to_dict())
@@ -91,13 +102,17 @@ def card_summary(card: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         "version",
         "architecture",
         "created",
+        "summary",
         "training_data",
         "trained_on",
         "outcome_label",
         "intended_use",
+        "not_for",
         "limitations",
         "warning",
     )
+    #: Shown elsewhere in the report (banner box, software table, research statement).
+    skip = {"banner", "notice", "sha256"}
     rows: list[tuple[str, str]] = []
     seen: set[str] = set()
 
@@ -123,7 +138,7 @@ def card_summary(card: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         add("metrics", card["metrics"])
         seen.add("metrics")
     for key, value in card.items():
-        if key not in seen and len(rows) < 16:
+        if key not in seen and key not in skip and len(rows) < 16:
             add(key, value)
     return tuple(rows)
 

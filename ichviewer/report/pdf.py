@@ -90,6 +90,7 @@ def _styles() -> dict:
             leading=14,
             spaceBefore=8,
             spaceAfter=4,
+            keepWithNext=1,
         ),
         "bold": ParagraphStyle("bold", parent=base, fontName=bold),
         "warn": ParagraphStyle(
@@ -140,23 +141,21 @@ def _pairs_table(rows, width, styles, long_text: int = 40):
 
     label_w = 30 * mm
     value_w = width / 2 - label_w
-    data, spans, pending = [], [], []
-    for label, value in rows:
-        if len(value) > long_text:
-            spans.append(len(data))
-            data.append([_p(label, styles["bold"]), _p(value, styles["base"]), "", ""])
-        else:
-            pending.append((label, value))
-            if len(pending) == 2:
-                data.append(
-                    [
-                        _p(t, styles["bold" if i % 2 == 0 else "base"])
-                        for i, t in enumerate(pending[0] + pending[1])
-                    ]
-                )
-                pending = []
-    if pending:
-        data.append([_p(pending[0][0], styles["bold"]), _p(pending[0][1], styles["base"]), "", ""])
+    short = [(k, v) for k, v in rows if len(v) <= long_text]
+    long = [(k, v) for k, v in rows if len(v) > long_text]
+    data, spans = [], []
+    for i in range(0, len(short), 2):
+        pair = short[i : i + 2]
+        cells = [_p(pair[0][0], styles["bold"]), _p(pair[0][1], styles["base"])]
+        cells += (
+            [_p(pair[1][0], styles["bold"]), _p(pair[1][1], styles["base"])]
+            if len(pair) == 2
+            else ["", ""]
+        )
+        data.append(cells)
+    for label, value in long:  # UIDs and other long values: a full-width line each
+        spans.append(len(data))
+        data.append([_p(label, styles["bold"]), _p(value, styles["base"]), "", ""])
     table = Table(data, colWidths=[label_w, value_w, label_w, value_w], hAlign="LEFT")
     commands = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -193,7 +192,7 @@ def _key_slice_block(content: ReportContent, pictures: Sequence[RenderedSlice], 
     gap = 3 * mm
     cell = (width - gap * (n - 1)) / n
     captions = {s.index: s.caption for s in content.key_slices}
-    images = [_image_flowable(p, cell, 62 * mm) for p in pictures]
+    images = [_image_flowable(p, cell, 48 * mm) for p in pictures]
     texts = [
         _p(captions.get(p.slice_index, f"slice {p.slice_index + 1}"), styles["caption"])
         for p in pictures
@@ -228,6 +227,8 @@ def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: flo
         Spacer(1, 3 * mm),
     ]
     banner = [[_p(content.research_statement, s["bold"])]]
+    if content.model_banner:
+        banner.insert(0, [_p(content.model_banner, s["warn"])])
     if content.synthetic_model:
         banner.insert(0, [_p(content.synthetic_statement, s["warn"])])
     box = Table(banner, colWidths=[width])
@@ -249,7 +250,7 @@ def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: flo
     story.append(
         _table(
             content.results,
-            [60 * mm, 30 * mm, width - 90 * mm],
+            [66 * mm, 24 * mm, width - 90 * mm],
             s,
             header=("Measure", "Value", "Method / notes"),
             highlight=highlight,
@@ -257,6 +258,10 @@ def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: flo
     )
     if content.measurement_status:
         story.append(_p(f"Measurement: {content.measurement_status}.", s["small"]))
+
+    story.append(
+        KeepTogether([_p("Key slices", s["h2"]), *_key_slice_block(content, pictures, s, width)])
+    )
 
     story.append(_p("Warnings", s["h2"]))
     if not content.loader_warnings and not content.analysis_warnings:
@@ -267,10 +272,6 @@ def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: flo
         story.append(_p(f"• loader: {warning}", s["base"]))
     for warning in content.analysis_warnings:
         story.append(_p(f"• {warning}", s["base"]))
-
-    story.append(
-        KeepTogether([_p("Key slices", s["h2"]), *_key_slice_block(content, pictures, s, width)])
-    )
 
     story.append(_p("Software and model", s["h2"]))
     story.append(_table(content.software, [50 * mm, width - 50 * mm], s))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ichviewer.report import ReportExportError, ReportOptions, export_report
-from tests.model.test_report_content import CARD, make_case
+from tests.model.test_report_content import CARD, make_case, real_case
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -25,43 +25,46 @@ def pdf_text(path: Path) -> str:
 
 
 def test_report_text_holds_volumes_identification_and_statements(tmp_path):
-    volume, measurement, prediction = make_case()
+    volume, measurement, prediction, model = real_case()
     options = ReportOptions(created=datetime(2024, 2, 1, 12, 0), app_version="9.9.9")
     out = export_report(
         tmp_path / "report.pdf",
         volume=volume,
         measurement=measurement,
         prediction=prediction,
-        model_card=CARD,
+        model_card=model.card,
         options=options,
     )
     assert out == tmp_path / "report.pdf"
     assert out.read_bytes().startswith(b"%PDF")
     assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]  # no temp file left
     text = pdf_text(out)
+    abc2 = measurement.abc2
+    meta = volume.meta
     for expected in (
-        "9.8 ml",  # model
-        "8.4 ml",  # planimetric
-        "7.5 ml",  # ABC/2
-        "A = 30.0 mm, B = 20.0 mm, C = 25.0 mm",
-        "0.37 (37 %)",
-        "Doe, Jane",
-        "PID-4711",
-        "1950-01-02",
+        f"{prediction.predicted_volume_ml:.1f} ml",
+        f"{measurement.hematoma_volume_ml:.1f} ml",
+        f"{abc2.volume_ml:.1f} ml",
+        f"A = {abc2.a_mm:.1f} mm, B = {abc2.b_mm:.1f} mm, C = {abc2.c_mm:.1f} mm",
+        f"{prediction.poor_outcome_probability:.2f}",
+        meta.patient_id,
+        meta.series_uid,
         "gantry tilt of 12 degrees corrected",
         "Research use only",
         "Trained on synthetic data",
         "ICH Viewer 9.9.9",
-        "demo-resnet34-w16",
+        "tiny-test",
         "2024-02-01",
     ):
-        assert expected in text, expected
+        assert expected and expected in text, expected
+    family = meta.patient_name.split("^")[0]
+    assert family and family in text
     assert "Hematoma volume, model (ml)" in text
-    assert "planimetric (ml)" in text and "ABC/2 (ml)" in text
+    assert "planimetric" in text and "ABC/2 (ml)" in text
 
 
 def test_anonymized_report_has_no_name_id_or_birth_date(tmp_path):
-    volume, measurement, prediction = make_case()
+    volume, measurement, prediction = make_case()  # stand-in meta with a known birth date
     out = export_report(
         tmp_path / "anon.pdf",
         volume=volume,
@@ -75,6 +78,19 @@ def test_anonymized_report_has_no_name_id_or_birth_date(tmp_path):
         assert secret not in text, secret
     assert "anonymized" in text.lower()
     assert "8.4 ml" in text and "CT head" in text
+    real_volume, m, p, model = real_case()
+    out = export_report(
+        tmp_path / "anon_real.pdf",
+        volume=real_volume,
+        measurement=m,
+        prediction=p,
+        model_card=model,
+        options=ReportOptions(anonymize=True),
+    )
+    text = pdf_text(out)
+    assert real_volume.meta.patient_id not in text
+    assert real_volume.meta.patient_name.split("^")[0] not in text
+    assert f"{m.hematoma_volume_ml:.1f} ml" in text
 
 
 def test_report_without_results_and_bad_folder(tmp_path):
@@ -90,9 +106,13 @@ def test_report_without_results_and_bad_folder(tmp_path):
 def test_report_pages_render(tmp_path):
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) is not installed")
-    volume, measurement, prediction = make_case()
+    volume, measurement, prediction, model = real_case()
     out = export_report(
-        tmp_path / "r.pdf", volume=volume, measurement=measurement, prediction=prediction
+        tmp_path / "r.pdf",
+        volume=volume,
+        measurement=measurement,
+        prediction=prediction,
+        model_card=model,
     )
     subprocess.run(["pdftoppm", "-png", "-r", "30", str(out), str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page*.png"))
