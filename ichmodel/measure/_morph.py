@@ -1,0 +1,135 @@
+"""Morphology helpers in physical units (mm), so thin and thick slices behave alike."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+
+def disk(radius_mm: float, spacing_yx_mm: tuple[float, float]) -> np.ndarray:
+    """An in-plane elliptical disk of ``radius_mm`` as a (1, h, w) structuring element.
+
+    The radius is rounded to whole pixels per axis; at least the centre pixel is kept.
+    """
+    sy, sx = spacing_yx_mm
+    ry, rx = int(round(radius_mm / sy)), int(round(radius_mm / sx))
+    y, x = np.ogrid[-ry : ry + 1, -rx : rx + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = ((y * sy) ** 2 + (x * sx) ** 2) <= radius_mm**2 + 1e-9
+    inside[ry, rx] = True
+    return inside[None]
+
+
+def ball(radius_mm: float, spacing_mm: tuple[float, float, float]) -> np.ndarray:
+    """An ellipsoidal (z, y, x) structuring element of ``radius_mm`` on an anisotropic grid.
+
+    On 5 mm slices a 2 mm ball is a single slice thick, so it acts like :func:`disk`.
+    """
+    sz, sy, sx = spacing_mm
+    rz, ry, rx = (int(round(radius_mm / s)) for s in spacing_mm)
+    z, y, x = np.ogrid[-rz : rz + 1, -ry : ry + 1, -rx : rx + 1]
+    inside = ((z * sz) ** 2 + (y * sy) ** 2 + (x * sx) ** 2) <= radius_mm**2 + 1e-9
+    inside[rz, ry, rx] = True
+    return inside
+
+
+def dilate(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
+    if structure.size == 1:
+        return mask.copy()
+    return ndi.binary_dilation(mask, structure=structure)
+
+
+def erode(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
+    if structure.size == 1:
+        return mask.copy()
+    # border_value=0: voxels at the array edge erode (the head may touch the field of view).
+    return ndi.binary_erosion(mask, structure=structure, border_value=0)
+
+
+_IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
+_IN_PLANE[1] = ndi.generate_binary_structure(2, 1)
+
+
+def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
+    """Fill in-plane holes slice by slice (work confined to the mask's bounding box)."""
+    box = bbox(mask, pad=(0, 1, 1))
+    if box is None:
+        return mask.copy()
+    out = mask.copy()
+    out[box] = _fill_holes_per_slice(mask[box])
+    return out
+
+
+def _fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
+    """Fill in-plane holes slice by slice (holes enclosed within each axial slice).
+
+    One labelling of the background with in-plane connectivity: background components that
+    do not touch their slice's edge are holes. (Much faster than binary_fill_holes per slice.)
+    """
+    if not mask.any():
+        return mask.copy()
+    labels, n = ndi.label(~mask, structure=_IN_PLANE)
+    if n == 0:
+        return mask.copy()
+    outside = np.zeros(n + 1, dtype=bool)
+    for edge in (labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]):
+        outside[np.unique(edge)] = True
+    outside[0] = True  # label 0 is the mask itself
+    return mask | ~outside[labels]
+
+
+def bbox(mask: np.ndarray, pad: tuple[int, int, int] = (0, 0, 0)) -> tuple[slice, ...] | None:
+    """The padded bounding box of ``mask`` as slices, clipped to the array, or None if empty."""
+    if not mask.any():
+        return None
+    out = []
+    for axis in range(mask.ndim):
+        other = tuple(a for a in range(mask.ndim) if a != axis)
+        hit = np.flatnonzero(mask.any(axis=other))
+        lo = max(0, int(hit[0]) - pad[axis])
+        hi = min(mask.shape[axis], int(hit[-1]) + 1 + pad[axis])
+        out.append(slice(lo, hi))
+    return tuple(out)
+
+
+def largest_component(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """The largest 6-connected component of ``mask`` and its voxel count."""
+    labels, n = ndi.label(mask)
+    if n == 0:
+        return np.zeros_like(mask), 0
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    biggest = int(np.argmax(sizes))
+    return labels == biggest, int(sizes[biggest])
+
+
+def pad_to(array: np.ndarray, fz: int, fy: int, mode: str) -> np.ndarray:
+    z, y, x = array.shape
+    pads = ((0, (-z) % fz), (0, (-y) % fy), (0, (-x) % fy))
+    if any(p[1] for p in pads):
+        array = np.pad(array, pads, mode=mode)
+    return array
+
+
+def block_any(array: np.ndarray, fz: int, fy: int) -> np.ndarray:
+    """Reduce by blocks of fz slices x fy x fy pixels: True where any voxel is."""
+    a = pad_to(array, fz, fy, "constant")
+    z, y, x = a.shape
+    return a.reshape(z // fz, fz, y // fy, fy, x // fy, fy).any(axis=(1, 3, 5))
+
+
+def block_mean(array: np.ndarray, fz: int, fy: int) -> np.ndarray:
+    """Reduce by blocks of fz slices x fy x fy pixels: the mean (float32)."""
+    a = pad_to(array, fz, fy, "edge")
+    z, y, x = a.shape
+    return a.reshape(z // fz, fz, y // fy, fy, x // fy, fy).mean(axis=(1, 3, 5), dtype=np.float32)
+
+
+def upsample(array: np.ndarray, fz: int, fy: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Nearest-neighbour inverse of the block reductions, cropped to ``shape``."""
+    up = array
+    if fz > 1:
+        up = np.repeat(up, fz, axis=0)
+    if fy > 1:
+        up = np.repeat(np.repeat(up, fy, axis=1), fy, axis=2)
+    return np.ascontiguousarray(up[: shape[0], : shape[1], : shape[2]])

@@ -1,0 +1,223 @@
+"""Measuring a Volume: :func:`prepare` once, then :meth:`MeasureContext.measure` per HU range.
+
+``prepare`` finds the intracranial region, crops to it and caches everything that does not
+depend on the HU range (smoothed HU, calcifications, ventricles, head geometry); a live HU
+slider then calls ``context.measure(params)`` which only thresholds, labels and measures.
+:func:`measure` is the one-call entry point.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from ichmodel.errors import SingleSliceError
+from ichmodel.measure import location as loc
+from ichmodel.measure._morph import bbox
+from ichmodel.measure.abc2 import measure_abc2
+from ichmodel.measure.brain import IntracranialRegion, find_intracranial
+from ichmodel.measure.hematoma import BloodPrep, prepare_blood, segment_blood
+from ichmodel.measure.types import ABC2, LOCATION_CAVEAT, Measurement, MeasureParams
+from ichmodel.volume import Volume
+
+log = logging.getLogger(__name__)
+
+#: A warning when ABC/2 and the planimetric volume differ by more than this fraction.
+ABC2_DISAGREEMENT = 0.3
+
+
+def _check_volume(volume: Volume) -> None:
+    if not isinstance(volume, Volume):
+        raise TypeError(f"measure() needs an ichmodel.volume.Volume, got {type(volume).__name__}")
+    if volume.hu.ndim != 3:  # Volume checks this too; a mutated array could slip through
+        raise ValueError(f"the volume must be 3-D (z, y, x), got shape {volume.hu.shape}")
+    if min(volume.shape) < 1:
+        raise ValueError(f"the volume is empty: shape {volume.shape}")
+    if volume.shape[0] < 2:
+        raise SingleSliceError(
+            "a single slice has no third dimension to measure a volume on; "
+            "load the whole axial series"
+        )
+
+
+class MeasureContext:
+    """The HU-range independent part of a measurement of one Volume, cached.
+
+    Not thread-safe: use one context per thread (the viewer's worker owns it).
+    """
+
+    def __init__(self, volume: Volume, params: MeasureParams | None = None) -> None:
+        _check_volume(volume)
+        self.volume = volume
+        self._key: tuple[float, ...] | None = None
+        self._region: IntracranialRegion | None = None
+        self._prep: BloodPrep | None = None
+        self._frame: loc.HeadFrame | None = None
+        self.prepare_s = 0.0
+        self._build(params or MeasureParams())
+
+    @property
+    def region(self) -> IntracranialRegion:
+        assert self._region is not None
+        return self._region
+
+    def _build(self, params: MeasureParams) -> None:
+        t0 = time.perf_counter()
+        vol = self.volume
+        hu = vol.hu
+        if not (np.isfinite(hu.min()) and np.isfinite(hu.max())):
+            hu = np.nan_to_num(hu, nan=-1000.0, posinf=3000.0, neginf=-1000.0)
+        self._region = find_intracranial(
+            hu,
+            vol.spacing_mm,
+            bone_hu=params.bone_hu,
+            skull_rim_mm=params.skull_rim_mm,
+            skull_contact_mm=params.skull_contact_mm,
+        )
+        self._prep = None
+        self._frame = None
+        if self._region.found:
+            assert self._region.box is not None
+            hu_crop = hu[self._region.box]
+            self._prep = prepare_blood(hu_crop, self._region, vol.spacing_mm, params)
+            orientation = loc.orientation_from_direction(vol.direction)
+            self._frame = loc.build_frame(
+                self._region.mask, self._prep.smoothed, vol.spacing_mm, orientation
+            )
+        self._key = params.structure_key()
+        self.prepare_s = time.perf_counter() - t0
+        log.debug("prepared %r in %.3f s", vol, self.prepare_s)
+
+    def measure(self, params: MeasureParams | None = None) -> Measurement:
+        """Measure with ``params``; only HU-range work unless structural params changed."""
+        params = params or MeasureParams()
+        timings = {}
+        if params.structure_key() != self._key:
+            self._build(params)
+            timings["prepare_s"] = self.prepare_s
+        t0 = time.perf_counter()
+        result = self._measure(params)
+        timings["measure_s"] = time.perf_counter() - t0
+        return replace(result, timings_s={**timings, **result.timings_s})
+
+    def _empty(self, params: MeasureParams, status: str, warnings=()) -> Measurement:
+        shape = self.volume.shape
+        return Measurement(
+            hematoma_mask=np.zeros(shape, dtype=bool),
+            hematoma_volume_ml=0.0,
+            abc2=ABC2(),
+            location="none",
+            location_description="no hematoma",
+            ivh=False,
+            ivh_volume_ml=0.0,
+            ivh_mask=np.zeros(shape, dtype=bool),
+            intracranial_volume_ml=self.region.volume_ml if self._region else 0.0,
+            n_components=0,
+            status=status,
+            warnings=tuple(self.volume.warnings) + tuple(warnings),
+            params=params,
+        )
+
+    def _measure(self, params: MeasureParams) -> Measurement:
+        region = self.region
+        if not region.found:
+            return self._empty(params, region.status)
+        prep, frame = self._prep, self._frame
+        assert prep is not None and frame is not None and region.box is not None
+        seg = segment_blood(prep, params)
+        warnings = list(seg.warnings)
+        if not frame.ventricles_found and seg.mask.any():
+            warnings.append("ventricles not found: intraventricular blood not assessed")
+        parenchymal, ivh = split_ivh_checked(seg, frame, prep.voxel_ml)
+        voxel_ml = self.volume.voxel_volume_ml
+        hematoma_ml = float(np.count_nonzero(parenchymal)) * voxel_ml
+        ivh_ml = float(np.count_nonzero(ivh)) * voxel_ml
+        if hematoma_ml == 0.0 and ivh_ml == 0.0:
+            return self._empty(params, f"no hematoma found above {params.hu_min:g} HU", warnings)
+
+        from scipy import ndimage as ndi
+
+        box = bbox(parenchymal)
+        n = 0
+        if box is not None:
+            labels, n = ndi.label(parenchymal[box])
+            offset = tuple(
+                int(a.start) + int(b.start) for a, b in zip(region.box, box, strict=True)
+            )
+        if n:
+            sizes = np.bincount(labels.ravel(), minlength=n + 1)
+            sizes[0] = 0
+            main = labels == int(np.argmax(sizes))
+            abc2 = measure_abc2(main, self.volume.spacing_mm, offset)  # type: ignore[arg-type]
+            in_crop = tuple(int(b.start) for b in box)  # type: ignore[union-attr]
+            site, words = loc.classify_site(main, frame, in_crop)
+            if n > 1:
+                rest_ml = float(sizes.sum() - sizes.max()) * voxel_ml
+                warnings.append(
+                    f"{n} separate hematomas; ABC/2 and location describe the largest "
+                    f"(the others hold {rest_ml:.1f} ml)"
+                )
+        else:
+            abc2, site, words = ABC2(), "none", "no intraparenchymal hematoma"
+        if abc2.volume_ml > 0 and hematoma_ml > 0:
+            ratio = abc2.volume_ml / hematoma_ml
+            if abs(ratio - 1.0) > ABC2_DISAGREEMENT:
+                warnings.append(
+                    f"ABC/2 ({abc2.volume_ml:.1f} ml) differs from the planimetric volume "
+                    f"({hematoma_ml:.1f} ml) by {100 * (ratio - 1):+.0f} %: "
+                    "ABC/2 approximates the bleed from three diameters"
+                )
+        if n == 0:
+            status = f"intraventricular blood only ({ivh_ml:.1f} ml)"
+        else:
+            status = f"hematoma measured: {hematoma_ml:.1f} ml in {params.hu_min:g}-"
+            status += f"{params.hu_max:g} HU"
+        description = words if site in ("none", "unknown") else f"{words} ({LOCATION_CAVEAT})"
+        return Measurement(
+            hematoma_mask=self._to_full(parenchymal),
+            hematoma_volume_ml=hematoma_ml,
+            abc2=abc2,
+            location=site,
+            location_description=description,
+            ivh=ivh_ml > 0.0,
+            ivh_volume_ml=ivh_ml,
+            ivh_mask=self._to_full(ivh),
+            intracranial_volume_ml=region.volume_ml,
+            n_components=int(n),
+            status=status,
+            warnings=tuple(self.volume.warnings) + tuple(warnings),
+            params=params,
+        )
+
+    def _to_full(self, crop_mask: np.ndarray) -> np.ndarray:
+        full = np.zeros(self.volume.shape, dtype=bool)
+        full[self.region.box] = crop_mask
+        return full
+
+
+def split_ivh_checked(seg, frame: loc.HeadFrame, voxel_ml: float):
+    """IVH split that ignores intraventricular traces below ``MIN_IVH_ML``."""
+    parenchymal, ivh = loc.split_ivh(seg.mask, seg.labels, frame)
+    if float(np.count_nonzero(ivh)) * voxel_ml < loc.MIN_IVH_ML:
+        return seg.mask, np.zeros_like(seg.mask)
+    return parenchymal, ivh
+
+
+def prepare(volume: Volume, params: MeasureParams | None = None) -> MeasureContext:
+    """Do the HU-range independent work once; then call ``context.measure(params)``."""
+    return MeasureContext(volume, params)
+
+
+def measure(volume: Volume, params: MeasureParams | None = None) -> Measurement:
+    """Measure the hematoma in a head CT Volume (the one-call entry point).
+
+    Never raises for odd content (no skull, no blood): the Measurement's ``status`` says what
+    was found. Raises TypeError/ValueError only for structurally wrong input.
+    """
+    params = params or MeasureParams()
+    context = MeasureContext(volume, params)
+    result = context.measure(params)
+    return replace(result, timings_s={"prepare_s": context.prepare_s, **result.timings_s})

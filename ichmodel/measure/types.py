@@ -1,0 +1,202 @@
+"""The small frozen dataclasses of :mod:`ichmodel.measure`: parameters in, a Measurement out.
+
+Every default of :class:`MeasureParams` is documented with its reason; the ones that do not
+depend on the HU range (skull, smoothing, calcification) form :meth:`MeasureParams.structure_key`
+so a :class:`~ichmodel.measure.context.MeasureContext` can keep its cache while a live slider
+moves ``hu_min``/``hu_max``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Sites, in the phantom's vocabulary (``ichmodel.phantom.Phantom.site``).
+SITES = ("none", "deep", "lobar", "infratentorial")
+
+#: Every location we report is a heuristic from image geometry; the UI and report say so.
+LOCATION_CAVEAT = "best effort from image geometry, not an anatomical atlas"
+
+
+@dataclass(frozen=True)
+class MeasureParams:
+    """Knobs of the classical hematoma measurement. HU are Hounsfield units, mm millimetres.
+
+    Defaults and why:
+
+    * ``hu_min`` 50 HU: the midpoint between brain parenchyma (~30 HU) and acute clotted blood
+      (~70 HU). Thresholding a (lightly smoothed) image at the midpoint counts a partial-volume
+      voxel as blood exactly when it is more than half blood, so top/bottom slices of a bleed on
+      thick (5 mm) slices are neither systematically over- nor under-counted.
+    * ``hu_max`` 90 HU: acute blood rarely exceeds ~90 HU (hemoconcentrated clot); brighter
+      voxels are calcification, bone or metal. Holes left by a few brighter voxels *inside* a
+      bleed are filled afterwards.
+    * ``min_component_ml`` 0.1 ml: drops noise specks and tiny dense vessels; the smallest
+      bleeds of clinical interest are well above it (a 0.1 ml sphere is 5.8 mm across).
+    * ``seed_margin_hu`` 10 HU: hysteresis; a region counts only when somewhere it is clearly
+      blood (smoothed HU >= ``hu_min`` + 10), so clusters of noise just over ``hu_min`` in
+      grey matter (35-45 HU) are not blood.
+    * ``smoothing_mm`` 0.8 mm: Gaussian sigma applied before thresholding, in mm on every axis
+      whose spacing allows it (thin slices are smoothed in z too, 5 mm slices only in-plane);
+      CT noise (5-15 HU) would otherwise push grey-matter voxels over 50 HU by the thousand.
+      Small enough that a straight blood/brain edge stays where it is at the midpoint threshold.
+    * ``bone_hu`` 300 HU: cortical skull is 700-2000 HU; 300 keeps thin, partial-volume
+      skull (thin slices through the vault, the skull base) inside the bone mask.
+    * ``skull_rim_mm`` 2 mm: intracranial voxels this close to bone are not measured: a voxel
+      that is part bone part brain reads 50-90 HU and would look like blood.
+    * ``skull_contact_mm`` 5 mm / ``max_skull_contact_fraction`` 0.5: a blood-range region with
+      more than half its voxels within 5 mm of the skull is a partial-volume streak along the
+      vault (thick slices cut the skull obliquely near the vertex and skull base) or an
+      extra-axial collection, not an intracerebral hematoma; it is dropped with a warning.
+    * ``calcification_hu`` 100 HU, on the smoothed image: after smoothing, acute blood reads
+      at most ~90 HU, so anything brighter inside the skull is calcification (pineal, choroid
+      plexus, falx, vessel walls) or bone partial volume - also a small calcification that a
+      thick slice dims to 110-140 HU. Tiny spots that smooth below this are harmless: their
+      blood-range bump is far below ``min_component_ml``. Working on the smoothed image keeps
+      a single noisy bright voxel inside a real bleed from being called a calcification.
+      ``hu_max`` above this value has no further effect.
+    * ``calcification_halo_mm`` 2 mm: blood-range voxels this close to a calcification are its
+      partial-volume halo (the smoothing spreads it by ~2 sigma) and are not blood; halos that
+      fall inside a real bleed are restored by filling the bleed's enclosed holes.
+    """
+
+    hu_min: float = 50.0
+    hu_max: float = 90.0
+    min_component_ml: float = 0.1
+    seed_margin_hu: float = 10.0
+    smoothing_mm: float = 0.8
+    bone_hu: float = 300.0
+    skull_rim_mm: float = 2.0
+    skull_contact_mm: float = 5.0
+    max_skull_contact_fraction: float = 0.5
+    calcification_hu: float = 100.0
+    calcification_halo_mm: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.hu_min < self.hu_max:
+            raise ValueError(f"hu_min ({self.hu_min}) must be below hu_max ({self.hu_max}) HU")
+        if self.min_component_ml < 0:
+            raise ValueError(f"min_component_ml must be >= 0, got {self.min_component_ml}")
+        for name in ("smoothing_mm", "skull_rim_mm", "skull_contact_mm", "calcification_halo_mm"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 mm, got {getattr(self, name)}")
+
+    def structure_key(self) -> tuple[float, ...]:
+        """The parameters that do not depend on the HU range: a cache key for the context."""
+        return (
+            self.smoothing_mm,
+            self.bone_hu,
+            self.skull_rim_mm,
+            self.skull_contact_mm,
+            self.calcification_hu,
+            self.calcification_halo_mm,
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+Segment = tuple[tuple[float, float, float], tuple[float, float, float]]
+
+
+@dataclass(frozen=True)
+class ABC2:
+    """Automated ABC/2 (Kothari et al., Stroke 1996) of the largest hematoma.
+
+    ``a_mm``: longest in-plane diameter on the slice with the largest hematoma area;
+    ``b_mm``: longest diameter perpendicular to A on that slice; ``c_mm``: Kothari-weighted
+    slice count x slice spacing (a slice counts 1 when its area >= 75 % of the largest, 0.5
+    when 25-75 %, 0 below). ``volume_ml`` = A x B x C / 2 / 1000.
+
+    Segments are ((z, y, x), (z, y, x)) in voxel index coordinates of the Volume grid (pixel
+    centres at integers, fractional values allowed): draw them on slice ``slice_index``. Each
+    spans the measured length in mm (half a pixel beyond the outermost pixel centres).
+    """
+
+    a_mm: float = 0.0
+    b_mm: float = 0.0
+    c_mm: float = 0.0
+    volume_ml: float = 0.0
+    slice_index: int | None = None
+    a_segment_zyx: Segment | None = None
+    b_segment_zyx: Segment | None = None
+    slice_weights: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a_mm": self.a_mm,
+            "b_mm": self.b_mm,
+            "c_mm": self.c_mm,
+            "volume_ml": self.volume_ml,
+            "slice_index": self.slice_index,
+            "a_segment_zyx": self.a_segment_zyx,
+            "b_segment_zyx": self.b_segment_zyx,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Measurement:
+    """Everything the classical measurement found in one Volume.
+
+    ``hematoma_mask`` (bool, (z, y, x), on the Volume grid) is the intraparenchymal hematoma;
+    blood inside the ventricles is ``ivh_mask`` and is *not* in ``hematoma_volume_ml``.
+    ``location`` is one of :data:`SITES`; ``location_description`` says it in words (side,
+    compartment) and that it is best effort. ``status`` is one human sentence ("hematoma
+    measured", "no hematoma found above 50 HU", ...); ``found`` tells whether any blood was
+    measured. Volumes in ml, from the real voxel spacing.
+    """
+
+    hematoma_mask: np.ndarray
+    hematoma_volume_ml: float
+    abc2: ABC2
+    location: str
+    location_description: str
+    ivh: bool
+    ivh_volume_ml: float
+    ivh_mask: np.ndarray
+    intracranial_volume_ml: float
+    n_components: int
+    status: str
+    warnings: tuple[str, ...]
+    params: MeasureParams
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def found(self) -> bool:
+        return self.hematoma_volume_ml > 0.0 or self.ivh_volume_ml > 0.0
+
+    @property
+    def total_blood_volume_ml(self) -> float:
+        """Intraparenchymal plus intraventricular blood, ml."""
+        return self.hematoma_volume_ml + self.ivh_volume_ml
+
+    def to_dict(self) -> dict[str, Any]:
+        """The CLI/JSON summary (no masks)."""
+        return {
+            "hematoma_volume_ml": round(self.hematoma_volume_ml, 3),
+            "abc2_ml": round(self.abc2.volume_ml, 3),
+            "abc2_axes_mm": {
+                "a": round(self.abc2.a_mm, 2),
+                "b": round(self.abc2.b_mm, 2),
+                "c": round(self.abc2.c_mm, 2),
+            },
+            "abc2_slice_index": self.abc2.slice_index,
+            "location": self.location,
+            "location_description": self.location_description,
+            "ivh": self.ivh,
+            "ivh_volume_ml": round(self.ivh_volume_ml, 3),
+            "intracranial_volume_ml": round(self.intracranial_volume_ml, 1),
+            "n_components": self.n_components,
+            "status": self.status,
+            "warnings": list(self.warnings),
+            "params": self.params.to_dict(),
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"Measurement({self.status!r}, hematoma={self.hematoma_volume_ml:.2f} ml, "
+            f"abc2={self.abc2.volume_ml:.2f} ml, location={self.location!r}, "
+            f"ivh={self.ivh_volume_ml:.2f} ml, warnings={len(self.warnings)})"
+        )
