@@ -179,7 +179,7 @@ def _check_loadable(series: SeriesInfo) -> None:
         )
     if series.category in (cl.NON_IMAGE, cl.MULTI_FRAME):
         raise NoUsableSeriesError(f"{what} cannot be loaded: {series.reason}")
-    if series.category in (cl.MIXED_SIZES, cl.NO_GEOMETRY):
+    if series.category == cl.NO_GEOMETRY:
         raise InconsistentSeriesError(f"{what} cannot be loaded: {series.reason}")
     if series.n_images < 2:
         raise SingleSliceError(
