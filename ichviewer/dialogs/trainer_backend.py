@@ -13,7 +13,7 @@ then score the best checkpoint on the validation cases (metrics table and ROC cu
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -56,20 +56,36 @@ class TrainOutcome:
     roc_tpr: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class ModelSwitch:
+    """The active model changed: what to tell the user, and the weights now active (None: the
+    default choice of :func:`ichmodel.checkpoint.default_model`)."""
+
+    message: str
+    path: Path | None = None
+
+
 class TrainingBackend(Protocol):
     def validate(self, manifest: Path, exclude_rows: Sequence[int] = ()) -> Any: ...
 
     def run(self, request: TrainRequest) -> Generator[Progress, None, TrainOutcome]: ...
 
-    def use_model(self, outcome: TrainOutcome) -> str: ...
+    def use_model(self, outcome: TrainOutcome) -> ModelSwitch: ...
 
-    def rollback(self) -> str: ...
+    def rollback(self) -> ModelSwitch: ...
 
     def active_model_name(self) -> str: ...
 
 
 class IchmodelBackend:
-    """The real backend: ``ichmodel.train`` and ``ichmodel.checkpoint`` (imported lazily)."""
+    """The real backend: ``ichmodel.train`` and ``ichmodel.checkpoint`` (imported lazily).
+
+    ``start_model`` (optional) maps "active"/"scratch" to an ``ichmodel.train.StartModel``;
+    by default the registry's active model (else the bundled demo, else the untrained model).
+    """
+
+    def __init__(self, start_model: Callable[[str], Any] | None = None) -> None:
+        self._start_model_factory = start_model
 
     def validate(self, manifest: Path, exclude_rows: Sequence[int] = ()) -> Any:
         from ichmodel.train.manifest import read_manifest
@@ -78,6 +94,8 @@ class IchmodelBackend:
 
     # --- the run --------------------------------------------------------------------------
     def _start_model(self, init: str) -> Any:
+        if self._start_model_factory is not None:
+            return self._start_model_factory(init)
         from ichmodel.checkpoint import default_model, load_checkpoint
         from ichmodel.nets.resnet3d import ICHNet
         from ichmodel.train.registry import active_model_path
@@ -122,11 +140,17 @@ class IchmodelBackend:
         result = yield from train(
             data, start, request.run_dir, request.config, resume=request.resume
         )
-        yield Progress("evaluate", 0, None, "scoring the best model on the validation cases")
-        return self._outcome(result, data, start, request)
+        outcome = yield from self._outcome(result, data, request)
+        return outcome
 
-    def _outcome(self, result: Any, data: Any, start: Any, request: TrainRequest) -> TrainOutcome:
+    def _outcome(
+        self, result: Any, data: Any, request: TrainRequest
+    ) -> Generator[Progress, None, TrainOutcome]:
         """Final metrics (+ ROC) of the best checkpoint on the run's validation cases."""
+        from ichmodel.checkpoint import load_checkpoint
+        from ichmodel.train.evaluate import evaluate_cases
+        from ichmodel.train.split import Split
+
         checkpoint = result.best_checkpoint or result.last_checkpoint
         metrics: dict[str, Any] = {
             "stopped": result.stopped,
@@ -137,75 +161,63 @@ class IchmodelBackend:
         }
         fpr = tpr = None
         try:
-            fpr, tpr, scored = self._score(checkpoint, data, result, request)
-            metrics.update(scored)
+            if checkpoint is None:
+                raise ValueError("the run wrote no checkpoint")
+            split = Split.load(Path(result.run_dir) / "split.json")
+            by_id = {c.case_id: c for c in data.cases}
+            val_cases = [by_id[i] for i in split.val if i in by_id]
+            if not val_cases:
+                metrics["n_val"] = 0
+            else:
+                yield Progress("evaluate", 0, len(val_cases), "scoring the best model")
+                evaluation = yield from evaluate_cases(
+                    load_checkpoint(checkpoint),
+                    data.cache,
+                    val_cases,
+                    device=request.config.device,
+                    batch_size=request.config.batch_size,
+                )
+                m = evaluation.metrics.to_dict()
+                metrics["n_val"] = m.pop("n")
+                metrics.update(m)
+                if evaluation.roc is not None:
+                    fpr, tpr = evaluation.roc.fpr, evaluation.roc.tpr
         except Exception as exc:  # the run is done; a scoring failure must not lose it
             log.exception("scoring %s on the validation cases failed", checkpoint)
             metrics.update(result.final_metrics)
             metrics["scoring_error"] = str(exc)
         return TrainOutcome(result, checkpoint, metrics, fpr, tpr)
 
-    def _score(self, checkpoint: Path | None, data: Any, result: Any, request: TrainRequest):
-        from ichmodel.checkpoint import load_checkpoint
-        from ichmodel.device import plan_for
-        from ichmodel.labels import size_mm_to_ml
-        from ichmodel.train.dataset import NO_OUTCOME, CaseDataset, make_loader, ordered_batches
-        from ichmodel.train.metrics import evaluation_metrics, roc_curve
-        from ichmodel.train.split import Split
-        from ichmodel.train.steps import predict_batches
-
-        if checkpoint is None:
-            raise ValueError("the run wrote no checkpoint")
-        split = Split.load(Path(result.run_dir) / "split.json")
-        by_id = {c.case_id: c for c in data.cases}
-        val_cases = [by_id[i] for i in split.val if i in by_id]
-        if not val_cases:
-            return None, None, {"n_val": 0}
-        plan = plan_for(request.config.device, precision=request.config.precision)
-        net = load_checkpoint(checkpoint).net.to(plan.device, memory_format=plan.memory_format)
-        net.eval()
-        dataset = CaseDataset(data.cache, val_cases)
-        loader = make_loader(
-            dataset,
-            ordered_batches(len(dataset), request.config.batch_size),
-            device=plan.device,
-            num_workers=0,
-        )
-        r = predict_batches(net, loader, plan)
-        labels = [None if v == NO_OUTCOME else int(v) for v in r["label"]]
-        m = evaluation_metrics(
-            size_mm_to_ml(r["size_mm"]), size_mm_to_ml(r["target_size_mm"]), labels, r["prob"]
-        )
-        scored = {"n_val": m.n, **{k: v for k, v in m.to_dict().items() if k != "n"}}
-        known = [(y, p) for y, p in zip(labels, r["prob"], strict=True) if y is not None]
-        fpr = tpr = None
-        if known and len({y for y, _ in known}) == 2:
-            curve = roc_curve([y for y, _ in known], [p for _, p in known])
-            fpr, tpr = curve.fpr, curve.tpr
-        return fpr, tpr, scored
-
     # --- the registry ---------------------------------------------------------------------
-    def use_model(self, outcome: TrainOutcome) -> str:
+    def use_model(self, outcome: TrainOutcome) -> ModelSwitch:
         from ichmodel.train import registry
 
         if outcome.checkpoint is None:
             raise ValueError("this run wrote no checkpoint to use")
-        entry = registry.register(outcome.checkpoint, activate=True)
-        name = getattr(entry, "name", None) or str(entry)
-        return f"{name} is now the active model"
+        run_name = Path(getattr(outcome.result, "run_dir", "run")).name
+        name = f"finetune-{run_name}"[:64]
+        taken = {e.name for e in registry.list_models(with_details=False)}
+        suffix = 2
+        while name in taken:
+            name = f"finetune-{run_name}-{suffix}"[:64]
+            suffix += 1
+        entry = registry.register_model(outcome.checkpoint, name, activate=True)
+        return ModelSwitch(f"{entry.name} is now the active model", entry.path)
 
-    def rollback(self) -> str:
+    def rollback(self) -> ModelSwitch:
         from ichmodel.train import registry
 
         registry.rollback()
-        return f"rolled back: the active model is {self.active_model_name()}"
+        return ModelSwitch(
+            f"rolled back: the active model is {self.active_model_name()}",
+            registry.active_model_path(),
+        )
 
     def active_model_name(self) -> str:
         try:
             from ichmodel.train import registry
 
-            path = registry.active_model_path()
-        except Exception as exc:  # registry missing/broken: say so, do not crash the dialog
+            return registry.active_name()
+        except Exception as exc:  # registry broken: say so, do not crash the dialog
             log.warning("cannot read the model registry: %s", exc)
             return "unknown"
-        return "the bundled demo model" if path is None else Path(path).stem

@@ -43,6 +43,15 @@ from ichviewer.workers import Job, JobError, JobRunner
 log = logging.getLogger(__name__)
 
 
+def _runner_of(parent: QWidget | None) -> JobRunner | None:
+    """The window's job runner (``parent.runner`` or ``parent.controller.runner``), if any."""
+    for owner in (parent, getattr(parent, "controller", None)):
+        runner = getattr(owner, "runner", None)
+        if isinstance(runner, JobRunner):
+            return runner
+    return None
+
+
 def _default_run_root() -> Path:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
     return Path(base or Path.home() / ".ichviewer") / "runs"
@@ -51,7 +60,9 @@ def _default_run_root() -> Path:
 class TrainerDialog(QDialog):
     """Fine-tune the model: manifest → validation report → hyperparameters → live curves."""
 
-    sig_model_changed = Signal(str)  # a message; the active model changed (use / rollback)
+    #: The active model changed (use / rollback): the weights now active (None: the default).
+    #: The main window connects it to its ``use_model`` to rerun the open study.
+    sig_use_model = Signal(object)
     sig_running_changed = Signal(bool)
 
     def __init__(
@@ -68,7 +79,7 @@ class TrainerDialog(QDialog):
         self.setModal(False)
         self.settings = settings
         self.backend = backend or IchmodelBackend()
-        parent_runner = getattr(parent, "runner", None) if parent is not None else None
+        parent_runner = _runner_of(parent)
         self.runner: JobRunner = runner or parent_runner or JobRunner(self)
         self._owns_runner = runner is None and parent_runner is None
         self.run_root = Path(run_root) if run_root else _default_run_root()
@@ -394,31 +405,25 @@ class TrainerDialog(QDialog):
         """Register the finished run's best model and make it the active one."""
         if self.outcome is None or self.running:
             return None
-        try:
-            message = self.backend.use_model(self.outcome)
-        except Exception as exc:  # registry problems are reported, never raised into Qt
-            log.exception("could not activate the trained model")
-            self.status_label.setText(f"Could not use this model: {exc}")
-            return None
-        self.status_label.setText(message)
-        self._refresh_active_model()
-        self.sig_model_changed.emit(message)
-        return message
+        return self._switch(lambda: self.backend.use_model(self.outcome), "use this model")
 
     def rollback(self) -> str | None:
         """Make the bundled demo model the active one again."""
         if self.running:
             return None
+        return self._switch(self.backend.rollback, "roll back")
+
+    def _switch(self, action, what: str) -> str | None:
         try:
-            message = self.backend.rollback()
-        except Exception as exc:
-            log.exception("rollback failed")
-            self.status_label.setText(f"Could not roll back: {exc}")
+            switch = action()
+        except Exception as exc:  # registry problems are reported, never raised into Qt
+            log.exception("%s failed", what)
+            self.status_label.setText(f"Could not {what}: {exc}")
             return None
-        self.status_label.setText(message)
+        self.status_label.setText(switch.message)
         self._refresh_active_model()
-        self.sig_model_changed.emit(message)
-        return message
+        self.sig_use_model.emit(switch.path)
+        return switch.message
 
     # --- lifetime -------------------------------------------------------------------------
     def wait_idle(self, timeout_s: float = 60.0) -> bool:

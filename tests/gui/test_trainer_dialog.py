@@ -18,7 +18,7 @@ from ichmodel.errors import ManifestError  # noqa: E402
 from ichmodel.progress import Progress  # noqa: E402
 from ichmodel.train.config import TrainConfig  # noqa: E402
 from ichmodel.train.manifest import read_manifest  # noqa: E402
-from ichviewer.dialogs.trainer_backend import TrainOutcome  # noqa: E402
+from ichviewer.dialogs.trainer_backend import ModelSwitch, TrainOutcome  # noqa: E402
 from ichviewer.dialogs.trainer_data import (  # noqa: E402
     TrainingCurves,
     build_manifest_from_folder,
@@ -85,11 +85,11 @@ class ScriptedBackend:
 
     def use_model(self, outcome):
         self.active = outcome.checkpoint.parent.parent.name
-        return f"{self.active} is now the active model"
+        return ModelSwitch(f"{self.active} is now the active model", outcome.checkpoint)
 
     def rollback(self):
         self.active = "demo"
-        return "rolled back: the active model is demo"
+        return ModelSwitch("rolled back: the active model is demo", None)
 
     def active_model_name(self):
         return self.active
@@ -177,9 +177,13 @@ def test_training_run_shows_curves_metrics_roc_then_use_and_rollback(make_dialog
     assert list(x) == [0.0, 0.5, 1.0]
     assert "ETA" in dialog.eta_label.text() or "elapsed" in dialog.eta_label.text()
     assert dialog.use_button.isEnabled()
+    switched = []
+    dialog.sig_use_model.connect(switched.append)
     message = dialog.use_trained_model()
     assert message and request.run_dir.name in dialog.active_label.text()
+    assert switched == [request.run_dir / "checkpoints" / "best.safetensors"]
     assert dialog.rollback() and "demo" in dialog.active_label.text()
+    assert switched[-1] is None
 
 
 def test_cancel_stops_the_run_and_offers_resume(make_dialog, tmp_path, qtbot):
@@ -249,3 +253,73 @@ def test_curves_and_eta_formatting():
     assert curves.val_x == [1.0] and curves.val_auc == []
     assert format_eta(3725) == "1 h 02 min" and format_eta(65) == "1 min 05 s"
     assert format_eta(None) == ""
+
+
+def _tiny_start_model(init: str):
+    """A width-2 ResNet10 on 8x32x32 inputs: a real run of the loop in seconds on CPU."""
+    import torch
+
+    from ichmodel.nets.resnet3d import ICHNet, NetConfig
+    from ichmodel.preprocess import PreprocessConfig
+    from ichmodel.train.run_files import StartModel
+
+    torch.manual_seed(0)
+    config = NetConfig(depth=10, base_width=2)
+    return StartModel(
+        net=ICHNet(config),
+        net_config=config,
+        preprocess_config=PreprocessConfig(output_shape=(8, 32, 32)),
+        source="tiny test net" if init == "active" else "scratch",
+    )
+
+
+def test_real_backend_trains_registers_and_rolls_back(make_dialog, tmp_path, monkeypatch):
+    """Phantom DICOM studies + a label CSV → manifest → cache → loop → evaluate → registry."""
+    import torch
+
+    from ichmodel.io.write import write_dicom_series
+    from ichmodel.phantom import PhantomConfig, make_phantom
+    from ichmodel.train import registry
+    from ichviewer.dialogs.trainer_backend import IchmodelBackend
+
+    torch.set_num_threads(1)
+    monkeypatch.setenv(registry.ENV_DATA_DIR, str(tmp_path / "data"))
+    studies = tmp_path / "studies"
+    lines = ["case,volume_ml,poor_outcome,split"]
+    plan = [(11, "deep", 8.0, "train"), (12, "lobar", 40.0, "train"),
+            (13, "deep", 35.0, "val"), (14, "lobar", 6.0, "val")]  # fmt: skip
+    for seed, site, ml, split in plan:
+        phantom = make_phantom(
+            seed, PhantomConfig(size=48, slice_thickness_mm=5.0, site=site, volume_ml=ml)
+        )
+        write_dicom_series(phantom.volume, studies / f"case{seed}")
+        lines.append(f"case{seed},{phantom.hematoma_volume_ml:.2f},{phantom.poor_outcome},{split}")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("\n".join(lines) + "\n")
+
+    dialog = make_dialog(IchmodelBackend(start_model=_tiny_start_model))
+    assert dialog.active_label.text().endswith("demo")
+    assert dialog.build_manifest(studies, labels) is not None
+    assert dialog.report.ok and len(dialog.report.rows) == 4
+    form = dialog.form
+    form.epochs_spin.setValue(2)
+    form.batch_spin.setValue(2)
+    form.device_combo.setCurrentText("cpu")
+    form.run_edit.setText(str(tmp_path / "run1"))
+    assert dialog.start() is not None
+    assert dialog.wait_idle(120), dialog.status_label.text()
+    assert dialog.outcome is not None, dialog.last_error
+    shown = dialog.metrics_shown()
+    assert shown["validation cases"] == "2" and shown["epochs run"] == "2"
+    assert "volume MAE (ml)" in shown and "scoring error" not in shown
+    series = dialog.plots.series()
+    assert len(series["val"][0]) == 2 and len(series["batch"][0]) == 2  # 1 step x 2 epochs
+    assert (tmp_path / "run1" / "checkpoints" / "best.safetensors").is_file()
+
+    switched = []
+    dialog.sig_use_model.connect(switched.append)
+    assert dialog.use_trained_model()
+    assert registry.active_name() == "finetune-run1"
+    assert switched and switched[0] == registry.active_model_path()
+    assert dialog.rollback()
+    assert registry.active_name() == "demo"
