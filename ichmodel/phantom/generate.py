@@ -1,0 +1,321 @@
+"""``make_phantom(seed, config) -> Phantom``: one synthetic head NCCT with its ground truth."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ichmodel.phantom.anatomy import Anatomy, render_head, sample_anatomy, with_mass_effect
+from ichmodel.phantom.config import PhantomConfig, proxy_poor_outcome
+from ichmodel.phantom.geometry import Grid, HeadFrame, render_ellipsoids, rotation_matrix
+from ichmodel.phantom.hematoma import (
+    HematomaSpec,
+    render_hematoma,
+    render_ivh,
+    sample_hematoma,
+    sample_ivh,
+    sample_site,
+)
+from ichmodel.volume import SeriesMeta, Volume
+
+log = logging.getLogger(__name__)
+
+PHANTOM_VERSION = "1"
+HU_MIN, HU_MAX = -1024.0, 3071.0
+
+#: Codes of :attr:`Phantom.labels` (each voxel's majority tissue).
+TISSUE_LABELS = {
+    0: "air",
+    1: "scalp",
+    2: "bone",
+    3: "csf",
+    4: "brain",
+    5: "ventricle",
+    6: "calcification",
+    7: "hematoma",
+    8: "ivh",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Phantom:
+    """A synthetic head NCCT and its ground truth; every array is (z, y, x) on ``volume``.
+
+    * ``hematoma_fraction``: partial-volume fraction (0..1) of each voxel inside the
+      parenchymal hematoma. ``hematoma_volume_ml = hematoma_fraction.sum() * voxel volume``,
+      the integral of the continuous bleed (intraventricular blood not included).
+    * ``hematoma_mask``: voxels with fraction >= 0.5.
+    * ``ivh_mask`` / ``ivh_volume_ml``: the same for blood inside the ventricles.
+    * ``calcification_mask``: voxels >= 50 % calcification (pineal, choroid plexus).
+    * ``intracranial_mask``: voxels >= 50 % inside the inner table of the skull.
+    * ``labels``: uint8 majority tissue per voxel, codes in :data:`TISSUE_LABELS`.
+    * ``poor_outcome``: the *proxy* label of :func:`~ichmodel.phantom.proxy_poor_outcome`
+      (volume >= 30 ml supratentorial, >= 15 ml infratentorial), not an outcome.
+    """
+
+    volume: Volume
+    hematoma_mask: np.ndarray
+    hematoma_fraction: np.ndarray
+    hematoma_volume_ml: float
+    site: str  # "none", "deep", "lobar", "infratentorial"
+    side: str  # "left", "right", "midline", "" (no bleed)
+    poor_outcome: int
+    ivh: bool
+    ivh_volume_ml: float
+    ivh_mask: np.ndarray
+    calcification_mask: np.ndarray
+    intracranial_mask: np.ndarray
+    labels: np.ndarray
+    hematoma_target_ml: float  # the volume the shape was scaled to, before clipping
+    hematoma_center_mm: tuple[float, float, float] | None  # LPS
+    blood_hu: float | None
+    noise_sd_hu: float
+    seed: int
+    config: PhantomConfig
+    anatomy: Anatomy  # the sampled head (internal parameters, head coordinates in mm)
+    frame: HeadFrame  # where the head sits in the scanner (LPS)
+
+    def infratentorial_mask(self) -> np.ndarray:
+        """bool (z, y, x): voxels of the posterior fossa below the tentorium (any tissue)."""
+        v = self.volume
+        grid = Grid(v.shape, v.spacing_mm, v.origin_mm)
+        u, vv, w = self.frame.head_coords(grid.axis_mm(0), grid.axis_mm(1), grid.axis_mm(2))
+        return self.anatomy.infratentorial_fraction(u, vv, w) >= 0.5
+
+    @property
+    def hematoma_center_zyx(self) -> tuple[float, float, float] | None:
+        """Fractional (z, y, x) index of the bleed's nominal centre."""
+        if self.hematoma_center_mm is None:
+            return None
+        v = self.volume
+        rel = np.asarray(self.hematoma_center_mm) - np.asarray(v.origin_mm)
+        x, y, z = np.linalg.solve(v.direction_matrix, rel) / np.asarray(v.spacing_mm[::-1])
+        return float(z), float(y), float(x)
+
+    def truth(self) -> dict:
+        """The ground truth as a JSON-ready dict (what TRUTH.json / manifests carry)."""
+        v = self.volume
+        return {
+            "hematoma_volume_ml": round(self.hematoma_volume_ml, 4),
+            "hematoma_mask_volume_ml": round(
+                float(self.hematoma_mask.sum()) * v.voxel_volume_ml, 4
+            ),
+            "site": self.site,
+            "side": self.side,
+            "poor_outcome": self.poor_outcome,
+            "poor_outcome_is_proxy": True,
+            "ivh": self.ivh,
+            "ivh_volume_ml": round(self.ivh_volume_ml, 4),
+            "hematoma_target_ml": round(self.hematoma_target_ml, 4),
+            "hematoma_center_lps_mm": self.hematoma_center_mm,
+            "blood_hu": self.blood_hu,
+            "noise_sd_hu": round(self.noise_sd_hu, 3),
+            "calcification_voxels": int(self.calcification_mask.sum()),
+            "seed": self.seed,
+            "shape_zyx": list(v.shape),
+            "spacing_mm_zyx": [round(s, 6) for s in v.spacing_mm],
+            "phantom_version": PHANTOM_VERSION,
+        }
+
+
+def _uid(*parts: object) -> str:
+    """A deterministic DICOM UID under the 2.25 (UUID-derived) root."""
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+    return "2.25." + str(int.from_bytes(digest[:16], "big"))
+
+
+def _rngs(seed: int) -> list[np.random.Generator]:
+    """Independent streams: anatomy, bleed, texture, noise, metadata."""
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5)]
+
+
+def _placement(
+    rng: np.random.Generator, config: PhantomConfig, anatomy: Anatomy, thickness: float
+) -> tuple[Grid, HeadFrame]:
+    """Rotate and shift the head and choose a grid (FOV, slices) that holds all of it."""
+    yaw, pitch, roll = (rng.uniform(-m, m) for m in config.max_rotation_deg)
+    rotation = rotation_matrix(yaw, pitch, roll)
+    # outer surface points of the head (skull + scalp around the cavity), rotated
+    n = 1500
+    i = np.arange(n) + 0.5
+    phi = np.arccos(1 - 2 * i / n)
+    theta = math.pi * (1 + 5**0.5) * i
+    d = np.stack([np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi), np.cos(phi)], axis=1)
+    m_xy = 1.3 * anatomy.skull_mm + 2.2 * anatomy.scalp_mm + 2  # temporalis is thick
+    margin = np.array([m_xy, m_xy, 1.2 * (anatomy.skull_mm + anatomy.scalp_mm) + 1])
+    radii = np.where(
+        d[:, 2:3] >= 0,
+        [anatomy.ax * (1 + anatomy.egg), anatomy.ay, anatomy.az_up],
+        [anatomy.ax * (1 + anatomy.egg), anatomy.ay, anatomy.az_low_post],
+    )
+    pts = (d * (radii + margin)) @ rotation.T
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    need = float(max(hi[0] - lo[0], hi[1] - lo[1])) + 12.0
+    fov = max(float(rng.uniform(*config.fov_mm)), need)
+    h = round(fov / config.size, 4)
+    fov = h * config.size
+    room = max(0.0, (fov - need) / 2)
+    shift = rng.uniform(-1, 1, 2) * min(config.max_shift_mm, room)
+    center_xy = shift - (lo[:2] + hi[:2]) / 2  # head bounding box centred, then shifted
+    z_center = round(float(rng.uniform(-60, 60)), 1)
+    nz = int(math.ceil((hi[2] - lo[2] + 4.0) / thickness))
+    half = (config.size - 1) / 2 * h
+    origin = (round(-half, 4), round(-half, 4), round(z_center + lo[2] - 2.0, 3))
+    center = np.array([center_xy[0], center_xy[1], z_center])
+    grid = Grid(
+        shape=(nz, config.size, config.size), spacing_mm=(thickness, h, h), origin_mm=origin
+    )
+    return grid, HeadFrame(center_mm=center, rotation=rotation)
+
+
+def _meta(rng: np.random.Generator, seed: int, thickness: float) -> SeriesMeta:
+    age = int(rng.integers(40, 91))
+    return SeriesMeta(
+        patient_name="PHANTOM^SYNTHETIC",
+        patient_id=f"SYN-{seed:06d}",
+        patient_sex=str(rng.choice(["M", "F"])),
+        patient_age=f"{age:03d}Y",
+        study_date="20240101",
+        study_time="120000",
+        study_description="Synthetic head CT (phantom)",
+        study_uid=_uid("ichmodel-phantom-study", PHANTOM_VERSION, seed),
+        series_uid=_uid("ichmodel-phantom-series", PHANTOM_VERSION, seed),
+        series_number="2",
+        series_description="Synthetic head NCCT (phantom)",
+        modality="CT",
+        manufacturer="ICH Viewer phantom",
+        model=f"ichmodel.phantom v{PHANTOM_VERSION}",
+        kernel="STANDARD",
+        slice_thickness_mm=float(thickness),
+        window_center_hu=40.0,
+        window_width_hu=80.0,
+        body_part="HEAD",
+    )
+
+
+def _noise(rng: np.random.Generator, shape: tuple[int, int, int], sd: float) -> np.ndarray:
+    """In-plane correlated Gaussian noise with SD ``sd`` HU (CT noise has a texture)."""
+    white = rng.standard_normal(shape, dtype=np.float32)
+    sigma = 0.6
+    ndimage.gaussian_filter1d(white, sigma, axis=1, output=white, truncate=2.5)
+    ndimage.gaussian_filter1d(white, sigma, axis=2, output=white, truncate=2.5)
+    # a 1-D Gaussian of SD sigma reduces unit white noise's SD by sqrt(sum(k**2))
+    x = np.arange(-3, 4)
+    k = np.exp(-0.5 * (x / sigma) ** 2)
+    k /= k.sum()
+    gain = float(np.sqrt((k**2).sum())) ** 2
+    white *= np.float32(sd / gain)
+    return white
+
+
+def make_phantom(seed: int, config: PhantomConfig | None = None) -> Phantom:
+    """One synthetic head NCCT with a known hematoma (or none), deterministic per ``seed``.
+
+    Pure numpy/scipy. See :class:`Phantom` for what the ground truth means and
+    :class:`~ichmodel.phantom.PhantomConfig` for what can be varied or forced.
+    """
+    config = config or PhantomConfig()
+    r_anat, r_bleed, r_tex, r_noise, r_meta = _rngs(seed)
+    thickness = config.slice_thickness_mm or float(
+        r_anat.choice(
+            config.slice_thickness_choices_mm,
+            p=np.asarray(config.slice_thickness_weights) / sum(config.slice_thickness_weights),
+        )
+    )
+    anatomy = sample_anatomy(r_anat, config)
+    grid, frame = _placement(r_anat, config, anatomy, thickness)
+    site = sample_site(r_bleed, config)
+    spec: HematomaSpec | None = sample_hematoma(r_bleed, config, anatomy, site)
+    ivh_spec = sample_ivh(r_bleed, config, anatomy, spec)
+    if spec is not None and site != "infratentorial":
+        anatomy = with_mass_effect(anatomy, spec.side, spec.target_ml)
+
+    head = render_head(grid, frame, anatomy, r_tex)
+    hu, labels = head.hu, head.labels
+    nuclei = render_ellipsoids(grid, frame, anatomy.nuclei) * head.brain
+    hu += nuclei * (np.float32(anatomy.hu_deep_gm) - hu)
+
+    f_hem = np.zeros(grid.shape, dtype=np.float32)
+    edema = np.zeros(grid.shape, dtype=np.float32)
+    blood_sum = np.zeros(grid.shape, dtype=np.float32)
+    if spec is not None:
+        rendered = render_hematoma(grid, frame, anatomy, spec)
+        if rendered is not None:
+            f_hem[rendered.index] = rendered.fraction
+            edema[rendered.index] = rendered.edema
+            blood_sum[rendered.index] = rendered.blood_hu_sum
+    # calcifications are solid: blood (and CSF) never takes their place
+    n_sub = max(1, math.ceil(thickness / 0.7))
+    calcs = [render_ellipsoids(grid, frame, [e], n_sub=n_sub) for e in anatomy.calcifications]
+    calc = np.zeros(grid.shape, dtype=np.float32)
+    for one in calcs:
+        np.maximum(calc, one, out=calc)
+    if calcs and spec is not None:
+        f_hem *= 1 - calc
+        blood_sum *= 1 - calc
+    ventricles = render_ellipsoids(grid, frame, anatomy.ventricles) * (1 - f_hem)
+    hu += ventricles * (np.float32(anatomy.hu_csf) - hu)
+    f_ivh = np.zeros(grid.shape, dtype=np.float32)
+    if ivh_spec is not None:
+        f_ivh = np.minimum(render_ivh(grid, frame, anatomy, ivh_spec), ventricles) * (1 - calc)
+        hu += f_ivh * np.float32(ivh_spec.blood_hu - anatomy.hu_csf)
+    if spec is not None:
+        hu -= edema * head.brain * np.float32(spec.edema_drop_hu)
+        hu *= 1 - f_hem
+        hu += blood_sum
+    for one, calc_hu in zip(calcs, anatomy.calcification_hu, strict=True):
+        hu += one * (np.float32(calc_hu) - hu)
+    labels[ventricles >= 0.5] = 5
+    labels[f_hem >= 0.5] = 7
+    labels[f_ivh >= 0.5] = 8
+    labels[calc >= 0.5] = 6
+
+    sd = float(r_noise.uniform(*config.noise_sd_hu)) * (5.0 / thickness) ** 0.25
+    hu += _noise(r_noise, grid.shape, sd)
+    np.rint(hu, out=hu)
+    np.clip(hu, HU_MIN, HU_MAX, out=hu)
+
+    voxel_ml = grid.voxel_volume_ml
+    volume_ml = float(f_hem.sum(dtype=np.float64)) * voxel_ml
+    center_mm = None if spec is None else tuple(float(c) for c in frame.to_lps(spec.center))
+    side = "" if spec is None else {1.0: "left", -1.0: "right", 0.0: "midline"}[spec.side]
+    volume = Volume(
+        hu=hu,
+        spacing_mm=grid.spacing_mm,
+        origin_mm=grid.origin_mm,
+        meta=_meta(r_meta, seed, thickness),
+    )
+    ivh_ml = float(f_ivh.sum(dtype=np.float64)) * voxel_ml
+    log.debug(
+        "phantom seed=%d site=%s %.2f ml ivh=%.2f ml %s", seed, site, volume_ml, ivh_ml, volume
+    )
+    return Phantom(
+        volume=volume,
+        hematoma_mask=f_hem >= 0.5,
+        hematoma_fraction=f_hem,
+        hematoma_volume_ml=volume_ml,
+        site=site,
+        side=side,
+        poor_outcome=proxy_poor_outcome(volume_ml, site),
+        ivh=ivh_spec is not None and ivh_ml > 0,
+        ivh_volume_ml=ivh_ml,
+        ivh_mask=f_ivh >= 0.5,
+        calcification_mask=calc >= 0.5,
+        intracranial_mask=head.intracranial >= 0.5,
+        labels=labels,
+        hematoma_target_ml=0.0 if spec is None else spec.target_ml,
+        hematoma_center_mm=center_mm,
+        blood_hu=None if spec is None else spec.blood_hu,
+        noise_sd_hu=sd,
+        seed=int(seed),
+        config=config,
+        anatomy=anatomy,
+        frame=frame,
+    )
