@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(settings)
     if args.model:
         window.use_model(Path(args.model))
+    window.controller.preload_model()  # torch + weights load while the window comes up
     window.show()
 
     if smoke:

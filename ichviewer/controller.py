@@ -193,6 +193,23 @@ class StudyController(QObject):
             study.prediction = None
             self._submit_predict(study, self.cam_head)
 
+    def preload_model(self) -> None:
+        """Load torch and the active model in the model lane now, before any study is open,
+        so the first prediction does not pay for it (the window is already up)."""
+        if self.models.loaded is not None:
+            return
+        models = self.models
+        self.runner.submit(
+            Job(
+                "Loading the model",
+                lambda: jobs.load_model(models),
+                lane="model",
+                token=None,
+                on_result=self.sig_model.emit,
+                on_error=lambda e: self._fail("Could not load the model", e),
+            )
+        )
+
     def _submit_predict(self, study: StudyState, head: str) -> None:
         volume = study.volume
         device = self.device

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -47,7 +47,15 @@ log = logging.getLogger(__name__)
 class MainWindow(QMainWindow):
     sig_error_shown = Signal(object)  # ErrorDialog
 
-    def __init__(self, settings: Settings | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        parent: QWidget | None = None,
+        *,
+        preload_model: bool = False,
+    ) -> None:
+        """``preload_model``: load torch and the model in the background right away (the app
+        does; tests that swap in a tiny model do not)."""
         super().__init__(parent)
         self.settings = settings or Settings()
         self.setWindowTitle("ICH Viewer")
@@ -72,6 +80,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Drop a head CT study on the window, or File ▸ Open.")
         self._connect()
         self._restore_preferences()
+        if preload_model:
+            QTimer.singleShot(0, self.controller.preload_model)
 
     # --- layout -----------------------------------------------------------------------------
     def _build_docks(self) -> None:
@@ -156,6 +166,8 @@ class MainWindow(QMainWindow):
         self.act_jump = self._action(
             "&Jump to the largest hematoma slice", self.jump_to_largest, "J"
         )
+        self.act_jump.setIconText("Largest slice")
+        self.act_jump.setToolTip("Jump to the slice with the largest hematoma area (J)")
         m.addAction(self.act_jump)
 
         m = bar.addMenu("&Tools")

@@ -72,6 +72,7 @@ class ResultsPanel(QWidget):
         self._measurement: Any = None
         self._prediction: Any = None
         self._loader_warnings: list[str] = []
+        self._banner_text = ""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
 
@@ -303,7 +304,12 @@ class ResultsPanel(QWidget):
             self.timings.setText(", ".join(parts))
         self.device.setText(str(getattr(p, "device", "") or "—"))
         # the untrained/demo warning is the banner already; list the others
-        notes = [w for w in getattr(p, "warnings", ()) or () if w and BANNER_KEY not in w.lower()]
+        banner = self._banner_text.lower()
+        notes = [
+            w
+            for w in getattr(p, "warnings", ()) or ()
+            if w and not (banner and banner in w.lower()) and BANNER_KEY not in w.lower()
+        ]
         self.model_warnings.setText("\n".join(f"• {w}" for w in notes))
         self.model_warnings.setVisible(bool(notes))
         self._update_disagreement()
@@ -313,6 +319,7 @@ class ResultsPanel(QWidget):
         clinical use") is shown prominently while non-empty."""
         self.model_name.setText(name or "—")
         self.card_button.setEnabled(bool(name))
+        self._banner_text = banner
         self.banner.setText(f"⚠  {banner}")
         self.banner.setVisible(bool(banner))
 

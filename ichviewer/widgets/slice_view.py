@@ -18,7 +18,7 @@ import weakref
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -39,13 +39,16 @@ CONTOUR_COLOR = (0, 230, 118)
 A_COLOR = (255, 196, 0)
 B_COLOR = (0, 200, 255)
 HEATMAP_COLORMAP = "inferno"
+_OPPOSITE = {"R": "L", "L": "R", "A": "P", "P": "A", "S": "I", "I": "S", "?": "?"}
 
 
 def heatmap_lut(name: str = HEATMAP_COLORMAP, n: int = 256) -> np.ndarray:
     """An RGBA LUT (n, 4) uint8 whose alpha rises with the value: low attention is clear."""
     cmap = pg.colormap.get(name)
     lut = cmap.getLookupTable(0.0, 1.0, n, alpha=True).astype(np.float32)
-    ramp = np.clip(np.linspace(0.0, 1.0, n) / 0.35, 0.0, 1.0)
+    # clear below 20 % of the peak, fully coloured from 65 %: weak attention does not veil
+    # the CT, and the opacity slider scales the rest
+    ramp = np.clip((np.linspace(0.0, 1.0, n) - 0.2) / 0.45, 0.0, 1.0)
     lut[:, 3] = 255.0 * ramp
     return lut.astype(np.uint8)
 
@@ -187,10 +190,47 @@ class SliceView(QWidget):
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet("background:#101417; border:2px dashed #37474f;")
 
+        # patient-direction letters at the image edges (radiological convention on screen)
+        self.orientation_labels = {}
+        for edge in ("left", "right", "top", "bottom"):
+            label = QLabel("", self.graphics)
+            label.setStyleSheet("color:#b0bec5; font-weight:bold; background:transparent")
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            self.orientation_labels[edge] = label
+        self.graphics.installEventFilter(self)
+
         self._stack = QStackedLayout(self)
         self._stack.addWidget(self.placeholder)
         self._stack.addWidget(viewer)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if watched is self.graphics and event.type() == QEvent.Type.Resize:
+            self._place_orientation_labels()
+        return False
+
+    def _place_orientation_labels(self) -> None:
+        w, h, m = self.graphics.width(), self.graphics.height(), 6
+        for edge, label in self.orientation_labels.items():
+            label.adjustSize()
+            lw, lh = label.width(), label.height()
+            x = {"left": m, "right": w - lw - m}.get(edge, (w - lw) // 2)
+            y = {"top": m, "bottom": h - lh - m}.get(edge, (h - lh) // 2)
+            label.move(x, y)
+
+    def _set_orientation(self, volume: Volume | None) -> None:
+        code = volume.orientation_code if volume is not None else "???"
+        x_to, y_to = code[0], code[1]  # where +x (screen right) and +y (screen down) point
+        letters = {
+            "right": x_to,
+            "left": _OPPOSITE[x_to],
+            "bottom": y_to,
+            "top": _OPPOSITE[y_to],
+        }
+        for edge, label in self.orientation_labels.items():
+            text = letters[edge] if volume is not None and letters[edge] != "?" else ""
+            label.setText(text)
+        self._place_orientation_labels()
 
     # --- data -------------------------------------------------------------------------------
     def set_volume(self, volume: Volume | None, *, slice_index: int | None = None) -> None:
@@ -206,6 +246,7 @@ class SliceView(QWidget):
             self.slice_label.setText("—")
             return
         nz, ny, nx = volume.shape
+        self._set_orientation(volume)
         self._slice = -1
         self.slider.blockSignals(True)
         self.slider.setMaximum(max(0, nz - 1))
