@@ -1,0 +1,108 @@
+"""``ichmodel predict PATH [--checkpoint FILE] [--device auto|cpu|cuda]
+[--cam-head volume|prognosis] [--cam-out FILE.nii.gz] [--json]``.
+
+Runs the multi-task model on a study: predicted hematoma volume (ml), poor-outcome probability,
+and a Grad-CAM heatmap. Without ``--checkpoint`` the active model is used (registry, else the
+bundled demo model, else a loudly labelled untrained one). The heatmap NIfTI lies on the grid of
+``ichmodel load --nifti-out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "predict",
+        help="model: predicted hematoma volume, poor-outcome probability, Grad-CAM heatmap",
+        description=(
+            "Run the multi-task 3D ResNet on a head NCCT study: predicted hematoma volume in ml, "
+            "poor-outcome probability and a Grad-CAM heatmap of where the model looked. "
+            "Research use only, not a medical device."
+        ),
+    )
+    parser.add_argument("path", nargs="+", help="folder, .zip, DICOMDIR or DICOM files")
+    parser.add_argument("--series", metavar="UID", help="series UID or key (see `series`)")
+    parser.add_argument(
+        "--checkpoint", metavar="FILE", help="a .safetensors model (default: the active model)"
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]"
+    )
+    parser.add_argument(
+        "--cam-head",
+        choices=("volume", "prognosis"),
+        default="volume",
+        help="which head the heatmap explains (default volume)",
+    )
+    parser.add_argument(
+        "--cam-layer",
+        choices=("layer4", "layer3"),
+        default="layer4",
+        help="Grad-CAM target: layer4 (paper, coarse) or layer3 (finer)",
+    )
+    parser.add_argument(
+        "--cam-out", metavar="FILE", help="write the heatmap (0..1) as NIfTI on the load grid"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from ichmodel.checkpoint import default_model, load_checkpoint
+    from ichmodel.cli._output import ProgressBar, print_json, print_table
+    from ichmodel.device import plan_for
+    from ichmodel.io.load import iter_load_study
+    from ichmodel.predict import predict
+    from ichmodel.progress import run_to_completion
+
+    plan_for(args.device)  # a bad --device fails before anything slow happens
+    model = load_checkpoint(args.checkpoint) if args.checkpoint else default_model()
+
+    bar = ProgressBar(enabled=None if not args.json else False)
+    path = args.path[0] if len(args.path) == 1 else args.path
+    try:
+        volume = run_to_completion(iter_load_study(path, args.series), bar)
+        prediction = run_to_completion(
+            predict(
+                volume,
+                model,
+                device=args.device,
+                cam_head=args.cam_head,
+                cam_layer=args.cam_layer,
+            ),
+            bar,
+        )
+    finally:
+        bar.close()
+
+    cam_path = None
+    if args.cam_out:
+        from ichmodel.io.sitk_bridge import write_nifti
+
+        cam_path = str(write_nifti(args.cam_out, volume, prediction.cam))
+
+    summary = prediction.to_dict()
+    summary["warnings"] = list(prediction.warnings) + [
+        w for w in volume.warnings if w not in prediction.warnings
+    ]
+    if cam_path:
+        summary["cam"] = cam_path
+    if args.json:
+        print_json(summary)
+        return 0
+    rows = [
+        ("predicted volume", f"{prediction.predicted_volume_ml:.2f} ml"),
+        ("poor-outcome probability", f"{prediction.poor_outcome_probability:.3f}"),
+        ("model", f"{prediction.model_name} (sha256 {prediction.model_sha256[:12]})"),
+        ("device", prediction.device),
+        ("heatmap", f"{prediction.cam_head} head, {prediction.cam_layer}"),
+        ("time", ", ".join(f"{k} {v:.2f} s" for k, v in prediction.timings_s.items())),
+    ]
+    if cam_path:
+        rows.append(("heatmap file", cam_path))
+    print_table(["field", "value"], rows)
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}")
+    return 0
