@@ -20,9 +20,19 @@ seed paper's rule of thumb, not a patient outcome.
 """
 
 from ichmodel.phantom.config import SITES, PhantomConfig, proxy_poor_outcome
+from ichmodel.phantom.dataset import (
+    MANIFEST_COLUMNS,
+    case_seed,
+    iter_write_synth_dataset,
+    write_synth_dataset,
+)
 from ichmodel.phantom.generate import PHANTOM_VERSION, TISSUE_LABELS, Phantom, make_phantom
 
 __all__ = [
+    "MANIFEST_COLUMNS",
+    "case_seed",
+    "iter_write_synth_dataset",
+    "write_synth_dataset",
     "PHANTOM_VERSION",
     "SITES",
     "TISSUE_LABELS",
