@@ -22,6 +22,7 @@ from pathlib import Path
 log = logging.getLogger("ichviewer")
 
 EXIT_OK, EXIT_FAILED, EXIT_TIMEOUT = 0, 1, 124
+PRELOAD_DELAY_MS = 300
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     from ichviewer.app import create_app
 
     app = create_app()
+    from PySide6.QtCore import QTimer
+
     from ichmodel import resources
     from ichviewer.main_window import MainWindow
     from ichviewer.settings import Settings
@@ -81,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(settings)
     if args.model:
         window.use_model(Path(args.model))
-    window.controller.preload_model()  # torch + weights load while the window comes up
+    # torch + weights load in the background once the window is up (skipped when a study is
+    # opened first: then the model loads right after the volume, not while reading DICOM)
+    QTimer.singleShot(PRELOAD_DELAY_MS, window.controller.preload_model)
     window.show()
 
     if smoke:

@@ -196,8 +196,9 @@ class StudyController(QObject):
     def preload_model(self) -> None:
         """Load torch and the active model in the model lane now, before any study is open,
         so the first prediction does not pay for it (the window is already up)."""
-        if self.models.loaded is not None:
-            return
+        if self.models.loaded is not None or self.study is not None:
+            return  # a study is already on its way: its model job loads the model after the
+            # volume, so torch's import does not compete with reading the DICOM files
         models = self.models
         self.runner.submit(
             Job(

@@ -99,7 +99,8 @@ class ResultsPanel(QWidget):
         self.disagree = QLabel("")
         self.disagree.setWordWrap(True)
         self.disagree.setStyleSheet(
-            "color:#b71c1c; background:#ffebee; padding:4px; border-radius:3px"
+            "color:#ffcdd2; background:#5d1f1f; border:1px solid #e57373; padding:4px;"
+            " border-radius:3px"
         )
         self.disagree.setVisible(False)
         form.addRow(self.disagree)

@@ -264,3 +264,28 @@ def test_dialogs_answer_without_exec(window, qtbot):
     assert "Research use only" in about.text()
     about.accept()
     assert window.show_model_card() is None  # no model yet
+
+
+def test_model_preload_shows_the_banner_before_any_study(qtbot, settings, fake_jobs):
+    from ichviewer.main_window import MainWindow
+
+    win = MainWindow(settings, preload_model=True)
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.model is not None, timeout=5000)
+    assert ("load_model",) in fake_jobs.calls
+    assert win.results.banner.isVisibleTo(win.results)
+    assert win.results.model_name.text() == "untrained ResNet10 (tiny)"
+    card = win.show_model_card()
+    assert "untrained" in card.text()
+    card.accept()
+    win.close()
+
+
+def test_preload_is_skipped_once_a_study_is_opening(window, fake_jobs, tmp_path, qtbot):
+    window.open_path(study_dir(tmp_path))
+    window.controller.preload_model()
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        pass
+    assert fake_jobs.calls.index(("load_model",)) > fake_jobs.calls.index(
+        ("load", "uid-study-axial")
+    )

@@ -190,3 +190,14 @@ def test_cursor_readout_gives_hu_and_position(view):
     view.sig_cursor.connect(got.append)
     view._on_mouse_moved(scene_pos)
     assert got and got[-1].startswith("70 HU") and f"[{x}, {y}, {z}]" in got[-1]
+
+
+def test_orientation_letters_follow_the_direction_cosines(view):
+    letters = {edge: label.text() for edge, label in view.orientation_labels.items()}
+    assert letters == {"left": "R", "right": "L", "top": "A", "bottom": "P"}  # LPS, radiological
+    from dataclasses import replace
+
+    flipped = replace(view.volume, direction=(-1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0))
+    view.set_volume(flipped)
+    assert view.orientation_labels["left"].text() == "L"
+    assert view.orientation_labels["right"].text() == "R"
