@@ -63,15 +63,19 @@ def evaluate_cases(
     *,
     device: str = "auto",
     batch_size: int = 4,
+    precision: str = "auto",
 ) -> Generator[Progress, None, EvaluationResult]:
-    """Run ``model`` (a :class:`ichmodel.checkpoint.LoadedModel`) over cached cases."""
+    """Run ``model`` (a :class:`ichmodel.checkpoint.LoadedModel`) over cached cases.
+
+    ``precision`` as in :func:`ichmodel.device.plan_for` ('auto' = what ``predict`` uses).
+    """
     import torch
 
     from ichmodel.device import plan_for
 
     if not cases:
         raise ValueError("no cases to evaluate")
-    plan = plan_for(device)
+    plan = plan_for(device, precision=precision)
     net = model.net.to(plan.device, memory_format=plan.memory_format)
     was_training = net.training
     net.eval()
