@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.device:
         settings.device = args.device
     window = MainWindow(settings)
+    from ichviewer.app import install_excepthook
+
+    install_excepthook(window.show_error)
     if args.model:
         window.use_model(Path(args.model))
     # torch + weights load in the background once the window is up (skipped when a study is

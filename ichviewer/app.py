@@ -6,7 +6,7 @@ import logging
 import sys
 
 from PySide6.QtCore import QCoreApplication
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 import ichviewer
@@ -67,5 +67,34 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     if app.style().name().lower() != "fusion":
         app.setStyle("Fusion")
     app.setPalette(dark_palette())
+    from ichmodel.resources import resources_dir
+
+    icon = resources_dir() / "icons" / "ichviewer.png"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
     configure_pyqtgraph()
     return app  # type: ignore[return-value]
+
+
+def install_excepthook(show_error) -> None:
+    """Route uncaught exceptions in the GUI thread (a bug in a slot) to the log and to
+    ``show_error(title, message, details)`` instead of losing them on a console nobody sees."""
+    import traceback
+
+    def hook(exc_type, exc, tb) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        details = "".join(traceback.format_exception(exc_type, exc, tb))
+        log.error("uncaught exception:\n%s", details)
+        try:
+            show_error(
+                "Unexpected error",
+                f"Something went wrong ({exc_type.__name__}: {exc}). The window keeps working; "
+                "the details and the log file help to report it.",
+                details,
+            )
+        except Exception:  # the hook must never raise
+            log.exception("could not show the error dialog")
+
+    sys.excepthook = hook

@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
         )
         self.act_jump.setIconText("Largest slice")
         self.act_jump.setToolTip("Jump to the slice with the largest hematoma area (J)")
+        self.act_jump.setEnabled(False)
         m.addAction(self.act_jump)
 
         m = bar.addMenu("&Tools")
@@ -321,6 +322,7 @@ class MainWindow(QMainWindow):
         self.series_list.clear()
         self.results.clear()
         self.act_export.setEnabled(False)
+        self.act_jump.setEnabled(False)
         self.setWindowTitle(f"ICH Viewer — {study.source_label}")
 
     def _on_series_chosen(self, info: Any) -> None:
@@ -352,6 +354,7 @@ class MainWindow(QMainWindow):
 
     def _on_measurement(self, m) -> None:
         self.results.set_measurement(m)
+        self.act_jump.setEnabled(bool(m.hematoma_mask.any()))
         self.slice_view.set_mask(m.hematoma_mask)
         abc2 = m.abc2
         self.slice_view.set_abc2(abc2.slice_index, abc2.a_segment_zyx, abc2.b_segment_zyx)

@@ -185,7 +185,8 @@ class SliceView(QWidget):
         self.placeholder = QLabel(
             "<div style='font-size:15pt; color:#cfd8dc'>Drop a head CT here</div>"
             "<div style='color:#90a4ae'>a DICOM folder, a zip or files — or File ▸ Open "
-            "(Ctrl+O)</div>"
+            "(Ctrl+O)</div><div style='color:#607d8b'>No scan at hand? File ▸ Open the sample "
+            "study</div>"
         )
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet("background:#101417; border:2px dashed #37474f;")

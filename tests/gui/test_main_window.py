@@ -95,7 +95,8 @@ def test_navigation_presets_and_jump(window, fake_jobs, qtbot, tmp_path):
     with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
         window.open_path(study_dir(tmp_path))
     view = window.slice_view
-    window.jump_to_largest()
+    assert window.act_jump.isEnabled()
+    window.act_jump.trigger()
     mask = window.controller.study.measurement.hematoma_mask
     assert mask[view.slice_index].sum() == mask.sum(axis=(1, 2)).max()
     assert view.contour_item.isVisible()
@@ -289,3 +290,20 @@ def test_preload_is_skipped_once_a_study_is_opening(window, fake_jobs, tmp_path,
     assert fake_jobs.calls.index(("load_model",)) > fake_jobs.calls.index(
         ("load", "uid-study-axial")
     )
+
+
+def test_uncaught_exception_in_a_slot_becomes_an_error_dialog(window, qtbot, monkeypatch):
+    import sys
+
+    from ichviewer.app import install_excepthook
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    install_excepthook(window.show_error)
+    try:
+        raise RuntimeError("a bug in a slot")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())
+    dialog = window.error_dialogs[-1]
+    assert dialog.title == "Unexpected error"
+    assert "a bug in a slot" in dialog.message and "Traceback" in dialog.details
+    dialog.accept()
