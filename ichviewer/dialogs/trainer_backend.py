@@ -12,6 +12,7 @@ then score the best checkpoint on the validation cases (metrics table and ROC cu
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
@@ -106,8 +107,8 @@ class IchmodelBackend:
         if init == "scratch":
             net = ICHNet(loaded.net_config)
             source = "scratch"
-        else:
-            net = loaded.net
+        else:  # a copy: the viewer may be predicting with the very same (cached) object
+            net = copy.deepcopy(loaded.net)
             source = f"{loaded.name} ({str(loaded.sha256)[:12]})"
         return StartModel(
             net=net,

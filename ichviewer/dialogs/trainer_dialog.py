@@ -1,8 +1,14 @@
 """Tools → Fine-tune: train the model on the site's own cases, watch it learn, adopt or roll back.
 
-The dialog is modeless: training runs as a job on the ``"model"`` lane of the window's
-:class:`~ichviewer.workers.JobRunner` (or a runner of its own when opened alone), so the main
-window stays usable. Everything a user does has a method a test can call without ``exec()``:
+The dialog is modeless and training runs on the ``"model"`` lane of a
+:class:`~ichviewer.workers.JobRunner` of the dialog's own, not the window's: a run takes minutes
+to hours, and on the window's lane it would hold back every prediction of the studies the user
+keeps reading, and the window's Cancel button would stop it. The trained network is a copy, never
+the viewer's model object, so both may run at once (they share the CPU/GPU). Closing the dialog
+during a run only hides it; :meth:`TrainerDialog.open_for` brings the same dialog back, and the
+run is cancelled (its state saved for resume) when the application quits.
+
+Everything a user does has a method a test can call without ``exec()``:
 :meth:`set_manifest`, :meth:`build_manifest`, :meth:`start`, :meth:`cancel`,
 :meth:`use_trained_model`, :meth:`rollback`; :meth:`wait_idle` processes events until the run ends.
 """
@@ -14,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QStandardPaths, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -41,15 +47,6 @@ from ichviewer.dialogs.trainer_plots import FinalMetricsPanel, TrainingPlots
 from ichviewer.workers import Job, JobError, JobRunner
 
 log = logging.getLogger(__name__)
-
-
-def _runner_of(parent: QWidget | None) -> JobRunner | None:
-    """The window's job runner (``parent.runner`` or ``parent.controller.runner``), if any."""
-    for owner in (parent, getattr(parent, "controller", None)):
-        runner = getattr(owner, "runner", None)
-        if isinstance(runner, JobRunner):
-            return runner
-    return None
 
 
 def _default_run_root() -> Path:
@@ -79,9 +76,8 @@ class TrainerDialog(QDialog):
         self.setModal(False)
         self.settings = settings
         self.backend = backend or IchmodelBackend()
-        parent_runner = _runner_of(parent)
-        self.runner: JobRunner = runner or parent_runner or JobRunner(self)
-        self._owns_runner = runner is None and parent_runner is None
+        self.runner: JobRunner = runner or JobRunner(self)
+        self._owns_runner = runner is None
         self.run_root = Path(run_root) if run_root else _default_run_root()
         self.report: Any = None
         self.outcome: TrainOutcome | None = None
@@ -89,8 +85,12 @@ class TrainerDialog(QDialog):
         self.job: Job | None = None
         self.last_error: str = ""
         self._t_start = 0.0
+        self._shut_down = False
         self._build_ui()
         self.runner.sig_job_finished.connect(self._on_job_finished)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
         self._update_buttons()
         self.resize(1150, 760)
 
@@ -291,9 +291,14 @@ class TrainerDialog(QDialog):
 
     # --- run ------------------------------------------------------------------------------
     def start(self) -> Job | None:
-        """Start training in the worker (the model lane); returns the job, None if not ready."""
+        """Start training in the dialog's worker; returns the job, None when not ready."""
         if self.running or not self.start_button.isEnabled():
             return None
+        if self._shut_down:  # closed earlier: threads stopped; start fresh ones
+            self.runner = JobRunner(self)
+            self.runner.sig_job_finished.connect(self._on_job_finished)
+            self._owns_runner = True
+            self._shut_down = False
         try:
             request = self.request()
         except ValueError as exc:  # a TrainConfig the form allowed but the loop refuses
@@ -371,6 +376,9 @@ class TrainerDialog(QDialog):
             "Press “Use this model” to make it the active model."
         )
         self.final_panel.show_outcome(outcome.metrics, outcome.roc_fpr, outcome.roc_tpr)
+        self.eta_label.setText(f"finished in {format_eta(time.monotonic() - self._t_start)}")
+        self.form.run_edit.clear()  # the next start makes a new run folder
+        self.form.resume_check.setChecked(False)
         self.tabs.setCurrentIndex(1)
 
     def _on_error(self, error: JobError) -> None:
@@ -437,16 +445,35 @@ class TrainerDialog(QDialog):
         return self.job is None
 
     def shutdown(self, timeout_s: float = 30.0) -> None:
-        """Cancel a run and, when the dialog owns its runner, stop its threads."""
+        """Cancel a run (its state is saved for resume) and stop the dialog's own threads."""
+        if self._shut_down:
+            return
         if self.job is not None:
             self.cancel()
             self.wait_idle(timeout_s)
         if self._owns_runner:
             self.runner.shutdown(int(timeout_s * 1000))
+            self._shut_down = True
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        # With the window's runner a run keeps going while the dialog is hidden (reopen it to
-        # watch); a dialog that owns its runner cannot outlive it, so it stops the run.
-        if self._owns_runner:
+        # A running training keeps going while the dialog is hidden; reopen it (open_for) to
+        # watch. Without a run, closing lets the runner's threads go.
+        if self.job is None and self._owns_runner:
             self.shutdown()
         super().closeEvent(event)
+
+    @classmethod
+    def open_for(cls, parent: QWidget | None = None, settings: Any = None) -> TrainerDialog:
+        """The window's trainer dialog: the existing one (maybe still training) or a new one,
+        shown and raised. Use this for Tools → Fine-tune so a hidden run is never orphaned."""
+        dialog = None
+        if parent is not None:
+            dialog = next(
+                (d for d in parent.findChildren(cls) if not getattr(d, "_shut_down", False)), None
+            )
+        if dialog is None:
+            dialog = cls(parent, settings)
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog

@@ -7,7 +7,14 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ichviewer.dialogs.trainer_data import TrainingCurves
 
@@ -67,6 +74,7 @@ class TrainingPlots(QWidget):
         self.auc_plot.setLabel("left", "AUC")
         self.auc_plot.setLabel("bottom", "epoch")
         self.auc_plot.setYRange(0.0, 1.0)
+        self.auc_plot.enableAutoRange(axis="y", enable=False)
         for plot in (self.loss_plot, self.mae_plot, self.auc_plot):
             plot.showGrid(x=True, y=True, alpha=0.2)
         self.mae_plot.setXLink(self.loss_plot)
@@ -122,9 +130,9 @@ class RocPlot(QWidget):
         plot.setTitle("ROC (validation)")
         plot.setLabel("bottom", "false-positive rate")
         plot.setLabel("left", "true-positive rate")
-        plot.setXRange(0.0, 1.0)
-        plot.setYRange(0.0, 1.0)
-        plot.setAspectLocked(True)
+        plot.setRange(xRange=(0.0, 1.0), yRange=(0.0, 1.0), padding=0.02)
+        plot.disableAutoRange()
+        plot.setLimits(xMin=-0.05, xMax=1.05, yMin=-0.05, yMax=1.05)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.plot([0, 1], [0, 1], pen=pg.mkPen((150, 150, 150), style=pg.QtCore.Qt.DashLine))
         self.curve = plot.plot(pen=AUC_PEN)
@@ -148,6 +156,9 @@ class FinalMetricsPanel(QWidget):
         self.table.setHorizontalHeaderLabels(["metric", "value"])
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(
+            0, QHeaderView.ResizeMode.ResizeToContents
+        )
         self.roc = RocPlot()
         layout = QHBoxLayout(self)
         layout.addWidget(self.table, 1)

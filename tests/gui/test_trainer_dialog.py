@@ -175,7 +175,7 @@ def test_training_run_shows_curves_metrics_roc_then_use_and_rollback(make_dialog
     assert shown["volume MAE (ml)"] == "1.25" and shown["outcome AUC"] == "0.75"
     x, y = dialog.final_panel.roc.curve.getData()
     assert list(x) == [0.0, 0.5, 1.0]
-    assert "ETA" in dialog.eta_label.text() or "elapsed" in dialog.eta_label.text()
+    assert dialog.eta_label.text().startswith("finished in")
     assert dialog.use_button.isEnabled()
     switched = []
     dialog.sig_use_model.connect(switched.append)
@@ -192,6 +192,7 @@ def test_cancel_stops_the_run_and_offers_resume(make_dialog, tmp_path, qtbot):
     dialog.set_manifest(write_manifest(tmp_path, GOOD_ROWS))
     dialog.start()
     qtbot.waitUntil(lambda: len(dialog.curves.step_x) >= 3, timeout=10_000)
+    assert "ETA" in dialog.eta_label.text() and "elapsed" in dialog.eta_label.text()
     # the GUI thread stays free while the worker trains
     t0 = time.perf_counter()
     qtbot.wait(50)
@@ -323,3 +324,37 @@ def test_real_backend_trains_registers_and_rolls_back(make_dialog, tmp_path, mon
     assert switched and switched[0] == registry.active_model_path()
     assert dialog.rollback()
     assert registry.active_name() == "demo"
+
+
+def test_open_for_reuses_the_dialog_and_a_hidden_run_keeps_going(qtbot, tmp_path):
+    from PySide6.QtWidgets import QWidget
+
+    from ichviewer.dialogs.trainer_dialog import TrainerDialog
+
+    window = QWidget()
+    qtbot.addWidget(window)
+    backend = ScriptedBackend(epochs_events=40, steps_per_epoch=10, step_s=0.01)
+    dialog = TrainerDialog(window, backend=backend, run_root=tmp_path / "runs")
+    try:
+        assert TrainerDialog.open_for(window) is dialog
+        dialog.set_manifest(write_manifest(tmp_path, GOOD_ROWS))
+        dialog.start()
+        qtbot.waitUntil(lambda: len(dialog.curves.step_x) >= 2, timeout=10_000)
+        dialog.close()  # hides; the run goes on
+        n = len(dialog.curves.step_x)
+        qtbot.waitUntil(lambda: len(dialog.curves.step_x) > n + 2, timeout=10_000)
+        assert dialog.running
+        assert TrainerDialog.open_for(window) is dialog and dialog.isVisible()
+        dialog.cancel()
+        assert dialog.wait_idle(10)
+        dialog.close()  # idle: its threads stop ...
+        assert dialog._shut_down
+        fresh = TrainerDialog.open_for(window)
+        assert fresh is not dialog  # ... and Tools → Fine-tune makes a new one
+        fresh.shutdown()
+        dialog.show()  # a kept reference still works: start() makes new threads
+        dialog.form.resume_check.setChecked(False)
+        backend.step_s = 0.0
+        assert dialog.start() is not None and dialog.wait_idle(20)
+    finally:
+        dialog.shutdown()
