@@ -136,6 +136,7 @@ def run_smoke_test(
             study.milestones_s if study else {},
         )
         if screenshot:
+            window.jump_to_largest()
             app.processEvents()
             window.grab().save(str(screenshot))
         path = window.export_report(report_out)

@@ -207,9 +207,14 @@ class StudyController(QObject):
                 lane="model",
                 token=None,
                 on_result=self.sig_model.emit,
-                on_error=lambda e: self._fail("Could not load the model", e),
+                on_error=self._model_load_failed,
             )
         )
+
+    def _model_load_failed(self, error: JobError) -> None:
+        # the queued model jobs would only fail the same way: one dialog is enough
+        self.runner.cancel_all(lane="model")
+        self._fail("Could not load the model", error)
 
     def _submit_predict(self, study: StudyState, head: str) -> None:
         volume = study.volume
@@ -223,7 +228,7 @@ class StudyController(QObject):
                     lane="model",
                     token=None,
                     on_result=self.sig_model.emit,
-                    on_error=lambda e: self._fail("Could not load the model", e),
+                    on_error=self._model_load_failed,
                 )
             )
         else:

@@ -219,6 +219,7 @@ class MainWindow(QMainWindow):
         c.sig_status.connect(lambda text: self.statusBar().showMessage(text))
         c.runner.sig_progress.connect(lambda job, ev: self.progress.show_progress(job.name, ev))
         c.runner.sig_busy_changed.connect(self.progress.set_busy)
+        c.runner.sig_active_changed.connect(self.progress.set_active)
         self.progress.sig_cancel.connect(c.cancel)
         self.series_list.sig_series_chosen.connect(self._on_series_chosen)
         self.preset_box.sig_window.connect(self._on_preset)

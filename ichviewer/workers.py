@@ -202,6 +202,7 @@ class JobRunner(QObject):
 
     sig_progress = Signal(object, object)
     sig_busy_changed = Signal(bool)
+    sig_active_changed = Signal(list)  # names of the active (not cancelled) jobs
     sig_job_finished = Signal(object)
     sig_job_error = Signal(object, object)
 
@@ -228,9 +229,14 @@ class JobRunner(QObject):
         was_busy = self.busy
         self._active.append(job)
         self._workers[job.lane].submit(job)
-        if not was_busy:
-            self.sig_busy_changed.emit(True)
+        self._changed(was_busy)
         return job
+
+    def _changed(self, was_busy: bool) -> None:
+        busy = self.busy
+        if busy != was_busy:
+            self.sig_busy_changed.emit(busy)
+        self.sig_active_changed.emit([job.name for job in self.active_jobs()])
 
     def is_stale(self, job: Job) -> bool:
         return job.cancelled or (job.token is not None and job.token != self.current_token)
@@ -242,8 +248,7 @@ class JobRunner(QObject):
         for job in list(self._active):
             if job.token is not None and job.token != token:
                 job.cancel()
-        if was_busy and not self.busy:
-            self.sig_busy_changed.emit(False)
+        self._changed(was_busy)
 
     def cancel_all(self, lane: str | None = None, name: str | None = None) -> int:
         """Cancel active jobs (optionally only of one lane / one name); returns how many."""
@@ -254,8 +259,7 @@ class JobRunner(QObject):
                 if not job.cancelled:
                     job.cancel()
                     count += 1
-        if was_busy and not self.busy:
-            self.sig_busy_changed.emit(False)
+        self._changed(was_busy)
         return count
 
     def active_jobs(self) -> list[Job]:
@@ -323,10 +327,10 @@ class JobRunner(QObject):
 
     @Slot(object)
     def _on_finished(self, job: Job) -> None:
+        was_busy = self.busy or (job in self._active and not job.cancelled)
         if job in self._active:
             self._active.remove(job)
         if job.on_finished is not None and not self.is_stale(job):
             job.on_finished(job)
         self.sig_job_finished.emit(job)
-        if not self.busy:
-            self.sig_busy_changed.emit(False)
+        self._changed(was_busy)

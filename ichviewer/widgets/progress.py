@@ -46,6 +46,16 @@ class ProgressStrip(QWidget):
         else:
             self.label.setText("")
 
+    def set_active(self, names: list[str]) -> None:
+        """The jobs running or queued now; an empty list hides the strip."""
+        if not names:
+            self.set_busy(False)
+            return
+        self.bar.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.cancel_button.setEnabled(True)
+        self.label.setText(" · ".join(dict.fromkeys(names)) + "…")
+
     def show_progress(self, job_name: str, event: Progress) -> None:
         self.bar.setVisible(True)
         self.cancel_button.setVisible(True)

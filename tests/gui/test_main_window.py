@@ -307,3 +307,34 @@ def test_uncaught_exception_in_a_slot_becomes_an_error_dialog(window, qtbot, mon
     assert dialog.title == "Unexpected error"
     assert "a bug in a slot" in dialog.message and "Traceback" in dialog.details
     dialog.accept()
+
+
+def test_a_model_that_cannot_load_gives_one_dialog(window, fake_jobs, qtbot, tmp_path, monkeypatch):
+    import ichviewer.jobs as jobs_module
+    from ichmodel.errors import CheckpointError
+
+    def broken(cache):
+        raise CheckpointError("demo.safetensors is damaged; reinstall or pick another model")
+
+    monkeypatch.setattr(jobs_module, "load_model", broken)
+    shown = []
+    window.sig_error_shown.connect(shown.append)
+    window.open_path(study_dir(tmp_path))
+    qtbot.waitUntil(lambda: len(shown) >= 1, timeout=5000)
+    qtbot.waitUntil(lambda: not window.controller.runner.busy, timeout=5000)
+    qtbot.wait(50)
+    assert [d.title for d in shown] == ["Could not load the model"]
+    assert "damaged" in shown[0].message
+    assert window.controller.study.measurement is not None  # measuring went on
+
+
+def test_progress_strip_names_the_running_jobs(window, fake_jobs, qtbot, tmp_path):
+    fake_jobs.predict_steps, fake_jobs.predict_step_s = 100, 0.01
+    names = []
+    window.controller.runner.sig_active_changed.connect(names.append)
+    window.open_path(study_dir(tmp_path))
+    qtbot.waitUntil(lambda: any("Model" in n for n in names), timeout=5000)
+    assert window.progress.cancel_button.isVisible()
+    window.controller.cancel()
+    qtbot.waitUntil(lambda: names[-1] == [], timeout=5000)
+    assert not window.progress.bar.isVisible()
