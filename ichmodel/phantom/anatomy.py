@@ -103,6 +103,7 @@ def sample_anatomy(rng: np.random.Generator, config: PhantomConfig) -> Anatomy:
     atrophy = float(rng.beta(1.6, 2.4))  # 0 young brain .. 1 marked atrophy
     sv = (0.75 + 0.85 * atrophy) * _u(rng, 0.85, 1.15)
     gm = _u(rng, 35.0, 40.0)
+    wm_drop = _u(rng, 6, 10)
     ventricles, left, right = [], [], []
     for side in (1.0, -1.0):  # +u = patient's left
         ids = left if side > 0 else right
@@ -172,9 +173,9 @@ def sample_anatomy(rng: np.random.Generator, config: PhantomConfig) -> Anatomy:
         fat_fraction=_u(rng, 0.2, 0.9),
         hu_csf=_u(rng, 2, 12),
         hu_gm=gm,
-        hu_wm=gm - _u(rng, 6, 10),
+        hu_wm=gm - wm_drop,
         hu_deep_gm=gm - _u(rng, 0.5, 2.5),
-        hu_cerebellum=gm - _u(rng, 2, 4),
+        hu_cerebellum=gm - wm_drop / 2 + _u(rng, -1, 1),  # grey/white finely mixed
         ventricle_scale=sv,
         ventricles=tuple(ventricles),
         nuclei=tuple(nuclei),
@@ -216,7 +217,7 @@ class HeadRender:
     """The normal head on the grid: HU and the fractions other parts need."""
 
     hu: np.ndarray  # float32 (z, y, x)
-    intracranial: np.ndarray  # fraction inside the inner table
+    intracranial: np.ndarray  # bool: >= 50 % inside the inner table
     brain: np.ndarray  # fraction of brain tissue (not CSF, not bone)
     labels: np.ndarray  # uint8: 0 air, 1 scalp, 2 bone, 3 CSF, 4 brain (majority layer)
 
@@ -233,7 +234,7 @@ def render_head(
     h = grid.spacing_mm[1]
     fields = (_band_noise(rng, (ny, nx), 11.0 / h), _band_noise(rng, (ny, nx), 11.0 / h))
     hu = np.full(grid.shape, AIR_HU, dtype=np.float32)
-    intracranial = np.zeros(grid.shape, dtype=np.float32)
+    intracranial = np.zeros(grid.shape, dtype=bool)
     brain = np.zeros(grid.shape, dtype=np.float32)
     labels = np.zeros(grid.shape, dtype=np.uint8)
     extent = _head_extent(grid, frame, anatomy)
@@ -341,7 +342,7 @@ def _head_block(grid, frame, a: Anatomy, idx, fields, with_pf: bool):
             in_brain * (target - np.float32(a.hu_gm)) - in_wm * np.float32(a.hu_wm - a.hu_gm)
         )
     labels = sum((f >= 0.5).view(np.uint8) for f in (in_skin, in_outer, in_inner, in_brain))
-    return hu, in_inner, in_brain, labels
+    return hu, in_inner >= 0.5, in_brain, labels
 
 
 def _pf_box(grid: Grid, frame: HeadFrame, anatomy: Anatomy) -> tuple[int, int] | None:

@@ -10,22 +10,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ichmodel.phantom.anatomy import Anatomy, render_head, sample_anatomy, with_mass_effect
+from ichmodel.phantom.anatomy import Anatomy, sample_anatomy, with_mass_effect
+from ichmodel.phantom.compose import compose
 from ichmodel.phantom.config import PhantomConfig, proxy_poor_outcome
-from ichmodel.phantom.geometry import Grid, HeadFrame, render_ellipsoids, rotation_matrix
-from ichmodel.phantom.hematoma import (
-    HematomaSpec,
-    render_hematoma,
-    render_ivh,
-    sample_hematoma,
-    sample_ivh,
-    sample_site,
-)
+from ichmodel.phantom.geometry import Grid, HeadFrame, rotation_matrix
+from ichmodel.phantom.hematoma import HematomaSpec, sample_hematoma, sample_ivh, sample_site
 from ichmodel.volume import SeriesMeta, Volume
 
 log = logging.getLogger(__name__)
 
-PHANTOM_VERSION = "1"
+PHANTOM_VERSION = "2"
 HU_MIN, HU_MAX = -1024.0, 3071.0
 
 #: Codes of :attr:`Phantom.labels` (each voxel's majority tissue).
@@ -237,51 +231,17 @@ def make_phantom(seed: int, config: PhantomConfig | None = None) -> Phantom:
     if spec is not None and site != "infratentorial":
         anatomy = with_mass_effect(anatomy, spec.side, spec.target_ml)
 
-    head = render_head(grid, frame, anatomy, r_tex)
-    hu, labels = head.hu, head.labels
-    nuclei = render_ellipsoids(grid, frame, anatomy.nuclei) * head.brain
-    hu += nuclei * (np.float32(anatomy.hu_deep_gm) - hu)
-
-    f_hem = np.zeros(grid.shape, dtype=np.float32)
-    edema = np.zeros(grid.shape, dtype=np.float32)
-    blood_sum = np.zeros(grid.shape, dtype=np.float32)
-    if spec is not None:
-        rendered = render_hematoma(grid, frame, anatomy, spec)
-        if rendered is not None:
-            f_hem[rendered.index] = rendered.fraction
-            edema[rendered.index] = rendered.edema
-            blood_sum[rendered.index] = rendered.blood_hu_sum
-    # calcifications are solid: blood (and CSF) never takes their place
-    n_sub = max(1, math.ceil(thickness / 0.7))
-    calcs = [render_ellipsoids(grid, frame, [e], n_sub=n_sub) for e in anatomy.calcifications]
-    calc = np.zeros(grid.shape, dtype=np.float32)
-    for one in calcs:
-        np.maximum(calc, one, out=calc)
-    if calcs and spec is not None:
-        f_hem *= 1 - calc
-        blood_sum *= 1 - calc
-    ventricles = render_ellipsoids(grid, frame, anatomy.ventricles) * (1 - f_hem)
-    hu += ventricles * (np.float32(anatomy.hu_csf) - hu)
-    f_ivh = np.zeros(grid.shape, dtype=np.float32)
-    if ivh_spec is not None:
-        f_ivh = np.minimum(render_ivh(grid, frame, anatomy, ivh_spec), ventricles) * (1 - calc)
-        hu += f_ivh * np.float32(ivh_spec.blood_hu - anatomy.hu_csf)
-    if spec is not None:
-        hu -= edema * head.brain * np.float32(spec.edema_drop_hu)
-        hu *= 1 - f_hem
-        hu += blood_sum
-    for one, calc_hu in zip(calcs, anatomy.calcification_hu, strict=True):
-        hu += one * (np.float32(calc_hu) - hu)
-    labels[ventricles >= 0.5] = 5
-    labels[f_hem >= 0.5] = 7
-    labels[f_ivh >= 0.5] = 8
-    labels[calc >= 0.5] = 6
-
+    parts = compose(grid, frame, anatomy, spec, ivh_spec, r_tex)
+    hu = parts.hu
     sd = float(r_noise.uniform(*config.noise_sd_hu)) * (5.0 / thickness) ** 0.25
-    hu += _noise(r_noise, grid.shape, sd)
+    step = max(1, 2_000_000 // (grid.shape[1] * grid.shape[2]))
+    for k in range(0, grid.shape[0], step):  # in slabs: no full-size temporaries
+        slab = hu[k : k + step]
+        slab += _noise(r_noise, slab.shape, sd)
     np.rint(hu, out=hu)
     np.clip(hu, HU_MIN, HU_MAX, out=hu)
 
+    f_hem = parts.hematoma_fraction
     voxel_ml = grid.voxel_volume_ml
     volume_ml = float(f_hem.sum(dtype=np.float64)) * voxel_ml
     center_mm = None if spec is None else tuple(float(c) for c in frame.to_lps(spec.center))
@@ -292,7 +252,7 @@ def make_phantom(seed: int, config: PhantomConfig | None = None) -> Phantom:
         origin_mm=grid.origin_mm,
         meta=_meta(r_meta, seed, thickness),
     )
-    ivh_ml = float(f_ivh.sum(dtype=np.float64)) * voxel_ml
+    ivh_ml = parts.ivh_volume_ml
     log.debug(
         "phantom seed=%d site=%s %.2f ml ivh=%.2f ml %s", seed, site, volume_ml, ivh_ml, volume
     )
@@ -306,10 +266,10 @@ def make_phantom(seed: int, config: PhantomConfig | None = None) -> Phantom:
         poor_outcome=proxy_poor_outcome(volume_ml, site),
         ivh=ivh_spec is not None and ivh_ml > 0,
         ivh_volume_ml=ivh_ml,
-        ivh_mask=f_ivh >= 0.5,
-        calcification_mask=calc >= 0.5,
-        intracranial_mask=head.intracranial >= 0.5,
-        labels=labels,
+        ivh_mask=parts.ivh_mask,
+        calcification_mask=parts.calcification_mask,
+        intracranial_mask=parts.intracranial_mask,
+        labels=parts.labels,
         hematoma_target_ml=0.0 if spec is None else spec.target_ml,
         hematoma_center_mm=center_mm,
         blood_hu=None if spec is None else spec.blood_hu,

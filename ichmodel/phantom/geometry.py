@@ -205,16 +205,64 @@ def bbox_samples(
     )
 
 
-def render_ellipsoids(
+Index = tuple[slice, slice, slice]
+
+
+def ellipsoid_boxes(
     grid: Grid, frame: HeadFrame, shapes: list[Ellipsoid] | tuple[Ellipsoid, ...], n_sub: int = 1
-) -> np.ndarray:
-    """Fraction (float32 (z, y, x)) of each voxel inside the union of ``shapes``."""
-    out = np.zeros(grid.shape, dtype=np.float32)
+) -> list[tuple[Index, np.ndarray]]:
+    """Per shape: its grid box and the fraction (float32) of each voxel there inside it."""
+    out = []
     for shape in shapes:
         box = bbox_samples(grid, frame, shape.center, shape.bounding_radius + 3.0, n_sub)
         if box is None:
             continue
         dist, nz2 = shape.signed_distance(box.u, box.v, box.w, frame.rotation)
-        frac = box.reduce(ramp(dist, ramp_width(nz2, box.h_mm, box.hz_mm)))
-        np.maximum(out[box.index], frac, out=out[box.index])
+        out.append((box.index, box.reduce(ramp(dist, ramp_width(nz2, box.h_mm, box.hz_mm)))))
+    return out
+
+
+def union_index(indices: list[Index]) -> Index:
+    """The smallest box holding all ``indices`` (non-empty list)."""
+    return tuple(
+        slice(min(ix[a].start for ix in indices), max(ix[a].stop for ix in indices))
+        for a in range(3)
+    )  # type: ignore[return-value]
+
+
+def overlap(a: Index, b: Index) -> tuple[Index, Index] | None:
+    """Where boxes ``a`` and ``b`` overlap, as slices relative to ``a`` and to ``b``."""
+    rel_a, rel_b = [], []
+    for sa, sb in zip(a, b, strict=True):
+        lo, hi = max(sa.start, sb.start), min(sa.stop, sb.stop)
+        if hi <= lo:
+            return None
+        rel_a.append(slice(lo - sa.start, hi - sa.start))
+        rel_b.append(slice(lo - sb.start, hi - sb.start))
+    return tuple(rel_a), tuple(rel_b)  # type: ignore[return-value]
+
+
+def union_fraction(
+    boxes: list[tuple[Index, np.ndarray]], outer: Index | None = None
+) -> tuple[Index, np.ndarray] | None:
+    """The union (max) of box fractions on one box (``outer`` or the boxes' union)."""
+    if not boxes:
+        return None
+    outer = outer or union_index([ix for ix, _ in boxes])
+    local = np.zeros(tuple(s.stop - s.start for s in outer), dtype=np.float32)
+    for ix, frac in boxes:
+        ov = overlap(outer, ix)
+        if ov is not None:
+            np.maximum(local[ov[0]], frac[ov[1]], out=local[ov[0]])
+    return outer, local
+
+
+def render_ellipsoids(
+    grid: Grid, frame: HeadFrame, shapes: list[Ellipsoid] | tuple[Ellipsoid, ...], n_sub: int = 1
+) -> np.ndarray:
+    """Fraction (float32 (z, y, x), full grid) of each voxel inside the union of ``shapes``."""
+    out = np.zeros(grid.shape, dtype=np.float32)
+    union = union_fraction(ellipsoid_boxes(grid, frame, shapes, n_sub))
+    if union is not None:
+        out[union[0]] = union[1]
     return out

@@ -64,12 +64,12 @@ class IVHSpec:
 
 @dataclass(frozen=True, eq=False)
 class HematomaRender:
-    """The bleed on a grid box: fraction, edema weight, and sum of fraction * blood HU."""
+    """The bleed on a grid box: fraction, edema weight, and mean blood HU of the blood part."""
 
     index: tuple[slice, slice, slice]
     fraction: np.ndarray
     edema: np.ndarray
-    blood_hu_sum: np.ndarray
+    blood_hu: np.ndarray
 
 
 def _lognormal(rng: np.random.Generator, median: float, sigma: float) -> float:
@@ -246,11 +246,10 @@ def render_hematoma(
             np.float32(spec.wave_k[0, 0] * 2.1) * ru + np.float32(spec.wave_k[1, 1] * 2.1) * rv
         )
     )
+    fraction = box.reduce(fine)
+    blood_hu = box.reduce(fine * blood) / np.maximum(fraction, np.float32(1e-6))
     return HematomaRender(
-        index=box.index,
-        fraction=box.reduce(fine),
-        edema=box.reduce(edema),
-        blood_hu_sum=box.reduce(fine * blood),
+        index=box.index, fraction=fraction, edema=box.reduce(edema), blood_hu=blood_hu
     )
 
 
@@ -293,9 +292,11 @@ def sample_ivh(
     )
 
 
-def render_ivh(grid: Grid, frame: HeadFrame, anatomy: Anatomy, spec: IVHSpec) -> np.ndarray:
-    """Fraction of each voxel holding intraventricular blood (float32 (z, y, x))."""
-    out = np.zeros(grid.shape, dtype=np.float32)
+def render_ivh(
+    grid: Grid, frame: HeadFrame, anatomy: Anatomy, spec: IVHSpec
+) -> list[tuple[tuple[slice, slice, slice], np.ndarray]]:
+    """Per filled ventricle: its grid box and the fraction of each voxel holding blood."""
+    out = []
     for i in spec.ventricle_ids:
         ell = anatomy.ventricles[i]
         box = bbox_samples(grid, frame, ell.center, ell.bounding_radius + 3.0)
@@ -304,5 +305,5 @@ def render_ivh(grid: Grid, frame: HeadFrame, anatomy: Anatomy, spec: IVHSpec) ->
         dist, nz2 = ell.signed_distance(box.u, box.v, box.w, frame.rotation)
         inside = ramp(dist, ramp_width(nz2, box.h_mm, box.hz_mm))
         filled = inside * ramp(np.float32(spec.level_v) - box.v, box.h_mm)
-        np.maximum(out[box.index], box.reduce(filled), out=out[box.index])
+        out.append((box.index, box.reduce(filled)))
     return out
