@@ -46,8 +46,9 @@ def erode(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
     return ndi.binary_erosion(mask, structure=structure, border_value=0)
 
 
-_IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
-_IN_PLANE[1] = ndi.generate_binary_structure(2, 1)
+#: 4-connectivity within each slice, none across slices: labels in-plane pieces.
+IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
+IN_PLANE[1] = ndi.generate_binary_structure(2, 1)
 
 
 def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
@@ -68,7 +69,7 @@ def _fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
     """
     if not mask.any():
         return mask.copy()
-    labels, n = ndi.label(~mask, structure=_IN_PLANE)
+    labels, n = ndi.label(~mask, structure=IN_PLANE)
     if n == 0:
         return mask.copy()
     outside = np.zeros(n + 1, dtype=bool)

@@ -41,6 +41,9 @@ MIN_BONE_ML = 2.0
 MIN_INTRACRANIAL_ML = 30.0
 #: Fraction of the region's outline that must have skull nearby.
 MIN_ENCLOSURE = 0.5
+#: Fraction of each in-plane piece's outline that must have skull nearby (see
+#: ``_enclosed_slices``): the cranial cavity is bone-bound all round on every axial slice.
+MIN_SLICE_ENCLOSURE = 0.6
 #: How far beyond the rim (mm) the outline may be from bone and still count as enclosed.
 ENCLOSURE_REACH_MM = 4.0
 
@@ -72,6 +75,22 @@ def _not_found(reason: str, enclosure: float = 0.0) -> IntracranialRegion:
     log.info("no intracranial region: %s", reason)
     empty = np.zeros((0, 0, 0), dtype=bool)
     return IntracranialRegion(empty, empty, None, 0.0, enclosure, NO_REGION_STATUS)
+
+
+def _enclosed_slices(region: np.ndarray, outline: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """Keep the in-plane pieces of the region that the skull encloses, then the largest 3-D
+    component. Below the skull base (neck muscles round the spine, the face) the region can
+    leak out through the foramen magnum; those pieces have most of their outline far from
+    bone (against fat or air), unlike every slice of the cranial cavity."""
+    labels, n = ndi.label(region, structure=_morph.IN_PLANE)
+    if n == 0:
+        return region
+    n_outline = np.bincount(labels[outline], minlength=n + 1).astype(float)
+    n_near = np.bincount(labels[outline & reach], minlength=n + 1).astype(float)
+    keep = n_near >= MIN_SLICE_ENCLOSURE * np.maximum(n_outline, 1.0)
+    keep[0] = False
+    kept, _ = _morph.largest_component(keep[labels])
+    return kept
 
 
 def _in_plane_distance_mm(mask: np.ndarray, spacing_yx: tuple[float, float]) -> np.ndarray:
@@ -139,6 +158,8 @@ def find_intracranial(
     log.debug("intracranial %.0f ml, skull enclosure %.2f", volume_ml, enclosure)
     if enclosure < MIN_ENCLOSURE:
         return _not_found(f"skull encloses only {enclosure:.0%} of the region", enclosure)
+    region = _enclosed_slices(region, outline, reach)
+    volume_ml = float(np.count_nonzero(region)) * coarse_ml
     if volume_ml < MIN_INTRACRANIAL_ML:
         return _not_found(f"region of {volume_ml:.1f} ml is too small", enclosure)
 

@@ -20,6 +20,7 @@ from ichmodel.measure._morph import bbox
 from ichmodel.measure.abc2 import measure_abc2
 from ichmodel.measure.brain import IntracranialRegion, find_intracranial
 from ichmodel.measure.hematoma import BloodPrep, prepare_blood, segment_blood
+from ichmodel.measure.ivh import Ventricles, find_ventricles, split_ivh
 from ichmodel.measure.types import ABC2, LOCATION_CAVEAT, Measurement, MeasureParams
 from ichmodel.volume import Volume
 
@@ -56,6 +57,7 @@ class MeasureContext:
         self._region: IntracranialRegion | None = None
         self._prep: BloodPrep | None = None
         self._frame: loc.HeadFrame | None = None
+        self._ventricles: Ventricles | None = None
         self.prepare_s = 0.0
         self._build(params or MeasureParams())
 
@@ -84,9 +86,8 @@ class MeasureContext:
             hu_crop = hu[self._region.box]
             self._prep = prepare_blood(hu_crop, self._region, vol.spacing_mm, params)
             orientation = loc.orientation_from_direction(vol.direction)
-            self._frame = loc.build_frame(
-                self._region.mask, self._prep.smoothed, vol.spacing_mm, orientation
-            )
+            self._frame = loc.build_frame(self._region.mask, vol.spacing_mm, orientation)
+            self._ventricles = find_ventricles(self._region.mask, self._prep.smoothed, self._frame)
         self._key = params.structure_key()
         self.prepare_s = time.perf_counter() - t0
         log.debug("prepared %r in %.3f s", vol, self.prepare_s)
@@ -125,13 +126,16 @@ class MeasureContext:
         region = self.region
         if not region.found:
             return self._empty(params, region.status)
-        prep, frame = self._prep, self._frame
-        assert prep is not None and frame is not None and region.box is not None
+        prep, frame, ventricles = self._prep, self._frame, self._ventricles
+        assert prep is not None and frame is not None and ventricles is not None
+        assert region.box is not None
         seg = segment_blood(prep, params)
         warnings = list(seg.warnings)
-        if not frame.ventricles_found and seg.mask.any():
+        if not ventricles.found and seg.mask.any():
             warnings.append("ventricles not found: intraventricular blood not assessed")
-        parenchymal, ivh = split_ivh_checked(seg, frame, prep.voxel_ml)
+        parenchymal, ivh = split_ivh(
+            seg.mask, seg.labels, frame, ventricles, prep.voxel_ml, params.min_component_ml
+        )
         voxel_ml = self.volume.voxel_volume_ml
         hematoma_ml = float(np.count_nonzero(parenchymal)) * voxel_ml
         ivh_ml = float(np.count_nonzero(ivh)) * voxel_ml
@@ -196,14 +200,6 @@ class MeasureContext:
         full = np.zeros(self.volume.shape, dtype=bool)
         full[self.region.box] = crop_mask
         return full
-
-
-def split_ivh_checked(seg, frame: loc.HeadFrame, voxel_ml: float):
-    """IVH split that ignores intraventricular traces below ``MIN_IVH_ML``."""
-    parenchymal, ivh = loc.split_ivh(seg.mask, seg.labels, frame)
-    if float(np.count_nonzero(ivh)) * voxel_ml < loc.MIN_IVH_ML:
-        return seg.mask, np.zeros_like(seg.mask)
-    return parenchymal, ivh
 
 
 def prepare(volume: Volume, params: MeasureParams | None = None) -> MeasureContext:

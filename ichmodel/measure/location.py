@@ -1,4 +1,4 @@
-"""Where the blood is: supra- vs infratentorial, deep vs lobar, and intraventricular blood.
+"""Where the hematoma is: supra- vs infratentorial, deep vs lobar (see also :mod:`.ivh`).
 
 **Best effort, from image geometry alone** (no atlas, no registration). Everything is
 expressed relative to the intracranial region found by :mod:`ichmodel.measure.brain`:
@@ -9,12 +9,9 @@ expressed relative to the intracranial region found by :mod:`ichmodel.measure.br
   tentorium lies roughly a third of the way up a skull-base-to-vertex head CT.
 * Deep (basal ganglia, thalamus, internal capsule) = centroid near the centre of its slice's
   intracranial outline (elliptic radius < ``DEEP_RADIUS``); lobar = farther out.
-* Ventricles = CSF-range (smoothed HU in [``CSF_MIN_HU``, ``CSF_MAX_HU``]) connected regions
-  of at least ``MIN_VENTRICLE_ML`` lying mostly in the central part of the brain, away from the
-  surface (sulci and cisterns are CSF too, but peripheral). Their in-plane envelope (closed,
-  holes filled) and its mirror across the midline (blood may have replaced one ventricle's CSF
-  entirely) form the ventricular space; blood inside it is intraventricular (IVH). A blood
-  region that lies mostly in that space is IVH as a whole.
+* The midline: per slice, the region's centroid; its direction, the long (antero-posterior)
+  principal axis of the whole region (heads are longer than wide), so a head turned a few
+  degrees in the scanner is mirrored correctly by :mod:`.ivh`.
 
 On a volume whose direction is not close to axial, locations are reported as unknown.
 """
@@ -35,23 +32,6 @@ log = logging.getLogger(__name__)
 FRAME_MM = 1.5
 TENTORIUM_HEIGHT = 0.33
 DEEP_RADIUS = 0.5
-CSF_MIN_HU = -10.0
-CSF_MAX_HU = 18.0
-MIN_VENTRICLE_ML = 0.3
-#: A CSF region is ventricular when this fraction of it lies in the central zone.
-VENTRICLE_CENTRAL_FRACTION = 0.6
-#: Central zone: elliptic radius below this and relative height within these bounds.
-CENTRAL_RADIUS = 0.5
-CENTRAL_HEIGHT = (0.2, 0.85)
-#: Closing radius (mm) that merges a ventricle's CSF with blood layering inside it.
-ENVELOPE_CLOSING_MM = 3.0
-#: Partial-volume margin (mm) around the ventricular space.
-ENVELOPE_MARGIN_MM = 1.0
-#: A blood region with at least this fraction inside the ventricular space is IVH entirely.
-IVH_WHOLE_FRACTION = 0.5
-#: Less intraventricular blood than this (ml) is too little to call IVH (partial volume at
-#: the ventricle wall next to a deep hematoma).
-MIN_IVH_ML = 0.3
 
 
 @dataclass(frozen=True)
@@ -81,26 +61,35 @@ class HeadFrame:
     half_yx: np.ndarray  # (z, 2) in-plane half extents (pixels), >= 1
     region_centre_y: float  # the region's overall AP centre (pixels)
     midline_x: float  # pixels
-    ventricle_volume_ml: float  # CSF of the ventricles found
-    ventricular_space: np.ndarray  # bool (z, y, x): ventricles, their envelope and mirror
+    centroid_yx: np.ndarray  # (z, 2) centroid of the region on each slice (pixels)
+    ap_axis_mm: np.ndarray  # (2,) unit (dy, dx) in mm: the head's antero-posterior axis
+    spacing_mm: tuple[float, float, float]
     orientation: Orientation
 
-    @property
-    def ventricles_found(self) -> bool:
-        return self.ventricle_volume_ml > 0.0
+    def elliptic_radius(self, shape: tuple[int, int, int], f: int = 1) -> np.ndarray:
+        """Per voxel of a grid reduced in-plane by ``f``: the elliptic radius relative to its
+        slice's outline (0 centre, 1 edge)."""
+        return _elliptic_radius(shape, (self.centre_yx - (f - 1) / 2.0) / f, self.half_yx / f)
+
+    def mirror_yx(self, zyx: np.ndarray) -> np.ndarray:
+        """Mirror (n, 3) integer (z, y, x) voxel indices across the midline; (n, 2) float y, x."""
+        sy, sx = self.spacing_mm[1:]
+        c = self.centroid_yx[zyx[:, 0]]
+        p = (zyx[:, 1:] - c) * (sy, sx)
+        d = self.ap_axis_mm
+        along = p @ d
+        mirrored = 2.0 * along[:, None] * d[None, :] - p
+        return c + mirrored / (sy, sx)
 
 
 def build_frame(
     inside: np.ndarray,
-    smoothed: np.ndarray,
     spacing_mm: tuple[float, float, float],
     orientation: Orientation,
 ) -> HeadFrame:
-    """Head geometry and ventricles, computed on a ~``FRAME_MM`` in-plane grid for speed."""
+    """Head geometry of the intracranial crop (computed on a ~``FRAME_MM`` in-plane grid)."""
     f = max(1, int(round(FRAME_MM / min(spacing_mm[1:]))))
     inside_c = _morph.block_mean(inside.astype(np.float32), 1, f) >= 0.5
-    smoothed_c = _morph.block_mean(smoothed, 1, f)
-    spacing_c = (spacing_mm[0], spacing_mm[1] * f, spacing_mm[2] * f)
     nz = inside_c.shape[0]
     area = inside_c.reshape(nz, -1).sum(axis=1).astype(float)
     z_idx = np.arange(nz, dtype=float)
@@ -111,6 +100,7 @@ def build_frame(
         height = 1.0 - height
     centre = np.zeros((nz, 2))
     half = np.ones((nz, 2))
+    centroid = np.zeros((nz, 2))
     for k in range(nz):
         if area[k] == 0:
             continue
@@ -118,33 +108,43 @@ def build_frame(
         xs = np.flatnonzero(inside_c[k].any(axis=0))
         centre[k] = ((ys[0] + ys[-1]) / 2.0, (xs[0] + xs[-1]) / 2.0)
         half[k] = (max(1.0, (ys[-1] - ys[0]) / 2.0), max(1.0, (xs[-1] - xs[0]) / 2.0))
+        centroid[k] = ndi.center_of_mass(inside_c[k])
+    empty = area == 0
+    if empty.any():  # slices without region borrow the nearest geometry
+        full_idx = np.flatnonzero(~empty)
+        nearest = full_idx[np.abs(z_idx[:, None] - full_idx[None, :]).argmin(axis=1)]
+        centre, half, centroid = centre[nearest], half[nearest], centroid[nearest]
     weights = area / area.sum()
     region_centre_y = float((centre[:, 0] * weights).sum())
     midline_x = float((centre[:, 1] * weights).sum())
-
-    radius = _elliptic_radius(inside_c.shape, centre, half)
-    central = (radius < CENTRAL_RADIUS) & (
-        (height >= CENTRAL_HEIGHT[0]) & (height <= CENTRAL_HEIGHT[1])
-    )[:, None, None]
-    csf = inside_c & (smoothed_c >= CSF_MIN_HU) & (smoothed_c <= CSF_MAX_HU)
-    ventricles = _central_components(csf, central, spacing_c)
-    space_c = _ventricular_space(ventricles, midline_x, spacing_c) & inside_c
-    space = _morph.upsample(space_c, 1, f, inside.shape) & inside
-    ventricle_ml = float(np.count_nonzero(ventricles)) * float(np.prod(spacing_c)) / 1000.0
-    log.debug("ventricles %.1f ml", ventricle_ml)
+    ap_axis = _ap_axis(inside_c, centroid, (spacing_mm[1] * f, spacing_mm[2] * f))
     # Back to the crop's pixel units (block k covers pixels k*f .. k*f + f - 1).
-    centre = centre * f + (f - 1) / 2.0
-    half = half * f
+    to_crop = lambda a: a * f + (f - 1) / 2.0  # noqa: E731
     return HeadFrame(
-        height,
-        centre,
-        half,
-        region_centre_y * f + (f - 1) / 2.0,
-        midline_x * f + (f - 1) / 2.0,
-        ventricle_ml,
-        space,
-        orientation,
+        height=height,
+        centre_yx=to_crop(centre),
+        half_yx=half * f,
+        region_centre_y=float(to_crop(region_centre_y)),
+        midline_x=float(to_crop(midline_x)),
+        centroid_yx=to_crop(centroid),
+        ap_axis_mm=ap_axis,
+        spacing_mm=tuple(float(s) for s in spacing_mm),  # type: ignore[arg-type]
+        orientation=orientation,
     )
+
+
+def _ap_axis(inside: np.ndarray, centroid: np.ndarray, spacing_yx) -> np.ndarray:
+    """Unit (dy, dx) of the region's long in-plane principal axis, pointing along +y."""
+    zyx = np.argwhere(inside)
+    if len(zyx) > 200_000:
+        zyx = zyx[:: len(zyx) // 200_000 + 1]
+    p = (zyx[:, 1:] - centroid[zyx[:, 0]]) * np.asarray(spacing_yx)
+    cov = p.T @ p
+    values, vectors = np.linalg.eigh(cov)
+    axis = vectors[:, int(np.argmax(values))]
+    if abs(axis[0]) < abs(axis[1]):  # wider than long: not a usual head; assume the y axis
+        return np.array([1.0, 0.0])
+    return axis if axis[0] > 0 else -axis
 
 
 def _elliptic_radius(shape, centre: np.ndarray, half: np.ndarray) -> np.ndarray:
@@ -154,50 +154,6 @@ def _elliptic_radius(shape, centre: np.ndarray, half: np.ndarray) -> np.ndarray:
     cy, cx = centre[:, 0, None, None], centre[:, 1, None, None]
     hy, hx = half[:, 0, None, None], half[:, 1, None, None]
     return np.sqrt(((yy - cy) / hy) ** 2 + ((xx - cx) / hx) ** 2).astype(np.float32)
-
-
-def _central_components(csf: np.ndarray, central: np.ndarray, spacing_mm) -> np.ndarray:
-    labels, n = ndi.label(csf)
-    if n == 0:
-        return np.zeros_like(csf)
-    voxel_ml = float(np.prod(spacing_mm)) / 1000.0
-    sizes = np.bincount(labels.ravel(), minlength=n + 1).astype(float)
-    in_centre = np.bincount(labels.ravel(), weights=central.ravel(), minlength=n + 1)
-    ok = (sizes * voxel_ml >= MIN_VENTRICLE_ML) & (in_centre >= VENTRICLE_CENTRAL_FRACTION * sizes)
-    ok[0] = False
-    return ok[labels]
-
-
-def _ventricular_space(ventricles: np.ndarray, midline_x: float, spacing_mm) -> np.ndarray:
-    if not ventricles.any():
-        return ventricles.copy()
-    closed = ndi.binary_closing(
-        ventricles, structure=_morph.disk(ENVELOPE_CLOSING_MM, spacing_mm[1:]), border_value=0
-    )
-    space = _morph.fill_holes_per_slice(closed | ventricles)
-    nx = space.shape[2]
-    mirror_idx = np.clip(np.round(2.0 * midline_x - np.arange(nx)).astype(int), 0, nx - 1)
-    space = space | space[:, :, mirror_idx]
-    return _morph.dilate(space, _morph.disk(ENVELOPE_MARGIN_MM, spacing_mm[1:]))
-
-
-def split_ivh(
-    blood: np.ndarray, labels: np.ndarray, frame: HeadFrame
-) -> tuple[np.ndarray, np.ndarray]:
-    """(parenchymal, intraventricular) blood masks on the crop."""
-    if not frame.ventricles_found or not blood.any():
-        return blood, np.zeros_like(blood)
-    in_space = blood & frame.ventricular_space
-    if not in_space.any():
-        return blood, np.zeros_like(blood)
-    blood_labels = labels[blood]
-    n = int(blood_labels.max())
-    sizes = np.bincount(blood_labels, minlength=n + 1).astype(float)
-    inside = np.bincount(labels[in_space], minlength=n + 1).astype(float)
-    whole = inside >= IVH_WHOLE_FRACTION * np.maximum(sizes, 1.0)
-    whole[0] = False
-    ivh = in_space | whole[labels]
-    return blood & ~ivh, ivh
 
 
 def classify_site(

@@ -1,0 +1,211 @@
+"""Intraventricular blood (IVH): best effort, from image geometry alone.
+
+* Ventricles = CSF-range (smoothed HU in [``CSF_MIN_HU``, ``CSF_MAX_HU``]) connected regions
+  of at least ``MIN_VENTRICLE_ML`` lying mostly in the central part of the brain (sulci and
+  cisterns are CSF too, but peripheral). Their in-plane envelope (closed by
+  ``ENVELOPE_CLOSING_MM``, holes filled, ``ENVELOPE_MARGIN_MM`` margin) is the ventricular
+  space: blood inside it is IVH (blood layering in a ventricle next to its CSF), and a blood
+  region lying mostly inside it is IVH as a whole.
+* A ventricle cast entirely with blood has no CSF left to find. The ventricles are paired
+  across the midline, so a central blood region whose mirror image (across the head's own
+  midline, which follows a head turned in the scanner) falls mostly on ventricular CSF or on
+  another blood region (both horns cast) is IVH too. A deep hematoma mirrors onto brain.
+* Less than ``MIN_IVH_ML`` in all is not called IVH: partial volume at a ventricle wall.
+
+Known gaps: a midline cast (third ventricle) with no CSF around is counted as parenchymal;
+bilateral symmetric parenchymal bleeds would be called IVH.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ichmodel.measure import _morph
+from ichmodel.measure.location import FRAME_MM, HeadFrame
+
+log = logging.getLogger(__name__)
+
+CSF_MIN_HU = -10.0
+CSF_MAX_HU = 18.0
+MIN_VENTRICLE_ML = 0.3
+#: A CSF region is ventricular when this fraction of it lies in the central zone.
+VENTRICLE_CENTRAL_FRACTION = 0.6
+#: Central zone: elliptic radius below this, relative height within these bounds.
+CENTRAL_RADIUS = 0.6
+CENTRAL_HEIGHT = (0.2, 0.85)
+#: Closing radius (mm) that merges a ventricle's CSF with blood layering inside it.
+ENVELOPE_CLOSING_MM = 3.0
+#: Partial-volume margin (mm) around the ventricular space.
+ENVELOPE_MARGIN_MM = 1.0
+#: A blood region with at least this fraction inside the ventricular space is IVH entirely.
+IVH_WHOLE_FRACTION = 0.5
+#: Mirror test: tolerance (mm) for an imperfect midline, and the fraction that must match.
+MIRROR_TOLERANCE_MM = 2.5
+MIRROR_FRACTION = 0.5
+#: Only blood regions centred within this elliptic radius are tested by mirror (ventricles
+#: are central; a lobar bleed is not intraventricular).
+MIRROR_MAX_RADIUS = 0.7
+#: Less intraventricular blood than this (ml) is not called IVH.
+MIN_IVH_ML = 0.3
+
+
+@dataclass(frozen=True, eq=False)
+class Ventricles:
+    """Ventricular CSF found on the crop, as bool (z, y, x) masks on the crop grid."""
+
+    volume_ml: float
+    space: np.ndarray  # envelope of the ventricles: blood in here is IVH
+    target: np.ndarray  # ventricular CSF with a tolerance, for the mirror test
+
+    @property
+    def found(self) -> bool:
+        return self.volume_ml > 0.0
+
+
+def find_ventricles(inside: np.ndarray, smoothed: np.ndarray, frame: HeadFrame) -> Ventricles:
+    """Ventricles of the intracranial crop (HU-range independent: done once per volume)."""
+    spacing = frame.spacing_mm
+    f = max(1, int(round(FRAME_MM / min(spacing[1:]))))
+    inside_c = _morph.block_mean(inside.astype(np.float32), 1, f) >= 0.5
+    smoothed_c = _morph.block_mean(smoothed, 1, f)
+    spacing_c = (spacing[0], spacing[1] * f, spacing[2] * f)
+    radius = frame.elliptic_radius(inside_c.shape, f)
+    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
+    central = (radius < CENTRAL_RADIUS) & band[:, None, None]
+    csf = inside_c & (smoothed_c >= CSF_MIN_HU) & (smoothed_c <= CSF_MAX_HU)
+    ventricles = _central_components(csf, central, spacing_c)
+    voxel_ml_c = float(np.prod(spacing_c)) / 1000.0
+    volume_ml = float(np.count_nonzero(ventricles)) * voxel_ml_c
+    if not ventricles.any():
+        empty = np.zeros_like(inside)
+        return Ventricles(0.0, empty, empty)
+    closed = ndi.binary_closing(
+        ventricles, structure=_morph.disk(ENVELOPE_CLOSING_MM, spacing_c[1:]), border_value=0
+    )
+    space_c = _morph.fill_holes_per_slice(closed | ventricles)
+    space_c = _morph.dilate(space_c, _morph.disk(ENVELOPE_MARGIN_MM, spacing_c[1:])) & inside_c
+    target_c = _morph.dilate(ventricles, _morph.disk(MIRROR_TOLERANCE_MM, spacing_c[1:]))
+    log.debug("ventricles %.1f ml", volume_ml)
+    return Ventricles(
+        volume_ml=volume_ml,
+        space=_morph.upsample(space_c, 1, f, inside.shape) & inside,
+        target=_morph.upsample(target_c | space_c, 1, f, inside.shape),
+    )
+
+
+def _central_components(csf: np.ndarray, central: np.ndarray, spacing_mm) -> np.ndarray:
+    labels, n = ndi.label(csf)
+    if n == 0:
+        return np.zeros_like(csf)
+    voxel_ml = float(np.prod(spacing_mm)) / 1000.0
+    sizes = np.bincount(labels.ravel(), minlength=n + 1).astype(float)
+    in_centre = np.bincount(labels[central], minlength=n + 1).astype(float)
+    ok = (sizes * voxel_ml >= MIN_VENTRICLE_ML) & (in_centre >= VENTRICLE_CENTRAL_FRACTION * sizes)
+    ok[0] = False
+    return ok[labels]
+
+
+def split_ivh(
+    blood: np.ndarray,
+    labels: np.ndarray,
+    frame: HeadFrame,
+    ventricles: Ventricles,
+    voxel_ml: float,
+    min_region_ml: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(parenchymal, intraventricular) blood masks on the crop; see the module doc."""
+    none = np.zeros_like(blood)
+    if not ventricles.found or not blood.any():
+        return blood, none
+    blood_labels = labels[blood]
+    n = int(blood_labels.max())
+    sizes = np.bincount(blood_labels, minlength=n + 1).astype(float)
+    in_space = blood & ventricles.space
+    inside = np.bincount(labels[in_space], minlength=n + 1).astype(float)
+    whole = inside >= IVH_WHOLE_FRACTION * np.maximum(sizes, 1.0)
+    whole[0] = False
+    mirrored, partial = _mirror_matches(labels, sizes, whole, frame, ventricles)
+    ivh = in_space | (whole | mirrored)[labels] | partial
+    if float(np.count_nonzero(ivh)) * voxel_ml < MIN_IVH_ML:
+        return blood, none
+    parenchymal = blood & ~ivh
+    # Crumbs of a split region (smaller than a hematoma we would report) that touch the
+    # intraventricular part belong with it.
+    crumbs, n_crumbs = ndi.label(parenchymal)
+    if n_crumbs > 1:
+        crumb_sizes = np.bincount(crumbs.ravel(), minlength=n_crumbs + 1)
+        touching = np.zeros(n_crumbs + 1, dtype=bool)
+        touching[np.unique(crumbs[_morph.dilate(ivh, _morph.IN_PLANE) & parenchymal])] = True
+        small = crumb_sizes * voxel_ml < min_region_ml
+        move = small & touching
+        move[0] = False
+        ivh = ivh | move[crumbs]
+        parenchymal = blood & ~ivh
+    return parenchymal, ivh
+
+
+def _mirror_matches(
+    labels: np.ndarray,
+    sizes: np.ndarray,
+    already: np.ndarray,
+    frame: HeadFrame,
+    ventricles: Ventricles,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror test. Returns (per label: IVH as a whole, bool mask of further IVH voxels).
+
+    Pass 1: a label whose mirror image falls mostly on ventricles or other blood is IVH.
+    Pass 2: in the other labels, voxels whose mirror falls on an IVH label are IVH too (a
+    hematoma that broke into one horn while the other horn is cast as well).
+    """
+    n = len(sizes) - 1
+    whole = np.zeros(n + 1, dtype=bool)
+    partial = np.zeros(labels.shape, dtype=bool)
+    if not frame.orientation.axial:
+        return whole, partial
+    nz, ny, nx = labels.shape
+    sy, sx = frame.spacing_mm[1:]
+    candidates = [i for i in np.argsort(-sizes[1:])[:10] + 1 if not already[i] and sizes[i] > 0]
+    if not candidates:
+        return whole, partial
+    objects = ndi.find_objects(labels)
+    tol = _morph.disk(MIRROR_TOLERANCE_MM, (sy, sx))
+    box_all = _morph.bbox(labels > 0, pad=(0, tol.shape[1] // 2, tol.shape[2] // 2))
+    assert box_all is not None
+    origin = np.array([b.start for b in box_all])
+    blood_tol = ndi.grey_dilation(labels[box_all], footprint=tol) if n > 1 else labels[box_all]
+    tested: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i in candidates:
+        box = objects[i - 1]
+        if box is None:
+            continue
+        zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
+        zc, yc, xc = zyx.mean(axis=0)
+        k = int(round(zc))
+        cy, cx = frame.centre_yx[k]
+        hy, hx = frame.half_yx[k]
+        if np.hypot((yc - cy) / hy, (xc - cx) / hx) >= MIRROR_MAX_RADIUS:
+            continue
+        m = np.rint(frame.mirror_yx(zyx)).astype(int)
+        z, y, x = zyx[:, 0], np.clip(m[:, 0], 0, ny - 1), np.clip(m[:, 1], 0, nx - 1)
+        on_csf = ventricles.target[z, y, x]
+        bz, by, bx = z - origin[0], y - origin[1], x - origin[2]
+        inb = (by >= 0) & (by < blood_tol.shape[1]) & (bx >= 0) & (bx < blood_tol.shape[2])
+        other = np.zeros(len(z), dtype=labels.dtype)
+        other[inb] = blood_tol[bz[inb], by[inb], bx[inb]]
+        other[other == i] = 0
+        fraction = float(np.count_nonzero(on_csf | (other > 0))) / max(1, len(zyx))
+        log.debug("blood region %d: mirror match %.2f", i, fraction)
+        whole[i] = fraction >= MIRROR_FRACTION
+        tested[i] = (zyx, other)
+    is_ivh = whole | already
+    for i, (zyx, other) in tested.items():
+        if whole[i]:
+            continue
+        hit = is_ivh[other]
+        if hit.any():
+            partial[zyx[hit, 0], zyx[hit, 1], zyx[hit, 2]] = True
+    return whole, partial
