@@ -441,22 +441,28 @@ class MainWindow(QMainWindow):
         try:
             from ichviewer.dialogs.trainer_dialog import TrainerDialog
 
-            dialog = TrainerDialog(parent=self, settings=self.settings)
+            opener = getattr(TrainerDialog, "open_for", None)
+            if opener is not None:  # reuses a (maybe still training) hidden dialog
+                dialog = opener(self, self.settings)
+            else:
+                dialog = TrainerDialog(parent=self, settings=self.settings)
         except Exception as exc:  # shown, never a crash
             import traceback
 
             log.exception("the trainer dialog could not open")
             self.show_error("Fine-tuning is not available", str(exc), traceback.format_exc())
             return None
-        dialog.sig_model_changed.connect(self._on_trainer_model_changed)
+        if getattr(self, "trainer_dialog", None) is not dialog:
+            # the trainer adopted / rolled back a model: path of the weights now active
+            # (None: the default model); rerun the open study with it
+            dialog.sig_use_model.connect(self._on_trainer_use_model)
         self.trainer_dialog = dialog
         dialog.show()
         return dialog
 
-    def _on_trainer_model_changed(self, message: str) -> None:
-        """The trainer adopted or rolled back a model: reload the default (active) model."""
-        self.statusBar().showMessage(message)
-        self.use_model(None)
+    def _on_trainer_use_model(self, path) -> None:
+        self.statusBar().showMessage("The active model changed; running it on the open study.")
+        self.use_model(Path(path) if path else None)
 
     def export_report_dialog(self) -> None:
         study = self.controller.study
@@ -511,6 +517,12 @@ class MainWindow(QMainWindow):
         self.settings.window_state = self.saveState()
         self.settings.sync()
         self.statusBar().showMessage("Stopping background jobs…")
+        trainer = getattr(self, "trainer_dialog", None)
+        if trainer is not None and hasattr(trainer, "shutdown"):
+            try:  # a running fine-tune is cancelled (its state is saved for resume)
+                trainer.shutdown()
+            except RuntimeError:  # already deleted by Qt
+                pass
         self.controller.shutdown()
         for dialog in list(self.error_dialogs):
             dialog.close()

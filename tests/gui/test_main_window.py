@@ -338,3 +338,15 @@ def test_progress_strip_names_the_running_jobs(window, fake_jobs, qtbot, tmp_pat
     window.controller.cancel()
     qtbot.waitUntil(lambda: names[-1] == [], timeout=5000)
     assert not window.progress.bar.isVisible()
+
+
+def test_tools_fine_tune_opens_the_trainer_and_close_stops_it(window, qtbot, tmp_path):
+    dialog = window.open_trainer()
+    assert dialog is not None and dialog.isVisible()
+    assert window.open_trainer() is dialog  # reused, never a second one
+    window.controller.models.set_model(object())
+    dialog.sig_use_model.emit(str(tmp_path / "new.safetensors"))
+    assert window.controller.models.loaded is None  # the next run loads the new weights
+    assert window.controller.models._path == tmp_path / "new.safetensors"
+    window.close()
+    assert getattr(dialog, "_shut_down", True)
