@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ichmodel.io.fastheader import RawHeader
 from ichmodel.volume import SeriesMeta
 
 log = logging.getLogger(__name__)
@@ -125,7 +127,15 @@ def fast_get(ds: Any, keyword: str) -> Any:
     if not getattr(elem, "is_raw", False):
         return get(ds, keyword)
     vr = elem.VR or dictionary_VR(tag)
-    data = elem.value
+    decoded = decode_raw(elem.value, vr, elem.is_little_endian)
+    return get(ds, keyword) if decoded is _UNDECODED else decoded
+
+
+_UNDECODED = object()
+
+
+def decode_raw(data: bytes | None, vr: str, little_endian: bool = True) -> Any:
+    """Decode raw bytes of a text or integer VR; ``_UNDECODED`` for other VRs."""
     if data is None or len(data) == 0:
         return None
     if vr in _TEXT_VRS:
@@ -142,10 +152,10 @@ def fast_get(ds: Any, keyword: str) -> Any:
         size = struct.calcsize(fmt)
         if len(data) % size:
             return None
-        order = "<" if elem.is_little_endian else ">"
+        order = "<" if little_endian else ">"
         values = struct.unpack(f"{order}{len(data) // size}{fmt}", data)
         return values[0] if len(values) == 1 else list(values)
-    return get(ds, keyword)
+    return _UNDECODED
 
 
 @dataclass(frozen=True)
@@ -179,6 +189,17 @@ class HeaderRecord:
     instance_number: int | None
     transfer_syntax: str
     gantry_tilt_deg: float | None
+    rescale_slope: float = 1.0
+    rescale_intercept: float = 0.0
+    #: PixelPaddingValue .. PixelPaddingRangeLimit in stored values, or None.
+    padding: tuple[float, float] | None = None
+    pixel_representation: int = 0
+    bits_allocated: int = 16
+    bits_stored: int = 16
+    samples_per_pixel: int = 1
+    #: Byte offset of the PixelData element (tag) in the file, when known from a fast parse.
+    pixel_data_offset: int | None = None
+    explicit_vr: bool = True
 
     @property
     def is_image(self) -> bool:
@@ -200,36 +221,115 @@ def header_record(ds: Any, path: Path) -> HeaderRecord:
         get(file_meta, "MediaStorageSOPClassUID") if file_meta is not None else None
     )
     syntax = to_str(get(file_meta, "TransferSyntaxUID")) if file_meta is not None else ""
-    image_type = tuple(p.upper() for p in to_str(fast_get(ds, "ImageType")).split("\\") if p)
-    spacing = to_floats(fast_get(ds, "PixelSpacing"), 2)
-    position = to_floats(fast_get(ds, "ImagePositionPatient"), 3)
-    orientation = to_floats(fast_get(ds, "ImageOrientationPatient"), 6)
+    return build_record(lambda kw: fast_get(ds, kw), path, sop_class, syntax)
+
+
+#: Keywords :func:`build_record` reads.
+RECORD_KEYWORDS = (
+    "SOPClassUID", "SOPInstanceUID", "Modality", "StudyInstanceUID", "SeriesInstanceUID",
+    "SeriesNumber", "SeriesDescription", "ImageType", "Rows", "Columns", "NumberOfFrames",
+    "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness",
+    "ConvolutionKernel", "BodyPartExamined", "ProtocolName", "StudyDescription",
+    "ContrastBolusAgent", "InstanceNumber", "GantryDetectorTilt", "RescaleSlope",
+    "RescaleIntercept", "PixelPaddingValue", "PixelPaddingRangeLimit", "PixelRepresentation",
+    "BitsAllocated", "BitsStored", "SamplesPerPixel",
+)  # fmt: skip
+
+
+def build_record(
+    value: Callable[[str], Any],
+    path: Path,
+    sop_class: str,
+    syntax: str,
+    *,
+    pixel_data_offset: int | None = None,
+    explicit_vr: bool = True,
+) -> HeaderRecord:
+    """A :class:`HeaderRecord` from ``value(keyword)`` (decoded, or None when absent)."""
+    image_type = tuple(p.upper() for p in to_str(value("ImageType")).split("\\") if p)
+    spacing = to_floats(value("PixelSpacing"), 2)
+    slope = to_float(value("RescaleSlope"))
+    pad_value = to_float(value("PixelPaddingValue"))
+    pad_limit = to_float(value("PixelPaddingRangeLimit"))
+    padding = None
+    if pad_value is not None:
+        low, high = sorted((pad_value, pad_limit if pad_limit is not None else pad_value))
+        padding = (low, high)
     return HeaderRecord(
         path=path,
-        sop_class_uid=sop_class,
-        sop_instance_uid=to_str(fast_get(ds, "SOPInstanceUID")),
-        modality=to_str(fast_get(ds, "Modality")).upper(),
-        study_uid=to_str(fast_get(ds, "StudyInstanceUID")),
-        series_uid=to_str(fast_get(ds, "SeriesInstanceUID")),
-        series_number=to_str(fast_get(ds, "SeriesNumber")),
-        series_description=to_str(fast_get(ds, "SeriesDescription")),
+        sop_class_uid=to_str(value("SOPClassUID")) or sop_class,
+        sop_instance_uid=to_str(value("SOPInstanceUID")),
+        modality=to_str(value("Modality")).upper(),
+        study_uid=to_str(value("StudyInstanceUID")),
+        series_uid=to_str(value("SeriesInstanceUID")),
+        series_number=to_str(value("SeriesNumber")),
+        series_description=to_str(value("SeriesDescription")),
         image_type=image_type,
-        rows=to_int(fast_get(ds, "Rows")),
-        columns=to_int(fast_get(ds, "Columns")),
-        number_of_frames=to_int(fast_get(ds, "NumberOfFrames")) or 1,
-        position_mm=position,  # type: ignore[arg-type]
-        orientation=orientation,  # type: ignore[arg-type]
+        rows=to_int(value("Rows")),
+        columns=to_int(value("Columns")),
+        number_of_frames=to_int(value("NumberOfFrames")) or 1,
+        position_mm=to_floats(value("ImagePositionPatient"), 3),  # type: ignore[arg-type]
+        orientation=to_floats(value("ImageOrientationPatient"), 6),  # type: ignore[arg-type]
         pixel_spacing_mm=spacing if spacing and min(spacing) > 0 else None,  # type: ignore[arg-type]
-        slice_thickness_mm=to_float(fast_get(ds, "SliceThickness")),
-        kernel=to_str(fast_get(ds, "ConvolutionKernel")),
-        body_part=to_str(fast_get(ds, "BodyPartExamined")).upper(),
-        protocol_name=to_str(fast_get(ds, "ProtocolName")),
-        study_description=to_str(fast_get(ds, "StudyDescription")),
-        contrast_agent=to_str(fast_get(ds, "ContrastBolusAgent")),
-        instance_number=to_int(fast_get(ds, "InstanceNumber")),
+        slice_thickness_mm=to_float(value("SliceThickness")),
+        kernel=to_str(value("ConvolutionKernel")),
+        body_part=to_str(value("BodyPartExamined")).upper(),
+        protocol_name=to_str(value("ProtocolName")),
+        study_description=to_str(value("StudyDescription")),
+        contrast_agent=to_str(value("ContrastBolusAgent")),
+        instance_number=to_int(value("InstanceNumber")),
         transfer_syntax=syntax,
-        gantry_tilt_deg=to_float(fast_get(ds, "GantryDetectorTilt")),
+        gantry_tilt_deg=to_float(value("GantryDetectorTilt")),
+        rescale_slope=slope if slope not in (None, 0.0) else 1.0,
+        rescale_intercept=to_float(value("RescaleIntercept")) or 0.0,
+        padding=padding,
+        pixel_representation=to_int(value("PixelRepresentation")) or 0,
+        bits_allocated=to_int(value("BitsAllocated")) or 16,
+        bits_stored=to_int(value("BitsStored")) or to_int(value("BitsAllocated")) or 16,
+        samples_per_pixel=to_int(value("SamplesPerPixel")) or 1,
+        pixel_data_offset=pixel_data_offset,
+        explicit_vr=explicit_vr,
     )
+
+
+def record_from_raw(raw: RawHeader, path: Path) -> HeaderRecord:
+    """A :class:`HeaderRecord` from :func:`ichmodel.io.fastheader.read_raw_header` output."""
+    pixel_rep = decode_raw(raw.values.get(_TAGS["PixelRepresentation"]), "US")
+
+    def value(keyword: str) -> Any:
+        tag = _TAGS[keyword]
+        vr = _VRS[tag]
+        if vr == "US or SS":
+            vr = "SS" if pixel_rep == 1 else "US"
+        decoded = decode_raw(raw.values.get(tag), vr)
+        return None if decoded is _UNDECODED else decoded
+
+    media_class = decode_raw(raw.values.get(0x00020002), "UI")
+    return build_record(
+        value,
+        path,
+        media_class if isinstance(media_class, str) else "",
+        raw.transfer_syntax,
+        pixel_data_offset=raw.pixel_data_offset,
+        explicit_vr=raw.explicit_vr,
+    )
+
+
+def _dictionary_vr(tag: int) -> str:
+    from pydicom.datadict import dictionary_VR
+
+    return str(dictionary_VR(tag))
+
+
+def _keyword_tags() -> dict[str, int]:
+    from pydicom.datadict import tag_for_keyword
+
+    return {kw: int(tag_for_keyword(kw)) for kw in RECORD_KEYWORDS}  # type: ignore[arg-type]
+
+
+_TAGS = _keyword_tags()
+WANTED_TAGS = frozenset(_TAGS.values())
+_VRS = {tag: _dictionary_vr(tag) for tag in WANTED_TAGS}
 
 
 def series_meta(ds: Any) -> SeriesMeta:

@@ -8,9 +8,10 @@ In the orthonormal frame (row, column, normal) each slice s sits at in-plane off
 ``(a_s, b_s) = (IPP_s . row, IPP_s . column)`` and height ``d_s = IPP_s . n``. A gantry tilt
 shows as offsets that drift with ``d`` (the stack is sheared); uneven spacing as unequal gaps
 in ``d``. Both are repaired by :func:`regularize` exactly like dcm2niix's tilt correction and
-equidistant resampling: each slice is shifted in-plane onto a common grid (SimpleITK linear
-resampling), then the stack is linearly interpolated along the normal onto equidistant
-heights from the first to the last slice, so the physical extent is kept.
+equidistant resampling: each slice is shifted in-plane onto a common grid (linear
+interpolation, the same values as SimpleITK's linear ``Resample``, which the tests check, at
+a tenth of its time), then the stack is linearly interpolated along the normal onto
+equidistant heights from the first to the last slice, so the physical extent is kept.
 """
 
 from __future__ import annotations
@@ -218,18 +219,77 @@ def describe(geometry: StackGeometry) -> list[str]:
     return out
 
 
-def _shift_slice(
+def _linear_indices(n_src: int, n_out: int, shift_px: float) -> tuple[np.ndarray, ...]:
+    """Source neighbours/weights for output k sampling source position ``k - shift_px``.
+
+    Same rule as ITK's linear interpolator: positions within half a pixel outside the
+    source take the edge value, positions further out are outside (the default value).
+    """
+    pos = np.arange(n_out, dtype=float) - shift_px
+    inside = (pos >= -0.5) & (pos < n_src - 0.5)
+    pos = np.clip(pos, 0.0, n_src - 1.0)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, n_src - 1)
+    weight = (pos - lo).astype(np.float32)
+    return lo, hi, weight, inside
+
+
+def shift_slice(
     image: np.ndarray,
     offset_mm: tuple[float, float],
     origin_mm: tuple[float, float],
     size_xy: tuple[int, int],
     spacing_yx: tuple[float, float],
 ) -> np.ndarray:
-    """Resample one slice (y, x) sitting at ``offset_mm`` onto the common in-plane grid."""
+    """Resample one slice (y, x) sitting at ``offset_mm`` onto the common in-plane grid.
+
+    A pure translation, so bilinear interpolation separates into two 1-D linear passes;
+    this gives the same values as SimpleITK's ``Resample`` with a linear interpolator and
+    default value :data:`AIR_HU` (checked in the tests) at about 1/10 of its time.
+    """
+    dy, dx = spacing_yx
+    out_nx, out_ny = size_xy
+    columns = _shift_axis(image, (offset_mm[0] - origin_mm[0]) / dx, out_nx, axis=1)
+    return _shift_axis(columns, (offset_mm[1] - origin_mm[1]) / dy, out_ny, axis=0)
+
+
+def _shift_axis(array: np.ndarray, shift_px: float, n_out: int, axis: int) -> np.ndarray:
+    """1-D linear resampling along ``axis``: output k samples source position k - shift."""
+    src = np.moveaxis(array, axis, -1)
+    n_src = src.shape[-1]
+    out = np.full(src.shape[:-1] + (n_out,), AIR_HU, dtype=np.float32)
+    lo, hi, weight, inside = _linear_indices(n_src, n_out, shift_px)
+    c = int(math.ceil(shift_px - 1e-9))
+    w = np.float32(c - shift_px) if c - shift_px > 1e-6 else np.float32(0.0)
+    # interior: a constant shift, so whole slices of the source line up (fast path)
+    start = max(c, 0)
+    stop = min(n_src - 1 + c - (1 if w else 0), n_out - 1) + 1
+    if stop > start:
+        a = src[..., start - c : stop - c]
+        if w:
+            b = src[..., start - c + 1 : stop - c + 1]
+            out[..., start:stop] = a * (1 - w) + b * w
+        else:
+            out[..., start:stop] = a
+    for k in np.flatnonzero(inside):  # the few edge samples (clamped like ITK)
+        if start <= k < stop:
+            continue
+        out[..., k] = src[..., lo[k]] * (1 - weight[k]) + src[..., hi[k]] * weight[k]
+    return np.moveaxis(out, -1, axis)
+
+
+def shift_slice_sitk(
+    image: np.ndarray,
+    offset_mm: tuple[float, float],
+    origin_mm: tuple[float, float],
+    size_xy: tuple[int, int],
+    spacing_yx: tuple[float, float],
+) -> np.ndarray:
+    """:func:`shift_slice` done by SimpleITK (the reference; ~10x slower per slice)."""
     import SimpleITK as sitk
 
     dy, dx = spacing_yx
-    src = sitk.GetImageFromArray(image)
+    src = sitk.GetImageFromArray(np.ascontiguousarray(image, dtype=np.float32))
     src.SetSpacing((dx, dy))
     src.SetOrigin((offset_mm[0], offset_mm[1]))
     out = sitk.Resample(
@@ -254,7 +314,7 @@ def regularize(
     """Put a sorted stack (n, y, x) HU onto a regular orthogonal grid.
 
     Without tilt and with even spacing this only wraps the array. Otherwise each slice is
-    shifted in-plane onto the union of all slices' footprints (SimpleITK, linear) and the
+    shifted in-plane onto the union of all slices' footprints (linear, as SimpleITK) and the
     stack is linearly interpolated along the normal onto equidistant heights spanning the
     first to the last slice; the output z spacing is the extent divided into steps of about
     the median gap. ``on_slice(done, total)`` reports progress.
@@ -299,7 +359,7 @@ def regularize(
         if s not in cache:
             for old in [k for k in cache if k < s - 1]:
                 del cache[old]
-            cache[s] = _shift_slice(
+            cache[s] = shift_slice(
                 stack[s], (offsets[s, 0], offsets[s, 1]), (u0, v0), (out_nx, out_ny), (dy, dx)
             )
         return cache[s]

@@ -35,9 +35,10 @@ from ichmodel.errors import (
     UnsupportedModalityError,
 )
 from ichmodel.io import classify as cl
-from ichmodel.io.dicom_tags import UNCOMPRESSED_SYNTAXES, get, series_meta, to_float, to_floats
+from ichmodel.io.dicom_tags import HeaderRecord, series_meta
 from ichmodel.io.geometry import analyze_stack, regularize
-from ichmodel.io.scan import SeriesInfo, StudyScan, iter_scan_study
+from ichmodel.io.pixels import read_stored_pixels
+from ichmodel.io.scan import SeriesInfo, StudyScan, iter_scan_study, read_header
 from ichmodel.progress import Progress, run_to_completion
 from ichmodel.volume import AIR_HU, SeriesMeta, Volume
 
@@ -51,115 +52,50 @@ MAX_WORKERS = min(8, (os.cpu_count() or 2) + 2)
 
 @dataclass
 class _Slice:
-    """One successfully read slice: stored values plus what is needed to make HU."""
+    """One successfully read slice: stored values plus its header record."""
 
     index: int
     stored: np.ndarray
-    slope: float
-    intercept: float
-    padding: tuple[float, float] | None
-    position: tuple[float, float, float] | None
-    orientation: tuple[float, ...] | None
-    pixel_spacing: tuple[float, float] | None
-    thickness: float | None
-    tilt: float | None
-    meta: SeriesMeta | None
+    record: HeaderRecord
 
 
-def _stored_pixels(ds, path: Path) -> np.ndarray:
-    """The stored values (rows, columns) of a single-frame grayscale image."""
-    rows, cols = int(ds.Rows), int(ds.Columns)
-    syntax = str(ds.file_meta.TransferSyntaxUID) if "TransferSyntaxUID" in ds.file_meta else ""
-    bits = int(ds.get("BitsAllocated", 16) or 16)
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    if "PixelData" not in ds:
-        raise PixelDataError(f"{path.name} has no pixel data")
-    if samples != 1 or frames != 1:
-        raise PixelDataError(
-            f"{path.name} is not a single-frame grayscale image "
-            f"(SamplesPerPixel {samples}, NumberOfFrames {frames})"
-        )
-    if syntax in UNCOMPRESSED_SYNTAXES and syntax != "1.2.840.10008.1.2.2" and bits == 16:
-        data = ds.PixelData
-        needed = rows * cols * 2
-        if len(data) < needed:
-            raise PixelDataError(
-                f"{path.name}: pixel data holds {len(data)} bytes but Rows x Columns "
-                f"({rows}x{cols}) needs {needed} (truncated file)"
-            )
-        signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
-        stored = np.frombuffer(data, dtype="<i2" if signed else "<u2", count=rows * cols)
-        stored = stored.reshape(rows, cols)
-        bits_stored = int(ds.get("BitsStored", 16) or 16)
-        if bits_stored < 16:  # high bits may hold overlays or garbage
-            shift = 16 - bits_stored
-            if signed:
-                stored = (stored << shift) >> shift
-            else:
-                stored = stored & np.uint16((1 << bits_stored) - 1)
-        return stored
-    try:
-        if syntax == "1.2.840.10008.1.2.5":  # RLE: pylibjpeg-rle is much faster than numpy
-            try:
-                ds.pixel_array_options(decoding_plugin="pylibjpeg")
-                array = ds.pixel_array
-            except Exception:  # noqa: BLE001 - fall back to pydicom's own RLE decoder
-                ds.pixel_array_options(decoding_plugin="")
-                array = ds.pixel_array
+def _read_slice(index: int, record: HeaderRecord) -> _Slice:
+    if not record.is_image:
+        raise PixelDataError(f"{record.path.name} is not an image")
+    return _Slice(index=index, stored=read_stored_pixels(record), record=record)
+
+
+def _records(series: SeriesInfo, bad: list[tuple[str, str]]) -> list[HeaderRecord]:
+    """Header records of the series' files (from the scan, or read now)."""
+    if len(series.headers) == len(series.files):
+        return list(series.headers)
+    records = []
+    for path in series.files:
+        record, why = read_header(Path(path))
+        if record is None:
+            bad.append((Path(path).name, why))
         else:
-            array = ds.pixel_array
-    except PixelDataError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - decoders raise many types
-        raise PixelDataError(
-            f"{path.name}: cannot decode pixel data ({type(exc).__name__}: {exc})"
-        ) from exc
-    if array.shape != (rows, cols):
-        raise PixelDataError(f"{path.name}: decoded {array.shape}, expected {(rows, cols)}")
-    return array
+            records.append(record)
+    return records
 
 
-def _read_slice(index: int, path: Path, want_meta: bool) -> _Slice:
+def _meta(path: Path) -> SeriesMeta:
     import pydicom
 
-    try:
-        ds = pydicom.dcmread(path)
-    except Exception as exc:  # noqa: BLE001
-        raise PixelDataError(f"{path.name}: unreadable ({type(exc).__name__}: {exc})") from exc
-    if "Rows" not in ds or "Columns" not in ds:
-        raise PixelDataError(f"{path.name} is not an image")
-    stored = _stored_pixels(ds, path)
-    slope = to_float(get(ds, "RescaleSlope"))
-    intercept = to_float(get(ds, "RescaleIntercept"))
-    pad_value = to_float(get(ds, "PixelPaddingValue"))
-    pad_limit = to_float(get(ds, "PixelPaddingRangeLimit"))
-    padding = None
-    if pad_value is not None:
-        low, high = sorted((pad_value, pad_limit if pad_limit is not None else pad_value))
-        padding = (low, high)
-    return _Slice(
-        index=index,
-        stored=stored,
-        slope=slope if slope not in (None, 0.0) else 1.0,
-        intercept=intercept if intercept is not None else 0.0,
-        padding=padding,
-        position=to_floats(get(ds, "ImagePositionPatient"), 3),  # type: ignore[arg-type]
-        orientation=to_floats(get(ds, "ImageOrientationPatient"), 6),
-        pixel_spacing=to_floats(get(ds, "PixelSpacing"), 2),  # type: ignore[arg-type]
-        thickness=to_float(get(ds, "SliceThickness")),
-        tilt=to_float(get(ds, "GantryDetectorTilt")),
-        meta=series_meta(ds) if want_meta else None,
-    )
+    return series_meta(pydicom.dcmread(path, stop_before_pixels=True))
 
 
 def _to_hu(s: _Slice, out: np.ndarray) -> None:
     """Write the HU of slice ``s`` into ``out`` (y, x) float32."""
-    np.multiply(s.stored, np.float32(s.slope), out=out, casting="unsafe")
-    if s.intercept:
-        out += np.float32(s.intercept)
-    if s.padding is not None:
-        low, high = s.padding
+    r = s.record
+    if r.rescale_slope == 1.0:
+        out[...] = s.stored
+    else:
+        np.multiply(s.stored, np.float32(r.rescale_slope), out=out, casting="unsafe")
+    if r.rescale_intercept:
+        out += np.float32(r.rescale_intercept)
+    if r.padding is not None:
+        low, high = r.padding
         pad = (s.stored >= low) & (s.stored <= high)
         out[pad] = AIR_HU
     out[out < PADDING_FLOOR_HU] = AIR_HU
@@ -196,19 +132,19 @@ def load_series(series: SeriesInfo) -> Generator[Progress, None, Volume]:
         MissingFilesError, NoUsableSeriesError: see the messages.
     """
     _check_loadable(series)
-    files = list(series.files)
-    total = len(files)
+    total = len(series.files)
     yield Progress("load", 0, total, f"reading {total} slices")
     slices: list[_Slice] = []
     bad: list[tuple[str, str]] = []
-    pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, total))
+    records = _records(series, bad)
+    pool = ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(records))))
     try:
-        futures = [pool.submit(_read_slice, i, p, i < 4) for i, p in enumerate(files)]
-        for done, (path, future) in enumerate(zip(files, futures, strict=True), start=1):
+        futures = [pool.submit(_read_slice, i, r) for i, r in enumerate(records)]
+        for done, (record, future) in enumerate(zip(records, futures, strict=True), start=1):
             try:
                 slices.append(future.result())
             except InputError as exc:
-                bad.append((path.name, str(exc)))
+                bad.append((record.path.name, str(exc)))
             if done % 8 == 0 or done == total:
                 yield Progress("load", done, total, f"read {done}/{total} slices")
     finally:
@@ -227,10 +163,12 @@ def load_series(series: SeriesInfo) -> Generator[Progress, None, Volume]:
 
     slices = _consistent(slices, warnings)
     geo = analyze_stack(
-        [s.position for s in slices],  # type: ignore[misc]
-        slices[0].orientation,  # type: ignore[arg-type]
-        slices[0].pixel_spacing,  # type: ignore[arg-type]
-        tagged_tilt_deg=next((s.tilt for s in slices if s.tilt), None),
+        [s.record.position_mm for s in slices],  # type: ignore[misc]
+        slices[0].record.orientation,  # type: ignore[arg-type]
+        slices[0].record.pixel_spacing_mm,  # type: ignore[arg-type]
+        tagged_tilt_deg=next(
+            (s.record.gantry_tilt_deg for s in slices if s.record.gantry_tilt_deg), None
+        ),
     )
     ordered = [slices[i] for i in geo.order]
     if len(ordered) < 2:
@@ -247,8 +185,10 @@ def load_series(series: SeriesInfo) -> Generator[Progress, None, Volume]:
     if geo.needs_resampling:
         yield Progress("resample", 0, 1, "correcting tilt / uneven spacing")
     grid = regularize(stack, geo)
-    meta = next(s.meta for s in sorted(slices, key=lambda s: s.index) if s.meta is not None)
-    thickness = Counter(s.thickness for s in ordered if s.thickness).most_common(1)
+    meta = _meta(ordered[0].record.path)
+    thickness = Counter(
+        s.record.slice_thickness_mm for s in ordered if s.record.slice_thickness_mm
+    ).most_common(1)
     if thickness:
         from dataclasses import replace
 
@@ -274,7 +214,7 @@ def _consistent(slices: list[_Slice], warnings: list[str]) -> list[_Slice]:
     """Drop slices whose size/orientation/geometry disagrees with the majority (warned)."""
     if not slices:
         return slices
-    no_geo = [s for s in slices if s.position is None or s.orientation is None]
+    no_geo = [s for s in slices if s.record.position_mm is None or s.record.orientation is None]
     slices = [s for s in slices if s not in no_geo]
     if no_geo:
         if len(slices) < 2:
@@ -293,14 +233,14 @@ def _consistent(slices: list[_Slice], warnings: list[str]) -> list[_Slice]:
             )
         warnings.append(f"skipped {len(odd)} image(s) of a different size")
         slices = [s for s in slices if s.stored.shape == size]
-    ref = np.asarray(slices[0].orientation)
-    tilted = [s for s in slices if np.abs(np.asarray(s.orientation) - ref).max() > 1e-3]
+    ref = np.asarray(slices[0].record.orientation)
+    tilted = [s for s in slices if np.abs(np.asarray(s.record.orientation) - ref).max() > 1e-3]
     if tilted:
         raise InconsistentSeriesError(
             f"{len(tilted)} image(s) of this series have another orientation; "
             "choose one part of the series"
         )
-    if slices[0].pixel_spacing is None:
+    if slices[0].record.pixel_spacing_mm is None:
         raise InconsistentSeriesError(
             "the images have no PixelSpacing, so sizes in mm are unknown; export with geometry"
         )

@@ -12,12 +12,19 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ichmodel.errors import NoDicomFoundError, UnreadableDicomError
 from ichmodel.io import classify as cl
-from ichmodel.io.dicom_tags import MEDIA_STORAGE_DIRECTORY, HeaderRecord, header_record
+from ichmodel.io.dicom_tags import (
+    MEDIA_STORAGE_DIRECTORY,
+    WANTED_TAGS,
+    HeaderRecord,
+    header_record,
+    record_from_raw,
+)
+from ichmodel.io.fastheader import read_raw_header
 from ichmodel.io.sources import collect_files
 from ichmodel.progress import Progress, run_to_completion
 
@@ -51,6 +58,9 @@ class SeriesInfo:
     study_uid: str = ""
     #: Files a DICOMDIR lists for this series that are not on disk.
     n_missing_files: int = 0
+    #: The scanned header of each file (same order as ``files``); lets the loader read the
+    #: pixels without parsing headers again. Empty when built by hand.
+    headers: tuple[HeaderRecord, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def is_candidate(self) -> bool:
@@ -85,6 +95,15 @@ def read_header(path: Path) -> tuple[HeaderRecord | None, str]:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    raw = read_raw_header(path, WANTED_TAGS)
+    if raw is not None:  # fast path: plain little-endian Part 10 file
+        if raw.has_directory_records:
+            return None, "directory"
+        record = record_from_raw(raw, path)
+        if record.sop_class_uid == MEDIA_STORAGE_DIRECTORY:
+            return None, "directory"
+        if record.series_uid:
+            return record, ""
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, defer_size=4096)
     except InvalidDicomError:
@@ -175,6 +194,7 @@ def _build_series(
             reason=cls.reason,
             warnings=(warning,) if warning else (),
             files=tuple(r.path for r in part),
+            headers=tuple(part),
             category=cls.category,
             series_number=first.series_number,
             kernel=first.kernel,
