@@ -69,8 +69,18 @@ def _progress(every: float = 30.0):
 
 
 def stage_data(a, cache):
+    """Cached train/val and test cases; ``cases.json`` pins them (phantom code may change)."""
+    from ichmodel.train.dataset import Case
     from ichmodel.train.phantom_cases import cache_phantoms
 
+    pinned = a.work / "cases.json"
+    if pinned.is_file():
+        d = json.loads(pinned.read_text())
+        train_cases = [Case(**c) for c in d["train"]][: a.n_train]
+        test_cases = [Case(**c) for c in d["test"]][: a.n_test]
+        if all(cache.has(c.cache_key) for c in train_cases + test_cases):
+            log.info("data: %d + %d cases pinned in %s", len(train_cases), len(test_cases), pinned)
+            return train_cases, test_cases
     t = time.time()
     train_cases = run_to_completion(
         cache_phantoms(range(TRAIN_SEED0, TRAIN_SEED0 + a.n_train), cache), _progress()
@@ -85,6 +95,8 @@ def stage_data(a, cache):
         len(train_cases), len(test_cases), time.time() - t, np.median(vols), vols.max(),
         100 * np.mean([c.poor_outcome for c in train_cases]),
     )
+    pinned.write_text(json.dumps({"train": [c.__dict__ for c in train_cases],
+                                  "test": [c.__dict__ for c in test_cases]}))
     return train_cases, test_cases
 
 

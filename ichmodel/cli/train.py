@@ -107,7 +107,8 @@ def _train_config(args: argparse.Namespace, saved: dict | None):
         raise TrainingError(
             f"--resume keeps the run's settings; these cannot change: {', '.join(changed)}"
         )
-    return TrainConfig.from_dict(saved | given)
+    # --max-steps stops this invocation only; a resumed run does not inherit it.
+    return TrainConfig.from_dict(saved | {"max_steps": None} | given)
 
 
 def _start_model(args: argparse.Namespace, saved: dict | None):
