@@ -29,7 +29,13 @@ from ichviewer.report.content import (
 )
 from ichviewer.report.fields import get_field
 from ichviewer.report.pdf import ReportExportError, write_pdf
-from ichviewer.report.render import RenderedSlice, render_slice
+from ichviewer.report.render import (
+    A_SEGMENT_RGB,
+    B_SEGMENT_RGB,
+    RenderedSlice,
+    head_bbox_yx,
+    render_slice,
+)
 
 __all__ = [
     "RESEARCH_USE_STATEMENT",
@@ -48,14 +54,15 @@ log = logging.getLogger(__name__)
 
 
 def _segments(measurement: Any) -> list:
-    """The ABC/2 A and B diameters as ((z, y, x), (z, y, x)) voxel-index pairs, when usable."""
+    """The ABC/2 A and B diameters as (((z, y, x), (z, y, x)), colour) pairs, when usable."""
     abc2 = get_field(measurement, "abc2")
     segments = []
-    for name in ("a_segment_zyx", "b_segment_zyx"):
+    for name, colour in (("a_segment_zyx", A_SEGMENT_RGB), ("b_segment_zyx", B_SEGMENT_RGB)):
         segment = get_field(abc2, name)
         try:
             (z0, y0, x0), (z1, y1, x1) = segment  # type: ignore[misc]
-            segments.append(((float(z0), float(y0), float(x0)), (float(z1), float(y1), float(x1))))
+            start, end = (float(z0), float(y0), float(x0)), (float(z1), float(y1), float(x1))
+            segments.append(((start, end), colour))
         except (TypeError, ValueError):
             if segment is not None:
                 log.warning("ABC/2 %s %r is not two (z, y, x) points; not drawn", name, segment)
@@ -75,6 +82,7 @@ def render_key_slices(
     mask = get_field(measurement, "hematoma_mask") if options.show_contour else None
     cam = get_field(prediction, "cam") if options.show_heatmap else None
     segments = _segments(measurement) if options.show_abc2_segments else []
+    crop = head_bbox_yx(volume) if options.crop_to_head else None
     return [
         render_slice(
             volume,
@@ -86,6 +94,7 @@ def render_key_slices(
             colormap=options.colormap,
             segments_zyx=segments,
             max_side_px=max_side_px,
+            crop_yx=crop,
         )
         for key in content.key_slices
     ]

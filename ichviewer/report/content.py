@@ -57,6 +57,8 @@ class ReportOptions:
     show_heatmap: bool = True
     show_contour: bool = True
     show_abc2_segments: bool = True
+    #: Show only the head (everything above -300 HU, plus 5 mm) rather than the whole field of view.
+    crop_to_head: bool = True
     #: Which Grad-CAM head the heatmap came from ("volume" or "prognosis"), for the legend.
     cam_head: str = "volume"
     colormap: str = "inferno"
@@ -397,13 +399,16 @@ def build_report_content(
         options.show_abc2_segments
         and get_field(get_field(measurement, "abc2"), "a_segment_zyx") is not None
     ):
-        legend_parts.append("magenta lines: ABC/2 diameters A and B")
+        legend_parts.append("ABC/2 diameters: A yellow, B cyan")
     if options.show_heatmap and cam is not None:
         legend_parts.append(
             f"heatmap: Grad-CAM of the {options.cam_head} head "
             f"({options.colormap}, opacity {options.heatmap_opacity * 100:.0f} %)"
         )
-    legend_parts.append("patient's right on the image's left")
+    side = volume.orientation_code[0]  # where the array's x (columns) points
+    if side in ("L", "R"):
+        shown_left = "right" if side == "L" else "left"
+        legend_parts.append(f"patient's {shown_left} on the image's left")
 
     analysis_warnings = tuple(
         [f"measurement: {w}" for w in (get_field(measurement, "warnings") or ())]

@@ -20,11 +20,14 @@ from ichmodel.volume import Volume
 log = logging.getLogger(__name__)
 
 BRAIN_WINDOW_HU = (40.0, 80.0)
-CONTOUR_RGB = (0, 255, 0)
-SEGMENT_RGB = (255, 0, 255)
+# The viewer's colours and heatmap ramp (ichviewer.widgets.slice_view), so the report shows
+# what the reader saw on screen.
+CONTOUR_RGB = (0, 230, 118)
+A_SEGMENT_RGB = (255, 196, 0)
+B_SEGMENT_RGB = (0, 200, 255)
 #: Grad-CAM values under this are fully transparent; the opacity ramps up to full by CAM_FULL.
-CAM_FLOOR = 0.1
-CAM_FULL = 0.4
+CAM_FLOOR = 0.2
+CAM_FULL = 0.65
 
 # Colormaps as anchor colours at evenly spaced positions in [0, 1] (linear interpolation).
 _COLORMAPS: dict[str, tuple[tuple[int, int, int], ...]] = {
@@ -113,6 +116,28 @@ def _resample_grid(
     return src_r, src_c, pixel_mm
 
 
+def head_bbox_yx(
+    volume: Volume, threshold_hu: float = -300.0, margin_mm: float = 5.0
+) -> tuple[int, int, int, int] | None:
+    """In-plane box (row start, row stop, column start, column stop) holding everything above
+    ``threshold_hu`` (the head, and the table) on any slice, grown by ``margin_mm``; None when
+    nothing is above it. Cropping the air around the head makes the anatomy larger on paper."""
+    above = np.asarray(volume.hu > threshold_hu).any(axis=0)
+    if not above.any():
+        return None
+    rows = np.flatnonzero(above.any(axis=1))
+    cols = np.flatnonzero(above.any(axis=0))
+    _, sy, sx = volume.spacing_mm
+    my, mx = int(np.ceil(margin_mm / sy)), int(np.ceil(margin_mm / sx))
+    ny, nx = volume.shape[1:]
+    return (
+        max(0, int(rows[0]) - my),
+        min(ny, int(rows[-1]) + 1 + my),
+        max(0, int(cols[0]) - mx),
+        min(nx, int(cols[-1]) + 1 + mx),
+    )
+
+
 def _sample(image: np.ndarray, src_r: np.ndarray, src_c: np.ndarray, order: int) -> np.ndarray:
     from scipy import ndimage
 
@@ -148,16 +173,17 @@ def render_slice(
     heatmap_opacity: float = 0.4,
     window_hu: tuple[float, float] = BRAIN_WINDOW_HU,
     colormap: str = "inferno",
-    segments_zyx: Sequence[Sequence[Sequence[float]]] = (),
+    segments_zyx: Sequence[tuple[Sequence[Sequence[float]], tuple[int, int, int]]] = (),
     max_side_px: int = 512,
+    crop_yx: tuple[int, int, int, int] | None = None,
 ) -> RenderedSlice:
     """Render axial slice ``slice_index`` of ``volume`` as an RGB picture with overlays.
 
     ``hematoma_mask`` (bool, (z, y, x)) is drawn as a green outline; ``cam`` (float in [0, 1],
     (z, y, x) on the volume grid) is blended through ``colormap`` with alpha
     ``heatmap_opacity`` where the map is high (transparent below :data:`CAM_FLOOR`);
-    ``segments_zyx`` are line segments ((z, y, x), (z, y, x)) in voxel indices, drawn in magenta
-    when they lie on this slice. ``window_hu`` is (center, width) in HU.
+    ``segments_zyx`` are (segment, RGB colour) pairs, a segment being ((z, y, x), (z, y, x)) in
+    voxel indices; each is drawn when it lies on this slice. ``window_hu`` is (center, width) in HU.
     """
     n_z = volume.shape[0]
     if not 0 <= slice_index < n_z:
@@ -165,16 +191,20 @@ def render_slice(
     if not 0.0 <= heatmap_opacity <= 1.0:
         raise ValueError(f"heatmap_opacity is a fraction in [0, 1], got {heatmap_opacity}")
     _, sy, sx = volume.spacing_mm
-    src_r, src_c, pixel_mm = _resample_grid(volume.shape[1:], (sy, sx), max_side_px)
+    r0, r1, c0, c1 = crop_yx if crop_yx is not None else (0, volume.shape[1], 0, volume.shape[2])
+    if not (0 <= r0 < r1 <= volume.shape[1] and 0 <= c0 < c1 <= volume.shape[2]):
+        raise ValueError(f"crop_yx {crop_yx} is outside the slice's {volume.shape[1:]} pixels")
+    window = np.s_[r0:r1, c0:c1]
+    src_r, src_c, pixel_mm = _resample_grid((r1 - r0, c1 - c0), (sy, sx), max_side_px)
 
-    grey = window_to_unit(_sample(volume.hu[slice_index], src_r, src_c, 1), *window_hu)
+    grey = window_to_unit(_sample(volume.hu[slice_index][window], src_r, src_c, 1), *window_hu)
     rgb = np.repeat(grey[..., None], 3, axis=-1)
 
     if cam is not None and heatmap_opacity > 0:
         cam = np.asarray(cam)
         if cam.shape != volume.shape:
             raise ValueError(f"cam shape {cam.shape} differs from the volume's {volume.shape}")
-        cam_slice = np.clip(_sample(cam[slice_index], src_r, src_c, 1), 0.0, 1.0)
+        cam_slice = np.clip(_sample(cam[slice_index][window], src_r, src_c, 1), 0.0, 1.0)
         ramp = np.clip((cam_slice - CAM_FLOOR) / (CAM_FULL - CAM_FLOOR), 0.0, 1.0)
         alpha = (heatmap_opacity * ramp)[..., None]
         rgb = (1.0 - alpha) * rgb + alpha * apply_colormap(cam_slice, colormap)
@@ -189,15 +219,17 @@ def render_slice(
                 f"hematoma mask shape {hematoma_mask.shape} differs from the volume's "
                 f"{volume.shape}"
             )
-        mask_slice = _sample(hematoma_mask[slice_index].astype(np.float32), src_r, src_c, 0) > 0.5
+        mask_slice = (
+            _sample(hematoma_mask[slice_index][window].astype(np.float32), src_r, src_c, 0) > 0.5
+        )
         out[mask_outline(mask_slice, thickness)] = CONTOUR_RGB
 
-    for segment in segments_zyx:
+    for segment, colour in segments_zyx:
         (z0, y0, x0), (z1, y1, x1) = segment
         if int(round(z0)) != slice_index and int(round(z1)) != slice_index:
             continue
-        start = ((y0 + 0.5) * sy / pixel_mm - 0.5, (x0 + 0.5) * sx / pixel_mm - 0.5)
-        end = ((y1 + 0.5) * sy / pixel_mm - 0.5, (x1 + 0.5) * sx / pixel_mm - 0.5)
-        _draw_line(out, start, end, SEGMENT_RGB, max(0, thickness // 2))
+        start = ((y0 - r0 + 0.5) * sy / pixel_mm - 0.5, (x0 - c0 + 0.5) * sx / pixel_mm - 0.5)
+        end = ((y1 - r0 + 0.5) * sy / pixel_mm - 0.5, (x1 - c0 + 0.5) * sx / pixel_mm - 0.5)
+        _draw_line(out, start, end, colour, max(0, thickness // 2))
 
     return RenderedSlice(rgb=out, slice_index=int(slice_index), pixel_mm=float(pixel_mm))

@@ -19,8 +19,8 @@ from ichviewer.report.content import (
     choose_key_slices,
 )
 from ichviewer.report.render import (
+    A_SEGMENT_RGB,
     CONTOUR_RGB,
-    SEGMENT_RGB,
     apply_colormap,
     mask_outline,
     render_slice,
@@ -298,10 +298,11 @@ def test_render_true_aspect_contour_heatmap_and_segments():
     d_half = np.abs(half.rgb.astype(int) - plain.rgb).sum()
     d_full = np.abs(full.rgb.astype(int) - plain.rgb).sum()
     assert 0 < d_half < d_full
-    lines = render_slice(volume, 4, segments_zyx=(m.abc2.a_segment_zyx,), max_side_px=240)
-    assert np.all(lines.rgb == SEGMENT_RGB, axis=-1).sum() > 20
-    other = render_slice(volume, 2, segments_zyx=(m.abc2.a_segment_zyx,), max_side_px=240)
-    assert not np.all(other.rgb == SEGMENT_RGB, axis=-1).any()
+    a_line = ((m.abc2.a_segment_zyx, A_SEGMENT_RGB),)
+    lines = render_slice(volume, 4, segments_zyx=a_line, max_side_px=240)
+    assert np.all(lines.rgb == A_SEGMENT_RGB, axis=-1).sum() > 20
+    other = render_slice(volume, 2, segments_zyx=a_line, max_side_px=240)
+    assert not np.all(other.rgb == A_SEGMENT_RGB, axis=-1).any()
     with pytest.raises(ValueError):
         render_slice(volume, 99)
 
@@ -313,3 +314,30 @@ def test_content_and_render_import_no_qt():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
+
+
+def test_head_crop_keeps_aspect_and_overlays_aligned():
+    from ichviewer.report.render import head_bbox_yx
+
+    volume, m, p = make_case()  # head ellipse inside a 30 x 40 field, 0.8 x 0.5 mm pixels
+    box = head_bbox_yx(volume, margin_mm=0.0)
+    rows = np.flatnonzero((volume.hu > -300).any(axis=(0, 2)))
+    cols = np.flatnonzero((volume.hu > -300).any(axis=(0, 1)))
+    assert box == (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
+    full = render_slice(volume, 4, hematoma_mask=m.hematoma_mask, max_side_px=300)
+    cropped = render_slice(volume, 4, hematoma_mask=m.hematoma_mask, max_side_px=300, crop_yx=box)
+    assert cropped.height_mm == pytest.approx((box[1] - box[0]) * 0.8, abs=0.2)
+    assert cropped.width_mm == pytest.approx((box[3] - box[2]) * 0.5, abs=0.2)
+
+    # the contour sits on the same anatomy: its centre in mm from the box's corner agrees
+    def centre_mm(picture, offset_mm):
+        rr, cc = np.nonzero(np.all(picture.rgb == CONTOUR_RGB, axis=-1))
+        return np.array([rr.mean(), cc.mean()]) * picture.pixel_mm + offset_mm
+
+    assert centre_mm(cropped, np.array([box[0] * 0.8, box[2] * 0.5])) == pytest.approx(
+        centre_mm(full, np.zeros(2)), abs=0.5
+    )
+    empty = Volume(hu=np.full((2, 4, 4), -1000.0, np.float32), spacing_mm=(1.0, 1.0, 1.0))
+    assert head_bbox_yx(empty) is None
+    with pytest.raises(ValueError, match="outside"):
+        render_slice(volume, 4, crop_yx=(0, 99, 0, 5))
