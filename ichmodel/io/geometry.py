@@ -254,10 +254,15 @@ def shift_slice(
 
 
 def _shift_axis(array: np.ndarray, shift_px: float, n_out: int, axis: int) -> np.ndarray:
-    """1-D linear resampling along ``axis``: output k samples source position k - shift."""
-    src = np.moveaxis(array, axis, -1)
-    n_src = src.shape[-1]
-    out = np.full(src.shape[:-1] + (n_out,), AIR_HU, dtype=np.float32)
+    """1-D linear resampling along ``axis`` (0 or 1) of a 2-D array: output k samples
+    source position k - shift (C-contiguous float32 result)."""
+    n_src = array.shape[axis]
+
+    def take(index) -> tuple:  # index along `axis`, everything along the other
+        return (index, slice(None)) if axis == 0 else (slice(None), index)
+
+    shape = (n_out, array.shape[1]) if axis == 0 else (array.shape[0], n_out)
+    out = np.full(shape, AIR_HU, dtype=np.float32)
     lo, hi, weight, inside = _linear_indices(n_src, n_out, shift_px)
     c = int(math.ceil(shift_px - 1e-9))
     w = np.float32(c - shift_px) if c - shift_px > 1e-6 else np.float32(0.0)
@@ -265,17 +270,18 @@ def _shift_axis(array: np.ndarray, shift_px: float, n_out: int, axis: int) -> np
     start = max(c, 0)
     stop = min(n_src - 1 + c - (1 if w else 0), n_out - 1) + 1
     if stop > start:
-        a = src[..., start - c : stop - c]
+        a = array[take(slice(start - c, stop - c))]
         if w:
-            b = src[..., start - c + 1 : stop - c + 1]
-            out[..., start:stop] = a * (1 - w) + b * w
+            b = array[take(slice(start - c + 1, stop - c + 1))]
+            np.multiply(a, 1 - w, out=out[take(slice(start, stop))])
+            out[take(slice(start, stop))] += b * w
         else:
-            out[..., start:stop] = a
+            out[take(slice(start, stop))] = a
     for k in np.flatnonzero(inside):  # the few edge samples (clamped like ITK)
         if start <= k < stop:
             continue
-        out[..., k] = src[..., lo[k]] * (1 - weight[k]) + src[..., hi[k]] * weight[k]
-    return np.moveaxis(out, -1, axis)
+        out[take(k)] = array[take(lo[k])] * (1 - weight[k]) + array[take(hi[k])] * weight[k]
+    return out
 
 
 def shift_slice_sitk(

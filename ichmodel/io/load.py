@@ -19,7 +19,7 @@ import os
 from collections import Counter
 from collections.abc import Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -50,19 +50,31 @@ PADDING_FLOOR_HU = -1400.0
 MAX_WORKERS = min(8, (os.cpu_count() or 2) + 2)
 
 
-@dataclass
-class _Slice:
-    """One successfully read slice: stored values plus its header record."""
-
-    index: int
-    stored: np.ndarray
-    record: HeaderRecord
-
-
-def _read_slice(index: int, record: HeaderRecord) -> _Slice:
+def _read_into(record: HeaderRecord, out: np.ndarray) -> None:
+    """Read one slice and write its HU into ``out`` (y, x) float32 (runs in a worker)."""
     if not record.is_image:
         raise PixelDataError(f"{record.path.name} is not an image")
-    return _Slice(index=index, stored=read_stored_pixels(record), record=record)
+    stored = read_stored_pixels(record)
+    if stored.shape != out.shape:
+        raise PixelDataError(
+            f"{record.path.name}: image is {stored.shape[0]}x{stored.shape[1]}, the series "
+            f"{out.shape[0]}x{out.shape[1]}"
+        )
+    to_hu(stored, record, out)
+
+
+def to_hu(stored: np.ndarray, record: HeaderRecord, out: np.ndarray) -> None:
+    """HU = stored x RescaleSlope + RescaleIntercept, padding and < -1400 HU as air."""
+    if record.rescale_slope == 1.0:
+        out[...] = stored
+    else:
+        np.multiply(stored, np.float32(record.rescale_slope), out=out, casting="unsafe")
+    if record.rescale_intercept:
+        out += np.float32(record.rescale_intercept)
+    if record.padding is not None:
+        low, high = record.padding
+        out[(stored >= low) & (stored <= high)] = AIR_HU
+    out[out < PADDING_FLOOR_HU] = AIR_HU
 
 
 def _records(series: SeriesInfo, bad: list[tuple[str, str]]) -> list[HeaderRecord]:
@@ -83,22 +95,6 @@ def _meta(path: Path) -> SeriesMeta:
     import pydicom
 
     return series_meta(pydicom.dcmread(path, stop_before_pixels=True))
-
-
-def _to_hu(s: _Slice, out: np.ndarray) -> None:
-    """Write the HU of slice ``s`` into ``out`` (y, x) float32."""
-    r = s.record
-    if r.rescale_slope == 1.0:
-        out[...] = s.stored
-    else:
-        np.multiply(s.stored, np.float32(r.rescale_slope), out=out, casting="unsafe")
-    if r.rescale_intercept:
-        out += np.float32(r.rescale_intercept)
-    if r.padding is not None:
-        low, high = r.padding
-        pad = (s.stored >= low) & (s.stored <= high)
-        out[pad] = AIR_HU
-    out[out < PADDING_FLOOR_HU] = AIR_HU
 
 
 def _check_loadable(series: SeriesInfo) -> None:
@@ -124,75 +120,77 @@ def _check_loadable(series: SeriesInfo) -> None:
         )
 
 
+def _geometry(records: list[HeaderRecord], name: str):
+    geo = analyze_stack(
+        [r.position_mm for r in records],  # type: ignore[misc]
+        records[0].orientation,  # type: ignore[arg-type]
+        records[0].pixel_spacing_mm,  # type: ignore[arg-type]
+        tagged_tilt_deg=next((r.gantry_tilt_deg for r in records if r.gantry_tilt_deg), None),
+    )
+    if len(geo.order) < 2:
+        raise SingleSliceError(
+            f"series {name!r} has all its images at one position; a volume needs at least "
+            "two slices"
+        )
+    return geo
+
+
 def load_series(series: SeriesInfo) -> Generator[Progress, None, Volume]:
     """Read, order and convert one series to a :class:`Volume` (HU), yielding progress.
+
+    The slice order comes from the scanned headers, so each worker thread reads its file
+    and writes HU straight into its place in the output array.
 
     Raises:
         SingleSliceError, UnsupportedModalityError, InconsistentSeriesError, PixelDataError,
         MissingFilesError, NoUsableSeriesError: see the messages.
     """
     _check_loadable(series)
+    name = series.description or series.key
     total = len(series.files)
     yield Progress("load", 0, total, f"reading {total} slices")
-    slices: list[_Slice] = []
     bad: list[tuple[str, str]] = []
-    records = _records(series, bad)
-    pool = ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(records))))
+    warnings: list[str] = list(series.warnings)
+    records = _consistent(_records(series, bad), warnings)
+    geo = _geometry(records, name)
+    ordered = [records[i] for i in geo.order]
+    ny, nx = ordered[0].size
+    stack = np.empty((len(ordered), ny, nx), dtype=np.float32)
+    failed: list[int] = []
+    pool = ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(ordered))))
     try:
-        futures = [pool.submit(_read_slice, i, r) for i, r in enumerate(records)]
-        for done, (record, future) in enumerate(zip(records, futures, strict=True), start=1):
+        futures = [pool.submit(_read_into, r, stack[k]) for k, r in enumerate(ordered)]
+        for k, future in enumerate(futures):
             try:
-                slices.append(future.result())
+                future.result()
             except InputError as exc:
-                bad.append((record.path.name, str(exc)))
-            if done % 8 == 0 or done == total:
-                yield Progress("load", done, total, f"read {done}/{total} slices")
+                failed.append(k)
+                bad.append((ordered[k].path.name, str(exc)))
+            if (k + 1) % 16 == 0 or k + 1 == len(futures):
+                yield Progress("load", k + 1, total, f"read {k + 1}/{total} slices")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-    warnings: list[str] = list(series.warnings)
     if bad:
         names = ", ".join(n for n, _ in bad[:5]) + (" ..." if len(bad) > 5 else "")
-        if len(slices) < 2:
+        if len(ordered) - len(failed) < 2:
             raise PixelDataError(
-                f"{len(bad)} of {total} images of {series.description or series.key!r} cannot "
-                f"be read (e.g. {bad[0][1]}); re-export the series from the PACS or scanner"
+                f"{len(bad)} of {total} images of {name!r} cannot be read (e.g. {bad[0][1]}); "
+                "re-export the series from the PACS or scanner"
             )
         warnings.append(f"skipped {len(bad)} unreadable or truncated image(s): {names}")
         log.warning("skipped %d bad files: %s", len(bad), bad[:5])
-
-    slices = _consistent(slices, warnings)
-    geo = analyze_stack(
-        [s.record.position_mm for s in slices],  # type: ignore[misc]
-        slices[0].record.orientation,  # type: ignore[arg-type]
-        slices[0].record.pixel_spacing_mm,  # type: ignore[arg-type]
-        tagged_tilt_deg=next(
-            (s.record.gantry_tilt_deg for s in slices if s.record.gantry_tilt_deg), None
-        ),
-    )
-    ordered = [slices[i] for i in geo.order]
-    if len(ordered) < 2:
-        raise SingleSliceError(
-            f"series {series.description or series.key!r} has all its images at one position; "
-            "a volume needs at least two slices"
-        )
-    ny, nx = ordered[0].stored.shape
-    stack = np.empty((len(ordered), ny, nx), dtype=np.float32)
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(ordered))) as convert:
-        list(convert.map(lambda k: _to_hu(ordered[k], stack[k]), range(len(ordered))))
-    for s in ordered:
-        s.stored = np.empty(0)  # free the raw buffers early
+    if failed:
+        keep = [k for k in range(len(ordered)) if k not in set(failed)]
+        stack = stack[keep]
+        ordered = [ordered[k] for k in keep]
+        geo = _geometry(ordered, name)  # already sorted: order is the identity
     if geo.needs_resampling:
         yield Progress("resample", 0, 1, "correcting tilt / uneven spacing")
     grid = regularize(stack, geo)
-    meta = _meta(ordered[0].record.path)
-    thickness = Counter(
-        s.record.slice_thickness_mm for s in ordered if s.record.slice_thickness_mm
-    ).most_common(1)
+    meta = _meta(ordered[0].path)
+    thickness = Counter(r.slice_thickness_mm for r in ordered if r.slice_thickness_mm)
     if thickness:
-        from dataclasses import replace
-
-        meta = replace(meta, slice_thickness_mm=float(thickness[0][0]))
+        meta = replace(meta, slice_thickness_mm=float(thickness.most_common(1)[0][0]))
     if series.category == cl.CONTRAST:
         warnings.append(f"this series may be contrast-enhanced: {series.reason}")
     elif series.category not in (cl.CANDIDATE,):
@@ -210,41 +208,44 @@ def load_series(series: SeriesInfo) -> Generator[Progress, None, Volume]:
     return volume
 
 
-def _consistent(slices: list[_Slice], warnings: list[str]) -> list[_Slice]:
-    """Drop slices whose size/orientation/geometry disagrees with the majority (warned)."""
-    if not slices:
-        return slices
-    no_geo = [s for s in slices if s.record.position_mm is None or s.record.orientation is None]
-    slices = [s for s in slices if s not in no_geo]
+def _consistent(records: list[HeaderRecord], warnings: list[str]) -> list[HeaderRecord]:
+    """Drop images whose size/geometry disagrees with the majority (warned), or raise."""
+    if not records:
+        raise PixelDataError("none of the images of this series can be read; re-export it")
+    no_geo = [r for r in records if r.position_mm is None or r.orientation is None]
     if no_geo:
-        if len(slices) < 2:
+        records = [r for r in records if r.position_mm is not None and r.orientation is not None]
+        if len(records) < 2:
             raise InconsistentSeriesError(
                 "the images lack ImagePositionPatient/ImageOrientationPatient, so their order "
                 "and spacing are unknown; export the series with full geometry"
             )
         warnings.append(f"skipped {len(no_geo)} image(s) without position/orientation")
-    size = Counter(s.stored.shape for s in slices).most_common(1)[0][0]
-    odd = [s for s in slices if s.stored.shape != size]
+    size = Counter(r.size for r in records).most_common(1)[0][0]
+    odd = [r for r in records if r.size != size]
     if odd:
-        if len(odd) * 5 > len(slices):
+        if len(odd) * 5 > len(records):
             raise InconsistentSeriesError(
                 f"the images of this series have different sizes ({len(odd)} of "
-                f"{len(slices)} differ from {size[0]}x{size[1]}); choose another series"
+                f"{len(records)} differ from {size[0]}x{size[1]}); choose another series"
             )
-        warnings.append(f"skipped {len(odd)} image(s) of a different size")
-        slices = [s for s in slices if s.stored.shape == size]
-    ref = np.asarray(slices[0].record.orientation)
-    tilted = [s for s in slices if np.abs(np.asarray(s.record.orientation) - ref).max() > 1e-3]
-    if tilted:
+        warnings.append(
+            f"skipped {len(odd)} image(s) of a different size: "
+            + ", ".join(r.path.name for r in odd[:5])
+        )
+        records = [r for r in records if r.size == size]
+    ref = np.asarray(records[0].orientation)
+    turned = [r for r in records if np.abs(np.asarray(r.orientation) - ref).max() > 1e-3]
+    if turned:
         raise InconsistentSeriesError(
-            f"{len(tilted)} image(s) of this series have another orientation; "
+            f"{len(turned)} image(s) of this series have another orientation; "
             "choose one part of the series"
         )
-    if slices[0].record.pixel_spacing_mm is None:
+    if records[0].pixel_spacing_mm is None:
         raise InconsistentSeriesError(
             "the images have no PixelSpacing, so sizes in mm are unknown; export with geometry"
         )
-    return slices
+    return records
 
 
 def _label(series: SeriesInfo) -> str:
