@@ -1,9 +1,11 @@
 """The paper's preprocessing, with the way back to the :class:`~ichmodel.volume.Volume` grid.
 
-1. Crop the blank space around the head: the bounding box of the largest connected component of
-   ``hu > head_threshold_hu`` (raw HU, *not* the brain window, so the skull and scalp count),
-   plus ``margin_mm``. The component search runs on a coarse grid (majority-downsampled, which
-   also cuts thin bridges to the scanner table) and its box is then refined on the full grid.
+1. Crop the blank space around the head: the bounding box of the head in ``hu >
+   head_threshold_hu`` (raw HU, *not* the brain window, so the skull and scalp count), plus
+   ``margin_mm``. The head is the largest connected component on a coarse grid
+   (majority-downsampled to ``component_grid`` voxels a side, then eroded in-plane by one coarse
+   voxel so thin head holders and tables touching it split off); the box is then taken on the
+   full grid, from the tissue inside the head's in-plane footprint (grown back: an opening).
 2. Clip to the brain window [40, 110] HU and scale to [0, 1].
 3. Resize to ``output_shape`` (32, 224, 224) (z, y, x) with (tri)linear interpolation,
    ``align_corners=False``. With ``antialias`` an odd box filter (stride 1, so the grid does not
@@ -152,10 +154,11 @@ def _box_prefilter(t: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor
     return t
 
 
-def _grow_max(labels: np.ndarray) -> np.ndarray:
-    """Max over each voxel's 3x3x3 neighbourhood (separable, so 26-connected)."""
+def _grow_max(labels: np.ndarray, axes: tuple[int, ...] = (0, 1, 2)) -> np.ndarray:
+    """Max over each voxel's 3-neighbourhood along ``axes`` (separable: the 3x3x3 cube, so
+    26-connected, for all three axes)."""
     out = labels.copy()
-    for axis in range(3):
+    for axis in axes:
         src = out.copy()
         lead = [slice(None)] * 3
         lag = [slice(None)] * 3
@@ -195,11 +198,15 @@ def head_bounding_box(
     coarse = counts * 2 >= fz * fy * fx  # majority vote: drops thin bridges to the table
     if not coarse.any():
         coarse = counts > 0
-    component = _largest_component(coarse, max_iter=4 * max(coarse.shape))
-    region_full = _grow_max(component.astype(np.uint8)) > 0
-    for axis, f in enumerate(factors):
-        region_full = np.repeat(region_full, f, axis=axis)
-    head = mask & region_full[: shape[0], : shape[1], : shape[2]]
+    # Erode in-plane by one coarse voxel first: thin shells (head holder, table, blanket) that
+    # touch the head do not survive, so they cannot join its component.
+    core = ~_grow_max(~coarse, axes=(1, 2))
+    component = _largest_component(core if core.any() else coarse, 4 * max(coarse.shape))
+    # The head's in-plane footprint grown back by the erosion (an opening), over every slice so
+    # the vertex and skull base are kept whatever the slice thickness; margin_mm adds the slack.
+    footprint = _grow_max(component.any(axis=0)[None].astype(np.uint8), axes=(1, 2))
+    footprint_full = np.repeat(np.repeat(footprint[0] > 0, fy, axis=0), fx, axis=1)
+    head = mask & footprint_full[None, : shape[1], : shape[2]]
     if not head.any():  # pragma: no cover - the component lies inside the mask by construction
         head = mask
     box = []
