@@ -136,3 +136,22 @@ def test_antialias_keeps_the_grid_and_smooths_thin_slices():
     assert abs(float(aliased.mean()) - 0.25) > 0.2
     assert smooth.mean() == pytest.approx(0.25, abs=0.05)
     assert smooth.std() < 0.02
+
+
+def test_thin_head_holder_touching_the_head_is_left_out_of_the_crop():
+    shape = (20, 128, 128)
+    hu = np.full(shape, -1000.0, np.float32)
+    head = _ellipsoid(shape, (10, 56, 64), (8, 40, 34))
+    hu[head] = 30.0
+    _, yy, xx = np.ogrid[: shape[0], : shape[1], : shape[2]]
+    radius = np.sqrt((yy - 50.0) ** 2 + (xx - 64.0) ** 2)
+    holder = (np.abs(radius - 56.0) < 1.5) & (yy > 60)  # a U-shaped shell under the head...
+    holder = np.broadcast_to(holder, shape).copy()
+    holder[:, 95:106, 63:66] = True  # ...touching it through a thin bridge
+    hu[holder & ~head] = 200.0
+    volume = Volume(hu=hu, spacing_mm=(5.0, 1.0, 1.0))
+    (_, _), (y0, y1), (x0, x1) = head_bounding_box(
+        volume.hu, volume.spacing_mm, PreprocessConfig(margin_mm=0.0)
+    )
+    assert (x0, x1) == (30 + 1, 98)  # the head's own columns; the shell spans 8..120
+    assert y0 == 17 and y1 <= 100  # the shell reaches row 106
