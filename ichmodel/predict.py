@@ -46,7 +46,8 @@ class Prediction:
     """The model's reading of one study.
 
     ``cam`` is float32 (z, y, x) in [0, 1] on the Volume's grid (None when not explained);
-    ``timings_s`` holds seconds per stage (preprocess, forward, explain, total).
+    ``timings_s`` holds seconds per stage: prepare_model (loading/preparing the network; ~0 once
+    cached), preprocess, forward, explain, total.
     """
 
     predicted_volume_ml: float
@@ -139,6 +140,21 @@ def get_predictor(model: LoadedModel, device: str = "auto", precision: str = "au
         return p
 
 
+def prepare(
+    model: LoadedModel | None = None, device: str = "auto", *, warm_up: bool = True
+) -> Predictor:
+    """Load (``model`` None: the default model) and prepare the predictor ahead of time, e.g.
+    while the viewer starts; ``warm_up`` runs one forward on zeros so the first real prediction
+    does not pay the one-off kernel setup. The next :func:`predict` with the same model object
+    and device reuses it."""
+    model = model if model is not None else default_model()
+    predictor = get_predictor(model, device)
+    if warm_up:
+        shape = model.preprocess_config.output_shape
+        predictor.forward(torch.zeros((1, model.net_config.in_channels, *shape)))
+    return predictor
+
+
 def predict(
     volume,
     model: LoadedModel | None = None,
@@ -166,6 +182,8 @@ def predict(
     t = time.perf_counter()
     model = model if model is not None else default_model()
     predictor = get_predictor(model, device, precision)
+    timings["prepare_model"] = time.perf_counter() - t
+    t = time.perf_counter()
     model_input = preprocess(volume, model.preprocess_config)
     timings["preprocess"] = time.perf_counter() - t
     warnings = list(model.warnings) + list(model_input.warnings)

@@ -68,7 +68,7 @@ def test_predict_yields_stages_and_returns_a_prediction_on_the_volume_grid():
     assert float(result.cam.min()) >= 0.0 and float(result.cam.max()) == pytest.approx(1.0)
     assert result.predicted_volume_ml == pytest.approx(result.size_mm**3 / 1000)
     assert 0.0 <= result.poor_outcome_probability <= 1.0
-    assert set(result.timings_s) == {"preprocess", "forward", "explain", "total"}
+    assert set(result.timings_s) == {"prepare_model", "preprocess", "forward", "explain", "total"}
     assert result.model_name == "bright" and result.device.startswith("cpu")
     assert any("test model" in w for w in result.warnings)
     summary = json.loads(json.dumps(result.to_dict()))
@@ -247,6 +247,27 @@ def test_cli_refuses_pickle_checkpoints_and_missing_cuda(dicom_study, tmp_path, 
         assert main(["predict", str(dicom_study), "--device", "cuda"]) == 3
         assert "CUDA" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "nothing-here")]) == 3
+
+
+def test_prepare_warms_up_and_is_reused_by_predict():
+    model = _model()
+    predictor = predict_module.prepare(model, "cpu")
+    volume, _ = _study()
+    gen = predict(volume, model, device="cpu")
+    next(gen)
+    next(gen)
+    assert predict_module.get_predictor(model, "cpu") is predictor
+    gen.close()
+
+
+def test_cli_on_the_bundled_sample_study(checkpoint_file, capsys):
+    from ichmodel.resources import sample_study_dir
+
+    if not sample_study_dir().is_dir():
+        pytest.skip("no bundled sample study yet")
+    assert main(["predict", str(sample_study_dir()), "--checkpoint", str(checkpoint_file),
+                 "--json"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["model"]["name"] == "bright"
 
 
 @pytest.mark.shared
