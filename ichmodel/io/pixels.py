@@ -67,6 +67,46 @@ def _read_direct(record: HeaderRecord) -> np.ndarray:
     return _fix_bits(stored, signed, record.bits_stored)
 
 
+def _encapsulated_frame(record: HeaderRecord) -> bytes:
+    """The single frame of encapsulated (compressed) pixel data, fragments joined (PS3.5 A.4)."""
+    with open(record.path, "rb") as handle:
+        handle.seek(record.pixel_data_offset or 0)
+        head = handle.read(12)
+        if head[:4] != b"\xe0\x7f\x10\x00" or head[8:12] != b"\xff\xff\xff\xff":
+            raise ValueError("not encapsulated pixel data")
+        fragments: list[bytes] = []
+        first = True
+        while True:
+            item = handle.read(8)
+            if len(item) < 8:
+                raise ValueError("pixel data ends before its sequence delimiter")
+            tag, length = struct.unpack("<II", item)
+            if tag == 0xE0DDFFFE:  # sequence delimiter (group/element read as one LE int)
+                break
+            if tag != 0xE000FFFE:
+                raise ValueError("unexpected element in encapsulated pixel data")
+            data = handle.read(length)
+            if len(data) < length:
+                raise ValueError("pixel data fragment truncated")
+            if not first:  # the first item is the Basic Offset Table
+                fragments.append(data)
+            first = False
+    return b"".join(fragments)
+
+
+def _read_rle_direct(record: HeaderRecord) -> np.ndarray:
+    from rle.utils import decode_pixel_data
+
+    rows, cols = record.size
+    frame = _encapsulated_frame(record)
+    decoded = decode_pixel_data(
+        frame, version=2, rows=rows, columns=cols, bits_allocated=16, byteorder="<"
+    )
+    signed = record.pixel_representation == 1
+    stored = np.frombuffer(decoded, dtype="<i2" if signed else "<u2", count=rows * cols)
+    return _fix_bits(stored.reshape(rows, cols), signed, record.bits_stored)
+
+
 def stored_from_dataset(ds, path: Path) -> np.ndarray:
     """Stored values (rows, columns) of a fully read pydicom dataset."""
     if "PixelData" not in ds:
@@ -122,6 +162,17 @@ def read_stored_pixels(record: HeaderRecord) -> np.ndarray:
         and record.number_of_frames == 1
     ):
         return _read_direct(record)
+    if (
+        record.pixel_data_offset is not None
+        and record.transfer_syntax == _RLE
+        and record.bits_allocated == 16
+        and record.samples_per_pixel == 1
+        and record.number_of_frames == 1
+    ):
+        try:  # pylibjpeg-rle on the raw fragments: no second header parse
+            return _read_rle_direct(record)
+        except Exception as exc:  # noqa: BLE001 - fall back to pydicom, which explains errors
+            log.debug("direct RLE read of %s failed (%s); using pydicom", record.path, exc)
     import pydicom
 
     try:
