@@ -13,6 +13,7 @@ then score the best checkpoint on the validation cases (metrics table and ROC cu
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,28 @@ class TrainingBackend(Protocol):
     def active_model_name(self) -> str: ...
 
 
+def _data_dir() -> Path:
+    from ichmodel.train.registry import data_dir
+
+    return data_dir()
+
+
+def default_run_root() -> Path:
+    """Where new runs go: ``<user data dir>/runs`` (beside the registry and the cache)."""
+    return _data_dir() / "runs"
+
+
+def _saved_run(request: TrainRequest) -> dict[str, Any] | None:
+    path = Path(request.run_dir) / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read %s: %s", path, exc)
+        return None
+
+
 class IchmodelBackend:
     """The real backend: ``ichmodel.train`` and ``ichmodel.checkpoint`` (imported lazily).
 
@@ -127,8 +150,15 @@ class IchmodelBackend:
         report = self.validate(request.manifest, request.exclude_rows)
         report.raise_for_problems()
         yield Progress("model", 0, None, "loading the start model")
-        start = self._start_model(request.init)
-        cache_dir = request.cache_dir or (request.run_dir.parent / "cache")
+        config = request.config
+        saved = _saved_run(request) if request.resume else None
+        if saved is not None:  # like `ichmodel train --resume`: the run's own configs
+            start, config = self._resumed(saved, request)
+        else:
+            start = self._start_model(request.init)
+        cache_dir = request.cache_dir or _data_dir() / "cache"
+        if saved is not None and saved.get("cache_dir"):
+            cache_dir = Path(saved["cache_dir"])
         cache = CaseCache(cache_dir, start.preprocess_config)
         report = yield from build_cache(report, cache)
         report.raise_for_problems()  # studies that do not load: every row reported at once
@@ -138,11 +168,29 @@ class IchmodelBackend:
             cases=cases,
             description={"manifest": str(request.manifest), "excluded_rows": request.exclude_rows},
         )
-        result = yield from train(
-            data, start, request.run_dir, request.config, resume=request.resume
-        )
+        result = yield from train(data, start, request.run_dir, config, resume=request.resume)
         outcome = yield from self._outcome(result, data, request)
         return outcome
+
+    def _resumed(self, saved: dict[str, Any], request: TrainRequest) -> tuple[Any, Any]:
+        """Start model (architecture from the run; weights come from its state) and config
+        (the run's, with only the fields a resume may change taken from the form)."""
+        from ichmodel.nets.resnet3d import ICHNet, NetConfig
+        from ichmodel.preprocess import PreprocessConfig
+        from ichmodel.train.config import TrainConfig
+        from ichmodel.train.run_files import StartModel
+
+        net_config = NetConfig.from_dict(saved["net"])
+        start = StartModel(
+            ICHNet(net_config),
+            net_config,
+            PreprocessConfig.from_dict(saved["preprocess"]),
+            saved.get("start", "resumed"),
+        )
+        form = request.config.to_dict()
+        changes = {k: form[k] for k in TrainConfig.RESUMABLE_CHANGES if k in form}
+        config = TrainConfig.from_dict(saved["train"] | changes | {"max_steps": None})
+        return start, config
 
     def _outcome(
         self, result: Any, data: Any, request: TrainRequest

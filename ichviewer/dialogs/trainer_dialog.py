@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QStandardPaths, Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -40,18 +40,18 @@ from PySide6.QtWidgets import (
 
 from ichmodel.errors import ManifestError
 from ichmodel.progress import Progress
-from ichviewer.dialogs.trainer_backend import IchmodelBackend, TrainOutcome, TrainRequest
+from ichviewer.dialogs.trainer_backend import (
+    IchmodelBackend,
+    TrainOutcome,
+    TrainRequest,
+    default_run_root,
+)
 from ichviewer.dialogs.trainer_data import TrainingCurves, build_manifest_from_folder, format_eta
 from ichviewer.dialogs.trainer_form import HyperparameterForm
 from ichviewer.dialogs.trainer_plots import FinalMetricsPanel, TrainingPlots
 from ichviewer.workers import Job, JobError, JobRunner
 
 log = logging.getLogger(__name__)
-
-
-def _default_run_root() -> Path:
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".ichviewer") / "runs"
 
 
 class TrainerDialog(QDialog):
@@ -78,7 +78,7 @@ class TrainerDialog(QDialog):
         self.backend = backend or IchmodelBackend()
         self.runner: JobRunner = runner or JobRunner(self)
         self._owns_runner = runner is None
-        self.run_root = Path(run_root) if run_root else _default_run_root()
+        self.run_root = Path(run_root) if run_root else default_run_root()
         self.report: Any = None
         self.outcome: TrainOutcome | None = None
         self.curves = TrainingCurves()
@@ -286,7 +286,6 @@ class TrainerDialog(QDialog):
             init=self.form.init,
             exclude_rows=getattr(self, "_exclude_rows", ()),
             resume=self.form.resume_check.isChecked(),
-            cache_dir=self.run_root.parent / "cache",
         )
 
     # --- run ------------------------------------------------------------------------------

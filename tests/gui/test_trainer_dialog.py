@@ -4,6 +4,7 @@ manifest validation is the real ``ichmodel.train.manifest``."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -316,6 +317,19 @@ def test_real_backend_trains_registers_and_rolls_back(make_dialog, tmp_path, mon
     series = dialog.plots.series()
     assert len(series["val"][0]) == 2 and len(series["batch"][0]) == 2  # 1 step x 2 epochs
     assert (tmp_path / "run1" / "checkpoints" / "best.safetensors").is_file()
+    assert dialog.form.run_edit.text() == ""  # the next run gets a new folder ...
+
+    # ... unless the user continues this one: the run's own configs, more epochs
+    form.run_edit.setText(str(tmp_path / "run1"))
+    form.resume_check.setChecked(True)
+    form.epochs_spin.setValue(3)
+    form.lambda_spin.setValue(7.0)  # not resumable: the saved run's value is kept
+    assert dialog.start() is not None and dialog.wait_idle(120), dialog.status_label.text()
+    assert dialog.outcome is not None, dialog.last_error
+    assert dialog.metrics_shown()["epochs run"] == "3"
+    assert len(dialog.plots.series()["val"][0]) == 1  # only the new epoch was trained
+    saved = json.loads((tmp_path / "run1" / "config.json").read_text())
+    assert saved["train"]["epochs"] == 3 and saved["train"]["outcome_loss_weight"] == 1.0
 
     switched = []
     dialog.sig_use_model.connect(switched.append)
