@@ -32,7 +32,6 @@ from ichmodel.gradcam import (
     HEADS,
     cam_from_activation,
     capture_activation,
-    normalise,
 )
 from ichmodel.nets.resnet3d import STAGE_NAMES, ICHNet, NetOutput, fuse_batchnorm
 from ichmodel.preprocess import preprocess
@@ -209,7 +208,13 @@ def predict(
         yield Progress("explain", 2, n_stages, f"Grad-CAM of the {cam_head} head at {cam_layer}")
         t = time.perf_counter()
         cam_low = predictor.explain(activation, cam_layer, cam_head)[0]
-        cam = normalise(torch.from_numpy(model_input.to_volume_grid(cam_low))).numpy()
+        cam = model_input.to_volume_grid(cam_low)  # float32, >= 0 (ReLU, linear resampling)
+        peak = float(cam.max())
+        if math.isfinite(peak) and peak > 0:
+            cam /= np.float32(peak)  # in place: the map can be as large as the study
+            np.clip(cam, 0.0, 1.0, out=cam)
+        else:
+            cam[:] = 0.0
         timings["explain"] = time.perf_counter() - t
         if not cam.any():
             warnings.append(
