@@ -77,7 +77,11 @@ class Prediction:
 
 
 class Predictor:
-    """A model prepared for inference on one device; reuse it across studies."""
+    """A model prepared for inference on one device; reuse it across studies.
+
+    Calls are serialised by a lock (the capture hook lives on the shared network), so a
+    predictor may be used from several threads.
+    """
 
     def __init__(self, model: LoadedModel, device: str = "auto", precision: str = "auto") -> None:
         self.model = model
@@ -91,6 +95,7 @@ class Predictor:
                 getattr(net, name).to(self.plan.autocast_dtype)
         net.requires_grad_(False)  # Grad-CAM differentiates w.r.t. activations only
         self.net: ICHNet = net
+        self._lock = threading.Lock()
 
     def forward(
         self, x: torch.Tensor, capture: str | None = None
@@ -98,7 +103,7 @@ class Predictor:
         """Outputs (fp32, on CPU) for a (B, C, z, y, x) batch, and the ``capture`` stage's
         activation (for :meth:`explain`) when asked."""
         plan = self.plan
-        with torch.inference_mode():
+        with self._lock, torch.inference_mode():
             x = x.to(plan.device, torch.float32).contiguous(memory_format=plan.memory_format)
             if capture is None:
                 with plan.autocast():
@@ -114,7 +119,10 @@ class Predictor:
 
     def explain(self, activation: torch.Tensor, layer: str, head: str) -> torch.Tensor:
         """Unnormalised Grad-CAM (B, z', y', x') on CPU from a captured stage activation."""
-        cam = cam_from_activation(self.net, layer, activation, head, autocast=self.plan.autocast)
+        with self._lock:
+            cam = cam_from_activation(
+                self.net, layer, activation, head, autocast=self.plan.autocast
+            )
         return cam.float().cpu()
 
 
