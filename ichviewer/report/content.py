@@ -41,7 +41,6 @@ RESEARCH_USE_STATEMENT = (
     "produced by experimental software and must not be used for diagnosis or treatment decisions."
 )
 SYNTHETIC_MODEL_STATEMENT = "Trained on synthetic data — not for clinical use."
-ANONYMIZED = "(removed: anonymized report)"
 
 #: Card fields whose text decides whether a model was trained on synthetic data.
 _CARD_DATA_KEYS = ("name", "training_data", "trained_on", "dataset", "data", "training")
@@ -154,16 +153,17 @@ def _identification(volume: Volume, anonymize: bool) -> tuple[tuple[str, str], .
     shown = meta.anonymized() if anonymize else meta
     z, y, x = volume.shape
     sz, sy, sx = volume.spacing_mm
-    rows = [
-        (
-            "Patient name",
-            ANONYMIZED if anonymize else or_dash(fmt_person_name(shown.patient_name)),
-        ),
-        ("Patient ID", ANONYMIZED if anonymize else or_dash(shown.patient_id)),
-        (
-            "Birth date",
-            ANONYMIZED if anonymize else or_dash(fmt_dicom_date(shown.patient_birth_date)),
-        ),
+    # Anonymized: the rows are left out altogether (the PDF says so above the table).
+    rows = (
+        []
+        if anonymize
+        else [
+            ("Patient name", or_dash(fmt_person_name(shown.patient_name))),
+            ("Patient ID", or_dash(shown.patient_id)),
+            ("Birth date", or_dash(fmt_dicom_date(shown.patient_birth_date))),
+        ]
+    )
+    rows += [
         ("Sex / age", f"{or_dash(shown.patient_sex)} / {or_dash(shown.patient_age)}"),
         (
             "Study date",
@@ -177,9 +177,9 @@ def _identification(volume: Volume, anonymize: bool) -> tuple[tuple[str, str], .
         ),
         ("Series UID", or_dash(shown.series_uid)),
         (
-            "Scanner / kernel",
+            "Scanner",
             or_dash(" ".join(p for p in (shown.manufacturer, shown.model) if p))
-            + f" / {or_dash(shown.kernel)}",
+            + (f", kernel {shown.kernel}" if shown.kernel else ""),
         ),
         (
             "Grid (z, y, x)",

@@ -144,7 +144,7 @@ def _pairs_table(rows, width, styles, long_text: int = 40):
     from reportlab.lib.units import mm
     from reportlab.platypus import Table, TableStyle
 
-    label_w = 30 * mm
+    label_w = 32 * mm
     value_w = width / 2 - label_w
     short = [(k, v) for k, v in rows if len(v) <= long_text]
     long = [(k, v) for k, v in rows if len(v) > long_text]
