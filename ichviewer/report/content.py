@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from ichmodel.volume import Volume
 from ichviewer.report.fields import (
     NOT_AVAILABLE,
@@ -33,8 +31,26 @@ from ichviewer.report.fields import (
     get_field,
     or_dash,
 )
+from ichviewer.report.keyslices import (
+    KeySlice,
+    choose_key_slices,
+    hematoma_area_per_slice_mm2,
+    slice_position_mm,
+)
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "RESEARCH_USE_STATEMENT",
+    "SYNTHETIC_MODEL_STATEMENT",
+    "KeySlice",
+    "ReportContent",
+    "ReportOptions",
+    "build_report_content",
+    "choose_key_slices",
+    "hematoma_area_per_slice_mm2",
+    "slice_position_mm",
+]
 
 RESEARCH_USE_STATEMENT = (
     "Research use only — not a medical device. The numbers and images in this report were "
@@ -88,26 +104,6 @@ class ReportOptions:
 
 
 @dataclass(frozen=True)
-class KeySlice:
-    """One slice the report shows: index (z), its position along the slice normal (mm) and the
-    hematoma area on it (mm^2; 0 when no mask)."""
-
-    index: int
-    position_mm: float
-    hematoma_area_mm2: float
-    is_largest: bool = False
-
-    @property
-    def caption(self) -> str:
-        text = f"slice {self.index + 1} · z {self.position_mm:.1f} mm"
-        if self.hematoma_area_mm2 > 0:
-            text += f" · {self.hematoma_area_mm2 / 100.0:.1f} cm²"
-        if self.is_largest:
-            text += " · largest"
-        return text
-
-
-@dataclass(frozen=True)
 class ReportContent:
     """Everything the PDF prints, formatted. Rows are (label, value) pairs."""
 
@@ -139,12 +135,6 @@ class ReportContent:
     research_statement: str = RESEARCH_USE_STATEMENT
     synthetic_statement: str = SYNTHETIC_MODEL_STATEMENT
     extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-def slice_position_mm(volume: Volume, index: int) -> float:
-    """Position of slice ``index`` along the slice normal (mm), as the viewer shows it."""
-    normal = volume.direction_matrix[:, 2]
-    return float(np.dot(volume.index_to_physical((float(index), 0.0, 0.0)), normal))
 
 
 # --- the pieces ---------------------------------------------------------------------------
@@ -199,61 +189,6 @@ def _is_synthetic(card: Mapping[str, Any], prediction: Any, options: ReportOptio
     texts.append(str(get_field(prediction, "model_name", "") or ""))
     joined = " ".join(texts).lower()
     return any(word in joined for word in _SYNTHETIC_WORDS)
-
-
-def hematoma_area_per_slice_mm2(volume: Volume, mask: np.ndarray | None) -> np.ndarray:
-    """Hematoma area on each axial slice, mm^2, shape (z,). Zeros without a mask."""
-    if mask is None:
-        return np.zeros(volume.shape[0], dtype=float)
-    mask = np.asarray(mask)
-    if mask.shape != volume.shape:
-        raise ValueError(
-            f"hematoma mask shape {mask.shape} differs from the volume's "
-            f"{volume.shape}; measure this volume again"
-        )
-    _, sy, sx = volume.spacing_mm
-    return mask.reshape(mask.shape[0], -1).sum(axis=1).astype(float) * sy * sx
-
-
-def choose_key_slices(
-    volume: Volume, mask: np.ndarray | None, cam: np.ndarray | None, options: ReportOptions
-) -> tuple[tuple[KeySlice, ...], str]:
-    """The largest-hematoma-area slice and its neighbours (about ``neighbour_spacing_mm`` apart).
-
-    Without a segmented hematoma the centre is the Grad-CAM peak's slice (or the middle slice).
-    Returns the slices in z order and a sentence saying how they were chosen.
-    """
-    n_z = volume.shape[0]
-    areas = hematoma_area_per_slice_mm2(volume, mask)
-    step = max(1, int(round(options.neighbour_spacing_mm / volume.spacing_mm[0])))
-    if areas.max(initial=0.0) > 0:
-        centre = int(np.argmax(areas))
-        note = (
-            "The slice with the largest hematoma area and its neighbours, "
-            f"{step * volume.spacing_mm[0]:.1f} mm apart."
-        )
-    elif cam is not None and np.asarray(cam).shape == volume.shape and np.any(cam):
-        centre = int(np.unravel_index(int(np.argmax(cam)), volume.shape)[0])
-        note = "No hematoma was segmented; key slices are centred on the heatmap's peak."
-    else:
-        centre = n_z // 2
-        note = "No hematoma was segmented; key slices are centred on the middle of the scan."
-    indices = sorted(
-        {
-            min(n_z - 1, max(0, centre + k * step))
-            for k in range(-options.n_neighbours, options.n_neighbours + 1)
-        }
-    )
-    slices = tuple(
-        KeySlice(
-            index=i,
-            position_mm=slice_position_mm(volume, i),
-            hematoma_area_mm2=float(areas[i]),
-            is_largest=(i == centre and areas[i] > 0),
-        )
-        for i in indices
-    )
-    return slices, note
 
 
 def _volumes_disagree(values: list[float | None], options: ReportOptions) -> bool:
