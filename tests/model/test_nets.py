@@ -99,3 +99,35 @@ def test_forward_from_a_stage_matches_the_full_forward():
         torch.testing.assert_close(net.forward_from("layer2", act).logits, net(x).logits)
     with pytest.raises(ValueError, match="unknown stage"):
         net.forward_from("layer9", act)
+
+
+def test_model_modules_need_only_torch_numpy_and_safetensors():
+    """A GPU box without SimpleITK/pydicom/scipy must be able to train and predict."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "for name in ('SimpleITK', 'pydicom', 'scipy', 'PySide6'):\n"
+        "    sys.modules[name] = None\n"
+        "import numpy as np, torch\n"
+        "torch.set_num_threads(1)\n"
+        "import ichmodel.nets, ichmodel.preprocess, ichmodel.checkpoint, ichmodel.gradcam\n"
+        "from ichmodel.predict import predict\n"
+        "from ichmodel.progress import run_to_completion\n"
+        "from ichmodel.checkpoint import LoadedModel\n"
+        "from ichmodel.model_card import ModelCard\n"
+        "from ichmodel.nets import ICHNet, NetConfig\n"
+        "from ichmodel.preprocess import PreprocessConfig\n"
+        "from ichmodel.volume import Volume\n"
+        "cfg = NetConfig(depth=10, base_width=2)\n"
+        "m = LoadedModel('t', '0' * 64, ICHNet(cfg).eval(), cfg,\n"
+        "                PreprocessConfig(output_shape=(8, 32, 32)), ModelCard(name='t'))\n"
+        "hu = np.full((6, 40, 40), 30.0, np.float32)\n"
+        "p = run_to_completion(predict(Volume(hu=hu, spacing_mm=(5.0, 1.0, 1.0)), m))\n"
+        "assert p.cam.shape == (6, 40, 40)\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("ok")
