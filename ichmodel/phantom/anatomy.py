@@ -57,9 +57,30 @@ class Anatomy:
     posterior_fossa: Ellipsoid
     ipsi_ventricle_index: tuple[tuple[int, ...], tuple[int, ...]]  # (left ids, right ids)
 
-    def outer_extent_mm(self) -> float:
-        """Half-length of the head (mm) including skull and scalp, a safe bounding radius."""
-        return self.ay * (1 + self.egg) + 1.5 * (self.skull_mm + self.scalp_mm) + 8.0
+    def layer_thickness(self, ex, ey, ez):
+        """Skull and scalp thickness (mm) in the direction (ex, ey, ez) from the centre:
+        thick frontal/occipital bone, thin temporal bone, thick temporalis muscle."""
+        ex2, ey2 = ex * ex, ey * ey
+        skull = np.float32(self.skull_mm) * (
+            1 + 0.3 * ey2 - 0.35 * ex2 * (1 - ez * ez) + 0.15 * np.maximum(ez, 0)
+        )
+        scalp = np.float32(self.scalp_mm) * (1 + 1.2 * ex2 * np.clip(0.6 - ez, 0, 1))
+        return skull, scalp
+
+    def outer_surface_points(self, n: int = 1500) -> np.ndarray:
+        """(n, 3) points (head coords, mm) on the skin surface, along a Fibonacci sphere of
+        rays, to bound the head (1 mm radial accuracy)."""
+        i = np.arange(n) + 0.5
+        phi = np.arccos(1 - 2 * i / n)
+        theta = math.pi * (1 + 5**0.5) * i
+        d = np.stack([np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi), np.cos(phi)], 1)
+        radii = np.arange(20.0, 160.0, 1.0)
+        pts = (d[:, None, :] * radii[None, :, None]).astype(np.float32)
+        dist, (ex, ey, ez), _ = self.cavity_distance(pts[..., 0], pts[..., 1], pts[..., 2])
+        skull, scalp = self.layer_thickness(ex, ey, ez)
+        outside = dist - skull - scalp > 0
+        first = np.where(outside.any(axis=1), outside.argmax(axis=1), len(radii) - 1)
+        return d * radii[first][:, None]
 
     # --- fields, usable on any head-coordinate arrays ----------------------------------------
     def cavity_distance(self, u, v, w):
@@ -293,11 +314,7 @@ def _head_block(grid, frame, a: Anatomy, idx, fields, with_pf: bool):
     r = frame.rotation.astype(np.float32)
     nzg = r[2, 0] * nx + r[2, 1] * ny + r[2, 2] * nz
     width = ramp_width(nzg * nzg, h, t)
-    ex2, ey2 = ex * ex, ey * ey
-    skull = np.float32(a.skull_mm) * (
-        1 + 0.3 * ey2 - 0.35 * ex2 * (1 - ez * ez) + 0.15 * np.maximum(ez, 0)
-    )
-    scalp = np.float32(a.scalp_mm) * (1 + 1.2 * ex2 * np.clip(0.6 - ez, 0, 1))  # temporalis
+    skull, scalp = a.layer_thickness(ex, ey, ez)
 
     # gyri: 2-D band noise per slice, oscillating in z; thick slices average it (sinc)
     lam_z = 14.0

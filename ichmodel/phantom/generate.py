@@ -19,7 +19,7 @@ from ichmodel.volume import SeriesMeta, Volume
 
 log = logging.getLogger(__name__)
 
-PHANTOM_VERSION = "2"
+PHANTOM_VERSION = "3"
 HU_MIN, HU_MAX = -1024.0, 3071.0
 
 #: Codes of :attr:`Phantom.labels` (each voxel's majority tissue).
@@ -136,22 +136,9 @@ def _placement(
     """Rotate and shift the head and choose a grid (FOV, slices) that holds all of it."""
     yaw, pitch, roll = (rng.uniform(-m, m) for m in config.max_rotation_deg)
     rotation = rotation_matrix(yaw, pitch, roll)
-    # outer surface points of the head (skull + scalp around the cavity), rotated
-    n = 1500
-    i = np.arange(n) + 0.5
-    phi = np.arccos(1 - 2 * i / n)
-    theta = math.pi * (1 + 5**0.5) * i
-    d = np.stack([np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi), np.cos(phi)], axis=1)
-    m_xy = 1.3 * anatomy.skull_mm + 2.2 * anatomy.scalp_mm + 2  # temporalis is thick
-    margin = np.array([m_xy, m_xy, 1.2 * (anatomy.skull_mm + anatomy.scalp_mm) + 1])
-    radii = np.where(
-        d[:, 2:3] >= 0,
-        [anatomy.ax * (1 + anatomy.egg), anatomy.ay, anatomy.az_up],
-        [anatomy.ax * (1 + anatomy.egg), anatomy.ay, anatomy.az_low_post],
-    )
-    pts = (d * (radii + margin)) @ rotation.T
+    pts = anatomy.outer_surface_points() @ rotation.T  # skin surface, scanner axes
     lo, hi = pts.min(axis=0), pts.max(axis=0)
-    need = float(max(hi[0] - lo[0], hi[1] - lo[1])) + 12.0
+    need = float(max(hi[0] - lo[0], hi[1] - lo[1])) + 16.0
     fov = max(float(rng.uniform(*config.fov_mm)), need)
     h = round(fov / config.size, 4)
     fov = h * config.size
@@ -159,9 +146,12 @@ def _placement(
     shift = rng.uniform(-1, 1, 2) * min(config.max_shift_mm, room)
     center_xy = shift - (lo[:2] + hi[:2]) / 2  # head bounding box centred, then shifted
     z_center = round(float(rng.uniform(-60, 60)), 1)
-    nz = int(math.ceil((hi[2] - lo[2] + 4.0) / thickness))
+    # the first and last slice centres lie beyond the partial-volume reach (half a slice)
+    # of the skin, so the whole head is in the scan and no slice cuts through it
+    margin_z = thickness / 2 + 0.5
+    nz = int(math.ceil((hi[2] - lo[2] + 2 * margin_z) / thickness)) + 1
     half = (config.size - 1) / 2 * h
-    origin = (round(-half, 4), round(-half, 4), round(z_center + lo[2] - 2.0, 3))
+    origin = (round(-half, 4), round(-half, 4), round(z_center + lo[2] - margin_z, 3))
     center = np.array([center_xy[0], center_xy[1], z_center])
     grid = Grid(
         shape=(nz, config.size, config.size), spacing_mm=(thickness, h, h), origin_mm=origin
