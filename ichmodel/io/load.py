@@ -94,7 +94,7 @@ def _records(series: SeriesInfo, bad: list[tuple[str, str]]) -> list[HeaderRecor
 def _meta(path: Path) -> SeriesMeta:
     import pydicom
 
-    return series_meta(pydicom.dcmread(path, stop_before_pixels=True))
+    return series_meta(pydicom.dcmread(path, stop_before_pixels=True, force=True))
 
 
 def _check_loadable(series: SeriesInfo) -> None:

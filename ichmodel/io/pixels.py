@@ -176,7 +176,16 @@ def read_stored_pixels(record: HeaderRecord) -> np.ndarray:
     import pydicom
 
     try:
-        ds = pydicom.dcmread(record.path)
+        ds = pydicom.dcmread(record.path, force=True)  # force: files without a preamble
+        if "TransferSyntaxUID" not in ds.file_meta:  # a raw dataset: take what was read
+            implicit, little = ds.original_encoding
+            ds.file_meta.TransferSyntaxUID = (
+                pydicom.uid.ImplicitVRLittleEndian
+                if implicit
+                else pydicom.uid.ExplicitVRLittleEndian
+                if little
+                else pydicom.uid.ExplicitVRBigEndian
+            )
     except Exception as exc:  # noqa: BLE001 - truncated/malformed files raise many types
         raise PixelDataError(
             f"{record.path.name}: unreadable ({type(exc).__name__}: {exc})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import zipfile
+from dataclasses import replace
 
 import pydicom
 import pytest
@@ -142,3 +143,66 @@ def test_scan_is_fast(tmp_path):
     elapsed = time.perf_counter() - start
     assert scan.picked.n_images == 300
     assert elapsed < 1.5, f"scan of 300 files took {elapsed:.2f} s"
+
+
+def _equivalent_records(path):
+    """The fast raw parser and pydicom agree on every field we use."""
+    from ichmodel.io.dicom_tags import WANTED_TAGS, header_record, record_from_raw
+    from ichmodel.io.fastheader import read_raw_header
+
+    raw = read_raw_header(path, WANTED_TAGS)
+    slow = header_record(pydicom.dcmread(path, stop_before_pixels=True, force=True), path)
+    fast = record_from_raw(raw, path) if raw is not None else None
+    if fast is not None:  # only the fast parser knows where the pixels start
+        fast = replace(fast, pixel_data_offset=None, explicit_vr=True)
+    return raw, slow, fast
+
+
+def test_fast_header_parser_handles_implicit_vr_and_sequences(tmp_path):
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    vol = f.make_volume((3, 16, 20))
+    paths = f.write(tmp_path / "s", vol, shuffle_names=False)
+    for k, p in enumerate(paths):
+        ds = pydicom.dcmread(p)
+        inner = Dataset()
+        inner.CodeValue = "X"
+        inner.CodeMeaning = "nested"
+        item = Dataset()
+        item.ReferencedSOPInstanceUID = "1.2.3"
+        item.PurposeOfReferenceCodeSequence = Sequence([inner])
+        ds.ReferencedImageSequence = Sequence([item, item])
+        ds.add_new(0x00091010, "LO", "private")  # a private element before the pixels
+        if k == 1:  # implicit VR little endian, as old PACS send
+            ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+        ds.save_as(p)
+    for p in paths:
+        raw, slow, fast = _equivalent_records(p)
+        assert raw is not None and raw.pixel_data_offset is not None
+        assert fast == slow
+    assert pydicom.dcmread(paths[1]).file_meta.TransferSyntaxUID.is_implicit_VR
+    import numpy as np
+
+    np.testing.assert_array_equal(load_study_hu(tmp_path / "s"), vol.hu)
+
+
+def load_study_hu(path):
+    from ichmodel.io.load import load_study
+
+    return load_study(path).hu
+
+
+def test_files_without_preamble_fall_back_to_pydicom(tmp_path):
+    import numpy as np
+
+    vol = f.make_volume((3, 16, 20))
+    paths = f.write(tmp_path / "s", vol, shuffle_names=False)
+    for p in paths:  # raw dataset: no 128-byte preamble, no 'DICM', no file meta
+        ds = pydicom.dcmread(p)
+        ds.preamble = None
+        del ds.file_meta
+        ds.save_as(p, implicit_vr=True, little_endian=True, enforce_file_format=False)
+    raw, slow, fast = _equivalent_records(paths[0])
+    assert raw is None  # not a Part 10 file: the fast parser declines
+    np.testing.assert_array_equal(load_study_hu(tmp_path / "s"), vol.hu)
