@@ -99,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         write_dicom_series(volume, Path(tmp) / "rle", transfer_syntax=RLELossless)
         t2 = time.perf_counter()
         print(
-            f"wrote {args.slices} slices 512x512: uncompressed {t1 - t0:.1f} s, "
-            f"RLE {t2 - t1:.1f} s"
+            f"wrote {args.slices} slices 512x512: uncompressed {t1 - t0:.1f} s, RLE {t2 - t1:.1f} s"
         )
         cases.append((f"synthetic {args.slices} sl uncompressed", Path(tmp) / "plain"))
         cases.append((f"synthetic {args.slices} sl RLE", Path(tmp) / "rle"))
