@@ -1,7 +1,8 @@
 """The axial slice view, built from pyqtgraph parts.
 
 A ``ViewBox`` holds the CT ``ImageItem``; the Grad-CAM heatmap (an ``ImageItem`` with its own
-LUT and opacity), the hematoma contour (an ``IsocurveItem`` on the mask) and the ABC/2 A and B
+LUT and opacity), the hematoma contour (the mask's pixel-edge outline; pyqtgraph's
+``IsocurveItem`` took 16 ms per slice on an 80×70 px bleed) and the ABC/2 A and B
 segments (``PlotDataItem``) are children of the CT item and therefore share its pixel
 coordinates. The CT item's rect is set from the pixel spacing, so the view is in mm and the
 aspect ratio is true.
@@ -18,7 +19,7 @@ import weakref
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -51,6 +52,27 @@ def heatmap_lut(name: str = HEATMAP_COLORMAP, n: int = 256) -> np.ndarray:
     ramp = np.clip((np.linspace(0.0, 1.0, n) - 0.2) / 0.45, 0.0, 1.0)
     lut[:, 3] = 255.0 * ramp
     return lut.astype(np.uint8)
+
+
+def mask_outline_segments(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The outline of a 2-D mask (rows, cols) as line segments along pixel edges, in pixel
+    coordinates (pixel (r, c) covers x in [c, c+1], y in [r, r+1]): x and y arrays for a
+    ``connect="pairs"`` curve. Vectorised: well under a millisecond for a large hematoma."""
+    p = np.pad(np.asarray(plane, dtype=bool), 1)
+    rows, cols = np.nonzero(p[1:-1, :-1] != p[1:-1, 1:])  # vertical edges at x = cols
+    hrows, hcols = np.nonzero(p[:-1, 1:-1] != p[1:, 1:-1])  # horizontal edges at y = hrows
+    n_v, n_h = rows.size, hrows.size
+    xs = np.empty(2 * (n_v + n_h), dtype=np.float64)
+    ys = np.empty_like(xs)
+    xs[0 : 2 * n_v : 2] = cols
+    xs[1 : 2 * n_v : 2] = cols
+    ys[0 : 2 * n_v : 2] = rows
+    ys[1 : 2 * n_v : 2] = rows + 1
+    xs[2 * n_v :: 2] = hcols
+    xs[2 * n_v + 1 :: 2] = hcols + 1
+    ys[2 * n_v :: 2] = hrows
+    ys[2 * n_v + 1 :: 2] = hrows
+    return xs, ys
 
 
 class _SliceViewBox(pg.ViewBox):
@@ -141,8 +163,10 @@ class SliceView(QWidget):
         self.heat_item.setZValue(1)
         self.heat_item.setOpacity(0.45)
 
-        self.contour_item = pg.IsocurveItem(level=0.5, axisOrder="row-major")
-        self.contour_item.setPen(pg.mkPen(CONTOUR_COLOR, width=2, cosmetic=True))
+        # the outline follows pixel edges: it shows exactly the voxels the volume counts
+        self.contour_item = pg.PlotCurveItem(
+            pen=pg.mkPen(CONTOUR_COLOR, width=2, cosmetic=True), connect="pairs"
+        )
         self.contour_item.setParentItem(self.ct_item)
         self.contour_item.setZValue(2)
 
@@ -382,19 +406,12 @@ class SliceView(QWidget):
             self.heat_item.setVisible(True)
         else:
             self.heat_item.setVisible(False)
-        # contour (on the mask's bounding box only: pyqtgraph's isocurve is slow on big images)
+        # contour: the outline of the mask's pixels on this slice
         shown = False
         if has_volume and self._mask is not None and self._contour_visible:
-            plane = self._mask[z]
-            if plane.any():
-                rows = np.flatnonzero(plane.any(axis=1))
-                cols = np.flatnonzero(plane.any(axis=0))
-                r0, r1 = max(0, rows[0] - 2), min(plane.shape[0], rows[-1] + 3)
-                c0, c1 = max(0, cols[0] - 2), min(plane.shape[1], cols[-1] + 3)
-                crop = plane[r0:r1, c0:c1].astype(np.float32)
-                self.contour_item.setData(crop, 0.5)
-                # isocurve samples sit on integer coordinates; pixel centres are at +0.5
-                self.contour_item.setPos(QPointF(c0 + 0.5, r0 + 0.5))
+            xs, ys = mask_outline_segments(self._mask[z])
+            if xs.size:
+                self.contour_item.setData(xs, ys)
                 shown = True
         self.contour_item.setVisible(shown)
         # ABC/2 segments

@@ -92,7 +92,7 @@ class FakeModel:
 class FakeBackend:
     predict_steps: int = 3
     predict_step_s: float = 0.0
-    predict_busy_s: float = 0.0  # CPU work per step (holds the GIL part of the time)
+    predict_busy_s: float = 0.0  # CPU work per step (numpy on one core, GIL released)
     predict_volume_ml: float = 9.5
     load_step_s: float = 0.0
     fail_predict: bool = False
@@ -175,10 +175,11 @@ class FakeBackend:
         self.calls.append(("predict", cam_head, device))
         try:
             for i in range(self.predict_steps):
-                if self.predict_busy_s:
+                if self.predict_busy_s:  # one core of numpy work, the GIL released inside
                     end = time.perf_counter() + self.predict_busy_s
+                    a = np.full(200_000, 0.5)
                     while time.perf_counter() < end:
-                        np.sqrt(np.arange(2000.0)).sum()
+                        a = np.tanh(a * 1.0001)
                 if self.predict_step_s:
                     time.sleep(self.predict_step_s)
                 yield Progress("forward", i + 1, self.predict_steps, f"step {i + 1}")

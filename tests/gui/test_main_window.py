@@ -205,42 +205,65 @@ def test_cam_head_switch_reruns_the_model(window, fake_jobs, qtbot, tmp_path):
     assert window.slice_view._cam.max() == pytest.approx(1.0)
 
 
-def _event_loop_gaps(qtbot, duration_s: float | None = None, until=None) -> list[float]:
-    """Gaps (s) between 10 ms timer ticks while the event loop runs."""
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    timer.start()
-    if until is not None:
-        qtbot.waitUntil(until, timeout=30_000)
-    else:
-        qtbot.wait(int(duration_s * 1000))
-    timer.stop()
-    return [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+class _LoopProbe:
+    """Gaps (s) between 10 ms timer ticks of the GUI event loop."""
+
+    def __init__(self) -> None:
+        self.ticks: list[float] = []
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+
+    def gaps(self, start: float = 0.0, end: float = float("inf")) -> list[float]:
+        inside = [t for t in self.ticks if start <= t <= end]
+        return [b - a for a, b in zip(inside, inside[1:], strict=False)]
+
+
+def _blocked(gaps: list[float]) -> bool:
+    """Blocked: a gap of 200 ms, or more than one over 100 ms. (One stray 100-200 ms gap is
+    what an overloaded shared machine's scheduler does to any thread; work done on the GUI
+    thread shows up at every step.)"""
+    return max(gaps) >= 0.2 or sum(g >= 0.1 for g in gaps) > 1
+
+
+def test_the_latency_probe_sees_a_blocked_gui_thread(qtbot):
+    probe = _LoopProbe()
+    probe.timer.start()
+    for delay in (100, 300, 500):  # three 150 ms stalls of the GUI thread
+        QTimer.singleShot(delay, lambda: time.sleep(0.15))
+    qtbot.wait(800)
+    probe.timer.stop()
+    assert _blocked(probe.gaps())
 
 
 def test_gui_stays_responsive_during_a_slow_model_job(window, fake_jobs, qtbot, tmp_path):
-    """Event-loop latency while the worker computes (busy CPU + sleeps) must stay < ~100 ms.
+    """While the model job computes (8 steps of 100 ms numpy work + 50 ms sleep, progress
+    between them) the event loop keeps running: measured from the moment the measurement is
+    on screen until the model's last progress event (handling the result afterwards is
+    ordinary GUI work)."""
+    fake_jobs.predict_steps, fake_jobs.predict_busy_s, fake_jobs.predict_step_s = 8, 0.1, 0.05
+    probe = _LoopProbe()
+    marks: dict[str, float] = {}
 
-    On a shared, overloaded CI machine the OS alone can hold a thread back; when the 100 ms
-    budget is exceeded, the same measurement without any job decides whether the worker or
-    the machine was to blame.
-    """
-    fake_jobs.predict_steps, fake_jobs.predict_busy_s, fake_jobs.predict_step_s = 25, 0.03, 0.01
-    ready = []
-    window.controller.sig_ready.connect(ready.append)
-    window.open_path(study_dir(tmp_path))
-    QTimer.singleShot(50, lambda: window.slice_view.step_slice(1))  # the user keeps scrolling
-    gaps = _event_loop_gaps(qtbot, until=lambda: bool(ready))
-    assert len(gaps) > 50
-    worst = max(gaps)
-    if worst >= 0.1:
-        idle_worst = max(_event_loop_gaps(qtbot, duration_s=len(gaps) * 0.01))
-        assert worst < 0.1 + idle_worst, (
-            f"GUI thread blocked for {worst * 1000:.0f} ms during the job "
-            f"(idle machine noise {idle_worst * 1000:.0f} ms)"
-        )
+    def on_progress(job, event):
+        if job.name == "Model":
+            marks["last_progress"] = time.perf_counter()
+
+    window.controller.runner.sig_progress.connect(on_progress)
+    window.controller.sig_measurement.connect(
+        lambda _m: marks.setdefault("measured", time.perf_counter())
+    )
+    probe.timer.start()
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=30_000):
+        window.open_path(study_dir(tmp_path))
+        QTimer.singleShot(300, lambda: window.slice_view.step_slice(1))  # the user scrolls
+    probe.timer.stop()
+    gaps = probe.gaps(marks["measured"], marks["last_progress"])
+    assert len(gaps) > 30, "the model job should have outlasted the measurement"
+    assert not _blocked(gaps), (
+        f"GUI thread blocked during inference: worst gaps "
+        f"{sorted(round(g * 1000) for g in gaps)[-3:]} ms"
+    )
 
 
 def test_preferences_persist(qtbot, settings, fake_jobs):

@@ -201,3 +201,25 @@ def test_orientation_letters_follow_the_direction_cosines(view):
     view.set_volume(flipped)
     assert view.orientation_labels["left"].text() == "L"
     assert view.orientation_labels["right"].text() == "R"
+
+
+def test_mask_outline_follows_pixel_edges():
+    from ichviewer.widgets.slice_view import mask_outline_segments
+
+    plane = np.zeros((4, 5), bool)
+    plane[1, 2] = True  # one pixel: a unit square of 4 edges
+    xs, ys = mask_outline_segments(plane)
+    segments = {((xs[i], ys[i]), (xs[i + 1], ys[i + 1])) for i in range(0, len(xs), 2)}
+    assert segments == {
+        ((2, 1), (2, 2)),
+        ((3, 1), (3, 2)),  # left, right
+        ((2, 1), (3, 1)),
+        ((2, 2), (3, 2)),  # top, bottom
+    }
+    plane[1, 3] = True  # two pixels side by side: the shared edge is not drawn
+    xs, _ = mask_outline_segments(plane)
+    assert len(xs) == 2 * 6
+    plane[:] = True  # touching the image border: still closed
+    xs, ys = mask_outline_segments(plane)
+    assert len(xs) == 2 * (2 * 4 + 2 * 5)
+    assert mask_outline_segments(np.zeros((3, 3), bool))[0].size == 0
