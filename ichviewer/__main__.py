@@ -70,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app()
     from PySide6.QtCore import QTimer
 
-    from ichmodel import resources
-    from ichviewer.main_window import MainWindow
+    from ichviewer.main_window import MainWindow, sample_study_source
     from ichviewer.settings import Settings
 
     smoke = args.smoke_test is not None
@@ -93,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
 
     if smoke:
-        source = Path(args.smoke_test) if args.smoke_test else resources.sample_study_dir()
+        source = Path(args.smoke_test) if args.smoke_test else sample_study_source()
         out = (
             Path(args.report_out)
             if args.report_out

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -42,6 +42,13 @@ from ichviewer.widgets.slice_view import SliceView
 from ichviewer.widgets.window_presets import PRESETS, Window, WindowPresetBox
 
 log = logging.getLogger(__name__)
+
+
+def sample_study_source() -> Path:
+    """The bundled sample's DICOM folder (its DICOM/ subfolder when it has one, so the ground
+    truth file beside it is not reported as a skipped file)."""
+    root = resources.sample_study_dir()
+    return root / "DICOM" if (root / "DICOM").is_dir() else root
 
 
 class MainWindow(QMainWindow):
@@ -92,6 +99,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(self._area("Left"), left)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.results)
         scroll.setMinimumWidth(340)
         right = QDockWidget("Results", self)
@@ -258,7 +266,7 @@ class MainWindow(QMainWindow):
         self.controller.open(paths if len(paths) > 1 else paths[0])
 
     def open_demo(self) -> None:
-        self.open_path(resources.sample_study_dir())
+        self.open_path(sample_study_source())
 
     def open_folder_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(

@@ -87,7 +87,9 @@ class ResultsPanel(QWidget):
 
         # --- volumes ---
         box = QGroupBox("Hematoma volume")
-        form = QFormLayout(box)
+        column = QVBoxLayout(box)
+        form = QFormLayout()
+        column.addLayout(form)
         self.model_volume = _value_label()
         self.planimetric_volume = _value_label()
         self.abc2_volume = _value_label()
@@ -103,12 +105,14 @@ class ResultsPanel(QWidget):
             " border-radius:3px"
         )
         self.disagree.setVisible(False)
-        form.addRow(self.disagree)
+        # wrapped labels go in the box's column, not in form rows: a QFormLayout spanning row
+        # does not grow with heightForWidth inside a scroll area and the text overlapped
+        column.addWidget(self.disagree)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color:#90a4ae")
         self.status.setVisible(False)
-        form.addRow(self.status)
+        column.addWidget(self.status)
         # HU range of the measurement, live
         self.hu_low = QSpinBox()
         self.hu_high = QSpinBox()
@@ -135,9 +139,11 @@ class ResultsPanel(QWidget):
         hu_row.addWidget(self.hu_low)
         hu_row.addWidget(QLabel("to"))
         hu_row.addWidget(self.hu_high)
-        form.addRow("Blood HU range", hu_row)
-        form.addRow("Low", self.hu_slider_low)
-        form.addRow("High", self.hu_slider_high)
+        hu_form = QFormLayout()
+        hu_form.addRow("Blood HU range", hu_row)
+        hu_form.addRow("Low", self.hu_slider_low)
+        hu_form.addRow("High", self.hu_slider_high)
+        column.addLayout(hu_form)
         layout.addWidget(box)
 
         # --- prognosis and anatomy ---
@@ -196,7 +202,9 @@ class ResultsPanel(QWidget):
 
         # --- model ---
         box = QGroupBox("Model")
-        form = QFormLayout(box)
+        column = QVBoxLayout(box)
+        form = QFormLayout()
+        column.addLayout(form)
         self.model_name = _value_label()
         self.device = _value_label()
         self.timings = _value_label()
@@ -210,8 +218,8 @@ class ResultsPanel(QWidget):
         self.model_warnings.setWordWrap(True)
         self.model_warnings.setStyleSheet("color:#ffb300")
         self.model_warnings.setVisible(False)
-        form.addRow(self.model_warnings)
-        form.addRow(self.card_button)
+        column.addWidget(self.model_warnings)
+        column.addWidget(self.card_button)
         layout.addWidget(box)
 
         # --- warnings ---
