@@ -172,26 +172,34 @@ class FakeBackend:
         return model
 
     def predict(self, volume, cache, *, device="auto", cam_head="volume"):
+        """Returns the progress generator; the knobs are read now, at the job's start, so a
+        test may change them for the next job while this one runs."""
         self.calls.append(("predict", cam_head, device))
-        try:
-            for i in range(self.predict_steps):
-                if self.predict_busy_s:  # one core of numpy work, the GIL released inside
-                    end = time.perf_counter() + self.predict_busy_s
-                    a = np.full(200_000, 0.5)
-                    while time.perf_counter() < end:
-                        a = np.tanh(a * 1.0001)
-                if self.predict_step_s:
-                    time.sleep(self.predict_step_s)
-                yield Progress("forward", i + 1, self.predict_steps, f"step {i + 1}")
-            if self.fail_predict:
-                raise RuntimeError("the fake model exploded")
-        except GeneratorExit:
-            self.closed.append("predict")
-            raise
-        cam = blob_mask(volume.shape).astype(np.float32)
-        if cam_head == "prognosis":
-            cam = cam * 0.5
-        return FakePrediction(self.predict_volume_ml, 26.0, 0.42, cam)
+        steps, busy_s, step_s = self.predict_steps, self.predict_busy_s, self.predict_step_s
+        fail, volume_ml = self.fail_predict, self.predict_volume_ml
+
+        def run():
+            try:
+                for i in range(steps):
+                    if busy_s:  # one core of numpy work, the GIL released inside
+                        end = time.perf_counter() + busy_s
+                        a = np.full(200_000, 0.5)
+                        while time.perf_counter() < end:
+                            a = np.tanh(a * 1.0001)
+                    if step_s:
+                        time.sleep(step_s)
+                    yield Progress("forward", i + 1, steps, f"step {i + 1}")
+                if fail:
+                    raise RuntimeError("the fake model exploded")
+            except GeneratorExit:
+                self.closed.append("predict")
+                raise
+            cam = blob_mask(volume.shape).astype(np.float32)
+            if cam_head == "prognosis":
+                cam = cam * 0.5
+            return FakePrediction(volume_ml, 26.0, 0.42, cam)
+
+        return run()
 
 
 def install(monkeypatch) -> FakeBackend:
