@@ -103,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         cases.append((f"synthetic {args.slices} sl uncompressed", Path(tmp) / "plain"))
         cases.append((f"synthetic {args.slices} sl RLE", Path(tmp) / "rle"))
+        from ichmodel.io.scan import scan_study
+
+        scan_s = best_of(scan_study, Path(tmp) / "plain", args.repeats)
+        print(f"header scan of {args.slices} files (scan_study): {scan_s:.3f} s")
         print(f"{'case':34s} {'ours s':>8s} {'SimpleITK s':>12s} {'ratio':>7s}")
         for name, folder in cases:
             ours = best_of(ours_read, folder, args.repeats)

@@ -158,7 +158,7 @@ def test_meta_and_cli_nifti_out(tmp_path, capsys):
     "offset_mm", [(0.0, 3.37), (1.2, 7.9), (-0.3, 0.1), (2.0, 4.0), (-1.1, -2.3)]
 )
 def test_slice_shift_equals_simpleitk_linear_resampling(offset_mm):
-    from ichmodel.io.geometry import shift_slice, shift_slice_sitk
+    from ichmodel.io.resample import shift_slice, shift_slice_sitk
 
     image = np.random.default_rng(0).normal(0, 500, (40, 50)).astype(np.float32)
     args = (image, offset_mm, (-3.0, -1.0), (56, 70), (0.5, 0.6))
