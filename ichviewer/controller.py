@@ -199,11 +199,11 @@ class StudyController(QObject):
         if self.models.loaded is not None or self.study is not None:
             return  # a study is already on its way: its model job loads the model after the
             # volume, so torch's import does not compete with reading the DICOM files
-        models = self.models
+        models, device = self.models, self.device
         self.runner.submit(
             Job(
                 "Loading the model",
-                lambda: jobs.load_model(models),
+                lambda: jobs.load_model(models, device),
                 lane="model",
                 token=None,
                 on_result=self.sig_model.emit,

@@ -98,8 +98,15 @@ class ModelCache:
             return self._model
 
 
-def load_model(cache: ModelCache) -> Any:
-    return cache.get()
+def load_model(cache: ModelCache, device: str | None = None) -> Any:
+    """The active model; with ``device``, also its inference-ready copy for that device
+    (BatchNorm folded, memory layout) so the first prediction does not pay for it."""
+    model = cache.get()
+    if device is not None and hasattr(model, "net"):
+        from ichmodel.predict import get_predictor
+
+        get_predictor(model, device)
+    return model
 
 
 def predict(

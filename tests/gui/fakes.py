@@ -165,7 +165,7 @@ class FakeBackend:
             params=params,
         )
 
-    def load_model(self, cache):
+    def load_model(self, cache, device=None):
         self.calls.append(("load_model",))
         model = FakeModel()
         cache.set_model(model)
