@@ -114,16 +114,28 @@ def pad_to(array: np.ndarray, fz: int, fy: int, mode: str) -> np.ndarray:
 
 def block_any(array: np.ndarray, fz: int, fy: int) -> np.ndarray:
     """Reduce by blocks of fz slices x fy x fy pixels: True where any voxel is."""
-    a = pad_to(array, fz, fy, "constant")
-    z, y, x = a.shape
-    return a.reshape(z // fz, fz, y // fy, fy, x // fy, fy).any(axis=(1, 3, 5))
+    return _block_reduce(pad_to(array, fz, fy, "constant"), fz, fy, np.logical_or)
 
 
 def block_mean(array: np.ndarray, fz: int, fy: int) -> np.ndarray:
     """Reduce by blocks of fz slices x fy x fy pixels: the mean (float32)."""
-    a = pad_to(array, fz, fy, "edge")
-    z, y, x = a.shape
-    return a.reshape(z // fz, fz, y // fy, fy, x // fy, fy).mean(axis=(1, 3, 5), dtype=np.float32)
+    a = pad_to(array, fz, fy, "edge").astype(np.float32, copy=False)
+    return _block_reduce(a, fz, fy, np.add) / np.float32(fz * fy * fy)
+
+
+def _block_reduce(a: np.ndarray, fz: int, fy: int, op) -> np.ndarray:
+    """Combine strided views axis by axis (much faster than a 6-D reshape reduction)."""
+    for axis, f in ((2, fy), (1, fy), (0, fz)):
+        if f == 1:
+            continue
+        index = [slice(None)] * 3
+        index[axis] = slice(0, None, f)
+        out = a[tuple(index)].copy()
+        for i in range(1, f):
+            index[axis] = slice(i, None, f)
+            op(out, a[tuple(index)], out=out)
+        a = out
+    return a
 
 
 def upsample(array: np.ndarray, fz: int, fy: int, shape: tuple[int, ...]) -> np.ndarray:

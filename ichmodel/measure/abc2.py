@@ -143,4 +143,5 @@ def measure_abc2(
         a_segment_zyx=_seg(a_seg),  # type: ignore[arg-type]
         b_segment_zyx=_seg(b_seg),  # type: ignore[arg-type]
         slice_weights=tuple(float(w) for w in weights),
+        c_unweighted_mm=float(np.count_nonzero(areas_px)) * sz,
     )

@@ -142,8 +142,8 @@ def segment_blood(prep: BloodPrep, params: MeasureParams) -> BloodSegmentation:
     dropped_ml = float(sizes[big[seeded & along_skull]].sum()) * prep.voxel_ml
     if dropped_ml >= WARN_DROPPED_ML:
         warnings.append(
-            f"{dropped_ml:.1f} ml of blood-range voxels lying along the skull were not counted "
-            "(partial volume of bone, or an extra-axial collection)"
+            f"not counted: {dropped_ml:.1f} ml of blood-range voxels hugging the skull (usually "
+            "partial volume of bone; an extra-axial bleed there would not be measured either)"
         )
     if keep.size == 0:
         return BloodSegmentation(np.zeros_like(cand), np.zeros_like(labels), 0, tuple(warnings))

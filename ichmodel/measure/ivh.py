@@ -9,7 +9,9 @@
 * A ventricle cast entirely with blood has no CSF left to find. The ventricles are paired
   across the midline, so a central blood region whose mirror image (across the head's own
   midline, which follows a head turned in the scanner) falls mostly on ventricular CSF or on
-  another blood region (both horns cast) is IVH too. A deep hematoma mirrors onto brain.
+  another blood region (both horns cast) is IVH too. A deep hematoma mirrors onto brain; one
+  beside a ventricle that mirrors onto the other ventricle still has its own ventricle's CSF
+  next to it (displaced, not cast), which vetoes the CSF match.
 * Less than ``MIN_IVH_ML`` in all is not called IVH: partial volume at a ventricle wall.
 
 Known gaps: a midline cast (third ventricle) with no CSF around is counted as parenchymal;
@@ -30,7 +32,7 @@ from ichmodel.measure.location import FRAME_MM, HeadFrame
 log = logging.getLogger(__name__)
 
 CSF_MIN_HU = -10.0
-CSF_MAX_HU = 18.0
+CSF_MAX_HU = 15.0
 MIN_VENTRICLE_ML = 0.3
 #: A CSF region is ventricular when this fraction of it lies in the central zone.
 VENTRICLE_CENTRAL_FRACTION = 0.6
@@ -46,6 +48,10 @@ IVH_WHOLE_FRACTION = 0.5
 #: Mirror test: tolerance (mm) for an imperfect midline, and the fraction that must match.
 MIRROR_TOLERANCE_MM = 2.5
 MIRROR_FRACTION = 0.5
+#: The blood's own ventricle counts as present when the CSF within this reach (mm) of the
+#: blood is at least this fraction of the CSF within the same reach of its mirror image.
+OWN_VENTRICLE_REACH_MM = 5.0
+OWN_VENTRICLE_FRACTION = 0.5
 #: Only blood regions centred within this elliptic radius are tested by mirror (ventricles
 #: are central; a lobar bleed is not intraventricular).
 MIRROR_MAX_RADIUS = 0.7
@@ -60,6 +66,7 @@ class Ventricles:
     volume_ml: float
     space: np.ndarray  # envelope of the ventricles: blood in here is IVH
     target: np.ndarray  # ventricular CSF with a tolerance, for the mirror test
+    csf: np.ndarray  # the ventricular CSF itself
 
     @property
     def found(self) -> bool:
@@ -82,7 +89,7 @@ def find_ventricles(inside: np.ndarray, smoothed: np.ndarray, frame: HeadFrame) 
     volume_ml = float(np.count_nonzero(ventricles)) * voxel_ml_c
     if not ventricles.any():
         empty = np.zeros_like(inside)
-        return Ventricles(0.0, empty, empty)
+        return Ventricles(0.0, empty, empty, empty)
     closed = ndi.binary_closing(
         ventricles, structure=_morph.disk(ENVELOPE_CLOSING_MM, spacing_c[1:]), border_value=0
     )
@@ -94,6 +101,7 @@ def find_ventricles(inside: np.ndarray, smoothed: np.ndarray, frame: HeadFrame) 
         volume_ml=volume_ml,
         space=_morph.upsample(space_c, 1, f, inside.shape) & inside,
         target=_morph.upsample(target_c | space_c, 1, f, inside.shape),
+        csf=_morph.upsample(ventricles, 1, f, inside.shape) & inside,
     )
 
 
@@ -148,6 +156,31 @@ def split_ivh(
     return parenchymal, ivh
 
 
+def _own_ventricle_present(
+    zyx: np.ndarray, mirrored_yx: np.ndarray, csf: np.ndarray, spacing_yx
+) -> bool:
+    """Is there about as much ventricular CSF next to the blood as next to its mirror image?
+
+    Then the ventricle on the blood's side is still there (displaced by a hematoma beside it,
+    not cast with blood), and the mirror falling on the other side's CSF proves nothing.
+    """
+    ry = int(round(OWN_VENTRICLE_REACH_MM / spacing_yx[0]))
+    rx = int(round(OWN_VENTRICLE_REACH_MM / spacing_yx[1]))
+    nz, ny, nx = csf.shape
+    z0, z1 = int(zyx[:, 0].min()), int(zyx[:, 0].max()) + 1
+
+    def count(ys: np.ndarray, xs: np.ndarray) -> int:
+        y0, y1 = max(0, int(ys.min()) - ry), min(ny, int(ys.max()) + ry + 1)
+        x0, x1 = max(0, int(xs.min()) - rx), min(nx, int(xs.max()) + rx + 1)
+        if y0 >= y1 or x0 >= x1:
+            return 0
+        return int(np.count_nonzero(csf[z0:z1, y0:y1, x0:x1]))
+
+    own = count(zyx[:, 1], zyx[:, 2])
+    other = count(mirrored_yx[:, 0], mirrored_yx[:, 1])
+    return own >= OWN_VENTRICLE_FRACTION * max(other, 1)
+
+
 def _mirror_matches(
     labels: np.ndarray,
     sizes: np.ndarray,
@@ -159,7 +192,9 @@ def _mirror_matches(
 
     Pass 1: a label whose mirror image falls mostly on ventricles or other blood is IVH.
     Pass 2: in the other labels, voxels whose mirror falls on an IVH label are IVH too (a
-    hematoma that broke into one horn while the other horn is cast as well).
+    hematoma that broke into one horn while the other horn is cast as well). Voxels whose
+    mirror falls on CSF are *not* taken here: a large deep hematoma compresses its own
+    ventricle and mirrors onto the other one (tried: 10 ml false IVH per such case).
     """
     n = len(sizes) - 1
     whole = np.zeros(n + 1, dtype=bool)
@@ -192,6 +227,8 @@ def _mirror_matches(
         m = np.rint(frame.mirror_yx(zyx)).astype(int)
         z, y, x = zyx[:, 0], np.clip(m[:, 0], 0, ny - 1), np.clip(m[:, 1], 0, nx - 1)
         on_csf = ventricles.target[z, y, x]
+        if on_csf.any() and _own_ventricle_present(zyx, m, ventricles.csf, (sy, sx)):
+            on_csf[:] = False
         bz, by, bx = z - origin[0], y - origin[1], x - origin[2]
         inb = (by >= 0) & (by < blood_tol.shape[1]) & (bx >= 0) & (bx < blood_tol.shape[2])
         other = np.zeros(len(z), dtype=labels.dtype)

@@ -123,6 +123,14 @@ class ABC2:
     a_segment_zyx: Segment | None = None
     b_segment_zyx: Segment | None = None
     slice_weights: tuple[float, ...] = ()
+    #: C without Kothari's weighting (every slice with hematoma counts 1) x spacing, mm: the
+    #: shortcut many readers take; shown for comparison, not used in ``volume_ml``.
+    c_unweighted_mm: float = 0.0
+
+    @property
+    def volume_unweighted_ml(self) -> float:
+        """A x B x C/2 with the unweighted C, ml."""
+        return self.a_mm * self.b_mm * self.c_unweighted_mm / 2.0 / 1000.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
