@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 from ichmodel.io.write import write_dicom_series  # noqa: E402
 from ichmodel.phantom import PhantomConfig, make_phantom  # noqa: E402
 
-SEED = 20240101
+SEED = 20240103
 CONFIG = PhantomConfig(
     size=256,
     slice_thickness_mm=5.0,

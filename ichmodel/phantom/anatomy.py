@@ -208,8 +208,9 @@ def sample_anatomy(rng: np.random.Generator, config: PhantomConfig) -> Anatomy:
 
 
 def with_mass_effect(anatomy: Anatomy, side: float, volume_ml: float) -> Anatomy:
-    """Shift the ventricles away from a supratentorial bleed on ``side`` (+1 left, -1 right)
-    and compress the ipsilateral lateral ventricle (midline shift grows with volume)."""
+    """Shift the ventricles (and pineal/choroid calcifications) away from a supratentorial
+    bleed on ``side`` (+1 left, -1 right) and compress the ipsilateral lateral ventricle;
+    the midline shift grows with volume (0 below 15 ml, 10 mm from 65 ml)."""
     shift = min(10.0, max(0.0, (volume_ml - 15.0) * 0.2))
     squeeze = 1.0 - min(0.45, volume_ml / 200.0)
     ipsi = set(anatomy.ipsi_ventricle_index[0 if side > 0 else 1])
@@ -220,7 +221,9 @@ def with_mass_effect(anatomy: Anatomy, side: float, volume_ml: float) -> Anatomy
         if ell.center[2] > -25:  # the fourth ventricle stays in the posterior fossa
             ell = ell.moved(du=-side * shift * (1.0 if ell.center[2] > -5 else 0.5))
         moved.append(ell)
-    return replace(anatomy, ventricles=tuple(moved))
+    # the pineal gland and the choroid plexus glomi travel with them (pineal shift)
+    calcs = tuple(ell.moved(du=-side * shift) for ell in anatomy.calcifications)
+    return replace(anatomy, ventricles=tuple(moved), calcifications=calcs)
 
 
 def _band_noise(

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 SITES = ("none", "deep", "lobar", "infratentorial")
 BLEED_SITES = ("deep", "lobar", "infratentorial")
-SHAPES = ("irregular", "ellipsoid")
+#: Bleed shape kinds; "irregular" draws one of BLEED_SHAPES per case (``shape_weights``).
+BLEED_SHAPES = ("round", "lobulated", "chain")
+SHAPES = ("irregular", "ellipsoid", *BLEED_SHAPES)
 
 #: Proxy "poor outcome" thresholds (ml): supratentorial / infratentorial bleeds.
 POOR_OUTCOME_SUPRATENTORIAL_ML = 30.0
@@ -68,8 +70,11 @@ class PhantomConfig:
     infratentorial_sigma: float = 0.8
     #: Target volumes are clipped to this range, ml.
     volume_range_ml: tuple[float, float] = (0.5, 120.0)
-    #: "irregular" (several lobes, bumpy surface) or "ellipsoid" (one smooth ellipsoid).
+    #: "irregular" (a mix of round, lobulated and chain-like bleeds with a bumpy surface),
+    #: one of those kinds, or "ellipsoid" (one smooth ellipsoid, for exact-volume checks).
     shape: str = "irregular"
+    #: Relative frequency of "round", "lobulated" and "chain" bleeds in "irregular" mode.
+    shape_weights: tuple[float, float, float] = (0.3, 0.4, 0.3)
     #: Surface bumpiness of irregular bleeds (relative radius modulation), range.
     irregularity: tuple[float, float] = (0.04, 0.14)
     #: Acute blood density, HU (mean of the clot).

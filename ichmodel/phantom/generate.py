@@ -19,7 +19,7 @@ from ichmodel.volume import SeriesMeta, Volume
 
 log = logging.getLogger(__name__)
 
-PHANTOM_VERSION = "3"
+PHANTOM_VERSION = "5"
 HU_MIN, HU_MAX = -1024.0, 3071.0
 
 #: Codes of :attr:`Phantom.labels` (each voxel's majority tissue).
@@ -58,6 +58,7 @@ class Phantom:
     hematoma_volume_ml: float
     site: str  # "none", "deep", "lobar", "infratentorial"
     side: str  # "left", "right", "midline", "" (no bleed)
+    hematoma_shape: str  # "ellipsoid", "round", "lobulated", "chain", "" (no bleed)
     poor_outcome: int
     ivh: bool
     ivh_volume_ml: float
@@ -101,6 +102,7 @@ class Phantom:
             ),
             "site": self.site,
             "side": self.side,
+            "hematoma_shape": self.hematoma_shape,
             "poor_outcome": self.poor_outcome,
             "poor_outcome_is_proxy": True,
             "ivh": self.ivh,
@@ -253,6 +255,7 @@ def make_phantom(seed: int, config: PhantomConfig | None = None) -> Phantom:
         hematoma_volume_ml=volume_ml,
         site=site,
         side=side,
+        hematoma_shape="" if spec is None else spec.shape,
         poor_outcome=proxy_poor_outcome(volume_ml, site),
         ivh=ivh_spec is not None and ivh_ml > 0,
         ivh_volume_ml=ivh_ml,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ichmodel.phantom.anatomy import Anatomy
-from ichmodel.phantom.config import BLEED_SITES, PhantomConfig
+from ichmodel.phantom.config import BLEED_SHAPES, BLEED_SITES, PhantomConfig
 from ichmodel.phantom.geometry import (
     BBoxSamples,
     Ellipsoid,
@@ -33,6 +33,10 @@ from ichmodel.phantom.geometry import (
 )
 
 SUBPLANE_MM = 0.7  # z supersampling step for the hematoma
+#: Satellite lobes of irregular bleeds: distance of their centre from the main lobe's centre
+#: and their semi-axes, both relative to the main lobe's size (before scaling to volume).
+LOBE_OFFSET = (0.45, 0.85)
+LOBE_RADIUS = (0.35, 0.7)
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +44,7 @@ class HematomaSpec:
     """One sampled bleed, in head coordinates (mm)."""
 
     site: str
+    shape: str  # "ellipsoid", "round", "lobulated" or "chain"
     side: float  # +1 patient's left, -1 right, 0 midline
     center: np.ndarray  # (3,) head coords
     lobes: tuple[Ellipsoid, ...]  # centres relative to ``center``
@@ -105,12 +110,58 @@ def _site_center(rng: np.random.Generator, site: str, side: float, anatomy: Anat
         ray = np.linspace(0, 110, 221)[:, None] * e[None, :]
         dist, _, _ = anatomy.cavity_distance(*(ray[:, i].astype(np.float32) for i in range(3)))
         r_surface = float(ray[np.argmax(dist > 0)] @ e) if (dist > 0).any() else 60.0
-        depth = anatomy.csf_mm + 4.0 + 0.7 * radius
+        depth = anatomy.csf_mm + 3.0 + rng.uniform(0.6, 1.1) * radius
         center = e * max(r_surface - depth, 12.0)
         inf = anatomy.infratentorial_fraction(*(np.float32([c]) for c in center))
         if float(inf[0]) < 0.01:
             return center
     return np.array([side * 30 * s, -20 * s, 25 * s])  # frontal fallback
+
+
+def _lobes(rng: np.random.Generator, kind: str, site: str) -> list[Ellipsoid]:
+    """Lobes of a unit-sized bleed of the given shape kind (centres relative to the bleed).
+
+    * ``round``: one ellipsoid (putaminal bleeds elongated front to back);
+    * ``lobulated``: a main lobe with 1-3 smaller lobes bulging from it;
+    * ``chain``: 3-5 similar lobes along a bent path (irregular, dissecting bleeds whose
+      outline fills little of its bounding box: the shapes ABC/2 overestimates).
+    """
+    if kind == "ellipsoid":
+        return [Ellipsoid((0.0, 0.0, 0.0), (0.8, 1.0, 1.25), random_rotation(rng))]
+    if kind == "chain":
+        n = int(rng.integers(3, 6))
+        step = rng.normal(size=3)
+        step /= np.linalg.norm(step)
+        pos = np.zeros(3)
+        lobes = []
+        for _ in range(n):
+            radii = tuple(float(r) for r in rng.uniform(0.45, 0.75, 3))
+            lobes.append(Ellipsoid(tuple(pos), radii, random_rotation(rng)))
+            turn = rng.normal(size=3) * 0.6  # bend the path by roughly +-35 degrees
+            step = step + turn - (turn @ step) * step
+            step /= np.linalg.norm(step)
+            pos = pos + step * rng.uniform(0.9, 1.4) * np.mean(radii)
+        centroid = np.mean([e.center for e in lobes], axis=0)
+        return [Ellipsoid(tuple(np.subtract(e.center, centroid)), e.radii, e.axes) for e in lobes]
+    if site == "deep":
+        axes = rotation_matrix(*rng.uniform(-25, 25, 3))
+        radii = (rng.uniform(0.7, 0.95), rng.uniform(1.1, 1.5), rng.uniform(0.85, 1.15))
+    else:
+        axes = random_rotation(rng)
+        radii = tuple(rng.uniform(0.75, 1.3, 3))
+    lobes = [Ellipsoid((0.0, 0.0, 0.0), tuple(float(r) for r in radii), axes)]
+    if kind == "lobulated":
+        for _ in range(int(rng.integers(1, 4))):
+            d = rng.normal(size=3)
+            d *= rng.uniform(*LOBE_OFFSET) / np.linalg.norm(d)
+            lobes.append(
+                Ellipsoid(
+                    tuple(float(x) for x in d),
+                    tuple(float(r) for r in rng.uniform(*LOBE_RADIUS, 3)),
+                    random_rotation(rng),
+                )
+            )
+    return lobes
 
 
 def sample_hematoma(
@@ -130,25 +181,13 @@ def sample_hematoma(
         target = _lognormal(rng, config.volume_median_ml, config.volume_sigma)
     target = float(np.clip(target, lo, hi)) if config.volume_ml is None else target
 
-    ellipsoid = config.shape == "ellipsoid"
-    if site == "deep" and not ellipsoid:
-        axes = rotation_matrix(*rng.uniform(-25, 25, 3))
-        radii = (rng.uniform(0.7, 0.95), rng.uniform(1.1, 1.5), rng.uniform(0.85, 1.15))
-    else:
-        axes = random_rotation(rng)
-        radii = tuple(rng.uniform(0.75, 1.3, 3)) if not ellipsoid else (0.8, 1.0, 1.25)
-    lobes = [Ellipsoid((0.0, 0.0, 0.0), tuple(float(r) for r in radii), axes)]
-    if not ellipsoid:
-        for _ in range(int(rng.choice(4, p=[0.15, 0.35, 0.3, 0.2]))):
-            d = rng.normal(size=3)
-            d *= rng.uniform(0.45, 0.85) / np.linalg.norm(d)
-            lobes.append(
-                Ellipsoid(
-                    tuple(float(x) for x in d),
-                    tuple(rng.uniform(0.35, 0.7, 3)),
-                    random_rotation(rng),
-                )
-            )
+    kind = config.shape
+    if kind == "irregular":
+        w = np.asarray(config.shape_weights, dtype=float)
+        kind = str(rng.choice(BLEED_SHAPES, p=w / w.sum()))
+    ellipsoid = kind == "ellipsoid"
+    lobes = _lobes(rng, kind, site)
+    radii = lobes[0].radii
     eps = 0.0 if ellipsoid else float(rng.uniform(*config.irregularity))
     k_dirs = rng.normal(size=(3, 3))
     k_dirs /= np.linalg.norm(k_dirs, axis=1, keepdims=True)
@@ -176,6 +215,7 @@ def sample_hematoma(
     edema_mm = (0.12 * radius_eq + rng.uniform(1.0, 3.0)) if config.edema else 0.0
     return HematomaSpec(
         site=site,
+        shape=kind,
         side=side,
         center=np.asarray(center, dtype=float),
         lobes=tuple(lobes),

@@ -186,12 +186,13 @@ def test_volume_distribution_is_clinically_skewed() -> None:
     cfg = PhantomConfig()
     rng = np.random.default_rng(0)
     anatomy = make_phantom(0, PhantomConfig(**SMALL, site="none")).anatomy
-    sites, volumes = [], []
+    sites, volumes, shapes = [], [], set()
     for _ in range(300):
         site = sample_site(rng, cfg)
         sites.append(site)
         spec = sample_hematoma(rng, cfg, anatomy, site)
         volumes.append(0.0 if spec is None else spec.target_ml)
+        shapes.add(None if spec is None else spec.shape)
     v = np.asarray(volumes)
     bleeds = v[v > 0]
     assert 0.05 <= np.mean(v == 0) <= 0.16
@@ -199,6 +200,17 @@ def test_volume_distribution_is_clinically_skewed() -> None:
     assert np.mean(bleeds > 60) >= 0.01  # some huge
     assert np.mean(bleeds >= 30) >= 0.08
     assert set(sites) == {"none", "deep", "lobar", "infratentorial"}
+    assert shapes == {None, "round", "lobulated", "chain"}
+
+
+@pytest.mark.parametrize("kind", ["round", "lobulated", "chain"])
+def test_forced_shape_kinds(kind: str) -> None:
+    p = make_phantom(30, PhantomConfig(**SMALL, site="lobar", shape=kind, volume_ml=15))
+    assert p.hematoma_shape == kind and p.truth()["hematoma_shape"] == kind
+    assert p.hematoma_volume_ml == pytest.approx(15, rel=0.35)
+    labelled, n = ndimage.label(p.hematoma_mask)
+    sizes = np.bincount(labelled.ravel())[1:]
+    assert sizes.max() >= 0.9 * sizes.sum()  # one bleed, not scattered blobs
 
 
 def test_invalid_config_is_refused() -> None:
