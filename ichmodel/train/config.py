@@ -49,6 +49,10 @@ class TrainConfig:
     #: Stop after this global step (smoke tests; None: run all epochs).
     max_steps: int | None = None
     grad_clip_norm: float | None = None
+    #: Steps in a row whose loss, gradients or BatchNorm statistics are NaN/inf that are skipped
+    #: (weights unchanged, with a warning) before the run stops with NonFiniteLossError;
+    #: 0 stops at the first one.
+    nonfinite_patience: int = 3
     #: From scratch, start the volume head's bias at the training set's mean size (mm), so the
     #: first steps fit the spread of sizes instead of their mean (not in the paper).
     init_volume_bias: bool = True
@@ -100,4 +104,5 @@ class TrainConfig:
 
     #: Fields that may differ when resuming (they do not change what was already computed).
     RESUMABLE_CHANGES = ("epochs", "max_steps", "device", "num_workers", "threads",
-                         "checkpoint_every_steps", "early_stopping_patience")
+                         "checkpoint_every_steps", "early_stopping_patience",
+                         "nonfinite_patience")

@@ -133,6 +133,7 @@ def train(
         "epochs_without_improvement": 0,
         "history": [],
         "elapsed_s": 0.0,
+        "skipped_steps": 0,
     }
     if resume:
         saved = load_train_state(files.state)
@@ -147,6 +148,8 @@ def train(
     class_weights_dev = None if class_weights is None else class_weights.to(plan.device)
 
     elapsed_before = float(info["elapsed_s"])
+    float_buffers = [b for b in net.buffers() if b.is_floating_point()]
+    consecutive_bad = 0
     session_steps = 0
     dirty = False
 
@@ -177,41 +180,37 @@ def train(
                 size = size.to(plan.device, non_blocking=True)
                 label = label.to(plan.device, non_blocking=True)
                 try:
-                    with plan.autocast():
-                        out = net(x)
-                    parts = compute_loss(
-                        out.size_mm,
-                        out.logits,
-                        size,
-                        label,
-                        outcome_weight=config.outcome_loss_weight,
-                        class_weights=class_weights_dev,
+                    loss_value, parts, ok = _guarded_step(
+                        net, optimizer, named, float_buffers, x, size, label, config,
+                        class_weights_dev, plan,
                     )
-                    loss_value = float(parts.total.detach())
-                    if not np.isfinite(loss_value):
-                        raise NonFiniteLossError(
-                            f"the training loss became {loss_value} at step {info['step'] + 1} "
-                            f"(epoch {epoch + 1}; volume loss {float(parts.volume):.4g}, outcome "
-                            f"loss {float(parts.outcome):.4g}); the run was stopped. Lower the "
-                            f"learning rate (now {lr:.3g}), check the manifest's volumes, or "
-                            f"resume from the last good state in {files.state}"
-                        )
-                    optimizer.zero_grad(set_to_none=True)
-                    parts.total.backward()
-                    if config.grad_clip_norm:
-                        torch.nn.utils.clip_grad_norm_(
-                            [p for _, p in named], config.grad_clip_norm
-                        )
-                    optimizer.step()
                 except torch.OutOfMemoryError as exc:
                     raise _oom_error(exc, config.batch_size) from exc
+                if not ok:
+                    info["skipped_steps"] = info.get("skipped_steps", 0) + 1
+                    consecutive_bad += 1
+                    what = (f"the training loss became {loss_value}" if not np.isfinite(loss_value)
+                            else "the gradients or BatchNorm statistics became non-finite")
+                    if consecutive_bad > config.nonfinite_patience:
+                        raise NonFiniteLossError(
+                            f"{what} at step {info['step'] + 1} (epoch {epoch + 1}; "
+                            f"{consecutive_bad} step(s) in a row); the run was stopped. Lower "
+                            f"the learning rate (now {lr:.3g}), check the manifest's volumes "
+                            "and studies, or resume from the last good state in "
+                            f"{files.state}"
+                        )
+                    log.warning("%s at step %d: step skipped (weights unchanged)", what,
+                                info["step"] + 1)
+                else:
+                    consecutive_bad = 0
                 n = int(x.shape[0])
                 info["step"] += 1
                 info["batch_in_epoch"] = bi + 1
-                info["epoch_loss_sum"] += loss_value * n
-                info["epoch_volume_loss_sum"] += float(parts.volume.detach()) * n
-                info["epoch_outcome_loss_sum"] += float(parts.outcome.detach()) * n
-                info["epoch_samples"] += n
+                if ok:
+                    info["epoch_loss_sum"] += loss_value * n
+                    info["epoch_volume_loss_sum"] += float(parts.volume.detach()) * n
+                    info["epoch_outcome_loss_sum"] += float(parts.outcome.detach()) * n
+                    info["epoch_samples"] += n
                 session_steps += 1
                 dirty = True
                 now = time.perf_counter()
@@ -227,8 +226,9 @@ def train(
                     {
                         "step": float(info["step"]),
                         "epoch": float(epoch + 1),
-                        "train_loss": info["epoch_loss_sum"] / info["epoch_samples"],
-                        "batch_loss": loss_value,
+                        "train_loss": info["epoch_loss_sum"] / max(1, info["epoch_samples"]),
+                        "batch_loss": loss_value if ok else float("nan"),
+                        "skipped_steps": float(info.get("skipped_steps", 0)),
                         "lr": lr,
                         "samples_per_s": rate,
                         "eta_s": eta,
@@ -314,6 +314,44 @@ def _init_volume_bias(net: torch.nn.Module, dataset: CaseDataset) -> None:
     with torch.no_grad():
         head.bias.fill_(mean)
     log.info("volume head bias initialised to the mean training size %.2f mm", mean)
+
+
+def _all_finite(tensors: list[torch.Tensor]) -> bool:
+    if not tensors:
+        return True
+    return bool(torch.isfinite(torch.stack([t.detach().float().abs().sum() for t in tensors])).all())
+
+
+def _guarded_step(net, optimizer, named, float_buffers, x, size, label, config, class_weights,
+                  plan):
+    """One optimizer step that refuses non-finite numbers.
+
+    Returns ``(loss value, loss parts, ok)``. When the loss, a gradient or a BatchNorm running
+    statistic is NaN/inf, the BatchNorm buffers are restored, no update is made and ``ok`` is
+    False (the caller decides whether to stop).
+    """
+    backup = [b.detach().clone() for b in float_buffers]
+    with plan.autocast():
+        out = net(x)
+    parts = compute_loss(out.size_mm, out.logits, size, label,
+                         outcome_weight=config.outcome_loss_weight, class_weights=class_weights)
+    loss_value = float(parts.total.detach())
+    optimizer.zero_grad(set_to_none=True)
+    ok = bool(np.isfinite(loss_value)) and _all_finite(float_buffers)
+    if ok:
+        parts.total.backward()
+        grads = [p.grad for _, p in named if p.grad is not None]
+        ok = _all_finite(grads)
+    if not ok:
+        optimizer.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for b, saved in zip(float_buffers, backup, strict=True):
+                b.copy_(saved)
+        return loss_value, parts, False
+    if config.grad_clip_norm:
+        torch.nn.utils.clip_grad_norm_([p for _, p in named], config.grad_clip_norm)
+    optimizer.step()
+    return loss_value, parts, True
 
 
 def _epoch_row(info: dict[str, Any], epoch: int, lr: float) -> dict[str, Any]:

@@ -177,9 +177,22 @@ def test_masked_outcome_loss_gives_zero_gradient_to_outcome_head():
 
 def test_nonfinite_loss_stops_with_a_clear_message(tmp_path):
     data = _toy_data(tmp_path, nan_case=True)
-    with pytest.raises(NonFiniteLossError, match="loss became nan.*learning rate"):
-        run_to_completion(train(data, _start(), tmp_path / "run", _config(epochs=2,
-                                                                          val_fraction=0.0)))
+    cfg = _config(epochs=2, val_fraction=0.0, nonfinite_patience=0)
+    with pytest.raises(NonFiniteLossError, match="loss became nan.*stopped.*learning rate"):
+        run_to_completion(train(data, _start(), tmp_path / "run", cfg))
+
+
+def test_isolated_nonfinite_steps_are_skipped_without_touching_the_weights(tmp_path):
+    data = _toy_data(tmp_path, nan_case=True)  # one NaN case: one bad batch per epoch
+    start = _start()
+    events = []
+    cfg = _config(epochs=2, val_fraction=0.0, nonfinite_patience=1)
+    result = run_to_completion(train(data, start, tmp_path / "run", cfg), events.append)
+    skipped = [e for e in events if e.stage == "train" and np.isnan(e.metrics["batch_loss"])]
+    assert len(skipped) == 2 and events[-1].metrics.get("skipped_steps", 0) >= 0
+    for name, t in start.net.state_dict().items():
+        assert torch.isfinite(t.float()).all(), name  # weights and BN statistics stay finite
+    assert np.isfinite(result.history[-1]["train_loss"])
 
 
 def test_freeze_encoder_and_paper_defaults(tmp_path):
