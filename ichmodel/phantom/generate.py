@@ -75,6 +75,18 @@ class Phantom:
     anatomy: Anatomy  # the sampled head (internal parameters, head coordinates in mm)
     frame: HeadFrame  # where the head sits in the scanner (LPS)
 
+    def __repr__(self) -> str:
+        bleed = (
+            f"{self.site} {self.side} {self.hematoma_shape} {self.hematoma_volume_ml:.2f} ml"
+            if self.site != "none"
+            else "no bleed"
+        )
+        ivh = f", IVH {self.ivh_volume_ml:.2f} ml" if self.ivh else ""
+        return (
+            f"Phantom(seed={self.seed}, {bleed}{ivh}, poor_outcome(proxy)={self.poor_outcome}, "
+            f"{self.volume!r})"
+        )
+
     def infratentorial_mask(self) -> np.ndarray:
         """bool (z, y, x): voxels of the posterior fossa below the tentorium (any tissue)."""
         v = self.volume

@@ -92,6 +92,7 @@ def test_no_bleed_has_zero_volume_and_empty_mask() -> None:
     assert p.poor_outcome == 0 and not p.ivh
     assert p.hematoma_center_zyx is None
     assert not (p.labels == CODE["hematoma"]).any()
+    assert "no bleed" in repr(p) and "SYN" not in repr(p)  # short repr, no arrays
 
 
 def test_proxy_outcome_rule() -> None:
