@@ -202,6 +202,8 @@ class ICHNet(nn.Module):
 
     def _init_weights(self) -> None:
         for m in self.modules():
+            if getattr(m, "weight", None) is not None and m.weight.is_meta:
+                continue  # shapes only (counting); meta init would import torch._dynamo
             if isinstance(m, nn.Conv3d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             elif isinstance(m, nn.BatchNorm3d):
