@@ -155,6 +155,8 @@ def save_checkpoint(
     if dtype not in WEIGHT_DTYPES:
         raise ValueError(f"dtype must be one of {sorted(WEIGHT_DTYPES)}, got {dtype!r}")
     card = ModelCard.coerce(card, default_name=path.stem)
+    net = getattr(net, "_orig_mod", net)  # a torch.compile'd module saves like its original
+    net = getattr(net, "module", net)  # and so does a DataParallel/DDP wrapper
     tensors = {}
     for name, t in net.state_dict().items():
         t = t.detach().to("cpu")
