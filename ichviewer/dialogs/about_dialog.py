@@ -65,25 +65,36 @@ def _as_mapping(obj: Any) -> Mapping[str, Any]:
 
 
 def model_card_html(model: Any) -> str:
-    """HTML for a loaded model (``ichmodel.checkpoint.LoadedModel``): name, hash, card, metrics."""
+    """HTML for a loaded model (``ichmodel.checkpoint.LoadedModel``): the card first (what it
+    was trained on, what it is for and not for, its warning), then metrics and technical facts."""
     name = getattr(model, "name", "unknown model")
     parts = [f"<h2>{html.escape(str(name))}</h2>"]
+    card = {
+        k: v for k, v in _as_mapping(getattr(model, "card", None)).items() if v not in ("", None)
+    }
+    banner = card.pop("banner", "")
+    notice = card.pop("notice", "")
+    card.pop("name", None)
+    if banner:
+        parts.append(
+            "<p style='background:#ffb300; color:#1a1a1a; padding:6px'><b>⚠ "
+            f"{html.escape(str(banner))}</b></p>"
+        )
+    if card:
+        parts.append(_value_html(card))
+    metrics = _as_mapping(getattr(model, "metrics", None))
+    if metrics:
+        parts.append("<h3>Validation metrics</h3>")
+        parts.append(_value_html(metrics))
     facts = {
         "file": str(getattr(model, "path", "") or "(built in, not saved)"),
         "weights SHA-256": str(getattr(model, "sha256", "") or "—"),
         "network": _as_mapping(getattr(model, "net_config", None)),
         "preprocessing": _as_mapping(getattr(model, "preprocess_config", None)),
     }
+    parts.append("<h3>Technical details</h3>")
     parts.append(_value_html(facts))
-    card = _as_mapping(getattr(model, "card", None))
-    if card:
-        parts.append("<h3>Model card</h3>")
-        parts.append(_value_html(card))
-    metrics = _as_mapping(getattr(model, "metrics", None))
-    if metrics:
-        parts.append("<h3>Validation metrics</h3>")
-        parts.append(_value_html(metrics))
-    parts.append(f"<p style='color:#b71c1c'><b>{html.escape(RESEARCH_NOTICE)}</b></p>")
+    parts.append(f"<p style='color:#ef5350'><b>{html.escape(notice or RESEARCH_NOTICE)}</b></p>")
     return "".join(parts)
 
 
@@ -123,7 +134,7 @@ class AboutDialog(_HtmlDialog):
             "planimetric, ABC/2), a poor-outcome probability and a Grad-CAM heatmap.</p>"
             "<p>Model after Gong et al. 2023, <i>Front. Neurosci.</i> 17:1118340 "
             "(3D ResNet, multi-task volume + prognosis).</p>"
-            f"<p style='color:#b71c1c'><b>{html.escape(RESEARCH_NOTICE)}</b></p>"
+            f"<p style='color:#ef5350'><b>{html.escape(RESEARCH_NOTICE)}</b></p>"
             f"<p style='color:#607d8b'>Python {platform.python_version()} · PySide6 "
             f"{pyside_version}"
             + (f"<br>Log file: {html.escape(log_path)}" if log_path else "")
