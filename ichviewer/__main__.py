@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model", metavar="FILE", help="use this .safetensors checkpoint instead of the default"
     )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="model device")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="model device")
     parser.add_argument("--debug", action="store_true", help="debug-level logs")
     parser.add_argument("--version", action="version", version=f"ichviewer {__version__}")
     return parser

@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 ORGANIZATION = "ICHViewer"
 APPLICATION = "ichviewer"
 MAX_RECENT = 8
-DEVICES = ("auto", "cpu", "cuda", "mps")
+#: What ichmodel.device accepts (auto: CUDA when available, else the CPU).
+DEVICES = ("auto", "cpu", "cuda")
 
 
 class Settings:
@@ -78,7 +79,7 @@ class Settings:
 
     @property
     def device(self) -> str:
-        """Compute device for the model: auto, cpu, cuda or mps."""
+        """Compute device for the model: auto, cpu or cuda."""
         value = self._str("model/device", "auto")
         return value if value in DEVICES else "auto"
 
