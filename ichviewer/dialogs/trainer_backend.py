@@ -70,6 +70,8 @@ class ModelSwitch:
 class TrainingBackend(Protocol):
     def validate(self, manifest: Path, exclude_rows: Sequence[int] = ()) -> Any: ...
 
+    # optional: check_studies(manifest, exclude_rows, init) -> Generator[Progress, None, report]
+
     def run(self, request: TrainRequest) -> Generator[Progress, None, TrainOutcome]: ...
 
     def use_model(self, outcome: TrainOutcome) -> ModelSwitch: ...
@@ -115,6 +117,22 @@ class IchmodelBackend:
         from ichmodel.train.manifest import read_manifest
 
         return read_manifest(manifest, exclude_rows=exclude_rows)
+
+    def check_studies(
+        self, manifest: Path, exclude_rows: Sequence[int] = (), init: str = "active"
+    ) -> Generator[Progress, None, Any]:
+        """Load + preprocess every study (into the cache a run with this start model reuses);
+        returns the manifest report with a problem for each study that does not load."""
+        from ichmodel.train.cache import CaseCache, build_cache
+
+        report = self.validate(manifest, exclude_rows)
+        if not report.rows:
+            return report
+        yield Progress("model", 0, None, "reading the start model's preprocessing")
+        start = self._start_model(init)
+        cache = CaseCache(_data_dir() / "cache", start.preprocess_config)
+        checked = yield from build_cache(report, cache)
+        return checked
 
     # --- the run --------------------------------------------------------------------------
     def _start_model(self, init: str) -> Any:

@@ -16,20 +16,16 @@ Everything a user does has a method a test can call without ``exec()``:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
     QDialog,
-    QFileDialog,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -38,7 +34,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ichmodel.errors import ManifestError
 from ichmodel.progress import Progress
 from ichviewer.dialogs.trainer_backend import (
     IchmodelBackend,
@@ -46,8 +41,9 @@ from ichviewer.dialogs.trainer_backend import (
     TrainRequest,
     default_run_root,
 )
-from ichviewer.dialogs.trainer_data import TrainingCurves, build_manifest_from_folder, format_eta
+from ichviewer.dialogs.trainer_data import TrainingCurves, format_eta
 from ichviewer.dialogs.trainer_form import HyperparameterForm
+from ichviewer.dialogs.trainer_manifest import ManifestPanel
 from ichviewer.dialogs.trainer_plots import FinalMetricsPanel, TrainingPlots
 from ichviewer.workers import Job, JobError, JobRunner
 
@@ -79,7 +75,6 @@ class TrainerDialog(QDialog):
         self.runner: JobRunner = runner or JobRunner(self)
         self._owns_runner = runner is None
         self.run_root = Path(run_root) if run_root else default_run_root()
-        self.report: Any = None
         self.outcome: TrainOutcome | None = None
         self.curves = TrainingCurves()
         self.job: Job | None = None
@@ -99,30 +94,14 @@ class TrainerDialog(QDialog):
         left = QWidget()
         left_layout = QVBoxLayout(left)
 
-        data_box = QGroupBox("Training data")
-        data_layout = QVBoxLayout(data_box)
-        row = QHBoxLayout()
-        self.manifest_edit = QLineEdit()
-        self.manifest_edit.setPlaceholderText("manifest CSV: study, volume_ml, poor_outcome, split")
-        self.manifest_edit.editingFinished.connect(
-            lambda: self.set_manifest(self.manifest_edit.text())
-        )
-        browse = QPushButton("Manifest…")
-        browse.clicked.connect(self._browse_manifest)
-        build = QPushButton("Build from folder + CSV…")
-        build.clicked.connect(self._browse_build)
-        row.addWidget(self.manifest_edit, 1)
-        row.addWidget(browse)
-        row.addWidget(build)
-        data_layout.addLayout(row)
-        self.exclude_check = QCheckBox("Exclude the rows with problems and train on the rest")
-        self.exclude_check.toggled.connect(lambda _: self.revalidate())
-        data_layout.addWidget(self.exclude_check)
-        self.report_view = QPlainTextEdit(readOnly=True)
-        self.report_view.setPlaceholderText("Pick a manifest to see its validation report.")
-        self.report_view.setMaximumBlockCount(2000)
-        data_layout.addWidget(self.report_view)
-        left_layout.addWidget(data_box, 1)
+        self.data = ManifestPanel(self.backend, self.settings)
+        self.data.sig_changed.connect(self._update_buttons)
+        self.data.sig_check_requested.connect(self.check_studies)
+        # short names for scripts and tests
+        self.manifest_edit = self.data.manifest_edit
+        self.exclude_check = self.data.exclude_check
+        self.report_view = self.data.report_view
+        left_layout.addWidget(self.data, 1)
 
         device = getattr(self.settings, "device", "auto") if self.settings else "auto"
         self.form = HyperparameterForm(device, f"default: a new folder in {self.run_root}")
@@ -179,11 +158,7 @@ class TrainerDialog(QDialog):
         return self.job is not None
 
     def _update_buttons(self) -> None:
-        ready = (
-            self.report is not None
-            and bool(self.report.rows)
-            and (self.report.ok or self.exclude_check.isChecked())
-        )
+        ready = self.data.ready
         self.start_button.setEnabled(ready and not self.running)
         self.cancel_button.setEnabled(self.running)
         self.use_button.setEnabled(
@@ -191,86 +166,56 @@ class TrainerDialog(QDialog):
         )
         self.rollback_button.setEnabled(not self.running)
         self.form.set_running(self.running)
-        for widget in (self.manifest_edit, self.exclude_check):
-            widget.setEnabled(not self.running)
+        self.data.set_running(self.running)
 
     def _refresh_active_model(self) -> None:
         self.active_label.setText(f"Active model: {self.backend.active_model_name()}")
 
     # --- data -----------------------------------------------------------------------------
-    def _browse_manifest(self) -> None:
-        start = getattr(self.settings, "last_folder", "") if self.settings else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Training manifest", start, "CSV (*.csv)")
-        if path:
-            self.set_manifest(path)
-
-    def _browse_build(self) -> None:
-        start = getattr(self.settings, "last_folder", "") if self.settings else ""
-        folder = QFileDialog.getExistingDirectory(self, "Folder holding one study per case", start)
-        if not folder:
-            return
-        labels, _ = QFileDialog.getOpenFileName(
-            self, "Label CSV (case, volume_ml, poor_outcome)", folder, "CSV (*.csv)"
-        )
-        if labels:
-            self.build_manifest(folder, labels)
-
-    def build_manifest(self, folder: str | Path, labels_csv: str | Path) -> Path | None:
-        """Write ``folder/manifest.csv`` from the folder's studies and a label CSV, then load it."""
-        try:
-            build = build_manifest_from_folder(folder, labels_csv)
-        except ManifestError as exc:
-            self._show_report_text(f"Could not build a manifest:\n{exc}")
-            return None
-        self.set_manifest(build.path)
-        self.report_view.appendPlainText("\n" + build.summary())
-        return build.path
+    @property
+    def report(self) -> Any:
+        """The manifest's validation report (``ichmodel.train.manifest.ManifestReport``)."""
+        return self.data.report
 
     def set_manifest(self, path: str | Path) -> None:
-        """Pick a manifest and show its validation report."""
-        text = str(path).strip()
-        if self.manifest_edit.text() != text:
-            self.manifest_edit.setText(text)
-        self.revalidate()
+        self.data.set_manifest(path)
 
-    def revalidate(self) -> None:
-        text = self.manifest_edit.text().strip()
-        self.report = None
-        if text:
-            exclude = ()
-            try:
-                report = self.backend.validate(Path(text))
-                if self.exclude_check.isChecked() and report.bad_rows:
-                    exclude = report.bad_rows
-                    report = self.backend.validate(Path(text), exclude)
-                self.report = report
-                self._exclude_rows = tuple(exclude)
-                self._show_report(report)
-            except ManifestError as exc:
-                self._show_report_text(f"This manifest cannot be used:\n{exc}")
-        self._update_buttons()
+    def build_manifest(self, folder: str | Path, labels_csv: str | Path) -> Path | None:
+        return self.data.build_manifest(folder, labels_csv)
 
-    def _show_report(self, report: Any, load_problems: bool = False) -> None:
-        lines = [report.summary()]
-        if report.problems:
-            title = "Studies that do not load:" if load_problems else "Problems (fix or exclude):"
-            lines.append(title)
-            lines += [f"  {p}" for p in report.problems]
-        else:
-            lines.append("No problems: every row parses and every study exists.")
-        n_outcome = sum(1 for r in report.rows if r.poor_outcome is not None)
-        n_poor = sum(1 for r in report.rows if r.poor_outcome == 1)
-        lines.append(
-            f"{len(report.rows)} usable case(s); {n_outcome} with an outcome label "
-            f"({n_poor} poor); rows without one train only the volume head."
+    def check_studies(self) -> Job | None:
+        """Load every study of the manifest in the worker (building the cache training reuses)
+        and list the rows that fail; returns the job, None when there is nothing to check."""
+        check = getattr(self.backend, "check_studies", None)
+        path = self.data.manifest_path
+        if check is None or path is None or self.running or self.data.report is None:
+            return None
+        self._ensure_runner()
+        exclude, init = self.data.exclude_rows, self.form.init
+        self.status_label.setText("Checking that every study loads…")
+        self.job = Job(
+            name="check studies",
+            fn=lambda: check(path, exclude, init),
+            lane="model",
+            on_progress=self._on_progress,
+            on_result=self._on_checked,
+            on_error=self._on_error,
         )
-        lines += list(report.warnings)
-        if self.exclude_check.isChecked() and report.excluded_rows:
-            lines.append(f"Excluded rows: {', '.join(map(str, report.excluded_rows))}")
-        self._show_report_text("\n".join(lines))
+        self.runner.submit(self.job)
+        self._update_buttons()
+        self.sig_running_changed.emit(True)
+        return self.job
 
-    def _show_report_text(self, text: str) -> None:
-        self.report_view.setPlainText(text)
+    def _on_checked(self, checked: Any) -> None:
+        self.data.show_load_check((p.row, str(p)) for p in checked.problems)
+        if not self.data.load_problems:
+            self.report_view.appendPlainText("\nEvery study loads.")
+        n = len(self.data.load_problems)
+        self.status_label.setText(
+            f"{n} stud{'y does' if n == 1 else 'ies do'} not load." if n else "Every study loads."
+        )
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(1000)
 
     # --- hyperparameters ------------------------------------------------------------------
     def train_config(self) -> Any:
@@ -280,11 +225,11 @@ class TrainerDialog(QDialog):
         run_text = self.form.run_edit.text().strip()
         run_dir = Path(run_text) if run_text else self.run_root / time.strftime("%Y%m%d-%H%M%S")
         return TrainRequest(
-            manifest=Path(self.manifest_edit.text().strip()),
+            manifest=self.data.manifest_path or Path(),
             run_dir=run_dir,
             config=self.train_config(),
             init=self.form.init,
-            exclude_rows=getattr(self, "_exclude_rows", ()),
+            exclude_rows=self.data.exclude_rows,
             resume=self.form.resume_check.isChecked(),
         )
 
@@ -293,11 +238,7 @@ class TrainerDialog(QDialog):
         """Start training in the dialog's worker; returns the job, None when not ready."""
         if self.running or not self.start_button.isEnabled():
             return None
-        if self._shut_down:  # closed earlier: threads stopped; start fresh ones
-            self.runner = JobRunner(self)
-            self.runner.sig_job_finished.connect(self._on_job_finished)
-            self._owns_runner = True
-            self._shut_down = False
+        self._ensure_runner()
         try:
             request = self.request()
         except ValueError as exc:  # a TrainConfig the form allowed but the loop refuses
@@ -330,6 +271,13 @@ class TrainerDialog(QDialog):
         self._update_buttons()
         self.sig_running_changed.emit(True)
         return self.job
+
+    def _ensure_runner(self) -> None:
+        if self._shut_down:  # closed earlier: threads stopped; start fresh ones
+            self.runner = JobRunner(self)
+            self.runner.sig_job_finished.connect(self._on_job_finished)
+            self._owns_runner = True
+            self._shut_down = False
 
     def cancel(self) -> None:
         """Stop the run at its next step; the loop saves its state (resume later)."""
@@ -382,23 +330,32 @@ class TrainerDialog(QDialog):
 
     def _on_error(self, error: JobError) -> None:
         self.last_error = error.message
+        what = "Training" if self.job is None or self.job.name == "train" else "The study check"
         problems = getattr(error.exception, "problems", None)
-        if problems:
-            self._show_report_text(
-                "The run was refused: fix or exclude these rows.\n" + "\n".join(problems)
+        if problems:  # refused: rows that do not parse or whose study does not load
+            rows = {}
+            for text in problems:
+                found = re.match(r"row (\d+)", str(text))
+                if found:
+                    rows[int(found.group(1))] = str(text)
+            self.data.show_load_check(rows.items())
+            self.data.report_view.appendPlainText(
+                "\nThe run was refused: fix these rows or tick “Exclude the rows with problems”."
             )
-        self.status_label.setText(f"Training failed: {error.message}")
-        log.warning("training failed: %s", error.message)
+        self.status_label.setText(f"{what} failed: {error.message}")
+        log.warning("%s failed: %s", what, error.message)
 
     def _on_job_finished(self, job: Job) -> None:
         if job is not self.job:
             return
-        if job.state == "cancelled":
+        if job.state == "cancelled" and job.name == "train":
             self.status_label.setText(
                 "Cancelled. Tick “continue the interrupted run” and start again to resume."
             )
             self.form.resume_check.setChecked(True)
             self.progress_bar.setRange(0, 1000)
+        elif job.state == "cancelled":
+            self.status_label.setText("Cancelled.")
         self.job = None
         self._update_buttons()
         self.sig_running_changed.emit(False)

@@ -56,6 +56,9 @@ class HyperparameterForm(QGroupBox):
         self.device_combo = QComboBox()
         self.device_combo.addItems(DEVICES)
         self.device_combo.setCurrentText(device if device in DEVICES else "auto")
+        self.precision_combo = QComboBox()
+        self.precision_combo.addItems(["auto", "bf16", "fp32"])
+        self.precision_combo.setToolTip("auto: bf16 where the device runs it natively")
         self.run_edit = QLineEdit()
         self.run_edit.setPlaceholderText(run_hint)
         self.resume_check = QCheckBox("continue the interrupted run in this folder")
@@ -72,6 +75,7 @@ class HyperparameterForm(QGroupBox):
         form.addRow("Freeze encoder", self.freeze_check)
         form.addRow("Early stopping patience", self.patience_spin)
         form.addRow("Device", self.device_combo)
+        form.addRow("Precision", self.precision_combo)
         form.addRow("Run folder", self.run_edit)
         form.addRow("", self.resume_check)
 
@@ -95,6 +99,7 @@ class HyperparameterForm(QGroupBox):
             freeze_encoder=self.freeze_check.isChecked(),
             early_stopping_patience=patience if patience > 0 else None,
             device=self.device_combo.currentText(),
+            precision=self.precision_combo.currentText(),
         )
 
     def set_running(self, running: bool) -> None:

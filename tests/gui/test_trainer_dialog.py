@@ -44,6 +44,15 @@ class ScriptedBackend:
     def validate(self, manifest, exclude_rows=()):
         return read_manifest(manifest, exclude_rows=exclude_rows)
 
+    def check_studies(self, manifest, exclude_rows=(), init="active"):
+        from ichmodel.train.manifest import RowProblem
+
+        report = read_manifest(manifest, exclude_rows=exclude_rows)
+        yield Progress("cache", 1, 2, "row 2: cached")
+        return report.with_load_results(
+            [r for r in report.rows if r.row != 4], [RowProblem(4, "study", "does not load: x")]
+        )
+
     def run(self, request):
         self.requests.append(request)
         total = self.epochs_events * self.steps_per_epoch
@@ -207,16 +216,33 @@ def test_cancel_stops_the_run_and_offers_resume(make_dialog, tmp_path, qtbot):
     assert dialog.start_button.isEnabled()
 
 
-def test_refused_run_shows_the_problems(make_dialog, tmp_path):
+def test_refused_run_shows_the_problems_and_they_can_be_excluded(make_dialog, tmp_path):
     backend = ScriptedBackend()
-    backend.fail_with = ManifestError("2 studies do not load", ["row 3: does not load: boom"])
+    backend.fail_with = ManifestError("1 study does not load", ["row 3: does not load: boom"])
     dialog = make_dialog(backend)
     dialog.set_manifest(write_manifest(tmp_path, GOOD_ROWS))
     dialog.start()
     assert dialog.wait_idle(10)
     assert "row 3: does not load" in dialog.report_view.toPlainText()
     assert "Training failed" in dialog.status_label.text()
+    assert not dialog.start_button.isEnabled()  # refused until fixed or excluded
+    dialog.exclude_check.setChecked(True)
     assert dialog.start_button.isEnabled()
+    assert dialog.request().exclude_rows == (3,)
+    assert "Excluded rows: 3" in dialog.report_view.toPlainText()
+
+
+def test_study_check_lists_studies_that_do_not_load(make_dialog, tmp_path):
+    backend = ScriptedBackend()
+    dialog = make_dialog(backend)
+    dialog.set_manifest(write_manifest(tmp_path, GOOD_ROWS))
+    assert dialog.check_studies() is not None
+    assert dialog.wait_idle(10)
+    assert "row 4" in dialog.report_view.toPlainText()
+    assert "1 study does not load" in dialog.status_label.text()
+    assert not dialog.start_button.isEnabled()
+    dialog.exclude_check.setChecked(True)
+    assert dialog.request().exclude_rows == (4,) and dialog.start_button.isEnabled()
 
 
 def test_build_manifest_from_folder_and_csv(tmp_path, make_dialog):
@@ -258,7 +284,7 @@ def test_curves_and_eta_formatting():
 
 
 def _tiny_start_model(init: str):
-    """A width-2 ResNet10 on 8x32x32 inputs: a real run of the loop in seconds on CPU."""
+    """A width-4 ResNet10 on 8x48x48 inputs: a real run of the loop in seconds on CPU."""
     import torch
 
     from ichmodel.nets.resnet3d import ICHNet, NetConfig
@@ -266,11 +292,11 @@ def _tiny_start_model(init: str):
     from ichmodel.train.run_files import StartModel
 
     torch.manual_seed(0)
-    config = NetConfig(depth=10, base_width=2)
+    config = NetConfig(depth=10, base_width=4)
     return StartModel(
         net=ICHNet(config),
         net_config=config,
-        preprocess_config=PreprocessConfig(output_shape=(8, 32, 32)),
+        preprocess_config=PreprocessConfig(output_shape=(8, 48, 48)),
         source="tiny test net" if init == "active" else "scratch",
     )
 
@@ -307,6 +333,9 @@ def test_real_backend_trains_registers_and_rolls_back(make_dialog, tmp_path, mon
     form.epochs_spin.setValue(2)
     form.batch_spin.setValue(2)
     form.device_combo.setCurrentText("cpu")
+    # fp32: CPU bf16 autocast + channels_last_3d gives non-deterministic, sometimes non-finite
+    # gradients with torch 2.13 here (measured; reported to the training/model engineers)
+    form.precision_combo.setCurrentText("fp32")
     form.run_edit.setText(str(tmp_path / "run1"))
     assert dialog.start() is not None
     assert dialog.wait_idle(120), dialog.status_label.text()
