@@ -74,7 +74,8 @@ class ReportOptions:
     show_abc2_segments: bool = True
     #: Show only the head (everything above -300 HU, plus 5 mm) rather than the whole field of view.
     crop_to_head: bool = True
-    #: Which Grad-CAM head the heatmap came from ("volume" or "prognosis"), for the legend.
+    #: Which Grad-CAM head the heatmap came from ("volume" or "prognosis"), for the legend
+    #: (the prediction's own ``cam_head`` wins when it has one).
     cam_head: str = "volume"
     colormap: str = "inferno"
     window_center_hu: float = 40.0
@@ -336,8 +337,9 @@ def build_report_content(
     ):
         legend_parts.append("ABC/2 diameters: A yellow, B cyan")
     if options.show_heatmap and cam is not None:
+        head = get_field(prediction, "cam_head") or options.cam_head
         legend_parts.append(
-            f"heatmap: Grad-CAM of the {options.cam_head} head "
+            f"heatmap: Grad-CAM of the {head} head "
             f"({options.colormap}, opacity {options.heatmap_opacity * 100:.0f} %)"
         )
     side = volume.orientation_code[0]  # where the array's x (columns) points
