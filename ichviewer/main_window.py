@@ -10,15 +10,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
     QCloseEvent,
-    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
-    QKeySequence,
 )
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -31,15 +27,16 @@ from PySide6.QtWidgets import (
 from ichmodel import resources
 from ichviewer import logging_setup
 from ichviewer.controller import StudyController
-from ichviewer.dialogs.about_dialog import AboutDialog, ModelCardDialog
 from ichviewer.dialogs.error_dialog import ErrorDialog, show_error
-from ichviewer.settings import DEVICES, Settings
-from ichviewer.state import is_synthetic_or_untrained, model_banner
+from ichviewer.menus import build_menus, build_toolbar, make_action
+from ichviewer.settings import Settings
+from ichviewer.state import model_banner
 from ichviewer.widgets.progress import ProgressStrip
 from ichviewer.widgets.results_panel import ResultsPanel
 from ichviewer.widgets.series_list import SeriesList
 from ichviewer.widgets.slice_view import SliceView
-from ichviewer.widgets.window_presets import PRESETS, Window, WindowPresetBox
+from ichviewer.widgets.window_presets import Window, WindowPresetBox
+from ichviewer.window_tools import WindowToolsMixin
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +48,7 @@ def sample_study_source() -> Path:
     return root / "DICOM" if (root / "DICOM").is_dir() else root
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowToolsMixin, QMainWindow):
     sig_error_shown = Signal(object)  # ErrorDialog
 
     def __init__(
@@ -81,8 +78,8 @@ class MainWindow(QMainWindow):
         self.preset_box = WindowPresetBox()
         self.progress = ProgressStrip()
         self._build_docks()
-        self._build_actions()
-        self._build_toolbar()
+        build_menus(self)
+        build_toolbar(self)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().showMessage("Drop a head CT study on the window, or File ▸ Open.")
         self._connect()
@@ -113,107 +110,6 @@ class MainWindow(QMainWindow):
         from PySide6.QtCore import Qt
 
         return getattr(Qt.DockWidgetArea, f"{name}DockWidgetArea")
-
-    def _action(
-        self,
-        text: str,
-        slot,
-        shortcut: str | QKeySequence | None = None,
-        checkable: bool = False,
-        checked: bool = False,
-        tip: str = "",
-    ) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        if checkable:
-            action.setCheckable(True)
-            action.setChecked(checked)
-            action.toggled.connect(slot)
-        else:
-            action.triggered.connect(lambda _=False: slot())
-        if tip:
-            action.setStatusTip(tip)
-        return action
-
-    def _build_actions(self) -> None:
-        bar = self.menuBar()
-        m = bar.addMenu("&File")
-        self.act_open = self._action(
-            "&Open folder…", self.open_folder_dialog, QKeySequence.StandardKey.Open
-        )
-        m.addAction(self.act_open)
-        m.addAction(self._action("Open &files…", self.open_files_dialog))
-        self.recent_menu = m.addMenu("Open &recent")
-        m.addAction(self._action("Open the &sample study", self.open_demo))
-        m.addSeparator()
-        self.act_export = self._action("&Export report…", self.export_report_dialog, "Ctrl+E")
-        self.act_export.setEnabled(False)
-        m.addAction(self.act_export)
-        self.act_anonymize = self._action(
-            "Anonymize reports",
-            lambda _on: None,
-            checkable=True,
-            checked=True,
-            tip="Leave name, ID and birth date out of reports",
-        )
-        m.addAction(self.act_anonymize)
-        m.addSeparator()
-        m.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
-
-        m = bar.addMenu("&View")
-        for p in PRESETS:
-            m.addAction(
-                self._action(
-                    f"{p.label} window", lambda k=p.key: self.preset_box.select(k), p.shortcut
-                )
-            )
-        m.addAction(self._action("DICOM window", lambda: self.preset_box.select("dicom"), "6"))
-        m.addSeparator()
-        m.addAction(self._action("&Fit to window", self.slice_view.fit, "F"))
-        self.act_jump = self._action(
-            "&Jump to the largest hematoma slice", self.jump_to_largest, "J"
-        )
-        self.act_jump.setIconText("Largest slice")
-        self.act_jump.setToolTip("Jump to the slice with the largest hematoma area (J)")
-        self.act_jump.setEnabled(False)
-        m.addAction(self.act_jump)
-
-        m = bar.addMenu("&Tools")
-        m.addAction(self._action("&Fine-tune the model…", self.open_trainer))
-        m.addAction(self._action("Use the &default model", lambda: self.use_model(None)))
-        m.addAction(self._action("Use a model &file…", self.choose_model_file))
-        device_menu = m.addMenu("&Device")
-        group = QActionGroup(self)
-        for device in DEVICES:
-            action = self._action(
-                device,
-                lambda on, d=device: on and self.set_device(d),
-                checkable=True,
-                checked=device == self.settings.device,
-            )
-            group.addAction(action)
-            device_menu.addAction(action)
-
-        m = bar.addMenu("&Help")
-        m.addAction(self._action("&Model card…", self.show_model_card))
-        m.addAction(self._action("Open the &log folder", self.open_log_folder))
-        m.addAction(self._action("&About ICH Viewer", self.show_about))
-
-        cancel = self._action("Cancel running jobs", self.controller.cancel, "Esc")
-        self.addAction(cancel)
-
-    def _build_toolbar(self) -> None:
-        tb = self.addToolBar("Main")
-        tb.setObjectName("toolbar_main")
-        tb.setMovable(False)
-        tb.addAction(self.act_open)
-        tb.addSeparator()
-        tb.addWidget(self.preset_box)
-        tb.addAction(self._action("Fit", self.slice_view.fit))
-        tb.addAction(self.act_jump)
-        tb.addSeparator()
-        tb.addAction(self.act_export)
 
     def _connect(self) -> None:
         c = self.controller
@@ -289,10 +185,10 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         recent = self.settings.recent_studies
         for path in recent:
-            self.recent_menu.addAction(self._action(path, lambda p=path: self.open_path(p)))
+            self.recent_menu.addAction(make_action(self, path, lambda p=path: self.open_path(p)))
         if recent:
             self.recent_menu.addSeparator()
-            self.recent_menu.addAction(self._action("Clear the list", self._clear_recent))
+            self.recent_menu.addAction(make_action(self, "Clear the list", self._clear_recent))
         self.recent_menu.setEnabled(bool(recent))
 
     def _clear_recent(self) -> None:
@@ -404,120 +300,6 @@ class MainWindow(QMainWindow):
     def _forget_dialog(self, dialog: ErrorDialog) -> None:
         if dialog in self.error_dialogs:
             self.error_dialogs.remove(dialog)
-
-    # --- model, device, trainer, report -----------------------------------------------------
-    def set_device(self, device: str) -> None:
-        self.settings.device = device
-        self.controller.device = device
-        self.statusBar().showMessage(f"Model device: {device} (used from the next run).")
-
-    def use_model(self, path: Path | None) -> None:
-        """Make a checkpoint (None: the default model) the active model; reruns the study."""
-        self.controller.use_model(path)
-
-    def choose_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a model", self.settings.last_folder, "Models (*.safetensors)"
-        )
-        if path:
-            self.use_model(Path(path))
-
-    def show_model_card(self) -> ModelCardDialog | None:
-        if self.model is None:
-            self.statusBar().showMessage("No model loaded yet.")
-            return None
-        dialog = ModelCardDialog(self.model, self)
-        dialog.show()
-        return dialog
-
-    def show_about(self) -> AboutDialog:
-        log_path = logging_setup.log_file()
-        dialog = AboutDialog(self, str(log_path) if log_path else None)
-        dialog.show()
-        return dialog
-
-    def open_log_folder(self) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(logging_setup.log_dir())))
-
-    @property
-    def runner(self):
-        """The window's job runner (the trainer dialog runs its jobs on its model lane)."""
-        return self.controller.runner
-
-    def open_trainer(self) -> None:
-        """Tools → Fine-tune (the dialog lives in :mod:`ichviewer.dialogs.trainer_dialog`)."""
-        try:
-            from ichviewer.dialogs.trainer_dialog import TrainerDialog
-
-            opener = getattr(TrainerDialog, "open_for", None)
-            if opener is not None:  # reuses a (maybe still training) hidden dialog
-                dialog = opener(self, self.settings)
-            else:
-                dialog = TrainerDialog(parent=self, settings=self.settings)
-        except Exception as exc:  # shown, never a crash
-            import traceback
-
-            log.exception("the trainer dialog could not open")
-            self.show_error("Fine-tuning is not available", str(exc), traceback.format_exc())
-            return None
-        if getattr(self, "trainer_dialog", None) is not dialog:
-            # the trainer adopted / rolled back a model: path of the weights now active
-            # (None: the default model); rerun the open study with it
-            dialog.sig_use_model.connect(self._on_trainer_use_model)
-        self.trainer_dialog = dialog
-        dialog.show()
-        return dialog
-
-    def _on_trainer_use_model(self, path) -> None:
-        self.statusBar().showMessage("The active model changed; running it on the open study.")
-        self.use_model(Path(path) if path else None)
-
-    def export_report_dialog(self) -> None:
-        study = self.controller.study
-        if study is None or study.volume is None:
-            return
-        default = Path(self.settings.last_folder or Path.home()) / "ich_report.pdf"
-        path, _ = QFileDialog.getSaveFileName(self, "Export report", str(default), "PDF (*.pdf)")
-        if path:
-            self.export_report(Path(path))
-
-    def export_report(self, path: Path) -> Path | None:
-        """Write the PDF report of the open study (see :mod:`ichviewer.report`)."""
-        from ichviewer import report
-
-        study = self.controller.study
-        if study is None or study.volume is None:
-            return None
-        try:
-            import ichviewer
-
-            r = self.results
-            options = report.ReportOptions(
-                anonymize=self.act_anonymize.isChecked(),
-                heatmap_opacity=self.slice_view.heatmap_opacity(),
-                show_heatmap=r.heatmap_check.isChecked(),
-                show_contour=r.contour_check.isChecked(),
-                show_abc2_segments=r.abc2_check.isChecked(),
-                cam_head=self.controller.cam_head,
-                synthetic_model=is_synthetic_or_untrained(self.model) if self.model else None,
-                app_version=ichviewer.__version__,
-            )
-            out = report.export_report(
-                path,
-                volume=study.volume,
-                measurement=study.measurement,
-                prediction=study.prediction,
-                model_card=getattr(self.model, "card", None),
-                options=options,
-            )
-        except Exception as exc:  # shown, never a crash
-            log.exception("report export failed")
-            import traceback
-
-            self.show_error("Could not export the report", str(exc), traceback.format_exc())
-            return None
-        self.statusBar().showMessage(f"Report written to {out}")
-        return Path(out)
 
     # --- closing ----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)

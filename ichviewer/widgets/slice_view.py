@@ -15,7 +15,6 @@ Home/End move through slices.
 from __future__ import annotations
 
 import logging
-import weakref
 
 import numpy as np
 import pyqtgraph as pg
@@ -32,96 +31,18 @@ from PySide6.QtWidgets import (
 )
 
 from ichmodel.volume import Volume
+from ichviewer.widgets.slice_items import (
+    A_COLOR,
+    B_COLOR,
+    CONTOUR_COLOR,
+    OPPOSITE,
+    SliceViewBox,
+    heatmap_lut,
+    mask_outline_segments,
+)
 from ichviewer.widgets.window_presets import Window
 
 log = logging.getLogger(__name__)
-
-CONTOUR_COLOR = (0, 230, 118)
-A_COLOR = (255, 196, 0)
-B_COLOR = (0, 200, 255)
-HEATMAP_COLORMAP = "inferno"
-_OPPOSITE = {"R": "L", "L": "R", "A": "P", "P": "A", "S": "I", "I": "S", "?": "?"}
-
-
-def heatmap_lut(name: str = HEATMAP_COLORMAP, n: int = 256) -> np.ndarray:
-    """An RGBA LUT (n, 4) uint8 whose alpha rises with the value: low attention is clear."""
-    cmap = pg.colormap.get(name)
-    lut = cmap.getLookupTable(0.0, 1.0, n, alpha=True).astype(np.float32)
-    # clear below 20 % of the peak, fully coloured from 65 %: weak attention does not veil
-    # the CT, and the opacity slider scales the rest
-    ramp = np.clip((np.linspace(0.0, 1.0, n) - 0.2) / 0.45, 0.0, 1.0)
-    lut[:, 3] = 255.0 * ramp
-    return lut.astype(np.uint8)
-
-
-def mask_outline_segments(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The outline of a 2-D mask (rows, cols) as line segments along pixel edges, in pixel
-    coordinates (pixel (r, c) covers x in [c, c+1], y in [r, r+1]): x and y arrays for a
-    ``connect="pairs"`` curve. Vectorised: well under a millisecond for a large hematoma."""
-    p = np.pad(np.asarray(plane, dtype=bool), 1)
-    rows, cols = np.nonzero(p[1:-1, :-1] != p[1:-1, 1:])  # vertical edges at x = cols
-    hrows, hcols = np.nonzero(p[:-1, 1:-1] != p[1:, 1:-1])  # horizontal edges at y = hrows
-    n_v, n_h = rows.size, hrows.size
-    xs = np.empty(2 * (n_v + n_h), dtype=np.float64)
-    ys = np.empty_like(xs)
-    xs[0 : 2 * n_v : 2] = cols
-    xs[1 : 2 * n_v : 2] = cols
-    ys[0 : 2 * n_v : 2] = rows
-    ys[1 : 2 * n_v : 2] = rows + 1
-    xs[2 * n_v :: 2] = hcols
-    xs[2 * n_v + 1 :: 2] = hcols + 1
-    ys[2 * n_v :: 2] = hrows
-    ys[2 * n_v + 1 :: 2] = hrows
-    return xs, ys
-
-
-class _SliceViewBox(pg.ViewBox):
-    """ViewBox with radiology mouse bindings (see the module docstring)."""
-
-    @property
-    def _owner(self) -> SliceView:
-        owner = self._owner_ref()
-        if owner is None:
-            raise RuntimeError("the slice view was deleted")
-        return owner
-
-    def __init__(self, owner: SliceView) -> None:
-        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
-        self._owner_ref = weakref.ref(owner)  # no cycle: Qt owns the C++ side
-        self._drag_window: Window | None = None
-
-    def wheelEvent(self, ev, axis=None):  # noqa: N802 (Qt override)
-        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            super().wheelEvent(ev, axis)
-            return
-        steps = 1 if ev.delta() > 0 else -1
-        self._owner.step_slice(steps)
-        ev.accept()
-
-    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (Qt override)
-        if ev.button() == Qt.MouseButton.RightButton:
-            ev.accept()
-            if ev.isStart():
-                self._drag_window = self._owner.window()
-            if self._drag_window is None:
-                return
-            delta = ev.pos() - ev.buttonDownPos(Qt.MouseButton.RightButton)
-            start = self._drag_window
-            per_px = max(0.5, start.width_hu / 200.0)
-            width = max(1.0, start.width_hu + delta.x() * per_px)
-            center = start.center_hu - delta.y() * per_px
-            self._owner.set_window(Window(center, width), user=True)
-            if ev.isFinish():
-                self._drag_window = None
-            return
-        super().mouseDragEvent(ev, axis)
-
-    def mouseClickEvent(self, ev):  # noqa: N802 (Qt override)
-        if ev.double() and ev.button() == Qt.MouseButton.LeftButton:
-            self._owner.fit()
-            ev.accept()
-            return
-        super().mouseClickEvent(ev)
 
 
 class SliceView(QWidget):
@@ -150,7 +71,7 @@ class SliceView(QWidget):
     def _build(self) -> None:
         self.graphics = pg.GraphicsView(background="k")
         self.graphics.setFocusProxy(self)
-        self.view_box = _SliceViewBox(self)
+        self.view_box = SliceViewBox(self)
         self.graphics.setCentralItem(self.view_box)
 
         self.ct_item = pg.ImageItem(axisOrder="row-major")
@@ -248,9 +169,9 @@ class SliceView(QWidget):
         x_to, y_to = code[0], code[1]  # where +x (screen right) and +y (screen down) point
         letters = {
             "right": x_to,
-            "left": _OPPOSITE[x_to],
+            "left": OPPOSITE[x_to],
             "bottom": y_to,
-            "top": _OPPOSITE[y_to],
+            "top": OPPOSITE[y_to],
         }
         for edge, label in self.orientation_labels.items():
             text = letters[edge] if volume is not None and letters[edge] != "?" else ""

@@ -204,7 +204,7 @@ def test_orientation_letters_follow_the_direction_cosines(view):
 
 
 def test_mask_outline_follows_pixel_edges():
-    from ichviewer.widgets.slice_view import mask_outline_segments
+    from ichviewer.widgets.slice_items import mask_outline_segments
 
     plane = np.zeros((4, 5), bool)
     plane[1, 2] = True  # one pixel: a unit square of 4 edges

@@ -1,0 +1,134 @@
+"""The main window's model, device, trainer and report actions (a mixin of MainWindow)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QFileDialog
+
+from ichviewer import logging_setup
+from ichviewer.dialogs.about_dialog import AboutDialog, ModelCardDialog
+from ichviewer.state import is_synthetic_or_untrained
+
+log = logging.getLogger(__name__)
+
+
+class WindowToolsMixin:
+    """Needs ``self.controller``, ``self.settings``, ``self.model``, ``self.results``,
+    ``self.slice_view``, ``self.act_anonymize``, ``self.show_error`` and ``statusBar()``."""
+
+    def set_device(self, device: str) -> None:
+        self.settings.device = device
+        self.controller.device = device
+        self.statusBar().showMessage(f"Model device: {device} (used from the next run).")
+
+    def use_model(self, path: Path | None) -> None:
+        """Make a checkpoint (None: the default model) the active model; reruns the study."""
+        self.controller.use_model(path)
+
+    def choose_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a model", self.settings.last_folder, "Models (*.safetensors)"
+        )
+        if path:
+            self.use_model(Path(path))
+
+    def show_model_card(self) -> ModelCardDialog | None:
+        if self.model is None:
+            self.statusBar().showMessage("No model loaded yet.")
+            return None
+        dialog = ModelCardDialog(self.model, self)
+        dialog.show()
+        return dialog
+
+    def show_about(self) -> AboutDialog:
+        log_path = logging_setup.log_file()
+        dialog = AboutDialog(self, str(log_path) if log_path else None)
+        dialog.show()
+        return dialog
+
+    def open_log_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(logging_setup.log_dir())))
+
+    @property
+    def runner(self):
+        """The window's job runner (the trainer dialog runs its jobs on its model lane)."""
+        return self.controller.runner
+
+    def open_trainer(self) -> None:
+        """Tools → Fine-tune (the dialog lives in :mod:`ichviewer.dialogs.trainer_dialog`)."""
+        try:
+            from ichviewer.dialogs.trainer_dialog import TrainerDialog
+
+            opener = getattr(TrainerDialog, "open_for", None)
+            if opener is not None:  # reuses a (maybe still training) hidden dialog
+                dialog = opener(self, self.settings)
+            else:
+                dialog = TrainerDialog(parent=self, settings=self.settings)
+        except Exception as exc:  # shown, never a crash
+            import traceback
+
+            log.exception("the trainer dialog could not open")
+            self.show_error("Fine-tuning is not available", str(exc), traceback.format_exc())
+            return None
+        if getattr(self, "trainer_dialog", None) is not dialog:
+            # the trainer adopted / rolled back a model: path of the weights now active
+            # (None: the default model); rerun the open study with it
+            dialog.sig_use_model.connect(self._on_trainer_use_model)
+        self.trainer_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _on_trainer_use_model(self, path) -> None:
+        self.statusBar().showMessage("The active model changed; running it on the open study.")
+        self.use_model(Path(path) if path else None)
+
+    def export_report_dialog(self) -> None:
+        study = self.controller.study
+        if study is None or study.volume is None:
+            return
+        default = Path(self.settings.last_folder or Path.home()) / "ich_report.pdf"
+        path, _ = QFileDialog.getSaveFileName(self, "Export report", str(default), "PDF (*.pdf)")
+        if path:
+            self.export_report(Path(path))
+
+    def export_report(self, path: Path) -> Path | None:
+        """Write the PDF report of the open study (see :mod:`ichviewer.report`)."""
+        from ichviewer import report
+
+        study = self.controller.study
+        if study is None or study.volume is None:
+            return None
+        try:
+            import ichviewer
+
+            r = self.results
+            options = report.ReportOptions(
+                anonymize=self.act_anonymize.isChecked(),
+                heatmap_opacity=self.slice_view.heatmap_opacity(),
+                show_heatmap=r.heatmap_check.isChecked(),
+                show_contour=r.contour_check.isChecked(),
+                show_abc2_segments=r.abc2_check.isChecked(),
+                cam_head=self.controller.cam_head,
+                synthetic_model=is_synthetic_or_untrained(self.model) if self.model else None,
+                app_version=ichviewer.__version__,
+            )
+            out = report.export_report(
+                path,
+                volume=study.volume,
+                measurement=study.measurement,
+                prediction=study.prediction,
+                model_card=getattr(self.model, "card", None),
+                options=options,
+            )
+        except Exception as exc:  # shown, never a crash
+            log.exception("report export failed")
+            import traceback
+
+            self.show_error("Could not export the report", str(exc), traceback.format_exc())
+            return None
+        self.statusBar().showMessage(f"Report written to {out}")
+        return Path(out)
