@@ -93,7 +93,7 @@ def train(
     config = config or TrainConfig()
     t_start = time.perf_counter()
     files, split = prepare_run_dir(run_dir, data, start, config, resume=resume)
-    plan = plan_for(config.device, precision=config.precision)
+    plan = plan_for(config.device, precision=config.precision, training=True)
     if config.threads and plan.device.type == "cpu":
         configure_threads(config.threads)
     by_id = {c.case_id: c for c in data.cases}
