@@ -51,6 +51,8 @@ def _args(argv=None):
     p.add_argument("--warmup-steps", type=int, default=60)
     p.add_argument("--outcome-weight", type=float, default=5.0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (1 beats 2 on a shared, oversubscribed machine)")
     p.add_argument("--out", type=Path, default=REPO / "resources" / "models" / "demo.safetensors")
     return p.parse_args(argv)
 
@@ -115,6 +117,7 @@ def _train_config(a):
         val_fraction=0.15,
         seed=0,
         device=a.device,
+        threads=a.threads,
         checkpoint_every_steps=20,
     )
 

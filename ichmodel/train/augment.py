@@ -1,10 +1,10 @@
 """Training-time augmentation of preprocessed inputs (torch only, on whatever device they are).
 
 Per sample: a left-right flip (the x axis, i.e. the patient's left-right on an axial series),
-a small in-plane rotation and a small shift (one ``affine_grid``/``grid_sample`` pass, trilinear,
-zero padding, which is the background value after windowing), and a small intensity gain/offset
-jitter clipped back to [0, 1]. None of these changes the hematoma's volume much, so the labels
-stay valid. All random draws come from an explicit seeded ``torch.Generator``: the same seed gives
+a small shift (whole voxels, zero padding, which is the background value after windowing), for
+a share of the samples a small in-plane rotation (bilinear ``grid_sample`` per slice, carrying the
+in-plane shift), and a small intensity gain/offset jitter clipped back to [0, 1]. None of these
+changes the hematoma's volume much, so the labels stay valid. All random draws come from an explicit seeded ``torch.Generator``: the same seed gives
 the same augmentation, which makes resumed runs exact. Validation and test data are never
 augmented.
 """
@@ -27,6 +27,8 @@ class AugmentConfig:
 
     flip_lr_probability: float = 0.5
     max_rotation_deg: float = 10.0
+    #: Share of samples that get rotated (the costly part); the rest only flip/shift/jitter.
+    rotation_probability: float = 0.5
     #: Maximum shift as a fraction of the field of view, per axis (z, y, x).
     max_shift_fraction: tuple[float, float, float] = (0.03, 0.05, 0.05)
     max_gain: float = 0.05
@@ -43,11 +45,51 @@ class AugmentConfig:
         )
 
 
-NO_AUGMENTATION = AugmentConfig(0.0, 0.0, (0.0, 0.0, 0.0), 0.0, 0.0)
+NO_AUGMENTATION = AugmentConfig(
+    flip_lr_probability=0.0, max_rotation_deg=0.0, rotation_probability=0.0,
+    max_shift_fraction=(0.0, 0.0, 0.0), max_gain=0.0, max_offset=0.0,
+)
 
 
 def _uniform(n: int, bound: float, gen: torch.Generator) -> torch.Tensor:
     return (torch.rand(n, generator=gen, dtype=torch.float64) * 2.0 - 1.0) * bound
+
+
+def _shift_axis(t: torch.Tensor, axis: int, n: int) -> torch.Tensor:
+    """Shift by ``n`` whole voxels along ``axis`` (zeros come in)."""
+    if n == 0:
+        return t
+    out = torch.zeros_like(t)
+    size = t.shape[axis]
+    if abs(n) >= size:
+        return out
+    src = t.narrow(axis, max(0, -n), size - abs(n))
+    out.narrow(axis, max(0, n), size - abs(n)).copy_(src)
+    return out
+
+
+def _geometry(v: torch.Tensor, flip: bool, rotate: bool, angle: float, shift_zyx) -> torch.Tensor:
+    """Flip, shift and (in-plane) rotate one (C, z, y, x) sample.
+
+    Rotation + in-plane shift is one bilinear ``grid_sample`` over the slices (2-D, so about a
+    third of a 3-D trilinear pass); without rotation the shifts are whole voxels (free).
+    """
+    if flip:
+        v = v.flip(-1)
+    c, z, y, x = v.shape
+    v = _shift_axis(v, 1, int(round(shift_zyx[0] * z / 2)))
+    if rotate:
+        cos, sin = math.cos(angle), math.sin(angle)
+        theta = torch.tensor(
+            [[cos, -sin, shift_zyx[2]], [sin, cos, shift_zyx[1]]], dtype=v.dtype, device=v.device
+        ).expand(c * z, 2, 3)
+        planes = v.reshape(c * z, 1, y, x)
+        grid = F.affine_grid(theta, [c * z, 1, y, x], align_corners=False)
+        planes = F.grid_sample(planes, grid, mode="bilinear", padding_mode="zeros",
+                               align_corners=False)
+        return planes.reshape(c, z, y, x)
+    v = _shift_axis(v, 2, -int(round(shift_zyx[1] * y / 2)))
+    return _shift_axis(v, 3, -int(round(shift_zyx[2] * x / 2)))
 
 
 def augment_batch(
@@ -63,6 +105,7 @@ def augment_batch(
         return x
     b = x.shape[0]
     flips = torch.rand(b, generator=generator, dtype=torch.float64) < config.flip_lr_probability
+    rotate = torch.rand(b, generator=generator, dtype=torch.float64) < config.rotation_probability
     angles = _uniform(b, math.radians(config.max_rotation_deg), generator)
     shifts = torch.stack(
         [_uniform(b, 2.0 * f, generator) for f in config.max_shift_fraction], dim=1
@@ -70,29 +113,12 @@ def augment_batch(
     gains = 1.0 + _uniform(b, config.max_gain, generator)
     offsets = _uniform(b, config.max_offset, generator)
 
-    # theta maps output coordinates (x, y, z) in [-1, 1] to input coordinates.
-    theta = torch.zeros(b, 3, 4, dtype=torch.float64)
-    cos, sin = torch.cos(angles), torch.sin(angles)
-    sx = torch.where(flips, -1.0, 1.0).to(torch.float64)
-    theta[:, 0, 0] = cos * sx
-    theta[:, 0, 1] = -sin
-    theta[:, 1, 0] = sin * sx
-    theta[:, 1, 1] = cos
-    theta[:, 2, 2] = 1.0
-    theta[:, 0, 3] = shifts[:, 2]
-    theta[:, 1, 3] = shifts[:, 1]
-    theta[:, 2, 3] = shifts[:, 0]
-
     work_dtype = torch.float32
     xf = x.to(work_dtype)
-    identity_geometry = config.max_rotation_deg == 0 and not any(config.max_shift_fraction)
-    if identity_geometry:
-        out = torch.where(flips.to(x.device).view(b, 1, 1, 1, 1), xf.flip(-1), xf)
-    else:
-        grid = F.affine_grid(
-            theta.to(device=x.device, dtype=work_dtype), list(xf.shape), align_corners=False
-        )
-        out = F.grid_sample(xf, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    out = torch.empty_like(xf)
+    for i in range(b):
+        out[i] = _geometry(xf[i], bool(flips[i]), bool(rotate[i]) and config.max_rotation_deg > 0,
+                           float(angles[i]), shifts[i].tolist())
     g = gains.to(device=x.device, dtype=work_dtype).view(b, 1, 1, 1, 1)
     o = offsets.to(device=x.device, dtype=work_dtype).view(b, 1, 1, 1, 1)
     # Jitter only the tissue (> 0): the background stays exactly 0, as preprocessing makes it.

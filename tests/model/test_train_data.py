@@ -33,7 +33,7 @@ def test_flip_is_left_right_and_geometry_keeps_a_blob():
     x[..., 6:10, 2:5] = 0.8  # a block near the left edge (x axis = last)
     flip_only = dataclasses.replace(NO_AUGMENTATION, flip_lr_probability=1.0)
     assert torch.equal(augment_batch(x, flip_only, _gen(0)), x.flip(-1))
-    small = AugmentConfig(flip_lr_probability=0.0, max_rotation_deg=5.0,
+    small = AugmentConfig(flip_lr_probability=0.0, max_rotation_deg=5.0, rotation_probability=1.0,
                           max_shift_fraction=(0.0, 0.05, 0.05), max_gain=0.0, max_offset=0.0)
     y = augment_batch(x, small, _gen(1))
     # a small rotation/shift keeps the blob's mass roughly (volume labels stay valid)
