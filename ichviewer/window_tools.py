@@ -87,43 +87,73 @@ class WindowToolsMixin:
         self.use_model(Path(path) if path else None)
 
     def export_report_dialog(self) -> None:
+        """File → Export report: ask where, then write it in the io worker (the window stays
+        usable; a 512² study takes about half a second)."""
         study = self.controller.study
         if study is None or study.volume is None:
             return
         default = Path(self.settings.last_folder or Path.home()) / "ich_report.pdf"
         path, _ = QFileDialog.getSaveFileName(self, "Export report", str(default), "PDF (*.pdf)")
-        if path:
-            self.export_report(Path(path))
+        if not path:
+            return
+        from ichviewer.workers import Job
 
-    def export_report(self, path: Path) -> Path | None:
-        """Write the PDF report of the open study (see :mod:`ichviewer.report`)."""
+        self.controller.runner.submit(
+            Job(
+                "Exporting the report",
+                self._report_call(Path(path)),
+                lane="io",
+                token=study.token,
+                on_result=lambda out: self.statusBar().showMessage(f"Report written to {out}"),
+                on_error=lambda e: self.show_error(
+                    "Could not export the report", e.message, e.traceback_text
+                ),
+            )
+        )
+
+    def _report_call(self, path: Path):
+        """A no-argument function writing the open study's report to ``path``; everything it
+        needs from the widgets is read now (in the GUI thread)."""
+        import ichviewer
         from ichviewer import report
 
+        study = self.controller.study
+        r = self.results
+        options = report.ReportOptions(
+            anonymize=self.act_anonymize.isChecked(),
+            heatmap_opacity=self.slice_view.heatmap_opacity(),
+            show_heatmap=r.heatmap_check.isChecked(),
+            show_contour=r.contour_check.isChecked(),
+            show_abc2_segments=r.abc2_check.isChecked(),
+            cam_head=self.controller.cam_head,
+            synthetic_model=is_synthetic_or_untrained(self.model) if self.model else None,
+            app_version=ichviewer.__version__,
+        )
+        volume, measurement, prediction = study.volume, study.measurement, study.prediction
+        card = getattr(self.model, "card", None)
+
+        def write() -> Path:
+            return Path(
+                report.export_report(
+                    path,
+                    volume=volume,
+                    measurement=measurement,
+                    prediction=prediction,
+                    model_card=card,
+                    options=options,
+                )
+            )
+
+        return write
+
+    def export_report(self, path: Path) -> Path | None:
+        """Write the PDF report of the open study now (the smoke test and tests use this;
+        the menu runs the same in a worker). Errors become a dialog; returns the path."""
         study = self.controller.study
         if study is None or study.volume is None:
             return None
         try:
-            import ichviewer
-
-            r = self.results
-            options = report.ReportOptions(
-                anonymize=self.act_anonymize.isChecked(),
-                heatmap_opacity=self.slice_view.heatmap_opacity(),
-                show_heatmap=r.heatmap_check.isChecked(),
-                show_contour=r.contour_check.isChecked(),
-                show_abc2_segments=r.abc2_check.isChecked(),
-                cam_head=self.controller.cam_head,
-                synthetic_model=is_synthetic_or_untrained(self.model) if self.model else None,
-                app_version=ichviewer.__version__,
-            )
-            out = report.export_report(
-                path,
-                volume=study.volume,
-                measurement=study.measurement,
-                prediction=study.prediction,
-                model_card=getattr(self.model, "card", None),
-                options=options,
-            )
+            out = self._report_call(Path(path))()
         except Exception as exc:  # shown, never a crash
             log.exception("report export failed")
             import traceback
@@ -131,4 +161,4 @@ class WindowToolsMixin:
             self.show_error("Could not export the report", str(exc), traceback.format_exc())
             return None
         self.statusBar().showMessage(f"Report written to {out}")
-        return Path(out)
+        return out

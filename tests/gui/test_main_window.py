@@ -393,3 +393,34 @@ def test_tools_fine_tune_opens_the_trainer_and_close_stops_it(window, qtbot, tmp
     assert window.controller.models._path == tmp_path / "new.safetensors"
     window.close()
     assert getattr(dialog, "_shut_down", True)
+
+
+def test_export_report_from_the_menu_runs_in_the_worker(
+    window, fake_jobs, qtbot, tmp_path, monkeypatch
+):
+    import threading
+
+    from PySide6.QtWidgets import QFileDialog
+
+    import ichviewer.report as report
+
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        window.open_path(study_dir(tmp_path))
+    seen = {}
+
+    def fake_export(path, **kwargs):
+        seen["thread"] = threading.current_thread() is threading.main_thread()
+        seen["options"] = kwargs["options"]
+        path.write_bytes(b"%PDF-fake")
+        return path
+
+    monkeypatch.setattr(report, "export_report", fake_export)
+    target = tmp_path / "out.pdf"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "PDF"))
+    window.results.opacity_slider.setValue(30)
+    window.act_export.trigger()
+    qtbot.waitUntil(lambda: target.exists(), timeout=5000)
+    assert seen["thread"] is False
+    assert seen["options"].heatmap_opacity == pytest.approx(0.3)
+    assert seen["options"].anonymize is True
+    qtbot.waitUntil(lambda: "Report written" in window.statusBar().currentMessage(), timeout=5000)
