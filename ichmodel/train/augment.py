@@ -2,11 +2,11 @@
 
 Per sample: a left-right flip (the x axis, i.e. the patient's left-right on an axial series),
 a small shift (whole voxels, zero padding, which is the background value after windowing), for
-a share of the samples a small in-plane rotation (bilinear ``grid_sample`` per slice, carrying the
-in-plane shift), and a small intensity gain/offset jitter clipped back to [0, 1]. None of these
-changes the hematoma's volume much, so the labels stay valid. All random draws come from an explicit seeded ``torch.Generator``: the same seed gives
-the same augmentation, which makes resumed runs exact. Validation and test data are never
-augmented.
+a share of the samples a small in-plane rotation (bilinear ``grid_sample`` per slice, carrying
+the in-plane shift), and a small intensity gain/offset jitter clipped back to [0, 1]. None of
+these changes the hematoma's volume much, so the labels stay valid. All random draws come from
+an explicit seeded ``torch.Generator``: the same seed gives the same augmentation, which makes
+resumed runs exact. Validation and test data are never augmented.
 """
 
 from __future__ import annotations

@@ -319,7 +319,8 @@ def _init_volume_bias(net: torch.nn.Module, dataset: CaseDataset) -> None:
 def _all_finite(tensors: list[torch.Tensor]) -> bool:
     if not tensors:
         return True
-    return bool(torch.isfinite(torch.stack([t.detach().float().abs().sum() for t in tensors])).all())
+    sums = torch.stack([t.detach().float().abs().sum() for t in tensors])
+    return bool(torch.isfinite(sums).all())
 
 
 def _guarded_step(net, optimizer, named, float_buffers, x, size, label, config, class_weights,
