@@ -64,7 +64,7 @@ class MainWindow(WindowToolsMixin, QMainWindow):
         self.settings = settings or Settings()
         self.setWindowTitle("ICH Viewer")
         self.setAcceptDrops(True)
-        self.resize(1440, 900)
+        self._fit_to_screen(1440, 900)
         self.controller = StudyController(self, device=self.settings.device)
         self.error_dialogs: list[ErrorDialog] = []
         self.model: Any = None
@@ -88,6 +88,15 @@ class MainWindow(WindowToolsMixin, QMainWindow):
             QTimer.singleShot(0, self.controller.preload_model)
 
     # --- layout -----------------------------------------------------------------------------
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        """Default size, but never larger than the screen (laptops are 1366×768)."""
+        screen = self.screen()
+        if screen is not None:
+            avail = screen.availableGeometry()
+            width = min(width, int(avail.width() * 0.96))
+            height = min(height, int(avail.height() * 0.92))
+        self.resize(width, height)
+
     def _build_docks(self) -> None:
         left = QDockWidget("Series", self)
         left.setObjectName("dock_series")
