@@ -10,9 +10,9 @@ Three scenarios, each in a fresh process (offscreen Qt):
 
 * ``cold``      the study is opened the moment the window exists (torch and the model load
                 during the study's jobs);
-* ``preloaded`` the app's normal start: the model loads in the background while the window
-                comes up, and the study is opened once it has (a user needs a few seconds to
-                find a folder anyway);
+* ``preloaded`` the app's normal start: the model (and the DICOM readers) load in the
+                background while the window comes up, and the study is opened once they
+                have (a user needs a few seconds to find a folder anyway);
 * ``warm``      a second study opened in the same session (``--repeats`` opens in all).
 
 "first slice" is stamped after the slice view has repainted with the loaded volume. Goals
@@ -78,7 +78,9 @@ def _one(mode: str, study: Path, device: str, repeats: int) -> dict:
     if mode == "preloaded":
         window.controller.preload_model()
         deadline = time.monotonic() + 300
-        while window.controller.models.loaded is None and time.monotonic() < deadline:
+        while (
+            window.controller.models.loaded is None or window.controller.runner.busy
+        ) and time.monotonic() < deadline:
             app.processEvents()
             time.sleep(0.01)
 

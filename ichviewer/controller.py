@@ -194,11 +194,15 @@ class StudyController(QObject):
             self._submit_predict(study, self.cam_head)
 
     def preload_model(self) -> None:
-        """Load torch and the active model in the model lane now, before any study is open,
-        so the first prediction does not pay for it (the window is already up)."""
-        if self.models.loaded is not None or self.study is not None:
+        """Load torch and the active model in the model lane, and import the DICOM readers and
+        the measurement in the io lane, now, before any study is open, so the first study does
+        not pay for them (the window is already up)."""
+        if self.study is not None:
             return  # a study is already on its way: its model job loads the model after the
             # volume, so torch's import does not compete with reading the DICOM files
+        self.runner.submit(Job("Preparing the readers", jobs.warm_up_readers, lane="io"))
+        if self.models.loaded is not None:
+            return
         models, device = self.models, self.device
         self.runner.submit(
             Job(

@@ -19,6 +19,14 @@ from ichmodel.volume import Volume
 log = logging.getLogger(__name__)
 
 
+def warm_up_readers() -> None:
+    """Import the DICOM readers and the measurement (pydicom, scipy.ndimage: ~1 s cold) so
+    the first study opened later does not wait for them."""
+    import ichmodel.io.load  # noqa: F401
+    import ichmodel.io.scan  # noqa: F401
+    import ichmodel.measure  # noqa: F401
+
+
 def scan_study(source: Path | list[Path]) -> Any:
     """``ichmodel.io.scan.scan_study`` (headers only)."""
     from ichmodel.io.scan import scan_study as _scan
