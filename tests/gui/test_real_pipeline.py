@@ -153,3 +153,38 @@ def test_cam_is_on_the_volume_grid(qtbot, window, phantom_study, tiny_model):
         window.results.cam_head.setCurrentIndex(1)
     assert set(window.controller.study.cams) == {"volume", "prognosis"}
     assert Path(window.model.path).name == "tiny.safetensors"
+
+
+@pytest.mark.parametrize("kind", ["zip", "files"])
+def test_dropping_a_zip_or_loose_files_opens_the_study(
+    qtbot, window, phantom_study, tmp_path, tiny_model, kind
+):
+    import zipfile
+
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    folder, phantom = phantom_study
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    if kind == "zip":
+        archive = tmp_path / "study.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            for path in files:
+                zf.write(path, f"CT/{path.name}")
+        urls = [QUrl.fromLocalFile(str(archive))]
+    else:
+        urls = [QUrl.fromLocalFile(str(p)) for p in files]
+    mime = QMimeData()
+    mime.setUrls(urls)
+    event = QDropEvent(
+        QPointF(300, 300),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.use_model(tiny_model)
+    with qtbot.waitSignal(window.controller.sig_volume, timeout=60_000):
+        window.dropEvent(event)
+    assert window.slice_view.volume.shape == phantom.volume.shape
+    qtbot.waitUntil(lambda: not window.controller.runner.busy, timeout=60_000)
