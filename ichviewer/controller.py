@@ -56,6 +56,8 @@ class StudyController(QObject):
         self.study: StudyState | None = None
         self.device = device
         self.cam_head = "volume"
+        #: blood HU range chosen in the panel (None: the measurement's defaults)
+        self.hu_range: tuple[float, float] | None = None
         self._measurer: jobs.Measurer | None = None
         self._ready_sent: set[int] = set()
 
@@ -139,12 +141,18 @@ class StudyController(QObject):
         study.mark("first_slice")
         self.sig_status.emit("Measuring and running the model…")
         self._measurer = jobs.Measurer(volume)
-        self.remeasure()
+        if self.hu_range is not None:
+            self.remeasure(*self.hu_range)
+        else:
+            self.remeasure()
         self._submit_predict(study, self.cam_head)
 
     # --- measurement ------------------------------------------------------------------------
     def remeasure(self, hu_min: float | None = None, hu_max: float | None = None) -> None:
-        """(Re)measure the current volume; a newer request supersedes a queued older one."""
+        """(Re)measure the current volume; a newer request supersedes a queued older one.
+        The HU range (when given) is kept for the next studies too."""
+        if hu_min is not None and hu_max is not None:
+            self.hu_range = (float(hu_min), float(hu_max))
         study = self.study
         if study is None or study.volume is None or self._measurer is None:
             return

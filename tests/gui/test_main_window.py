@@ -251,3 +251,11 @@ def test_tools_fine_tune_opens_the_trainer_and_close_stops_it(window, qtbot, tmp
     assert window.controller.models._path == tmp_path / "new.safetensors"
     window.close()
     assert getattr(dialog, "_shut_down", True)
+
+
+def test_the_chosen_hu_range_applies_to_the_next_study(window, fake_jobs, qtbot, tmp_path):
+    window.results.hu_low.setValue(45)  # before any study: remembered
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        window.open_path(study_dir(tmp_path))
+    assert ("measure", 45.0, 90.0) in fake_jobs.calls
+    assert window.controller.study.measurement.params.hu_min == 45.0
