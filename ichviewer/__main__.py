@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     from ichviewer.app import install_excepthook
 
     install_excepthook(window.show_error)
+    app.aboutToQuit.connect(window.controller.shutdown)  # also when quit without a close
     if args.model:
         window.use_model(Path(args.model))
     # torch + weights load in the background once the window is up (skipped when a study is
