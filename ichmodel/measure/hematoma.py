@@ -21,6 +21,7 @@ from scipy import ndimage as ndi
 
 from ichmodel.measure import _morph
 from ichmodel.measure.brain import IntracranialRegion
+from ichmodel.measure.edges import refine_edges
 from ichmodel.measure.types import MeasureParams
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,8 @@ def segment_blood(prep: BloodPrep, params: MeasureParams) -> BloodSegmentation:
     lut = np.zeros(n + 1, dtype=bool)
     lut[keep] = True
     mask = lut[labels]
+    if params.refine_edges:
+        mask = refine_edges(mask, sm, prep.allowed, prep.spacing_mm, params)
     # Enclosed holes of a bleed (a few voxels over hu_max, a calcification's carved halo) are
     # bleed; the calcification itself is not blood.
     mask = _morph.fill_holes_per_slice(mask) & prep.inside & ~prep.calcified

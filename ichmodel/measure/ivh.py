@@ -8,8 +8,9 @@
   region lying mostly inside it is IVH as a whole.
 * A ventricle cast entirely with blood has no CSF left to find. The ventricles are paired
   across the midline, so a central blood region whose mirror image (across the head's own
-  midline, which follows a head turned in the scanner) falls mostly on ventricular CSF or on
-  another blood region (both horns cast) is IVH too. A deep hematoma mirrors onto brain; one
+  midline, which follows a head turned in the scanner) falls mostly on another blood region
+  (both horns cast; ``MIRROR_FRACTION``) or almost entirely on ventricular CSF or blood
+  (``MIRROR_CSF_FRACTION``) is IVH too. A deep hematoma mirrors onto brain; one
   beside a ventricle that mirrors onto the other ventricle still has its own ventricle's CSF
   next to it (displaced, not cast), which vetoes the CSF match.
 * Less than ``MIN_IVH_ML`` in all is not called IVH: partial volume at a ventricle wall.
@@ -48,6 +49,9 @@ IVH_WHOLE_FRACTION = 0.5
 #: Mirror test: tolerance (mm) for an imperfect midline, and the fraction that must match.
 MIRROR_TOLERANCE_MM = 2.5
 MIRROR_FRACTION = 0.5
+#: A mirror image landing on CSF must match better: a deep hematoma that squeezed its own
+#: ventricle flat sits where that ventricle was and mirrors half onto the other one.
+MIRROR_CSF_FRACTION = 0.8
 #: The blood's own ventricle counts as present when the CSF within this reach (mm) of the
 #: blood is at least this fraction of the CSF within the same reach of its mirror image.
 OWN_VENTRICLE_REACH_MM = 5.0
@@ -234,9 +238,16 @@ def _mirror_matches(
         other = np.zeros(len(z), dtype=labels.dtype)
         other[inb] = blood_tol[bz[inb], by[inb], bx[inb]]
         other[other == i] = 0
-        fraction = float(np.count_nonzero(on_csf | (other > 0))) / max(1, len(zyx))
-        log.debug("blood region %d: mirror match %.2f", i, fraction)
-        whole[i] = fraction >= MIRROR_FRACTION
+        on_blood = other > 0
+        blood_fraction = float(np.count_nonzero(on_blood)) / max(1, len(zyx))
+        fraction = float(np.count_nonzero(on_csf | on_blood)) / max(1, len(zyx))
+        log.debug(
+            "blood region %d: mirror on blood %.2f, on blood or CSF %.2f",
+            i,
+            blood_fraction,
+            fraction,
+        )
+        whole[i] = blood_fraction >= MIRROR_FRACTION or fraction >= MIRROR_CSF_FRACTION
         tested[i] = (zyx, other)
     is_ivh = whole | already
     for i, (zyx, other) in tested.items():

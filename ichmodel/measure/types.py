@@ -60,6 +60,10 @@ class MeasureParams:
     * ``calcification_halo_mm`` 2 mm: blood-range voxels this close to a calcification are its
       partial-volume halo (the smoothing spreads it by ~2 sigma) and are not blood; halos that
       fall inside a real bleed are restored by filling the bleed's enclosed holes.
+    * ``refine_edges`` True: after detection, each bleed's edge moves to the midpoint between
+      its own blood and the tissue around it, within ``hu_min`` +/- 10 HU (see
+      :mod:`ichmodel.measure.edges`): the partial-volume-correct edge for pale bleeds in
+      edema as for dense clots. False gives the plain [hu_min, hu_max] threshold.
     """
 
     hu_min: float = 50.0
@@ -73,6 +77,7 @@ class MeasureParams:
     max_skull_contact_fraction: float = 0.5
     calcification_hu: float = 100.0
     calcification_halo_mm: float = 2.0
+    refine_edges: bool = True
 
     def __post_init__(self) -> None:
         if not self.hu_min < self.hu_max:

@@ -30,6 +30,13 @@ class Blob:
         return 4.0 / 3.0 * np.pi * a * b * c / 1000.0
 
 
+#: The lateral ventricles: (patient) right and left, 9 mm either side of the midline.
+VENTRICLES = (
+    Blob((5.0, -5.0, -9.0), (14.0, 22.0, 5.0)),
+    Blob((5.0, -5.0, 9.0), (14.0, 22.0, 5.0)),
+)
+
+
 def _coords(shape, spacing, sub=1):
     """Physical coordinates (mm) of sub-samples of each voxel, centred on the array centre."""
     axes = []
@@ -74,6 +81,7 @@ def make_head(
     skull: bool = True,
     noise_hu: float = 5.0,
     seed: int = 0,
+    blood_hu: float = BLOOD_HU,
 ) -> Volume:
     rng = np.random.default_rng(seed)
     z, y, x = np.meshgrid(*_coords(shape, spacing_mm), indexing="ij")
@@ -85,13 +93,12 @@ def make_head(
         hu[scalp <= 1.0] = SCALP_HU
         hu[outer <= 1.0] = BONE_HU
     hu[inner <= 1.0] = BRAIN_HU
-    for side in (-1.0, 1.0):
-        vent = Blob((5.0, -5.0, side * 9.0), (14.0, 22.0, 5.0))
+    for vent in VENTRICLES:
         f = _fraction(vent, shape, spacing_mm)
         hu += (f * (CSF_HU - BRAIN_HU)).astype(np.float32)
     if blood is not None:
         f = _fraction(blood, shape, spacing_mm)
-        hu += (f * (BLOOD_HU - hu)).astype(np.float32) * (inner <= 1.0)
+        hu += (f * (blood_hu - hu)).astype(np.float32) * (inner <= 1.0)
     if calcification is not None:
         f = _fraction(calcification, shape, spacing_mm)
         hu += (f * (300.0 - hu)).astype(np.float32)

@@ -184,3 +184,25 @@ def test_blood_in_a_ventricle_is_intraventricular():
     assert m.ivh_volume_ml == pytest.approx(ivh_blob.volume_ml, rel=0.3)
     assert m.hematoma_volume_ml < 0.2 * ivh_blob.volume_ml
     assert m.ivh_mask.any() and not (m.ivh_mask & m.hematoma_mask).any()
+
+
+def test_partial_volume_edges_follow_a_pale_bleed():
+    # A 58 HU bleed in 30 HU brain: its partial-volume midpoint is 44 HU, not 50.
+    pale = make_head(blood=DEEP, blood_hu=58.0, seed=8)
+    ctx = prepare(pale)
+    plain = ctx.measure(MeasureParams(refine_edges=False)).hematoma_volume_ml
+    refined = ctx.measure(MeasureParams()).hematoma_volume_ml
+    assert plain < 0.95 * DEEP.volume_ml
+    assert abs(refined - DEEP.volume_ml) < 0.5 * abs(plain - DEEP.volume_ml)
+    assert refined == pytest.approx(DEEP.volume_ml, rel=0.05)
+
+
+def test_a_ventricle_cast_with_blood_is_found_by_its_mirror_image():
+    from tests.model._measure_heads import VENTRICLES
+
+    left = VENTRICLES[1]
+    cast = Blob(left.centre_mm, tuple(a + 0.5 for a in left.semi_axes_mm))
+    m = measure(make_head(blood=cast, seed=9))
+    assert m.ivh is True
+    assert m.ivh_volume_ml == pytest.approx(cast.volume_ml, rel=0.25)
+    assert m.hematoma_volume_ml < 0.1 * cast.volume_ml
