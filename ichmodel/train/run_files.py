@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import logging
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -145,7 +146,11 @@ class RunFiles:
             "best_epoch": info.get("best_epoch"),
             "train_config": config.to_dict(),
         }
-        metrics = {k: v for k, v in last.items() if isinstance(v, int | float) or v is None}
+        metrics = {
+            k: (v if v is None or math.isfinite(v) else None)
+            for k, v in last.items()
+            if isinstance(v, int | float) or v is None
+        }
         card = {
             "name": f"{self.root.name}-{which}",
             "summary": card_text

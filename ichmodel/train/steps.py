@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ichmodel.errors import NonFiniteLossError
 from ichmodel.labels import size_mm_to_ml
 from ichmodel.train.config import TrainConfig
 from ichmodel.train.dataset import NO_OUTCOME
@@ -157,6 +158,12 @@ def validation_metrics(
         r = predict_batches(net, loader, plan)
     finally:
         net.train(was_training)
+    if not (np.all(np.isfinite(r["size_mm"])) and np.all(np.isfinite(r["logits"]))):
+        raise NonFiniteLossError(
+            "the network's validation outputs are NaN/inf (its weights or BatchNorm statistics "
+            "are no longer finite); the run was stopped. Lower the learning rate, or resume "
+            "from the last good state with --resume"
+        )
     parts = compute_loss(
         torch.from_numpy(r["size_mm"]),
         torch.from_numpy(r["logits"]),

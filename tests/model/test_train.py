@@ -215,3 +215,14 @@ def test_out_of_memory_message_suggests_a_smaller_batch():
 
     err = _oom_error(torch.OutOfMemoryError("CUDA out of memory"), 8)
     assert "--batch-size 4" in str(err)
+
+
+def test_nonfinite_validation_outputs_stop_with_a_clear_message(tmp_path):
+    from ichmodel.train.split import Split
+
+    data = _toy_data(tmp_path, nan_case=True)
+    ids = [c.case_id for c in data.cases]
+    split = Split(train=tuple(ids[1:]), val=(ids[0],))  # the NaN case only in validation
+    data = dataclasses.replace(data, split=split)
+    with pytest.raises(NonFiniteLossError, match="validation outputs are NaN"):
+        run_to_completion(train(data, _start(), tmp_path / "run", _config(epochs=1)))
