@@ -84,7 +84,7 @@ def run_case(seed: int, config: PhantomConfig) -> Case:
     remeasure_s = time.process_time() - t1
     return Case(
         seed=seed,
-        shape=config.shape,
+        shape=str(getattr(ph, "hematoma_shape", "") or config.shape),
         slice_mm=float(vol.spacing_mm[0]),
         truth_ml=ph.hematoma_volume_ml,
         truth_ivh_ml=ph.ivh_volume_ml,

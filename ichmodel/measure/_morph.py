@@ -146,3 +146,14 @@ def upsample(array: np.ndarray, fz: int, fy: int, shape: tuple[int, ...]) -> np.
     if fy > 1:
         up = np.repeat(np.repeat(up, fy, axis=1), fy, axis=2)
     return np.ascontiguousarray(up[: shape[0], : shape[1], : shape[2]])
+
+
+def label_in_box(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """``ndi.label`` (6-connected) of a sparse mask, computed only within its bounding box."""
+    labels = np.zeros(mask.shape, dtype=np.int32)
+    box = bbox(mask)
+    if box is None:
+        return labels, 0
+    part, n = ndi.label(mask[box])
+    labels[box] = part
+    return labels, int(n)

@@ -49,7 +49,7 @@ def refine_edges(
     params: MeasureParams,
 ) -> np.ndarray:
     """The blood mask with each bleed's edge at its local partial-volume midpoint."""
-    labels, n = ndi.label(mask)
+    labels, n = _morph.label_in_box(mask)
     if n == 0:
         return mask
     sy, sx = spacing_mm[1:]

@@ -156,6 +156,6 @@ def segment_blood(prep: BloodPrep, params: MeasureParams) -> BloodSegmentation:
     # Enclosed holes of a bleed (a few voxels over hu_max, a calcification's carved halo) are
     # bleed; the calcification itself is not blood.
     mask = _morph.fill_holes_per_slice(mask) & prep.inside & ~prep.calcified
-    out_labels, n_out = ndi.label(mask)
+    out_labels, n_out = _morph.label_in_box(mask)
     log.debug("blood: %d candidate components, %d kept", n, n_out)
     return BloodSegmentation(mask, out_labels, int(n_out), tuple(warnings))

@@ -147,7 +147,7 @@ def split_ivh(
     parenchymal = blood & ~ivh
     # Crumbs of a split region (smaller than a hematoma we would report) that touch the
     # intraventricular part belong with it.
-    crumbs, n_crumbs = ndi.label(parenchymal)
+    crumbs, n_crumbs = _morph.label_in_box(parenchymal)
     if n_crumbs > 1:
         crumb_sizes = np.bincount(crumbs.ravel(), minlength=n_crumbs + 1)
         touching = np.zeros(n_crumbs + 1, dtype=bool)
