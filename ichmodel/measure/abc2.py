@@ -143,5 +143,6 @@ def measure_abc2(
         a_segment_zyx=_seg(a_seg),  # type: ignore[arg-type]
         b_segment_zyx=_seg(b_seg),  # type: ignore[arg-type]
         slice_weights=tuple(float(w) for w in weights),
+        slice_weights_start=oz,
         c_unweighted_mm=float(np.count_nonzero(areas_px)) * sz,
     )

@@ -127,7 +127,10 @@ class ABC2:
     slice_index: int | None = None
     a_segment_zyx: Segment | None = None
     b_segment_zyx: Segment | None = None
+    #: Kothari weight (1 / 0.5 / 0) of each slice from ``slice_weights_start`` on (Volume
+    #: slice indices), so a viewer can show which slices counted.
     slice_weights: tuple[float, ...] = ()
+    slice_weights_start: int | None = None
     #: C without Kothari's weighting (every slice with hematoma counts 1) x spacing, mm: the
     #: shortcut many readers take; shown for comparison, not used in ``volume_ml``.
     c_unweighted_mm: float = 0.0

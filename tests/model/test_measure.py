@@ -53,6 +53,7 @@ def test_abc2_of_a_handcrafted_stack_of_rectangles():
     result = measure_abc2(mask, (4.0, 0.5, 0.5), offset_zyx=(7, 0, 0))
     assert result.slice_index == 9  # largest slice 2, shifted by the offset
     assert result.slice_weights == (0.0, 0.5, 1.0, 1.0, 0.0)
+    assert result.slice_weights_start == 7
     assert result.c_mm == pytest.approx(2.5 * 4.0)
     # A: the rectangle's diagonal between pixel centres: 39 x 9 pixels of 0.5 mm.
     assert result.a_mm == pytest.approx(0.5 * math.hypot(39, 9), abs=1e-6)
