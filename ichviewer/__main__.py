@@ -60,7 +60,18 @@ def _say(text: str, err: bool = False) -> None:
         print(text, file=stream, flush=True)
 
 
+def _ensure_std_streams() -> None:
+    """A windowed (frozen) app may start with no stdout/stderr at all: give stray prints and
+    third-party warnings somewhere harmless to go instead of an AttributeError crash."""
+    import os
+
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+
+
 def main(argv: list[str] | None = None) -> int:
+    _ensure_std_streams()
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     from ichviewer.logging_setup import setup_logging
 

@@ -14,7 +14,8 @@ cp resources/icons/ichviewer.png dist/ichviewer/ichviewer.png
 sed -i "s|^Exec=.*|Exec=$(pwd)/dist/ichviewer/ichviewer %F|; s|^Icon=.*|Icon=$(pwd)/dist/ichviewer/ichviewer.png|" \
   dist/ichviewer/ichviewer.desktop
 
-echo "bundle size: $(du -sh dist/ichviewer | cut -f1)"
+# Size report, and no test suites, caches or patient data in what we ship.
+"$PY" installer/audit_bundle.py dist/ichviewer
 
 # The bundle must start, load the sample study, measure, predict and write a report.
 mkdir -p build
