@@ -190,7 +190,8 @@ def train(
                     info["skipped_steps"] = info.get("skipped_steps", 0) + 1
                     consecutive_bad += 1
                     what = (f"the training loss became {loss_value}" if not np.isfinite(loss_value)
-                            else "the gradients or BatchNorm statistics became non-finite")
+                            else "the gradients or BatchNorm statistics became non-finite "
+                            "(or absurdly large)")
                     if consecutive_bad > config.nonfinite_patience:
                         raise NonFiniteLossError(
                             f"{what} at step {info['step'] + 1} (epoch {epoch + 1}; "
@@ -323,13 +324,27 @@ def _all_finite(tensors: list[torch.Tensor]) -> bool:
     return bool(torch.isfinite(sums).all())
 
 
+#: A gradient element beyond this is corrupt, not large: bf16 backward on some CPUs (torch 2.13,
+#: oneDNN) now and then returns ~1e37 values, which overflow Adam's second moment to inf and
+#: silently freeze the affected weights for the rest of the run.
+MAX_SANE_GRADIENT = 1e6
+
+
+def _grads_sane(grads: list[torch.Tensor]) -> bool:
+    if not grads:
+        return True
+    peak = torch.stack([g.detach().float().abs().max() for g in grads]).max()
+    return bool(torch.isfinite(peak)) and float(peak) < MAX_SANE_GRADIENT
+
+
 def _guarded_step(net, optimizer, named, float_buffers, x, size, label, config, class_weights,
                   plan):
     """One optimizer step that refuses non-finite numbers.
 
-    Returns ``(loss value, loss parts, ok)``. When the loss, a gradient or a BatchNorm running
-    statistic is NaN/inf, the BatchNorm buffers are restored, no update is made and ``ok`` is
-    False (the caller decides whether to stop).
+    Returns ``(loss value, loss parts, ok)``. When the loss or a BatchNorm running statistic is
+    NaN/inf, or a gradient is NaN/inf or absurd (> :data:`MAX_SANE_GRADIENT`), the BatchNorm
+    buffers are restored, no update is made and ``ok`` is False (the caller decides whether to
+    stop).
     """
     backup = [b.detach().clone() for b in float_buffers]
     with plan.autocast():
@@ -342,7 +357,7 @@ def _guarded_step(net, optimizer, named, float_buffers, x, size, label, config, 
     if ok:
         parts.total.backward()
         grads = [p.grad for _, p in named if p.grad is not None]
-        ok = _all_finite(grads)
+        ok = _grads_sane(grads)
     if not ok:
         optimizer.zero_grad(set_to_none=True)
         with torch.no_grad():
