@@ -226,3 +226,11 @@ def test_nonfinite_validation_outputs_stop_with_a_clear_message(tmp_path):
     data = dataclasses.replace(data, split=split)
     with pytest.raises(NonFiniteLossError, match="validation outputs are NaN"):
         run_to_completion(train(data, _start(), tmp_path / "run", _config(epochs=1)))
+
+
+def test_absurd_gradients_count_as_corrupt():
+    from ichmodel.train.loop import _grads_sane
+
+    assert _grads_sane([torch.ones(3), torch.full((2,), -5e3)])
+    assert not _grads_sane([torch.ones(3), torch.tensor([1e37])])  # seen from bf16 CPU backward
+    assert not _grads_sane([torch.tensor([float("nan")])])
