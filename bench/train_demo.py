@@ -185,14 +185,52 @@ def pointing_game(model, seeds, layers=("layer4", "layer3")):
     return {k: (float(np.mean(v)) if v else None, len(v)) for k, v in hits.items()}
 
 
-def stage_finalize(a, cache, test_cases):
+def choose_model(a, cache, train_cases):
+    """best vs last checkpoint, each with recalibrated BatchNorm statistics, by val MAE."""
+    from ichmodel.checkpoint import load_checkpoint
+    from ichmodel.device import plan_for
+    from ichmodel.train.dataset import CaseDataset, make_loader, ordered_batches
+    from ichmodel.train.evaluate import evaluate_cases
+    from ichmodel.train.split import Split
+    from ichmodel.train.steps import recalibrate_batchnorm
+
+    run_dir = a.work / "run"
+    split = Split.load(run_dir / "split.json")
+    by_id = {c.case_id: c for c in train_cases}
+    train_ds = CaseDataset(cache, [by_id[i] for i in split.train])
+    val_cases = [by_id[i] for i in split.val]
+    plan = plan_for(a.device, precision="fp32")
+    scored = []
+    for which in ("best", "last"):
+        model = load_checkpoint(run_dir / "checkpoints" / f"{which}.safetensors")
+        for recal in (False, True):
+            if recal:
+                loader = make_loader(train_ds, ordered_batches(len(train_ds), a.batch_size),
+                                     device=plan.device)
+                recalibrate_batchnorm(model.net, loader, plan)
+            r = run_to_completion(evaluate_cases(model, cache, val_cases))
+            log.info("val %s recalibrated=%s: MAE %.3f ml, AUC %s", which, recal,
+                     r.metrics.mae_ml, r.metrics.auc)
+            scored.append((r.metrics.mae_ml, which, recal, model if recal else None))
+    mae, which, recal, _ = min(scored, key=lambda t: t[0])
+    model = load_checkpoint(run_dir / "checkpoints" / f"{which}.safetensors")
+    if recal:
+        loader = make_loader(train_ds, ordered_batches(len(train_ds), a.batch_size),
+                             device=plan.device)
+        recalibrate_batchnorm(model.net, loader, plan)
+    log.info("chosen: %s checkpoint, BatchNorm recalibrated: %s (val MAE %.3f ml)", which,
+             recal, mae)
+    return model, {"checkpoint": which, "bn_recalibrated": recal, "val_mae_ml": mae,
+                   "val_candidates": [(t[1], t[2], t[0]) for t in scored]}
+
+
+def stage_finalize(a, cache, train_cases, test_cases):
     from ichmodel.checkpoint import load_checkpoint, save_checkpoint
     from ichmodel.model_card import ModelCard
     from ichmodel.train.evaluate import evaluate_cases
 
     run_dir = a.work / "run"
-    best = run_dir / "checkpoints" / "best.safetensors"
-    model = load_checkpoint(best)
+    model, choice = choose_model(a, cache, train_cases)
     result = run_to_completion(evaluate_cases(model, cache, test_cases), _progress())
     m = result.metrics
     seeds = [int(c.case_id.split("-")[1]) for c in test_cases]
@@ -215,6 +253,9 @@ def stage_finalize(a, cache, test_cases):
         "pointing_game_layer3_plateau": pg["layer3_plateau"][0],
         "pointing_game_n_bleeds": pg["layer4_argmax"][1],
         "best_epoch": model.training.get("best_epoch"),
+        "chosen_checkpoint": choice["checkpoint"],
+        "bn_recalibrated": choice["bn_recalibrated"],
+        "val_mae_ml": choice["val_mae_ml"],
     }
     tc = config["train"]
     split = json.loads((run_dir / "split.json").read_text())
@@ -244,7 +285,9 @@ def stage_finalize(a, cache, test_cases):
             f"{tc['schedule']}), weight decay {tc['weight_decay']}, batch {tc['batch_size']}, "
             f"{history[-1]['epoch']} epochs, loss MSE(size mm) + {tc['outcome_loss_weight']} x "
             f"CE, augmentation LR flip/rotation/shift/intensity, precision {tc['precision']}, "
-            f"{tc['threads']} CPU thread(s)."
+            f"{tc['threads']} CPU thread(s). Shipped weights: the {choice['checkpoint']} "
+            "checkpoint" + (", BatchNorm statistics recalibrated on the training phantoms "
+                            "(precise BN)" if choice["bn_recalibrated"] else "") + "."
         ),
         intended_use="Demonstrating and testing the software end to end.",
         not_for="Clinical use of any kind: it has never seen a real patient's scan.",
@@ -260,6 +303,7 @@ def stage_finalize(a, cache, test_cases):
         "net_config": config["net"],
         "run_history": history,
         "best_epoch": model.training.get("best_epoch"),
+        "selection": choice,
     }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(a.out, model.net, net_config=model.net_config,
@@ -287,7 +331,7 @@ def main(argv=None) -> int:
     if a.stage in ("all", "train"):
         stage_train(a, cache, train_cases)
     if a.stage in ("all", "finalize"):
-        stage_finalize(a, cache, test_cases)
+        stage_finalize(a, cache, train_cases, test_cases)
     return 0
 
 

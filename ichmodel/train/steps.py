@@ -125,6 +125,35 @@ def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
     return config.lr
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(net: nn.Module, loader, plan) -> int:
+    """Replace BatchNorm running statistics by their average over ``loader`` ("precise BN").
+
+    Small batches and a high learning rate leave the running estimates lagging behind the
+    weights, so eval-mode outputs drift from train-mode ones; one pass over (un-augmented)
+    training data with a cumulative average fixes that. Weights are untouched. Returns the
+    number of samples seen; ``net`` is left in eval mode.
+    """
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+    net.train()
+    seen = 0
+    try:
+        for x, *_ in loader:
+            x = x.to(plan.device).contiguous(memory_format=plan.memory_format)
+            with plan.autocast():
+                net(x)
+            seen += int(x.shape[0])
+    finally:
+        for m, momentum in zip(bns, momenta, strict=True):
+            m.momentum = momentum
+        net.eval()
+    return seen
+
+
 @torch.inference_mode()
 def predict_batches(net: nn.Module, loader, plan) -> dict[str, np.ndarray]:
     """Run ``net`` (eval mode) over a loader; returns sizes, probabilities, targets, labels."""

@@ -96,3 +96,23 @@ def test_training_state_round_trips_without_pickle(tmp_path, kind):
     for a, b in zip(net.state_dict().values(), net2.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert state.rng["torch"].dtype == torch.uint8 and state.rng["torch"].numel() > 0
+
+
+def test_recalibrate_batchnorm_matches_population_statistics():
+    from ichmodel.device import plan_for
+    from ichmodel.train.steps import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv3d(1, 3, 1), torch.nn.BatchNorm3d(3))
+    data = [torch.randn(4, 1, 2, 3, 3) * 5 + 2 for _ in range(3)]
+    with torch.no_grad():
+        net[1].running_mean.fill_(100.0)  # stale statistics
+        net[1].running_var.fill_(1e-3)
+    loader = [(x, None) for x in data]
+    seen = recalibrate_batchnorm(net, loader, plan_for("cpu", precision="fp32"))
+    assert seen == 12 and not net.training
+    with torch.no_grad():
+        feats = torch.cat([net[0](x) for x in data])
+    expected_mean = feats.mean(dim=(0, 2, 3, 4))
+    assert torch.allclose(net[1].running_mean, expected_mean, atol=1e-5)
+    assert net[1].momentum == 0.1  # restored
