@@ -29,6 +29,8 @@ def audit(bundle: Path) -> list[str]:
     problems = []
     for path in bundle.rglob("*"):
         rel = path.relative_to(bundle)
+        if any(part.endswith(".dist-info") for part in rel.parts):
+            continue  # package metadata and licence texts, which must ship
         if path.is_dir() and path.name in FORBIDDEN_DIRS:
             problems.append(f"{rel}/: test suites, headers and caches do not ship")
         elif path.is_file() and _is_dicom(path) and "sample_study" not in rel.parts:

@@ -8,6 +8,13 @@ PY="${PYTHON:-.venv/bin/python}"
 "$PY" -m PyInstaller --noconfirm --clean --log-level WARN \
   --distpath dist --workpath build/pyinstaller installer/ichviewer.spec
 
+# Strip the symbol tables of torch's own libraries (about 100 MB; dynamic symbols stay).
+# Not a blanket strip=True: that breaks prebuilt libraries such as scipy's OpenBLAS ("ELF load command ... not
+# page-aligned").
+if command -v strip >/dev/null; then
+  find dist/ichviewer/_internal/torch/lib -name 'libtorch*.so*' -exec strip --strip-unneeded {} +
+fi
+
 # Linux desktop integration: a .desktop file and the icon beside the executable.
 cp installer/ichviewer.desktop dist/ichviewer/ichviewer.desktop
 cp resources/icons/ichviewer.png dist/ichviewer/ichviewer.png
