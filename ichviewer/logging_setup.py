@@ -32,6 +32,10 @@ def log_dir() -> Path:
         base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
     if not base:
         base = str(Path.home() / ".ichviewer")
+    # Logging starts before QApplication knows its name, when Qt answers with the generic
+    # folder (~/.local/state): keep our logs in a folder of our own there.
+    if "ichviewer" not in base.lower():
+        base = str(Path(base) / "ichviewer")
     return Path(base) / "logs"
 
 
