@@ -51,3 +51,29 @@ class ProgressBar:
     def close(self) -> None:
         if self.enabled:
             sys.stderr.write("\n")
+
+
+def run_with_bar(gen, *, quiet: bool):
+    """Drive a progress generator with a bar on stderr (none with ``quiet``, e.g. --json)."""
+    from ichmodel.progress import run_to_completion
+
+    bar = ProgressBar(enabled=False if quiet else None)
+    try:
+        return run_to_completion(gen, bar)
+    finally:
+        bar.close()
+
+
+def load_volume(paths: Sequence[str], series: str | None, *, quiet: bool):
+    """Load the study at ``paths`` (one path or several files) the way every command does."""
+    from ichmodel.io.load import iter_load_study
+
+    path = paths[0] if len(paths) == 1 else list(paths)
+    return run_with_bar(iter_load_study(path, series), quiet=quiet)
+
+
+def print_fields(rows: Sequence[tuple[str, Any]], warnings: Sequence[str] = ()) -> None:
+    """A two-column field/value table followed by one ``warning:`` line per warning."""
+    print_table(["field", "value"], rows)
+    for warning in warnings:
+        print(f"warning: {warning}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ichmodel.cli._output import ProgressBar, print_json, print_table
+from ichmodel.cli._output import load_volume, print_fields, print_json
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -24,15 +24,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ichmodel.io.load import iter_load_study
-    from ichmodel.progress import run_to_completion
-
-    bar = ProgressBar(enabled=None if not args.json else False)
-    path = args.path[0] if len(args.path) == 1 else args.path
-    try:
-        volume = run_to_completion(iter_load_study(path, args.series), bar)
-    finally:
-        bar.close()
+    volume = load_volume(args.path, args.series, quiet=args.json)
     nifti = None
     if args.nifti_out:
         from ichmodel.io.sitk_bridge import write_nifti
@@ -64,7 +56,5 @@ def run(args: argparse.Namespace) -> int:
     ]
     if nifti:
         rows.append(("NIfTI", nifti))
-    print_table(["field", "value"], rows)
-    for warning in volume.warnings:
-        print(f"warning: {warning}")
+    print_fields(rows, volume.warnings)
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from ichmodel.cli._output import ProgressBar, print_json, print_table
+from ichmodel.cli._output import load_volume, print_fields, print_json
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -44,9 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ichmodel.errors import InputError
-    from ichmodel.io.load import iter_load_study
     from ichmodel.measure import MeasureParams, measure
-    from ichmodel.progress import run_to_completion
 
     defaults = MeasureParams()
     hu_min = defaults.hu_min if args.hu_min is None else args.hu_min
@@ -55,12 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--hu-min ({hu_min:g}) must be below --hu-max ({hu_max:g}) HU")
     params = MeasureParams(hu_min=hu_min, hu_max=hu_max)
 
-    bar = ProgressBar(enabled=None if not args.json else False)
-    path = args.path[0] if len(args.path) == 1 else args.path
-    try:
-        volume = run_to_completion(iter_load_study(path, args.series), bar)
-    finally:
-        bar.close()
+    volume = load_volume(args.path, args.series, quiet=args.json)
     result = measure(volume, params)
 
     mask_path = None
@@ -90,7 +83,5 @@ def run(args: argparse.Namespace) -> int:
     ]
     if mask_path:
         rows.append(("mask", mask_path))
-    print_table(["field", "value"], rows)
-    for warning in result.warnings:
-        print(f"warning: {warning}")
+    print_fields(rows, result.warnings)
     return 0
