@@ -68,8 +68,12 @@ def load_volume(paths: Sequence[str], series: str | None, *, quiet: bool):
     """Load the study at ``paths`` (one path or several files) the way every command does."""
     from ichmodel.io.load import iter_load_study
 
-    path = paths[0] if len(paths) == 1 else list(paths)
-    return run_with_bar(iter_load_study(path, series), quiet=quiet)
+    return run_with_bar(iter_load_study(one_or_many(paths), series), quiet=quiet)
+
+
+def one_or_many(paths: Sequence[str]):
+    """The CLI's PATH... arguments as the scanner takes them: one path, or a list of files."""
+    return paths[0] if len(paths) == 1 else list(paths)
 
 
 def print_fields(rows: Sequence[tuple[str, Any]], warnings: Sequence[str] = ()) -> None:

@@ -51,31 +51,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ichmodel.checkpoint import default_model, load_checkpoint
-    from ichmodel.cli._output import ProgressBar, print_json, print_table
+    from ichmodel.cli._output import load_volume, print_json, print_table, run_with_bar
     from ichmodel.device import plan_for
-    from ichmodel.io.load import iter_load_study
     from ichmodel.predict import predict
-    from ichmodel.progress import run_to_completion
 
     plan_for(args.device)  # a bad --device fails before anything slow happens
     model = load_checkpoint(args.checkpoint) if args.checkpoint else default_model()
 
-    bar = ProgressBar(enabled=None if not args.json else False)
-    path = args.path[0] if len(args.path) == 1 else args.path
-    try:
-        volume = run_to_completion(iter_load_study(path, args.series), bar)
-        prediction = run_to_completion(
-            predict(
-                volume,
-                model,
-                device=args.device,
-                cam_head=args.cam_head,
-                cam_layer=args.cam_layer,
-            ),
-            bar,
-        )
-    finally:
-        bar.close()
+    volume = load_volume(args.path, args.series, quiet=args.json)
+    prediction = run_with_bar(
+        predict(
+            volume,
+            model,
+            device=args.device,
+            cam_head=args.cam_head,
+            cam_layer=args.cam_layer,
+        ),
+        quiet=args.json,
+    )
 
     cam_path = None
     if args.cam_out:

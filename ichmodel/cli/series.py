@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ichmodel.cli._output import ProgressBar, print_json, print_table
+from ichmodel.cli._output import one_or_many, print_json, print_table, run_with_bar
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -46,13 +46,8 @@ def series_json(scan) -> dict:
 def run(args: argparse.Namespace) -> int:
     from ichmodel.io.load import select_series
     from ichmodel.io.scan import iter_scan_study
-    from ichmodel.progress import run_to_completion
 
-    bar = ProgressBar(enabled=None if not args.json else False)
-    try:
-        scan = run_to_completion(iter_scan_study(_one_or_many(args.path)), bar)
-    finally:
-        bar.close()
+    scan = run_with_bar(iter_scan_study(one_or_many(args.path)), quiet=args.json)
     if args.json:
         print_json(series_json(scan))
     else:
@@ -74,10 +69,6 @@ def run(args: argparse.Namespace) -> int:
     if scan.picked is None:
         select_series(scan)  # raises the specific InputError -> exit 3 with one error line
     return 0
-
-
-def _one_or_many(paths: list[str]):
-    return paths[0] if len(paths) == 1 else paths
 
 
 if __name__ == "__main__":  # pragma: no cover
