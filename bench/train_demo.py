@@ -45,6 +45,10 @@ def _args(argv=None):
     p.add_argument("--n-train", type=int, default=500, help="train+val phantoms")
     p.add_argument("--n-test", type=int, default=100, help="held-out test phantoms")
     p.add_argument("--width", type=int, default=16)
+    p.add_argument("--z-strides", default="1,2,1,1",
+                   help="z stride of each stage (the paper's 1,2,2,2 leaves 2 slices in layer4)")
+    p.add_argument("--size-head", default="additive", choices=("linear", "additive"))
+    p.add_argument("--grad-clip", type=float, default=10.0)
     p.add_argument("--epochs", type=int, default=14)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -56,6 +60,8 @@ def _args(argv=None):
                    help="fp32: bf16 backward on this CPU now and then returns garbage gradients")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (1 beats 2 on a shared, oversubscribed machine)")
+    p.add_argument("--force", action="store_true",
+                   help="write the new weights even if they do not beat the shipped ones")
     p.add_argument("--out", type=Path, default=REPO / "resources" / "models" / "demo.safetensors")
     return p.parse_args(argv)
 
@@ -83,7 +89,8 @@ def stage_data(a, cache):
         d = json.loads(pinned.read_text())
         train_cases = [Case(**c) for c in d["train"]][: a.n_train]
         test_cases = [Case(**c) for c in d["test"]][: a.n_test]
-        if all(cache.has(c.cache_key) for c in train_cases + test_cases):
+        complete = len(train_cases) == a.n_train and len(test_cases) == a.n_test
+        if complete and all(cache.has(c.cache_key) for c in train_cases + test_cases):
             log.info("data: %d + %d cases pinned in %s", len(train_cases), len(test_cases), pinned)
             return train_cases, test_cases
     t = time.time()
@@ -123,16 +130,25 @@ def _train_config(a):
         threads=a.threads,
         precision=a.precision,
         checkpoint_every_steps=20,
+        grad_clip_norm=a.grad_clip,
     )
+
+
+def _net_config(a):
+    from ichmodel.nets import NetConfig
+
+    z_strides = tuple(int(v) for v in a.z_strides.split(","))
+    return NetConfig(depth=34, base_width=a.width, stage_z_strides=z_strides,
+                     size_head=a.size_head)
 
 
 def stage_train(a, cache, train_cases):
     import torch
 
-    from ichmodel.nets import ICHNet, NetConfig
+    from ichmodel.nets import ICHNet
     from ichmodel.train.loop import StartModel, TrainData, train
 
-    net_config = NetConfig(depth=34, base_width=a.width)
+    net_config = _net_config(a)
     torch.manual_seed(0)
     start = StartModel(ICHNet(net_config), net_config, cache.preprocess_config, "scratch")
     run_dir = a.work / "run"
@@ -233,19 +249,48 @@ def choose_model(a, cache, train_cases):
                    "val_candidates": [(t[1], t[2], t[0]) for t in scored]}
 
 
+def _map_shapes(net, preprocess_config) -> dict[str, str]:
+    """Input and stage map sizes as 'z x y x x' strings, from one forward of zeros."""
+    import torch
+
+    from ichmodel.gradcam import capture_activation
+
+    shape = tuple(preprocess_config.output_shape)
+    out = {"input": "x".join(map(str, shape))}
+    x = torch.zeros(1, 1, *shape)
+    with capture_activation(net, "layer3") as c3, capture_activation(net, "layer4") as c4:
+        with torch.no_grad():
+            net.eval()(x)
+    for name, cap in (("layer3", c3), ("layer4", c4)):
+        out[name] = "x".join(map(str, cap.activation.shape[2:]))
+    return out
+
+
 def stage_finalize(a, cache, train_cases, test_cases):
     from ichmodel.checkpoint import load_checkpoint, save_checkpoint
     from ichmodel.model_card import ModelCard
     from ichmodel.train.evaluate import evaluate_cases
 
     run_dir = a.work / "run"
+    seeds = [int(c.case_id.split("-")[1]) for c in test_cases]
+    baseline = None
+    if a.out.is_file():  # what is shipped now, on the same held-out phantoms
+        shipped = load_checkpoint(a.out)
+        bm = run_to_completion(evaluate_cases(shipped, cache, test_cases)).metrics
+        baseline = {"mae_ml": bm.mae_ml, "auc": bm.auc,
+                    "pointing": pointing_game(shipped, seeds, layers=("layer4",))}
+        log.info("shipped model on the held-out set: %s", baseline)
     model, choice = choose_model(a, cache, train_cases)
     result = run_to_completion(evaluate_cases(model, cache, test_cases), _progress())
     m = result.metrics
-    seeds = [int(c.case_id.split("-")[1]) for c in test_cases]
     t = time.time()
     pg = pointing_game(model, seeds)
     log.info("pointing game %s in %.0f s", pg, time.time() - t)
+    if baseline is not None and m.mae_ml >= baseline["mae_ml"] and not a.force:
+        log.warning("new model MAE %.3f ml is not below the shipped %.3f ml: %s left as it is "
+                    "(--force writes it anyway)", m.mae_ml, baseline["mae_ml"], a.out)
+        return
+    shapes = _map_shapes(model.net, model.preprocess_config)
     config = json.loads((run_dir / "config.json").read_text())
     history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     metrics = {
@@ -273,16 +318,22 @@ def stage_finalize(a, cache, train_cases, test_cases):
     n_params_m = sum(p.numel() for p in model.net.parameters()) / 1e6
     auc_text = "n/a" if m.auc is None else f"{m.auc:.3f}"
     seeds_text = f"seeds {TRAIN_SEED0}..{TRAIN_SEED0 + a.n_train - 1}"
+    nc = model.net_config
+    variant = ""
+    if nc.stage_z_strides != (1, 2, 2, 2) or nc.size_head != "linear":
+        variant = (f"; stage z strides {'/'.join(map(str, nc.stage_z_strides))} (the paper: "
+                   f"1/2/2/2), {nc.size_head} size head (the paper: linear)")
     card = ModelCard(
         name="demo",
         summary=(
             f"Demo model bundled with ICH Viewer: ResNet34 topology at base width "
-            f"{model.net_config.base_width} ({n_params_m:.2f} M "
-            "parameters), input 32x224x224, trained on SYNTHETIC PHANTOMS ONLY. On held-out "
+            f"{model.net_config.base_width} ({n_params_m:.2f} M parameters){variant}, input "
+            f"{shapes['input']}, trained on SYNTHETIC PHANTOMS ONLY. On held-out "
             f"phantoms: volume MAE {m.mae_ml:.2f} ml, AUC {auc_text} "
             "on the proxy outcome label. Grad-CAM pointing game (volume head): the 3-D peak "
             f"voxel lies inside the bleed for {100 * (pg['layer4_argmax'][0] or 0):.0f} % of "
-            f"bleeds at layer4 (default, a 2x7x7 map) and {100 * (pg['layer3_argmax'][0] or 0):.0f}"
+            f"bleeds at layer4 (default, a {shapes['layer4']} map) and "
+            f"{100 * (pg['layer3_argmax'][0] or 0):.0f}"
             " % at layer3; on the axial slice where the bleed is largest, the in-plane peak lies "
             f"inside it for {100 * (pg['layer4_slice'][0] or 0):.0f} % (layer4) / "
             f"{100 * (pg['layer3_slice'][0] or 0):.0f} % (layer3)."
@@ -325,7 +376,8 @@ def stage_finalize(a, cache, train_cases, test_cases):
     check = run_to_completion(evaluate_cases(reloaded, cache, test_cases))
     log.info("fp16 demo: MAE %.3f ml (fp32 %.3f), AUC %s; %s, %.1f MB", check.metrics.mae_ml,
              m.mae_ml, check.metrics.auc, a.out, a.out.stat().st_size / 1e6)
-    report = {"metrics": metrics, "fp16_mae_ml": check.metrics.mae_ml,
+    report = {"metrics": metrics, "baseline_shipped": baseline, "map_shapes": shapes,
+              "fp16_mae_ml": check.metrics.mae_ml,
               "fp16_auc": check.metrics.auc, "file_mb": a.out.stat().st_size / 1e6}
     (a.work / "demo_report.json").write_text(json.dumps(report, indent=1))
     print(json.dumps(report))

@@ -198,7 +198,11 @@ def _refuse_pickle(path: Path) -> None:
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise PickleCheckpointError(f"{path.name} is a pickle-based checkpoint. {_CONVERT_HINT}.")
     with open(path, "rb") as fh:
-        head = fh.read(4)
+        head = fh.read(9)
+    # safetensors: an 8-byte little-endian header length, then the JSON header. The length's
+    # low byte can be 0x80 (pickle's PROTO opcode), so recognise safetensors first.
+    if head[8:9] == b"{":
+        return
     if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
         raise PickleCheckpointError(
             f"{path.name} holds a torch/pickle archive despite its name. {_CONVERT_HINT}."

@@ -7,8 +7,11 @@ upsamples it (trilinear) onto the Volume grid with
 :meth:`ichmodel.preprocess.ModelInput.to_volume_grid` and normalises it to [0, 1]
 (:func:`normalise`).
 
-Targets are the encoder's stages (``"layer4"``, the paper's choice and a 2x7x7 map at the default
-input, or ``"layer3"`` for a 4x14x14 map); any other named submodule works via the generic path.
+Targets are the encoder's stages (``"layer4"``, the paper's choice: a 2x7x7 map at the default
+input with the paper's strides, 8x7x7 with ``NetConfig.stage_z_strides=(1, 2, 1, 1)``; or
+``"layer3"``, twice as fine in-plane); any other named submodule works via the generic path.
+With ``NetConfig.size_head="additive"`` the volume head's layer4 map is exactly its map of
+local volume contributions (a positive multiple of ReLU(sum_c w_c A_c)).
 For a stage, the gradient flows only through what follows it: from ``"layer4"`` that is just the
 heads (free), from ``"layer3"`` layer4 + heads. The activation is taken from a forward hook
 registered in a context manager and always removed; training mode is restored afterwards; grad

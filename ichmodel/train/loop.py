@@ -308,12 +308,16 @@ def train(
 
 
 def _init_volume_bias(net: torch.nn.Module, dataset: CaseDataset) -> None:
-    head = getattr(getattr(net, "volume_head", None), "fc", None)
+    volume_head = getattr(net, "volume_head", None)
+    head = getattr(volume_head, "fc", None)
     if head is None or head.bias is None:
         return
     mean = float(np.mean([ml_to_size_mm(c.volume_ml) for c in dataset.cases]))
-    with torch.no_grad():
-        head.bias.fill_(mean)
+    if hasattr(volume_head, "init_bias"):  # a head whose linear part is not in mm
+        volume_head.init_bias(mean)
+    else:
+        with torch.no_grad():
+            head.bias.fill_(mean)
     log.info("volume head bias initialised to the mean training size %.2f mm", mean)
 
 

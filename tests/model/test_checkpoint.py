@@ -167,6 +167,28 @@ def test_pickle_archive_disguised_as_safetensors_is_refused(tmp_path):
         load_checkpoint(path)
 
 
+def test_legacy_pickle_disguised_as_safetensors_is_refused(tmp_path):
+    path = tmp_path / "model.safetensors"
+    torch.save({"w": torch.zeros(2)}, path, _use_new_zipfile_serialization=False)
+    assert path.read_bytes()[:1] == b"\x80"
+    with pytest.raises(PickleCheckpointError, match="despite its name"):
+        load_checkpoint(path)
+
+
+def test_safetensors_whose_header_length_starts_with_0x80_loads(tmp_path):
+    """A header of 0x..80 bytes makes the file's first byte pickle's PROTO opcode (0x80);
+    found when a demo model's card text happened to have that length."""
+    path = tmp_path / "model.safetensors"
+    for extra in range(300):
+        save_checkpoint(path, _net(), net_config=TINY, preprocess_config=PRE,
+                        card=ModelCard(name="tiny", summary="x" * extra))
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    else:
+        pytest.fail("no padding gave a header length ending in 0x80")
+    assert load_checkpoint(path).net_config == TINY
+
+
 def test_missing_garbage_and_foreign_files_give_clear_errors(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "nope.safetensors")

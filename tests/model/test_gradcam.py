@@ -146,3 +146,19 @@ def test_normalise_to_unit_range():
     cam = normalise(torch.tensor([[0.0, 2.0], [4.0, float("nan")]]))
     assert float(cam.max()) == 1.0 and float(cam.min()) == 0.0
     assert not normalise(torch.zeros(3)).any()
+
+
+def test_additive_size_head_cam_is_its_map_of_local_volume_contributions():
+    """With size = cbrt(1000 * softplus(mean_x fc(A(x)))), the layer4 Grad-CAM of the volume
+    head is ReLU(sum_c w_c A_c(x)) times a positive constant: where the volume comes from."""
+    torch.manual_seed(3)
+    net = ICHNet(NetConfig(depth=10, base_width=4, size_head="additive")).eval()
+    x = torch.rand(1, 1, 16, 32, 32)
+    cam, _ = grad_cam(net, x, head="volume", layer="layer4")
+    with torch.no_grad():
+        features = net.encode(x)
+        contribution = torch.einsum("c,bczyx->bzyx", net.volume_head.fc.weight[0], features)
+    expected = torch.relu(contribution)
+    assert expected.max() > 0
+    scale = cam.max() / expected.max()
+    assert scale > 0 and torch.allclose(cam, expected * scale, atol=1e-6 * float(cam.max()))

@@ -131,3 +131,48 @@ def test_model_modules_need_only_torch_numpy_and_safetensors():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def test_stage_z_strides_keep_slices_in_the_last_stage():
+    x = torch.zeros(1, 1, 32, 224, 224, device="meta")
+    paper_net = build_net(NetConfig(base_width=2), device="meta")
+    kept = build_net(NetConfig(base_width=2, stage_z_strides=(1, 2, 1, 1)), device="meta")
+    assert tuple(paper_net.encode(x).shape[2:]) == (2, 7, 7)
+    assert tuple(kept.encode(x).shape[2:]) == (8, 7, 7)
+    # same blocks and weights, only strides differ: the parameter count is unchanged
+    assert count_parameters(kept) == count_parameters(paper_net)
+
+
+def test_additive_size_head_is_the_cube_root_of_a_mean_of_local_volumes():
+    torch.manual_seed(0)
+    net = ICHNet(NetConfig(base_width=2, size_head="additive")).eval()
+    net.volume_head.init_bias(31.07)  # a 30 ml bleed
+    features = torch.rand(3, net.config.feature_channels, 2, 3, 3)
+    with torch.no_grad():
+        size = net.heads(features).size_mm
+        local = net.volume_head.fc(features.movedim(1, -1))  # ml per location
+        expected = torch.pow(nn.functional.softplus(local.mean(dim=(1, 2, 3))) * 1000 + 1e-6, 1 / 3)
+    assert torch.allclose(size, expected.squeeze(1), rtol=1e-5)
+    with torch.no_grad():
+        net.volume_head.fc.weight.zero_()
+        at_bias = net.heads(features).size_mm
+    assert torch.allclose(at_bias, torch.full((3,), 31.07), atol=1e-3)
+    # strongly negative evidence: 0 ml, finite gradient
+    features = torch.full((1, net.config.feature_channels, 1, 1, 1), 1.0, requires_grad=True)
+    with torch.no_grad():
+        net.volume_head.fc.bias.fill_(-60.0)
+    size = net.heads(features).size_mm
+    size.sum().backward()
+    assert float(size.detach()) < 0.02 and torch.isfinite(features.grad).all()
+
+
+def test_new_fields_round_trip_and_old_configs_still_load():
+    config = NetConfig(base_width=4, stage_z_strides=(1, 2, 1, 1), size_head="additive")
+    assert NetConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    old = NetConfig(base_width=4).to_dict()
+    del old["stage_z_strides"], old["size_head"]  # a checkpoint written before they existed
+    assert NetConfig.from_dict(old) == NetConfig(base_width=4)
+    with pytest.raises(ValueError, match="size_head"):
+        NetConfig(size_head="log")
+    with pytest.raises(ValueError, match="stage_z_strides"):
+        NetConfig(stage_z_strides=(1, 2, 3, 1))
