@@ -18,6 +18,16 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+
+def _z_strides(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4 or any(v not in (1, 2) for v in values):
+        raise argparse.ArgumentTypeError(f"need four strides of 1 or 2 (e.g. 1,2,1,1): {text!r}")
+    return values
+
 def parse_rows(text: str | None) -> list[int]:
     """``"3,5,7-9"`` -> [3, 5, 7, 8, 9] (spreadsheet row numbers)."""
     rows: list[int] = []
@@ -50,6 +60,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     start.add_argument("--init", type=Path, metavar="FILE", help="start from this checkpoint")
     p.add_argument("--width", type=int, default=64,
                    help="base width of a from-scratch ResNet34 (paper 64; the demo uses 16)")
+    p.add_argument("--size-head", choices=("linear", "additive"), default="linear",
+                   help="from scratch: 'linear' size head (paper) or 'additive' (cube root of a "
+                   "mean of local volumes; its Grad-CAM is where the volume comes from)")
+    p.add_argument("--z-strides", type=_z_strides, default=(1, 2, 2, 2), metavar="A,B,C,D",
+                   help="from scratch: z stride of each stage (paper 1,2,2,2; 1,2,1,1 keeps 8 "
+                   "slices in the last stage's map)")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
     p.add_argument("--epochs", type=int, help="epochs (default 300)")
     p.add_argument("--batch-size", type=int, help="batch size (default 8)")
@@ -134,7 +150,8 @@ def _start_model(args: argparse.Namespace, saved: dict | None):
         net = model.net.train()
         source = f"checkpoint {model.name} (sha256 {model.sha256[:12]}, {Path(path).name})"
         return StartModel(net, model.net_config, model.preprocess_config, source)
-    net_config = NetConfig(depth=34, base_width=args.width)
+    net_config = NetConfig(depth=34, base_width=args.width, size_head=args.size_head,
+                           stage_z_strides=args.z_strides)
     torch.manual_seed(args.seed or 0)
     return StartModel(ICHNet(net_config), net_config, PreprocessConfig(), "scratch")
 

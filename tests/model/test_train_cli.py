@@ -147,3 +147,22 @@ def test_evaluate_matches_a_hand_computation(tmp_path):
     # outcome: p = 0.25 (label 0), 0.5 (1), 0.75 (1); threshold 0.5 -> all right; AUC 1
     assert m.n_outcome == 3 and m.accuracy == pytest.approx(1.0) and m.auc == pytest.approx(1.0)
     assert [c.poor_outcome_probability for c in res.cases] == pytest.approx(values, rel=1e-5)
+
+
+def test_from_scratch_network_options(tmp_path, capsys):
+    from ichmodel.cli import build_parser
+    from ichmodel.cli.train import _start_model
+
+    args = build_parser().parse_args([
+        "train", "m.csv", "--out", str(tmp_path), "--from-scratch", "--width", "2",
+        "--size-head", "additive", "--z-strides", "1,2,1,1",
+    ])
+    start = _start_model(args, None)
+    assert start.net_config == NetConfig(depth=34, base_width=2, size_head="additive",
+                                         stage_z_strides=(1, 2, 1, 1))
+    paper = _start_model(build_parser().parse_args(
+        ["train", "m.csv", "--out", str(tmp_path), "--from-scratch", "--width", "2"]), None)
+    assert paper.net_config == NetConfig(depth=34, base_width=2)  # the paper's by default
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "m.csv", "--out", "x", "--z-strides", "1,3,1,1"])
+    assert "1,3,1,1" in capsys.readouterr().err
