@@ -58,6 +58,19 @@ RESEARCH_USE_STATEMENT = (
 )
 SYNTHETIC_MODEL_STATEMENT = "Trained on synthetic data — not for clinical use."
 
+def _words(text: str) -> str:
+    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+
+
+def _model_banner(card: Mapping[str, Any], synthetic: bool, predicted: bool) -> str:
+    """The card's own banner, unless it only repeats the synthetic-data statement (the demo
+    card's "Trained on synthetic data - not for clinical use" printed twice, dashes apart)."""
+    banner = str(card.get("banner") or "") if predicted or card else ""
+    if synthetic and _words(banner) == _words(SYNTHETIC_MODEL_STATEMENT):
+        return ""
+    return banner
+
+
 #: Card fields whose text decides whether a model was trained on synthetic data.
 _CARD_DATA_KEYS = ("name", "training_data", "trained_on", "dataset", "data", "training")
 _SYNTHETIC_WORDS = ("synthetic", "phantom", "untrained", "demo")
@@ -373,7 +386,7 @@ def build_report_content(
         model_card_summary=card_summary(card),
         synthetic_model=synthetic,
         measurement_status=str(get_field(measurement, "status") or ""),
-        model_banner=str(card.get("banner") or "") if prediction is not None or card else "",
+        model_banner=_model_banner(card, synthetic, prediction is not None),
     )
     log.debug("report content built: %d key slices, synthetic=%s", len(key_slices), synthetic)
     return content

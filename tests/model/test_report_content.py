@@ -341,3 +341,13 @@ def test_head_crop_keeps_aspect_and_overlays_aligned():
     assert head_bbox_yx(empty) is None
     with pytest.raises(ValueError, match="outside"):
         render_slice(volume, 4, crop_yx=(0, 99, 0, 5))
+
+
+def test_a_card_banner_repeating_the_synthetic_statement_is_printed_once():
+    volume, m, p, _ = real_case()
+    card = {"name": "demo", "training_data": "synthetic phantoms",
+            "banner": "Trained on synthetic data - not for clinical use"}
+    content = build_report_content(volume, m, p, card)
+    assert content.synthetic_model and content.model_banner == ""
+    card["banner"] = "Trained on synthetic data only; outcome head is a proxy"
+    assert build_report_content(volume, m, p, card).model_banner == card["banner"]
