@@ -35,6 +35,10 @@ log = logging.getLogger("train_demo")
 
 TRAIN_SEED0 = 1_000_000
 TEST_SEED0 = 2_000_000
+#: Extra large-bleed phantoms (``--n-tail``): the default generator's volumes are log-normal
+#: around 12 ml, so bleeds over 60 ml are rare in training and the model underestimates them.
+TAIL_SEED0 = 1_100_000
+TAIL_MEDIAN_ML, TAIL_SIGMA = 50.0, 0.5
 
 
 def _args(argv=None):
@@ -45,6 +49,10 @@ def _args(argv=None):
     p.add_argument("--n-train", type=int, default=500, help="train+val phantoms")
     p.add_argument("--n-test", type=int, default=100, help="held-out test phantoms")
     p.add_argument("--width", type=int, default=16)
+    p.add_argument("--n-tail", type=int, default=0,
+                   help=f"extra training phantoms with large bleeds (median {TAIL_MEDIAN_ML} ml)")
+    p.add_argument("--init", type=Path, help="start from this checkpoint instead of scratch")
+    p.add_argument("--run-name", default="run", help="run folder inside --work")
     p.add_argument("--z-strides", default="1,2,1,1",
                    help="z stride of each stage (the paper's 1,2,2,2 leaves 2 slices in layer4)")
     p.add_argument("--size-head", default="additive", choices=("linear", "additive"))
@@ -87,9 +95,9 @@ def stage_data(a, cache):
     pinned = a.work / "cases.json"
     if pinned.is_file():
         d = json.loads(pinned.read_text())
-        train_cases = [Case(**c) for c in d["train"]][: a.n_train]
+        train_cases = [Case(**c) for c in d["train"]][: a.n_train + a.n_tail]
         test_cases = [Case(**c) for c in d["test"]][: a.n_test]
-        complete = len(train_cases) == a.n_train and len(test_cases) == a.n_test
+        complete = len(train_cases) == a.n_train + a.n_tail and len(test_cases) == a.n_test
         if complete and all(cache.has(c.cache_key) for c in train_cases + test_cases):
             log.info("data: %d + %d cases pinned in %s", len(train_cases), len(test_cases), pinned)
             return train_cases, test_cases
@@ -97,6 +105,14 @@ def stage_data(a, cache):
     train_cases = run_to_completion(
         cache_phantoms(range(TRAIN_SEED0, TRAIN_SEED0 + a.n_train), cache), _progress()
     )
+    if a.n_tail:
+        from ichmodel.phantom import PhantomConfig
+
+        tail = PhantomConfig(volume_median_ml=TAIL_MEDIAN_ML, volume_sigma=TAIL_SIGMA,
+                             p_no_bleed=0.0)
+        train_cases += run_to_completion(
+            cache_phantoms(range(TAIL_SEED0, TAIL_SEED0 + a.n_tail), cache, tail), _progress()
+        )
     test_cases = run_to_completion(
         cache_phantoms(range(TEST_SEED0, TEST_SEED0 + a.n_test), cache), _progress()
     )
@@ -151,7 +167,13 @@ def stage_train(a, cache, train_cases):
     net_config = _net_config(a)
     torch.manual_seed(0)
     start = StartModel(ICHNet(net_config), net_config, cache.preprocess_config, "scratch")
-    run_dir = a.work / "run"
+    if a.init is not None:
+        from ichmodel.checkpoint import load_checkpoint
+
+        init = load_checkpoint(a.init)
+        start = StartModel(init.net.float().train(), init.net_config, init.preprocess_config,
+                           f"checkpoint {init.name} (sha256 {init.sha256[:12]})")
+    run_dir = a.work / a.run_name
     resume = (run_dir / "checkpoints" / "state.safetensors").is_file()
     data = TrainData(
         cache,
@@ -230,7 +252,7 @@ def choose_model(a, cache, train_cases):
     from ichmodel.train.split import Split
     from ichmodel.train.steps import recalibrate_batchnorm
 
-    run_dir = a.work / "run"
+    run_dir = a.work / a.run_name
     split = Split.load(run_dir / "split.json")
     by_id = {c.case_id: c for c in train_cases}
     train_ds = CaseDataset(cache, [by_id[i] for i in split.train])
@@ -282,7 +304,7 @@ def stage_finalize(a, cache, train_cases, test_cases):
     from ichmodel.model_card import ModelCard
     from ichmodel.train.evaluate import evaluate_cases
 
-    run_dir = a.work / "run"
+    run_dir = a.work / a.run_name
     seeds = [int(c.case_id.split("-")[1]) for c in test_cases]
     baseline = None
     if a.out.is_file():  # what is shipped now, on the same held-out phantoms
@@ -331,6 +353,9 @@ def stage_finalize(a, cache, train_cases, test_cases):
     n_params_m = sum(p.numel() for p in model.net.parameters()) / 1e6
     auc_text = "n/a" if m.auc is None else f"{m.auc:.3f}"
     seeds_text = f"seeds {TRAIN_SEED0}..{TRAIN_SEED0 + a.n_train - 1}"
+    if a.n_tail:
+        seeds_text += (f" and {a.n_tail} large-bleed phantoms (median {TAIL_MEDIAN_ML:.0f} ml, "
+                       f"seeds {TAIL_SEED0}..{TAIL_SEED0 + a.n_tail - 1})")
     nc = model.net_config
     variant = ""
     if nc.stage_z_strides != (1, 2, 2, 2) or nc.size_head != "linear":
@@ -363,7 +388,9 @@ def stage_finalize(a, cache, train_cases, test_cases):
             f"{tc['schedule']}), weight decay {tc['weight_decay']}, batch {tc['batch_size']}, "
             f"{history[-1]['epoch']} epochs, loss MSE(size mm) + {tc['outcome_loss_weight']} x "
             f"CE, augmentation LR flip/rotation/shift/intensity, precision {tc['precision']}, "
-            f"{tc['threads']} CPU thread(s). Shipped weights: the {choice['checkpoint']} "
+            f"{tc['threads']} CPU thread(s)"
+            + (f", starting from {a.init.name} (see selection)" if a.init else "")
+            + f". Shipped weights: the {choice['checkpoint']} "
             "checkpoint" + (", BatchNorm statistics recalibrated on the training phantoms "
                             "(precise BN)" if choice["bn_recalibrated"] else "") + "."
         ),
