@@ -29,6 +29,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from ichmodel.cli.train import parse_z_strides  # noqa: E402
 from ichmodel.progress import run_to_completion  # noqa: E402
 
 log = logging.getLogger("train_demo")
@@ -53,7 +54,7 @@ def _args(argv=None):
                    help=f"extra training phantoms with large bleeds (median {TAIL_MEDIAN_ML} ml)")
     p.add_argument("--init", type=Path, help="start from this checkpoint instead of scratch")
     p.add_argument("--run-name", default="run", help="run folder inside --work")
-    p.add_argument("--z-strides", default="1,2,1,1",
+    p.add_argument("--z-strides", type=parse_z_strides, default=(1, 2, 1, 1),
                    help="z stride of each stage (the paper's 1,2,2,2 leaves 2 slices in layer4)")
     p.add_argument("--size-head", default="additive", choices=("linear", "additive"))
     p.add_argument("--grad-clip", type=float, default=10.0)
@@ -153,8 +154,7 @@ def _train_config(a):
 def _net_config(a):
     from ichmodel.nets import NetConfig
 
-    z_strides = tuple(int(v) for v in a.z_strides.split(","))
-    return NetConfig(depth=34, base_width=a.width, stage_z_strides=z_strides,
+    return NetConfig(depth=34, base_width=a.width, stage_z_strides=a.z_strides,
                      size_head=a.size_head)
 
 
@@ -164,15 +164,16 @@ def stage_train(a, cache, train_cases):
     from ichmodel.nets import ICHNet
     from ichmodel.train.loop import StartModel, TrainData, train
 
-    net_config = _net_config(a)
-    torch.manual_seed(0)
-    start = StartModel(ICHNet(net_config), net_config, cache.preprocess_config, "scratch")
     if a.init is not None:
         from ichmodel.checkpoint import load_checkpoint
 
         init = load_checkpoint(a.init)
         start = StartModel(init.net.float().train(), init.net_config, init.preprocess_config,
                            f"checkpoint {init.name} (sha256 {init.sha256[:12]})")
+    else:
+        net_config = _net_config(a)
+        torch.manual_seed(0)
+        start = StartModel(ICHNet(net_config), net_config, cache.preprocess_config, "scratch")
     run_dir = a.work / a.run_name
     resume = (run_dir / "checkpoints" / "state.safetensors").is_file()
     data = TrainData(
@@ -282,6 +283,11 @@ def choose_model(a, cache, train_cases):
                    "val_candidates": [(t[1], t[2], t[0]) for t in scored]}
 
 
+def _seeds(cases) -> list[int]:
+    """Phantom seeds of cases named ``phantom-<seed>``."""
+    return [int(c.case_id.split("-")[1]) for c in cases]
+
+
 def _map_shapes(net, preprocess_config) -> dict[str, str]:
     """Input and stage map sizes as 'z x y x x' strings, from one forward of zeros."""
     import torch
@@ -305,7 +311,7 @@ def stage_finalize(a, cache, train_cases, test_cases):
     from ichmodel.train.evaluate import evaluate_cases
 
     run_dir = a.work / a.run_name
-    seeds = [int(c.case_id.split("-")[1]) for c in test_cases]
+    seeds = _seeds(test_cases)
     baseline = None
     if a.out.is_file():  # what is shipped now, on the same held-out phantoms
         shipped = load_checkpoint(a.out)
@@ -356,11 +362,14 @@ def stage_finalize(a, cache, train_cases, test_cases):
     if a.n_tail:
         seeds_text += (f" and {a.n_tail} large-bleed phantoms (median {TAIL_MEDIAN_ML:.0f} ml, "
                        f"seeds {TAIL_SEED0}..{TAIL_SEED0 + a.n_tail - 1})")
-    nc = model.net_config
+    from ichmodel.nets import NetConfig
+
+    nc, paper = model.net_config, NetConfig()
     variant = ""
-    if nc.stage_z_strides != (1, 2, 2, 2) or nc.size_head != "linear":
+    if (nc.stage_z_strides, nc.size_head) != (paper.stage_z_strides, paper.size_head):
         variant = (f"; stage z strides {'/'.join(map(str, nc.stage_z_strides))} (the paper: "
-                   f"1/2/2/2), {nc.size_head} size head (the paper: linear)")
+                   f"{'/'.join(map(str, paper.stage_z_strides))}), {nc.size_head} size head "
+                   f"(the paper: {paper.size_head})")
     card = ModelCard(
         name="demo",
         summary=(
@@ -441,7 +450,7 @@ def main(argv=None) -> int:
     if a.stage == "pointing":  # measure the shipped model only
         from ichmodel.checkpoint import load_checkpoint
 
-        seeds = [int(c.case_id.split("-")[1]) for c in test_cases]
+        seeds = _seeds(test_cases)
         print(json.dumps(pointing_game(load_checkpoint(a.out), seeds)))
     return 0
 

@@ -19,14 +19,15 @@ log = logging.getLogger(__name__)
 
 
 
-def _z_strides(text: str) -> tuple[int, ...]:
+def parse_z_strides(text: str) -> tuple[int, ...]:
+    """``"1,2,1,1"`` -> (1, 2, 1, 1), checked by NetConfig (an argparse ``type``)."""
+    from ichmodel.nets import NetConfig
+
     try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 4 or any(v not in (1, 2) for v in values):
-        raise argparse.ArgumentTypeError(f"need four strides of 1 or 2 (e.g. 1,2,1,1): {text!r}")
-    return values
+        return NetConfig(stage_z_strides=tuple(int(v) for v in text.split(","))).stage_z_strides
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc} (e.g. 1,2,1,1)") from exc
+
 
 def parse_rows(text: str | None) -> list[int]:
     """``"3,5,7-9"`` -> [3, 5, 7, 8, 9] (spreadsheet row numbers)."""
@@ -63,7 +64,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--size-head", choices=("linear", "additive"), default="linear",
                    help="from scratch: 'linear' size head (paper) or 'additive' (cube root of a "
                    "mean of local volumes; its Grad-CAM is where the volume comes from)")
-    p.add_argument("--z-strides", type=_z_strides, default=(1, 2, 2, 2), metavar="A,B,C,D",
+    p.add_argument("--z-strides", type=parse_z_strides, default=(1, 2, 2, 2), metavar="A,B,C,D",
                    help="from scratch: z stride of each stage (paper 1,2,2,2; 1,2,1,1 keeps 8 "
                    "slices in the last stage's map)")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")

@@ -130,7 +130,7 @@ def _conv3(cin: int, cout: int, stride: Stride = 1) -> nn.Conv3d:
 
 
 def _shortcut(cin: int, cout: int, stride: Stride) -> nn.Module | None:
-    if nn.modules.utils._triple(stride) == (1, 1, 1) and cin == cout:
+    if stride in (1, (1, 1, 1)) and cin == cout:
         return None
     return nn.Sequential(
         nn.Conv3d(cin, cout, kernel_size=1, stride=stride, bias=False), nn.BatchNorm3d(cout)
@@ -191,6 +191,11 @@ class Head(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(torch.flatten(self.pool(features), 1)))
+
+    def init_bias(self, mean_size_mm: float) -> None:
+        """Start a size head at the training set's mean size (its output is in mm)."""
+        with torch.no_grad():
+            self.fc.bias.fill_(mean_size_mm)
 
 
 class AdditiveSizeHead(Head):

@@ -309,15 +309,10 @@ def train(
 
 def _init_volume_bias(net: torch.nn.Module, dataset: CaseDataset) -> None:
     volume_head = getattr(net, "volume_head", None)
-    head = getattr(volume_head, "fc", None)
-    if head is None or head.bias is None:
+    if not hasattr(volume_head, "init_bias"):  # a network without ICHNet's heads
         return
     mean = float(np.mean([ml_to_size_mm(c.volume_ml) for c in dataset.cases]))
-    if hasattr(volume_head, "init_bias"):  # a head whose linear part is not in mm
-        volume_head.init_bias(mean)
-    else:
-        with torch.no_grad():
-            head.bias.fill_(mean)
+    volume_head.init_bias(mean)  # each head knows the unit of its linear part
     log.info("volume head bias initialised to the mean training size %.2f mm", mean)
 
 

@@ -58,6 +58,7 @@ RESEARCH_USE_STATEMENT = (
 )
 SYNTHETIC_MODEL_STATEMENT = "Trained on synthetic data — not for clinical use."
 
+
 def _words(text: str) -> str:
     return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
 
