@@ -19,14 +19,24 @@ log = logging.getLogger(__name__)
 
 
 
-def parse_z_strides(text: str) -> tuple[int, ...]:
-    """``"1,2,1,1"`` -> (1, 2, 1, 1), checked by NetConfig (an argparse ``type``)."""
+def _parse_strides(text: str, field: str) -> tuple[int, ...]:
     from ichmodel.nets import NetConfig
 
     try:
-        return NetConfig(stage_z_strides=tuple(int(v) for v in text.split(","))).stage_z_strides
+        values = tuple(int(v) for v in text.split(","))
+        return getattr(NetConfig(**{field: values}), field)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r}: {exc} (e.g. 1,2,1,1)") from exc
+
+
+def parse_z_strides(text: str) -> tuple[int, ...]:
+    """``"1,2,1,1"`` -> (1, 2, 1, 1), checked by NetConfig (an argparse ``type``)."""
+    return _parse_strides(text, "stage_z_strides")
+
+
+def parse_xy_strides(text: str) -> tuple[int, ...]:
+    """In-plane stage strides, like :func:`parse_z_strides`."""
+    return _parse_strides(text, "stage_xy_strides")
 
 
 def parse_rows(text: str | None) -> list[int]:
@@ -67,6 +77,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--z-strides", type=parse_z_strides, default=(1, 2, 2, 2), metavar="A,B,C,D",
                    help="from scratch: z stride of each stage (paper 1,2,2,2; 1,2,1,1 keeps 8 "
                    "slices in the last stage's map)")
+    p.add_argument("--xy-strides", type=parse_xy_strides, default=(1, 2, 2, 2),
+                   metavar="A,B,C,D", help="from scratch: in-plane stride of each stage (paper "
+                   "1,2,2,2; 1,2,2,1 keeps a 14x14 last map, finer Grad-CAM)")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
     p.add_argument("--epochs", type=int, help="epochs (default 300)")
     p.add_argument("--batch-size", type=int, help="batch size (default 8)")
@@ -152,7 +165,7 @@ def _start_model(args: argparse.Namespace, saved: dict | None):
         source = f"checkpoint {model.name} (sha256 {model.sha256[:12]}, {Path(path).name})"
         return StartModel(net, model.net_config, model.preprocess_config, source)
     net_config = NetConfig(depth=34, base_width=args.width, size_head=args.size_head,
-                           stage_z_strides=args.z_strides)
+                           stage_z_strides=args.z_strides, stage_xy_strides=args.xy_strides)
     torch.manual_seed(args.seed or 0)
     return StartModel(ICHNet(net_config), net_config, PreprocessConfig(), "scratch")
 

@@ -60,10 +60,14 @@ class NetConfig:
     stem_stride: tuple[int, int, int] = (1, 2, 2)
     max_pool: bool = True
     head_dropout: float = 0.0
-    #: z stride of each stage's first block (in-plane it is always 1, 2, 2, 2). The paper's
-    #: (1, 2, 2, 2) leaves a 2x7x7 last map at 32x224x224, too coarse in z to say which slices
-    #: Grad-CAM points at; (1, 2, 1, 1) keeps 8 slices in layer3/layer4 for ~25 % more FLOPs.
+    #: z stride of each stage's first block. The paper's (1, 2, 2, 2) leaves a 2x7x7 last map
+    #: at 32x224x224, too coarse in z to say which slices Grad-CAM points at; (1, 2, 1, 1)
+    #: keeps 8 slices in layer3/layer4 for ~25 % more FLOPs.
     stage_z_strides: tuple[int, int, int, int] = (1, 2, 2, 2)
+    #: In-plane (y and x) stride of each stage's first block. The paper's (1, 2, 2, 2) leaves
+    #: 7x7 cells of ~26 mm on a head crop: the peak of an upsampled map sits on a cell centre,
+    #: so it can miss a small bleed entirely; (1, 2, 2, 1) keeps layer4 at 14x14 (~13 mm).
+    stage_xy_strides: tuple[int, int, int, int] = (1, 2, 2, 2)
     #: ``"linear"`` (the paper): size_mm = linear(GAP(features)). ``"additive"``: the linear
     #: layer gives a volume in ml (softplus keeps it positive) and size_mm is its cube root, so
     #: the volume is a mean of per-location contributions and the volume head's Grad-CAM is
@@ -83,6 +87,10 @@ class NetConfig:
         if len(z_strides) != 4 or any(s not in (1, 2) for s in z_strides):
             raise ValueError(f"stage_z_strides must be four values of 1 or 2, got {z_strides}")
         object.__setattr__(self, "stage_z_strides", z_strides)
+        xy_strides = tuple(int(s) for s in self.stage_xy_strides)
+        if len(xy_strides) != 4 or any(s not in (1, 2) for s in xy_strides):
+            raise ValueError(f"stage_xy_strides must be four values of 1 or 2, got {xy_strides}")
+        object.__setattr__(self, "stage_xy_strides", xy_strides)
         object.__setattr__(self, "stem_kernel", tuple(int(k) for k in self.stem_kernel))
         object.__setattr__(self, "stem_stride", tuple(int(s) for s in self.stem_stride))
 
@@ -100,6 +108,7 @@ class NetConfig:
         d["stem_kernel"] = list(self.stem_kernel)
         d["stem_stride"] = list(self.stem_stride)
         d["stage_z_strides"] = list(self.stage_z_strides)
+        d["stage_xy_strides"] = list(self.stage_xy_strides)
         return d
 
     @classmethod
@@ -109,7 +118,7 @@ class NetConfig:
         if unknown:
             raise ValueError(f"unknown NetConfig fields {sorted(unknown)}")
         kwargs = dict(data)
-        for key in ("stem_kernel", "stem_stride", "stage_z_strides"):
+        for key in ("stem_kernel", "stem_stride", "stage_z_strides", "stage_xy_strides"):
             if key in kwargs:
                 kwargs[key] = tuple(kwargs[key])
         return cls(**kwargs)
@@ -235,7 +244,8 @@ class ICHNet(nn.Module):
         stages = []
         for i, n_blocks in enumerate(STAGE_BLOCKS[config.depth]):
             width = w * 2**i
-            stride = (config.stage_z_strides[i], *((1, 1) if i == 0 else (2, 2)))
+            xy = config.stage_xy_strides[i]
+            stride = (config.stage_z_strides[i], xy, xy)
             blocks = []
             for j in range(n_blocks):
                 blocks.append(block(cin, width, stride if j == 0 else 1))

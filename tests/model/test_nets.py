@@ -143,6 +143,15 @@ def test_stage_z_strides_keep_slices_in_the_last_stage():
     assert count_parameters(kept) == count_parameters(paper_net)
 
 
+def test_stage_xy_strides_keep_a_finer_last_map():
+    x = torch.zeros(1, 1, 32, 224, 224, device="meta")
+    fine = build_net(NetConfig(base_width=2, stage_z_strides=(1, 2, 1, 1),
+                               stage_xy_strides=(1, 2, 2, 1)), device="meta")
+    assert tuple(fine.encode(x).shape[2:]) == (8, 14, 14)
+    assert count_parameters(fine) == count_parameters(build_net(NetConfig(base_width=2),
+                                                                device="meta"))
+
+
 def test_additive_size_head_is_the_cube_root_of_a_mean_of_local_volumes():
     torch.manual_seed(0)
     net = ICHNet(NetConfig(base_width=2, size_head="additive")).eval()
@@ -167,12 +176,16 @@ def test_additive_size_head_is_the_cube_root_of_a_mean_of_local_volumes():
 
 
 def test_new_fields_round_trip_and_old_configs_still_load():
-    config = NetConfig(base_width=4, stage_z_strides=(1, 2, 1, 1), size_head="additive")
+    config = NetConfig(base_width=4, stage_z_strides=(1, 2, 1, 1), size_head="additive",
+                       stage_xy_strides=(1, 2, 2, 1))
     assert NetConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     old = NetConfig(base_width=4).to_dict()
-    del old["stage_z_strides"], old["size_head"]  # a checkpoint written before they existed
+    # a checkpoint written before they existed
+    del old["stage_z_strides"], old["size_head"], old["stage_xy_strides"]
     assert NetConfig.from_dict(old) == NetConfig(base_width=4)
     with pytest.raises(ValueError, match="size_head"):
         NetConfig(size_head="log")
     with pytest.raises(ValueError, match="stage_z_strides"):
         NetConfig(stage_z_strides=(1, 2, 3, 1))
+    with pytest.raises(ValueError, match="stage_xy_strides"):
+        NetConfig(stage_xy_strides=(1, 2, 2))

@@ -155,14 +155,18 @@ def test_from_scratch_network_options(tmp_path, capsys):
 
     args = build_parser().parse_args([
         "train", "m.csv", "--out", str(tmp_path), "--from-scratch", "--width", "2",
-        "--size-head", "additive", "--z-strides", "1,2,1,1",
+        "--size-head", "additive", "--z-strides", "1,2,1,1", "--xy-strides", "1,2,2,1",
     ])
     start = _start_model(args, None)
     assert start.net_config == NetConfig(depth=34, base_width=2, size_head="additive",
-                                         stage_z_strides=(1, 2, 1, 1))
+                                         stage_z_strides=(1, 2, 1, 1),
+                                         stage_xy_strides=(1, 2, 2, 1))
     paper = _start_model(build_parser().parse_args(
         ["train", "m.csv", "--out", str(tmp_path), "--from-scratch", "--width", "2"]), None)
     assert paper.net_config == NetConfig(depth=34, base_width=2)  # the paper's by default
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "m.csv", "--out", "x", "--z-strides", "1,3,1,1"])
     assert "1,3,1,1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "m.csv", "--out", "x", "--xy-strides", "2,2"])
+    assert "stage_xy_strides" in capsys.readouterr().err
