@@ -7,12 +7,19 @@ Stages (default: all, each resumable):
 * ``train``    train a reduced-width ResNet34 (``--width``, default 16) with AdamW + warm-up +
                cosine (the paper's SGD at lr 1e-4 does not converge in the few epochs a CPU
                affords; the library/CLI defaults stay the paper's); ``--resume``-safe;
-* ``finalize`` evaluate the best checkpoint on the held-out phantoms (volume MAE, AUC on the
+* ``choose``   pick best or last checkpoint, with or without recalibrated BatchNorm, by
+               validation MAE and save it as ``checkpoints/chosen.safetensors`` (needs the
+               training phantoms, so it runs where training ran);
+* ``finalize`` evaluate the chosen model on the held-out phantoms (volume MAE, AUC on the
                proxy label, Grad-CAM pointing game through ``ichmodel.predict``), then write
-               ``resources/models/demo.safetensors`` (fp16) + its JSON card.
+               ``resources/models/demo.safetensors`` (fp16) + its JSON card. It needs only the
+               held-out phantoms, so a run trained elsewhere (``bench/gpu_demo.sh``) is
+               finalized here.
 
-Usage: ``python bench/train_demo.py --work /tmp/demo [--stage all|data|train|finalize]``.
+Usage: ``python bench/train_demo.py --work /tmp/demo [--stage all|data|train|choose|finalize]``.
 Run it in the background (nohup ... > log 2>&1 &); every stage can be restarted.
+``--workers N`` generates phantoms in N processes; ``--train-seconds S`` sizes the epochs to a
+wall-clock budget from a short throughput probe (for a lent GPU's fixed minutes).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ichmodel.cli.train import parse_z_strides  # noqa: E402
+from ichmodel.cli.train import parse_xy_strides, parse_z_strides  # noqa: E402
 from ichmodel.progress import run_to_completion  # noqa: E402
 
 log = logging.getLogger("train_demo")
@@ -46,7 +53,7 @@ def _args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--work", type=Path, default=Path("/tmp/ich_demo"))
     p.add_argument("--stage", default="all",
-                   choices=("all", "data", "train", "finalize", "pointing"))
+                   choices=("all", "data", "train", "choose", "finalize", "pointing"))
     p.add_argument("--n-train", type=int, default=500, help="train+val phantoms")
     p.add_argument("--n-test", type=int, default=100, help="held-out test phantoms")
     p.add_argument("--width", type=int, default=16)
@@ -56,6 +63,16 @@ def _args(argv=None):
     p.add_argument("--run-name", default="run", help="run folder inside --work")
     p.add_argument("--z-strides", type=parse_z_strides, default=(1, 2, 1, 1),
                    help="z stride of each stage (the paper's 1,2,2,2 leaves 2 slices in layer4)")
+    p.add_argument("--xy-strides", type=parse_xy_strides, default=(1, 2, 2, 2),
+                   help="in-plane stride of each stage (1,2,2,1 keeps a 14x14 layer4 map)")
+    p.add_argument("--workers", type=int, default=1, help="processes generating phantoms")
+    p.add_argument("--train-seconds", type=float,
+                   help="size --epochs to this wall-clock budget (measured by a short probe)")
+    p.add_argument("--num-workers", type=int, help="DataLoader processes (default: by device)")
+    p.add_argument("--chosen-dtype", default="float32", choices=("float32", "float16"),
+                   help="weights of checkpoints/chosen.safetensors (float16 to ship it back small)")
+    p.add_argument("--checkpoint-every", type=int, default=20,
+                   help="save the resumable state every N steps (0: at epoch ends only)")
     p.add_argument("--size-head", default="additive", choices=("linear", "additive"))
     p.add_argument("--grad-clip", type=float, default=10.0)
     p.add_argument("--epochs", type=int, default=14)
@@ -88,35 +105,78 @@ def _progress(every: float = 30.0):
     return show
 
 
-def stage_data(a, cache):
-    """Cached train/val and test cases; ``cases.json`` pins them (phantom code may change)."""
+def _cache_chunk(work: str, seeds: list[int], tail: bool) -> list[dict]:
+    """Worker process: generate and cache one chunk of phantoms (one torch thread)."""
+    import torch
+
+    from ichmodel.phantom import PhantomConfig
+    from ichmodel.preprocess import PreprocessConfig
+    from ichmodel.train.cache import CaseCache
+    from ichmodel.train.phantom_cases import cache_phantoms
+
+    torch.set_num_threads(1)
+    config = (PhantomConfig(volume_median_ml=TAIL_MEDIAN_ML, volume_sigma=TAIL_SIGMA,
+                            p_no_bleed=0.0) if tail else None)
+    cache = CaseCache(Path(work) / "cache", PreprocessConfig())
+    return [c.__dict__ for c in run_to_completion(cache_phantoms(seeds, cache, config))]
+
+
+def _make_cases(a, cache, seeds: range, tail: bool = False):
+    """Cases of ``seeds`` (cached, generated where missing), in ``a.workers`` processes."""
     from ichmodel.train.dataset import Case
     from ichmodel.train.phantom_cases import cache_phantoms
 
+    if not seeds:
+        return []
+    if a.workers <= 1:
+        from ichmodel.phantom import PhantomConfig
+
+        config = (PhantomConfig(volume_median_ml=TAIL_MEDIAN_ML, volume_sigma=TAIL_SIGMA,
+                                p_no_bleed=0.0) if tail else None)
+        return run_to_completion(cache_phantoms(seeds, cache, config), _progress())
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    seeds = list(seeds)
+    chunks = [seeds[i : i + 8] for i in range(0, len(seeds), 8)]
+    cases: list = []
+    # spawn: the workers must not inherit a parent that may already hold a CUDA context
+    with ProcessPoolExecutor(a.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for i, done in enumerate(pool.map(_cache_chunk, [str(a.work)] * len(chunks), chunks,
+                                          [tail] * len(chunks))):
+            cases += [Case(**d) for d in done]
+            if (i + 1) % max(1, len(chunks) // 10) == 0:
+                log.info("data: %d/%d phantoms", len(cases), len(seeds))
+    return cases
+
+
+def stage_data(a, cache, *, need_train: bool = True):
+    """Cached train/val and test cases; ``cases.json`` pins them (phantom code may change).
+
+    Without ``need_train`` (finalize of a run trained elsewhere) only the held-out phantoms
+    are made; the train list is still read from the pinned file when there is one.
+    """
+    from ichmodel.train.dataset import Case
+
     pinned = a.work / "cases.json"
+    n_train = a.n_train + a.n_tail
     if pinned.is_file():
         d = json.loads(pinned.read_text())
-        train_cases = [Case(**c) for c in d["train"]][: a.n_train + a.n_tail]
+        train_cases = [Case(**c) for c in d["train"]][:n_train]
         test_cases = [Case(**c) for c in d["test"]][: a.n_test]
-        complete = len(train_cases) == a.n_train + a.n_tail and len(test_cases) == a.n_test
-        if complete and all(cache.has(c.cache_key) for c in train_cases + test_cases):
+        wanted = (train_cases if need_train else []) + test_cases
+        complete = len(train_cases) == n_train and len(test_cases) == a.n_test
+        if complete and all(cache.has(c.cache_key) for c in wanted):
             log.info("data: %d + %d cases pinned in %s", len(train_cases), len(test_cases), pinned)
             return train_cases, test_cases
     t = time.time()
-    train_cases = run_to_completion(
-        cache_phantoms(range(TRAIN_SEED0, TRAIN_SEED0 + a.n_train), cache), _progress()
-    )
-    if a.n_tail:
-        from ichmodel.phantom import PhantomConfig
-
-        tail = PhantomConfig(volume_median_ml=TAIL_MEDIAN_ML, volume_sigma=TAIL_SIGMA,
-                             p_no_bleed=0.0)
-        train_cases += run_to_completion(
-            cache_phantoms(range(TAIL_SEED0, TAIL_SEED0 + a.n_tail), cache, tail), _progress()
-        )
-    test_cases = run_to_completion(
-        cache_phantoms(range(TEST_SEED0, TEST_SEED0 + a.n_test), cache), _progress()
-    )
+    train_cases = []
+    if need_train:
+        train_cases = _make_cases(a, cache, range(TRAIN_SEED0, TRAIN_SEED0 + a.n_train))
+        train_cases += _make_cases(a, cache, range(TAIL_SEED0, TAIL_SEED0 + a.n_tail), tail=True)
+    test_cases = _make_cases(a, cache, range(TEST_SEED0, TEST_SEED0 + a.n_test))
+    if not need_train:
+        return train_cases, test_cases
     vols = np.array([c.volume_ml for c in train_cases])
     log.info(
         "data: %d train/val + %d test phantoms in %.0f s; volumes median %.1f ml, max %.1f, "
@@ -146,8 +206,9 @@ def _train_config(a):
         device=a.device,
         threads=a.threads,
         precision=a.precision,
-        checkpoint_every_steps=20,
+        checkpoint_every_steps=a.checkpoint_every or None,
         grad_clip_norm=a.grad_clip,
+        num_workers=a.num_workers,
     )
 
 
@@ -155,7 +216,7 @@ def _net_config(a):
     from ichmodel.nets import NetConfig
 
     return NetConfig(depth=34, base_width=a.width, stage_z_strides=a.z_strides,
-                     size_head=a.size_head)
+                     stage_xy_strides=a.xy_strides, size_head=a.size_head)
 
 
 def stage_train(a, cache, train_cases):
@@ -181,15 +242,67 @@ def stage_train(a, cache, train_cases):
         tuple(train_cases),
         description={"phantom_seeds": [TRAIN_SEED0, TRAIN_SEED0 + a.n_train]},
     )
+    if a.train_seconds and not resume:
+        a.epochs = _epochs_for_budget(a, data, start)
     result = run_to_completion(
         train(data, start, run_dir, _train_config(a), resume=resume), _progress()
     )
+    (run_dir / "trained_on.json").write_text(json.dumps(_trained_on(a)))
     log.info(
         "train: %s after %d steps, %d epochs, %.0f s; best epoch %s val loss %.4f",
         result.stopped, result.steps, result.epochs_done, result.elapsed_s, result.best_epoch,
         result.best_val_loss or float("nan"),
     )
     return result
+
+
+def _trained_on(a) -> dict[str, str]:
+    """Where the run trained, in words for the model card."""
+    import torch
+
+    from ichmodel.device import plan_for
+
+    plan = plan_for(a.device, precision=a.precision, training=True)
+    if plan.device.type == "cuda":
+        where = f"one {torch.cuda.get_device_name(plan.device)} GPU"
+    else:
+        where = f"{a.threads} CPU thread(s)"
+    return {"where": where, "precision": plan.precision}
+
+
+def _epochs_for_budget(a, data, start, probe_steps: int = 40, warm_steps: int = 10) -> int:
+    """Epochs that fit ``a.train_seconds``, from the step rate of a short probe run.
+
+    The probe trains a copy of the start model for ``probe_steps`` steps (its first
+    ``warm_steps`` pay for cuDNN autotuning and loader start-up, so they are not timed); an
+    epoch is charged ~10 % extra for validation and checkpoints.
+    """
+    import copy
+    import dataclasses
+    import shutil
+
+    from ichmodel.train.dataset import steps_per_epoch
+    from ichmodel.train.loop import train
+
+    probe_dir = a.work / f"{a.run_name}_probe"
+    shutil.rmtree(probe_dir, ignore_errors=True)
+    config = dataclasses.replace(_train_config(a), max_steps=probe_steps, epochs=10_000,
+                                 checkpoint_every_steps=None)
+    probe_start = dataclasses.replace(start, net=copy.deepcopy(start.net))
+    stamps: dict[int, float] = {}
+    t0 = time.perf_counter()
+    for event in train(data, probe_start, probe_dir, config):
+        if event.stage == "train":
+            stamps[event.current] = time.perf_counter()
+    shutil.rmtree(probe_dir, ignore_errors=True)
+    step_s = (stamps[probe_steps] - stamps[warm_steps]) / (probe_steps - warm_steps)
+    n_train = round(len(data.cases) * (1 - _train_config(a).val_fraction))
+    epoch_s = 1.1 * step_s * steps_per_epoch(n_train, a.batch_size)
+    budget = a.train_seconds - (time.perf_counter() - t0)
+    epochs = max(1, int(budget // epoch_s))
+    log.info("probe: %.3f s/step (%.0f samples/s) -> %.0f s/epoch; %d epochs fit %.0f s",
+             step_s, a.batch_size / step_s, epoch_s, epochs, budget)
+    return epochs
 
 
 #: Tolerance of the ``near`` reading: Zhang et al.'s pointing game allows 15 pixels at a
@@ -283,6 +396,31 @@ def choose_model(a, cache, train_cases):
                    "val_candidates": [(t[1], t[2], t[0]) for t in scored]}
 
 
+def stage_choose(a, cache, train_cases):
+    """Save the chosen model as ``checkpoints/chosen.safetensors`` (+ ``choice.json``)."""
+    from ichmodel.checkpoint import save_checkpoint
+
+    model, choice = choose_model(a, cache, train_cases)
+    ckpt = a.work / a.run_name / "checkpoints"
+    save_checkpoint(ckpt / "chosen.safetensors", model.net, net_config=model.net_config,
+                    preprocess_config=model.preprocess_config, card=model.card,
+                    training=model.training, metrics=model.metrics, dtype=a.chosen_dtype)
+    (ckpt / "choice.json").write_text(json.dumps(choice))
+    return model, choice
+
+
+def _chosen_model(a, cache, train_cases):
+    """The model ``stage_choose`` saved (a run trained elsewhere), or choose it now."""
+    from ichmodel.checkpoint import load_checkpoint
+
+    ckpt = a.work / a.run_name / "checkpoints"
+    if (ckpt / "chosen.safetensors").is_file():
+        log.info("using %s", ckpt / "chosen.safetensors")
+        return (load_checkpoint(ckpt / "chosen.safetensors"),
+                json.loads((ckpt / "choice.json").read_text()))
+    return choose_model(a, cache, train_cases)
+
+
 def _seeds(cases) -> list[int]:
     """Phantom seeds of cases named ``phantom-<seed>``."""
     return [int(c.case_id.split("-")[1]) for c in cases]
@@ -319,7 +457,7 @@ def stage_finalize(a, cache, train_cases, test_cases):
         baseline = {"mae_ml": bm.mae_ml, "auc": bm.auc,
                     "pointing": pointing_game(shipped, seeds, layers=("layer4",))}
         log.info("shipped model on the held-out set: %s", baseline)
-    model, choice = choose_model(a, cache, train_cases)
+    model, choice = _chosen_model(a, cache, train_cases)
     result = run_to_completion(evaluate_cases(model, cache, test_cases), _progress())
     m = result.metrics
     t = time.time()
@@ -355,6 +493,10 @@ def stage_finalize(a, cache, train_cases, test_cases):
         "val_mae_ml": choice["val_mae_ml"],
     }
     tc = config["train"]
+    trained_on = f"precision {tc['precision']}, {tc['threads']} CPU thread(s)"
+    if (run_dir / "trained_on.json").is_file():
+        where = json.loads((run_dir / "trained_on.json").read_text())
+        trained_on = f"precision {where['precision']}, on {where['where']}"
     split = json.loads((run_dir / "split.json").read_text())
     n_params_m = sum(p.numel() for p in model.net.parameters()) / 1e6
     auc_text = "n/a" if m.auc is None else f"{m.auc:.3f}"
@@ -366,9 +508,12 @@ def stage_finalize(a, cache, train_cases, test_cases):
 
     nc, paper = model.net_config, NetConfig()
     variant = ""
-    if (nc.stage_z_strides, nc.size_head) != (paper.stage_z_strides, paper.size_head):
-        variant = (f"; stage z strides {'/'.join(map(str, nc.stage_z_strides))} (the paper: "
-                   f"{'/'.join(map(str, paper.stage_z_strides))}), {nc.size_head} size head "
+    if (nc.stage_z_strides, nc.stage_xy_strides, nc.size_head) != (
+            paper.stage_z_strides, paper.stage_xy_strides, paper.size_head):
+        variant = (f"; stage strides z {'/'.join(map(str, nc.stage_z_strides))}, in-plane "
+                   f"{'/'.join(map(str, nc.stage_xy_strides))} (the paper: "
+                   f"{'/'.join(map(str, paper.stage_z_strides))} and "
+                   f"{'/'.join(map(str, paper.stage_xy_strides))}), {nc.size_head} size head "
                    f"(the paper: {paper.size_head})")
     card = ModelCard(
         name="demo",
@@ -396,8 +541,7 @@ def stage_finalize(a, cache, train_cases, test_cases):
             f"{tc['optimizer']} lr {tc['lr']} (warm-up {tc['warmup_steps']} steps, "
             f"{tc['schedule']}), weight decay {tc['weight_decay']}, batch {tc['batch_size']}, "
             f"{history[-1]['epoch']} epochs, loss MSE(size mm) + {tc['outcome_loss_weight']} x "
-            f"CE, augmentation LR flip/rotation/shift/intensity, precision {tc['precision']}, "
-            f"{tc['threads']} CPU thread(s)"
+            f"CE, augmentation LR flip/rotation/shift/intensity, {trained_on}"
             + (f", starting from {a.init.name} (see selection)" if a.init else "")
             + f". Shipped weights: the {choice['checkpoint']} "
             "checkpoint" + (", BatchNorm statistics recalibrated on the training phantoms "
@@ -442,9 +586,14 @@ def main(argv=None) -> int:
 
     a.work.mkdir(parents=True, exist_ok=True)
     cache = CaseCache(a.work / "cache", PreprocessConfig())
-    train_cases, test_cases = stage_data(a, cache)
+    chosen = a.work / a.run_name / "checkpoints" / "chosen.safetensors"
+    need_train = a.stage in ("all", "data", "train", "choose") or (
+        a.stage == "finalize" and not chosen.is_file())
+    train_cases, test_cases = stage_data(a, cache, need_train=need_train)
     if a.stage in ("all", "train"):
         stage_train(a, cache, train_cases)
+    if a.stage == "choose":
+        stage_choose(a, cache, train_cases)
     if a.stage in ("all", "finalize"):
         stage_finalize(a, cache, train_cases, test_cases)
     if a.stage == "pointing":  # measure the shipped model only
