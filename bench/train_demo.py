@@ -75,6 +75,10 @@ def _args(argv=None):
                    help="save the resumable state every N steps (0: at epoch ends only)")
     p.add_argument("--size-head", default="additive", choices=("linear", "additive"))
     p.add_argument("--grad-clip", type=float, default=10.0)
+    p.add_argument("--flip-ap", type=float, default=0.0,
+                   help="probability of a front-back flip (centres Grad-CAM in y, see augment.py)")
+    p.add_argument("--flip-si", type=float, default=0.0,
+                   help="probability of a head-foot flip (centres Grad-CAM in z)")
     p.add_argument("--epochs", type=int, default=14)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -190,9 +194,11 @@ def stage_data(a, cache, *, need_train: bool = True):
 
 
 def _train_config(a):
+    from ichmodel.train.augment import AugmentConfig
     from ichmodel.train.config import TrainConfig
 
     return TrainConfig(
+        augment=AugmentConfig(flip_ap_probability=a.flip_ap, flip_si_probability=a.flip_si),
         epochs=a.epochs,
         batch_size=a.batch_size,
         optimizer="adamw",
@@ -421,6 +427,14 @@ def _chosen_model(a, cache, train_cases):
     return choose_model(a, cache, train_cases)
 
 
+def _augment_words(augment: dict) -> str:
+    flips = [name for key, name in (("flip_lr_probability", "left-right"),
+                                    ("flip_ap_probability", "front-back"),
+                                    ("flip_si_probability", "head-foot"))
+             if augment.get(key, 0) > 0]
+    return f"{'/'.join(flips) or 'no'} flips, rotation/shift/intensity"
+
+
 def _seeds(cases) -> list[int]:
     """Phantom seeds of cases named ``phantom-<seed>``."""
     return [int(c.case_id.split("-")[1]) for c in cases]
@@ -541,7 +555,7 @@ def stage_finalize(a, cache, train_cases, test_cases):
             f"{tc['optimizer']} lr {tc['lr']} (warm-up {tc['warmup_steps']} steps, "
             f"{tc['schedule']}), weight decay {tc['weight_decay']}, batch {tc['batch_size']}, "
             f"{history[-1]['epoch']} epochs, loss MSE(size mm) + {tc['outcome_loss_weight']} x "
-            f"CE, augmentation LR flip/rotation/shift/intensity, {trained_on}"
+            f"CE, augmentation {_augment_words(tc['augment'])}, {trained_on}"
             + (f", starting from {a.init.name} (see selection)" if a.init else "")
             + f". Shipped weights: the {choice['checkpoint']} "
             "checkpoint" + (", BatchNorm statistics recalibrated on the training phantoms "

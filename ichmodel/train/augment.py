@@ -26,6 +26,12 @@ class AugmentConfig:
     """Augmentation strengths (0 disables each one)."""
 
     flip_lr_probability: float = 0.5
+    #: Front-back (y) and head-foot (z) flips: off by default (no real head comes that way).
+    #: A network has no reason to put its Grad-CAM evidence *on* the bleed rather than a fixed
+    #: offset from it along an axis it never sees flipped (the LR flip keeps x centred); the
+    #: demo model trains with all three so its maps are centred in y and z too.
+    flip_ap_probability: float = 0.0
+    flip_si_probability: float = 0.0
     max_rotation_deg: float = 10.0
     #: Share of samples that get rotated (the costly part); the rest only flip/shift/jitter.
     rotation_probability: float = 0.5
@@ -38,6 +44,8 @@ class AugmentConfig:
     def enabled(self) -> bool:
         return bool(
             self.flip_lr_probability > 0
+            or self.flip_ap_probability > 0
+            or self.flip_si_probability > 0
             or self.max_rotation_deg > 0
             or any(s > 0 for s in self.max_shift_fraction)
             or self.max_gain > 0
@@ -68,14 +76,16 @@ def _shift_axis(t: torch.Tensor, axis: int, n: int) -> torch.Tensor:
     return out
 
 
-def _geometry(v: torch.Tensor, flip: bool, rotate: bool, angle: float, shift_zyx) -> torch.Tensor:
-    """Flip, shift and (in-plane) rotate one (C, z, y, x) sample.
+def _geometry(v: torch.Tensor, flip: tuple[bool, bool, bool], rotate: bool, angle: float,
+              shift_zyx) -> torch.Tensor:
+    """Flip (``flip`` per axis z, y, x), shift and (in-plane) rotate one (C, z, y, x) sample.
 
     Rotation + in-plane shift is one bilinear ``grid_sample`` over the slices (2-D, so about a
     third of a 3-D trilinear pass); without rotation the shifts are whole voxels (free).
     """
-    if flip:
-        v = v.flip(-1)
+    axes = [axis for axis, f in zip((-3, -2, -1), flip, strict=True) if f]
+    if axes:
+        v = v.flip(axes)
     c, z, y, x = v.shape
     v = _shift_axis(v, 1, int(round(shift_zyx[0] * z / 2)))
     if rotate:
@@ -112,12 +122,16 @@ def augment_batch(
     )  # (B, 3) in normalised units (the field of view spans 2), order (z, y, x)
     gains = 1.0 + _uniform(b, config.max_gain, generator)
     offsets = _uniform(b, config.max_offset, generator)
+    # drawn last, so runs without these flips augment exactly as before they existed
+    flips_ap = torch.rand(b, generator=generator, dtype=torch.float64) < config.flip_ap_probability
+    flips_si = torch.rand(b, generator=generator, dtype=torch.float64) < config.flip_si_probability
 
     work_dtype = torch.float32
     xf = x.to(work_dtype)
     out = torch.empty_like(xf)
     for i in range(b):
-        out[i] = _geometry(xf[i], bool(flips[i]), bool(rotate[i]) and config.max_rotation_deg > 0,
+        flip = (bool(flips_si[i]), bool(flips_ap[i]), bool(flips[i]))
+        out[i] = _geometry(xf[i], flip, bool(rotate[i]) and config.max_rotation_deg > 0,
                            float(angles[i]), shifts[i].tolist())
     g = gains.to(device=x.device, dtype=work_dtype).view(b, 1, 1, 1, 1)
     o = offsets.to(device=x.device, dtype=work_dtype).view(b, 1, 1, 1, 1)

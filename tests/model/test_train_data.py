@@ -40,6 +40,27 @@ def test_flip_is_left_right_and_geometry_keeps_a_blob():
     assert float(y.sum()) == pytest.approx(float(x.sum()), rel=0.15)
 
 
+def test_front_back_and_head_foot_flips_are_off_by_default_and_leave_old_draws_alone():
+    x = torch.rand(4, 1, 6, 16, 16)
+    assert AugmentConfig().flip_ap_probability == 0 and AugmentConfig().flip_si_probability == 0
+    ap = dataclasses.replace(NO_AUGMENTATION, flip_ap_probability=1.0)
+    si = dataclasses.replace(NO_AUGMENTATION, flip_si_probability=1.0)
+    assert torch.equal(augment_batch(x, ap, _gen(0)), x.flip(-2))
+    assert torch.equal(augment_batch(x, si, _gen(0)), x.flip(-3))
+    old = dataclasses.replace(NO_AUGMENTATION, flip_lr_probability=0.5, max_gain=0.1,
+                              max_offset=0.05)
+    both = dataclasses.replace(old, flip_ap_probability=0.5, flip_si_probability=0.5)
+    y = augment_batch(x, both, _gen(2))
+    # the new draws come after the old ones: with the new flips undone, each sample is what
+    # the old augmentation makes of it (same LR flip and intensity jitter)
+    plain = augment_batch(x, old, _gen(2))
+    undone = sum(
+        any(torch.equal(y[i].flip(axes), plain[i]) for axes in ([], [-2], [-3], [-3, -2]))
+        for i in range(4)
+    )
+    assert undone == 4
+
+
 def test_intensity_jitter_leaves_background_zero():
     x = torch.zeros(2, 1, 4, 8, 8)
     x[..., 2:6, 2:6] = 0.5
