@@ -60,6 +60,9 @@ def _args(argv=None):
     p.add_argument("--n-tail", type=int, default=0,
                    help=f"extra training phantoms with large bleeds (median {TAIL_MEDIAN_ML} ml)")
     p.add_argument("--init", type=Path, help="start from this checkpoint instead of scratch")
+    p.add_argument("--provenance", default="",
+                   help="finalize: text that opens the card's training data (e.g. how the "
+                   "--init checkpoint was trained)")
     p.add_argument("--run-name", default="run", help="run folder inside --work")
     p.add_argument("--z-strides", type=parse_z_strides, default=(1, 2, 1, 1),
                    help="z stride of each stage (the paper's 1,2,2,2 leaves 2 slices in layer4)")
@@ -547,7 +550,8 @@ def stage_finalize(a, cache, train_cases, test_cases):
             f"{100 * (pg['layer3_slice'][0] or 0):.0f} % (layer3)."
         ),
         training_data=(
-            f"{len(split['train'])} training and {len(split['val'])} validation synthetic "
+            (a.provenance + " " if a.provenance else "")
+            + f"{len(split['train'])} training and {len(split['val'])} validation synthetic "
             f"head NCCT phantoms (ichmodel.phantom, {seeds_text}); "
             f"held-out test phantoms seeds {TEST_SEED0}..{TEST_SEED0 + a.n_test - 1}. Outcome "
             "label is a PROXY (hematoma >= 30 ml supratentorial or >= 15 ml infratentorial), "
