@@ -60,6 +60,9 @@ def _args(argv=None):
     p.add_argument("--n-tail", type=int, default=0,
                    help=f"extra training phantoms with large bleeds (median {TAIL_MEDIAN_ML} ml)")
     p.add_argument("--init", type=Path, help="start from this checkpoint instead of scratch")
+    p.add_argument("--cam-flips", default="",
+                   help="finalize: axes (z,y,x) whose flips the shipped model's Grad-CAM "
+                   "averages over (LoadedModel.cam_flip_axes)")
     p.add_argument("--provenance", default="",
                    help="finalize: text that opens the card's training data (e.g. how the "
                    "--init checkpoint was trained)")
@@ -461,7 +464,7 @@ def _map_shapes(net, preprocess_config) -> dict[str, str]:
 
 
 def stage_finalize(a, cache, train_cases, test_cases):
-    from ichmodel.checkpoint import load_checkpoint, save_checkpoint
+    from ichmodel.checkpoint import flip_words, load_checkpoint, save_checkpoint
     from ichmodel.model_card import ModelCard
     from ichmodel.train.evaluate import evaluate_cases
 
@@ -475,6 +478,12 @@ def stage_finalize(a, cache, train_cases, test_cases):
                     "pointing": pointing_game(shipped, seeds, layers=("layer4",))}
         log.info("shipped model on the held-out set: %s", baseline)
     model, choice = _chosen_model(a, cache, train_cases)
+    if a.cam_flips:
+        import dataclasses
+
+        from ichmodel.checkpoint import check_flip_axes
+
+        model = dataclasses.replace(model, cam_flip_axes=check_flip_axes(a.cam_flips.split(",")))
     result = run_to_completion(evaluate_cases(model, cache, test_cases), _progress())
     m = result.metrics
     t = time.time()
@@ -539,7 +548,10 @@ def stage_finalize(a, cache, train_cases, test_cases):
             f"{model.net_config.base_width} ({n_params_m:.2f} M parameters){variant}, input "
             f"{shapes['input']}, trained on SYNTHETIC PHANTOMS ONLY. On held-out "
             f"phantoms: volume MAE {m.mae_ml:.2f} ml, AUC {auc_text} "
-            "on the proxy outcome label. Grad-CAM pointing game (volume head): the 3-D peak "
+            "on the proxy outcome label. Grad-CAM pointing game (volume head"
+            + (f"; maps averaged over {flip_words(model.cam_flip_axes)} flips"
+               if model.cam_flip_axes else "")
+            + "): the 3-D peak "
             f"voxel lies inside the bleed for {100 * (pg['layer4_argmax'][0] or 0):.0f} % of "
             f"bleeds at layer4 (default, a {shapes['layer4']} map) and "
             f"{100 * (pg['layer3_argmax'][0] or 0):.0f}"
@@ -584,7 +596,7 @@ def stage_finalize(a, cache, train_cases, test_cases):
     a.out.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(a.out, model.net, net_config=model.net_config,
                     preprocess_config=model.preprocess_config, card=card, training=training,
-                    metrics=metrics, dtype="float16")
+                    metrics=metrics, dtype="float16", cam_flip_axes=model.cam_flip_axes)
     reloaded = load_checkpoint(a.out)
     check = run_to_completion(evaluate_cases(reloaded, cache, test_cases))
     log.info("fp16 demo: MAE %.3f ml (fp32 %.3f), AUC %s; %s, %.1f MB", check.metrics.mae_ml,

@@ -24,7 +24,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,11 @@ class LoadedModel:
     weights_dtype: str = "float32"
     #: Problems met while choosing this model (e.g. the active model failed to load).
     load_warnings: tuple[str, ...] = ()
+    #: Axes ("z", "y", "x") over whose flips Grad-CAM is averaged (empty: plain Grad-CAM). A
+    #: network learns to put its evidence at some fixed offset from the bleed along an axis it
+    #: never saw flipped; one trained with those flips can be explained over them, and the
+    #: offsets of a map and its mirror image cancel. Saved with the weights.
+    cam_flip_axes: tuple[str, ...] = ()
 
     @property
     def is_untrained(self) -> bool:
@@ -107,8 +112,29 @@ def weights_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
 
 def _config_sha256(doc: Mapping[str, Any]) -> str:
     keys = ("net_config", "preprocess_config", "label_transform", "weights_dtype", "weights_sha256")
-    canonical = json.dumps({k: doc.get(k) for k in keys}, sort_keys=True, separators=(",", ":"))
+    hashed = {k: doc.get(k) for k in keys}
+    if "cam_flip_axes" in doc:  # only where set, so files written before it keep their digest
+        hashed["cam_flip_axes"] = doc["cam_flip_axes"]
+    canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+FLIP_AXES: tuple[str, ...] = ("z", "y", "x")
+
+
+def check_flip_axes(axes: Iterable[str]) -> tuple[str, ...]:
+    """Validated, de-duplicated flip axes in (z, y, x) order."""
+    axes = tuple(str(a) for a in axes)
+    unknown = [a for a in axes if a not in FLIP_AXES]
+    if unknown:
+        raise ValueError(f"cam flip axes must be among {FLIP_AXES}, got {unknown}")
+    return tuple(a for a in FLIP_AXES if a in axes)
+
+
+def flip_words(axes: Iterable[str]) -> str:
+    """("z", "y") -> "head-foot and front-back" (for legends and reports)."""
+    names = {"z": "head-foot", "y": "front-back", "x": "left-right"}
+    return " and ".join(names[a] for a in check_flip_axes(axes))
 
 
 def sidecar_path(path: str | Path) -> Path:
@@ -140,12 +166,15 @@ def save_checkpoint(
     dtype: str = "float32",
     label_transform: LabelTransform | None = None,
     write_sidecar: bool = True,
+    cam_flip_axes: Sequence[str] = (),
 ) -> Path:
     """Write ``net``'s weights and their description atomically; returns the path.
 
     ``dtype`` 'float16' halves the file (the demo model); floating tensors are cast, integer
     buffers kept. ``training`` (provenance: data, seeds, epochs, ...) and ``metrics`` must be
     JSON-serialisable. Loading gives the net back bit-exactly (in fp32 after an fp16 save).
+    ``cam_flip_axes`` (see :attr:`LoadedModel.cam_flip_axes`) suits only a model trained with
+    those flips.
     """
     from safetensors.torch import save_file
 
@@ -175,6 +204,7 @@ def save_checkpoint(
         "label_transform": (label_transform or LabelTransform()).to_dict(),
         "weights_dtype": dtype,
         "weights_sha256": weights_sha256(tensors),
+        **({"cam_flip_axes": list(check_flip_axes(cam_flip_axes))} if cam_flip_axes else {}),
         "card": card.to_dict(),
         "training": dict(training or {}),
         "metrics": dict(metrics or {}),
@@ -257,6 +287,7 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedMod
         preprocess_config = PreprocessConfig.from_dict(doc["preprocess_config"])
         label_transform = LabelTransform.from_dict(doc["label_transform"])
         card = ModelCard.from_dict(doc["card"])
+        cam_flip_axes = check_flip_axes(doc.get("cam_flip_axes") or ())
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{name}: its recorded configuration is invalid ({exc})") from exc
     tensors = load_file(str(path), device="cpu")
@@ -310,6 +341,7 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedMod
         training=dict(doc.get("training") or {}),
         created_utc=str(doc.get("created_utc", "")),
         weights_dtype=str(doc.get("weights_dtype", "float32")),
+        cam_flip_axes=cam_flip_axes,
     )
 
 

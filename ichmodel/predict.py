@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ichmodel.checkpoint import LoadedModel, default_model
 from ichmodel.device import DevicePlan, plan_for
@@ -60,6 +61,8 @@ class Prediction:
     device: str
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: Axes whose flips the Grad-CAM was averaged over (the model's ``cam_flip_axes``).
+    cam_flip_axes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (without the CAM array)."""
@@ -71,6 +74,7 @@ class Prediction:
             "device": self.device,
             "cam_head": self.cam_head,
             "cam_layer": self.cam_layer,
+            "cam_flip_axes": list(self.cam_flip_axes),
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
             "warnings": list(self.warnings),
         }
@@ -128,6 +132,16 @@ class Predictor:
 
 _predictor_lock = threading.Lock()
 _last_predictor: Predictor | None = None
+
+
+def flip_sets(axes: tuple[str, ...]) -> list[tuple[int, ...]]:
+    """Every combination of flips over ``axes`` as tensor dims of a (B, C, z, y, x) batch,
+    the identity first: ("y", "z") -> [(), (-2,), (-3,), (-3, -2)]."""
+    dims = [{"z": -3, "y": -2, "x": -1}[a] for a in axes]
+    sets: list[tuple[int, ...]] = [()]
+    for d in dims:
+        sets += [tuple(sorted(s + (d,))) for s in sets]
+    return sets
 
 
 def get_predictor(model: LoadedModel, device: str = "auto", precision: str = "auto") -> Predictor:
@@ -199,9 +213,10 @@ def predict(
         "forward", 1, n_stages, f"Running '{model.name}' on {predictor.plan.description}"
     )
     t = time.perf_counter()
-    out, activation = predictor.forward(
-        model_input.tensor(), capture=cam_layer if cam_head else None
-    )
+    flips = flip_sets(model.cam_flip_axes) if cam_head else [()]
+    x = model_input.tensor()
+    batch = torch.cat([x.flip(dims) if dims else x for dims in flips])  # flips[0] is ()
+    out, activation = predictor.forward(batch, capture=cam_layer if cam_head else None)
     timings["forward"] = time.perf_counter() - t
     size_mm = float(out.size_mm[0])
     probability = float(torch.softmax(out.logits[0], dim=0)[1])
@@ -215,8 +230,15 @@ def predict(
     if cam_head:
         yield Progress("explain", 2, n_stages, f"Grad-CAM of the {cam_head} head at {cam_layer}")
         t = time.perf_counter()
-        cam_low = predictor.explain(activation, cam_layer, cam_head)[0]
-        cam = model_input.to_volume_grid(cam_low)  # float32, >= 0 (ReLU, linear resampling)
+        cams = predictor.explain(activation, cam_layer, cam_head)
+        if len(flips) == 1:
+            cam = model_input.to_volume_grid(cams[0])  # float32, >= 0 (ReLU, linear resampling)
+        else:  # mirror each map back at the input's resolution, where flipping is exact
+            shape = tuple(x.shape[2:])
+            full = F.interpolate(cams[:, None], size=shape, mode="trilinear", align_corners=False)
+            mean = torch.stack([m.flip(dims) if dims else m
+                                for m, dims in zip(full[:, 0], flips, strict=True)]).mean(0)
+            cam = model_input.to_volume_grid(mean)
         peak = float(cam.max())
         if math.isfinite(peak) and peak > 0:
             cam /= np.float32(peak)  # in place: the map can be as large as the study
@@ -246,6 +268,7 @@ def predict(
         cam=cam.astype(np.float32, copy=False) if cam is not None else None,
         cam_head=cam_head,
         cam_layer=cam_layer if cam_head else None,
+        cam_flip_axes=model.cam_flip_axes if cam_head else (),
         model_name=model.name,
         model_sha256=model.sha256,
         device=predictor.plan.description,

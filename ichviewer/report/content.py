@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ichmodel.checkpoint import flip_words
 from ichmodel.volume import Volume
 from ichviewer.report.fields import (
     NOT_AVAILABLE,
@@ -352,8 +353,10 @@ def build_report_content(
         legend_parts.append("ABC/2 diameters: A yellow, B cyan")
     if options.show_heatmap and cam is not None:
         head = get_field(prediction, "cam_head") or options.cam_head
+        flips = get_field(prediction, "cam_flip_axes") or ()
+        averaged = f", averaged over {flip_words(flips)} flips" if flips else ""
         legend_parts.append(
-            f"heatmap: Grad-CAM of the {head} head "
+            f"heatmap: Grad-CAM of the {head} head{averaged} "
             f"({options.colormap}, opacity {options.heatmap_opacity * 100:.0f} %)"
         )
     side = volume.orientation_code[0]  # where the array's x (columns) points

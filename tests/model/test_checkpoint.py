@@ -253,3 +253,25 @@ def test_default_model_prefers_active_then_demo_then_untrained(tmp_path, monkeyp
     fallback = ckpt.default_model()
     assert fallback.name == "tiny"
     assert any("active model" in w and "could not be loaded" in w for w in fallback.warnings)
+
+
+def test_cam_flip_axes_round_trip_and_are_covered_by_the_config_digest(tmp_path):
+    net = _net()
+    plain = _save(tmp_path / "plain.safetensors", net)
+    assert "cam_flip_axes" not in read_document(plain)  # files without it are as before
+    assert load_checkpoint(plain).cam_flip_axes == ()
+    path = tmp_path / "flips.safetensors"
+    save_checkpoint(path, net, net_config=TINY, preprocess_config=PRE, card="tiny",
+                    cam_flip_axes=("y", "z", "y"))
+    assert load_checkpoint(path).cam_flip_axes == ("z", "y")  # validated, (z, y, x) order
+    sidecar_path(path).unlink()
+
+    def drop_flips(doc):
+        doc["cam_flip_axes"] = []
+
+    _rewrite_metadata(path, drop_flips)
+    with pytest.raises(CheckpointIntegrityError, match="configuration was edited"):
+        load_checkpoint(path)
+    with pytest.raises(ValueError, match="cam flip axes"):
+        save_checkpoint(tmp_path / "bad.safetensors", net, net_config=TINY, preprocess_config=PRE,
+                        card="tiny", cam_flip_axes=("ap",))

@@ -277,3 +277,31 @@ def test_cli_on_dcm_qa_ct(dcm_qa_ct, checkpoint_file, capsys):
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert out["predicted_volume_ml"] >= 0 and any("tilt" in w for w in out["warnings"])
+
+
+def test_flip_sets_list_every_combination_identity_first():
+    from ichmodel.predict import flip_sets
+
+    assert flip_sets(()) == [()]
+    assert flip_sets(("z", "y")) == [(), (-3,), (-2,), (-3, -2)]
+
+
+def test_flip_averaged_cam_mirrors_with_the_study_and_keeps_the_plain_outputs():
+    """Averaged over a flip group, the map is equivariant: the map of a mirrored study is the
+    mirrored map (a map not flipped back, or flipped twice, would not be)."""
+    import dataclasses
+
+    torch.manual_seed(1)
+    net = ICHNet(NetConfig(base_width=2, stage_z_strides=(1, 2, 1, 1))).eval()
+    plain = _model(net, net.config)
+    flipped_model = dataclasses.replace(plain, cam_flip_axes=("z", "y"))
+    volume, _ = _study((7, 30, 40))
+    a = run_to_completion(predict(volume, flipped_model, device="cpu"))
+    mirrored = Volume(hu=np.ascontiguousarray(volume.hu[::-1, ::-1]), spacing_mm=volume.spacing_mm)
+    b = run_to_completion(predict(mirrored, flipped_model, device="cpu"))
+    assert a.cam.any() and a.cam_flip_axes == ("z", "y")
+    np.testing.assert_allclose(b.cam[::-1, ::-1], a.cam, atol=1e-4)
+    ref = run_to_completion(predict(volume, plain, device="cpu"))
+    assert ref.cam_flip_axes == () and not np.allclose(ref.cam, a.cam, atol=1e-3)
+    assert a.size_mm == pytest.approx(ref.size_mm, rel=1e-5)  # the volume is the plain input's
+    assert a.to_dict()["cam_flip_axes"] == ["z", "y"]
