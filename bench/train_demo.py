@@ -242,7 +242,8 @@ def stage_train(a, cache, train_cases):
 
         init = load_checkpoint(a.init)
         start = StartModel(init.net.float().train(), init.net_config, init.preprocess_config,
-                           f"checkpoint {init.name} (sha256 {init.sha256[:12]})")
+                           f"checkpoint {init.name} (sha256 {init.sha256[:12]})",
+                           init.cam_flip_axes)
     else:
         net_config = _net_config(a)
         torch.manual_seed(0)

@@ -46,6 +46,9 @@ class StartModel:
     preprocess_config: Any
     #: "scratch", or where the weights came from (checkpoint name and SHA-256).
     source: str = "scratch"
+    #: The start checkpoint's Grad-CAM flip averaging, kept by what the run saves: fine-tuned
+    #: weights keep the start model's habits, its evidence offsets included.
+    cam_flip_axes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,7 @@ class RunFiles:
                 card=card,
                 training=training,
                 metrics=metrics,
+                cam_flip_axes=start.cam_flip_axes,
             )
         finally:
             net.train(was_training)
@@ -219,6 +223,7 @@ def prepare_run_dir(
         "net": _to_dict(start.net_config),
         "preprocess": _to_dict(start.preprocess_config),
         "start": start.source,
+        "cam_flip_axes": list(start.cam_flip_axes),
         "cache_dir": str(data.cache.root),
         "n_cases": len(ids),
         "data": data.description,

@@ -156,6 +156,7 @@ class IchmodelBackend:
             net_config=loaded.net_config,
             preprocess_config=loaded.preprocess_config,
             source=source,
+            cam_flip_axes=() if init == "scratch" else loaded.cam_flip_axes,
         )
 
     def run(self, request: TrainRequest) -> Generator[Progress, None, TrainOutcome]:
@@ -204,6 +205,7 @@ class IchmodelBackend:
             net_config,
             PreprocessConfig.from_dict(saved["preprocess"]),
             saved.get("start", "resumed"),
+            tuple(saved.get("cam_flip_axes", ())),
         )
         form = request.config.to_dict()
         changes = {k: form[k] for k in TrainConfig.RESUMABLE_CHANGES if k in form}
