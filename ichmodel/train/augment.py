@@ -27,9 +27,11 @@ class AugmentConfig:
 
     flip_lr_probability: float = 0.5
     #: Front-back (y) and head-foot (z) flips: off by default (no real head comes that way).
-    #: A network has no reason to put its Grad-CAM evidence *on* the bleed rather than a fixed
-    #: offset from it along an axis it never sees flipped (the LR flip keeps x centred); the
-    #: demo model trains with all three so its maps are centred in y and z too.
+    #: A network has no reason to put its Grad-CAM evidence *on* the bleed rather than at a
+    #: fixed offset from it along an axis it never sees flipped (the LR flip keeps x centred);
+    #: these flips push it to centre y and z too. (The shipped demo model instead averages its
+    #: Grad-CAM over flips at inference, ``LoadedModel.cam_flip_axes``: 3 epochs of a CPU
+    #: fine-tune with these flips only moved its front-back offset from ~20 to ~13 voxels.)
     flip_ap_probability: float = 0.0
     flip_si_probability: float = 0.0
     max_rotation_deg: float = 10.0
