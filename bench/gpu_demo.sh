@@ -20,6 +20,8 @@ DEADLINE_S=${DEADLINE_S:-460}   # training must end by then (seconds since start
 CHOOSE_S=${CHOOSE_S:-50}
 DEVICE=${DEVICE:-cuda}
 BATCH=${BATCH:-16}
+# name:width:z strides:in-plane strides[:flips], flips "ap,si" adds front-back/head-foot flip
+# augmentation (p 0.5 each), e.g. "runF:16:1,2,1,1:1,2,2,1:ap,si"
 VARIANTS=${VARIANTS:-"runA:16:1,2,1,1:1,2,2,1 runB:16:1,1,1,1:1,2,2,1 runC:24:1,1,1,1:1,2,2,1"}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT" "$W"
@@ -36,8 +38,10 @@ common=(--work "$W" --n-train "$N_TRAIN" --n-tail "$N_TAIL" --n-test 0 --device 
         --precision auto --batch-size "$BATCH" --checkpoint-every 0
         --num-workers $(( ($(nproc) - n_variants) / n_variants )) --size-head additive)
 for v in $VARIANTS; do
-  IFS=: read -r name width zs xys <<<"$v"
+  IFS=: read -r name width zs xys flips <<<"$v"
   args=("${common[@]}" --run-name "$name" --width "$width" --z-strides "$zs" --xy-strides "$xys")
+  [[ ",${flips:-}," == *",ap,"* ]] && args+=(--flip-ap 0.5)
+  [[ ",${flips:-}," == *",si,"* ]] && args+=(--flip-si 0.5)
   (
     # a run past its budget is stopped; its last finished epoch is still chosen from
     timeout --signal=INT $((train_s + 45)) python3 bench/train_demo.py "${args[@]}" \
