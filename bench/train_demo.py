@@ -115,20 +115,26 @@ def _progress(every: float = 30.0):
     return show
 
 
+def _phantoms(tail: bool):
+    """The phantom generator's config: large bleeds only for the tail, else the default."""
+    from ichmodel.phantom import PhantomConfig
+
+    if not tail:
+        return None
+    return PhantomConfig(volume_median_ml=TAIL_MEDIAN_ML, volume_sigma=TAIL_SIGMA, p_no_bleed=0.0)
+
+
 def _cache_chunk(work: str, seeds: list[int], tail: bool) -> list[dict]:
     """Worker process: generate and cache one chunk of phantoms (one torch thread)."""
     import torch
 
-    from ichmodel.phantom import PhantomConfig
     from ichmodel.preprocess import PreprocessConfig
     from ichmodel.train.cache import CaseCache
     from ichmodel.train.phantom_cases import cache_phantoms
 
     torch.set_num_threads(1)
-    config = (PhantomConfig(volume_median_ml=TAIL_MEDIAN_ML, volume_sigma=TAIL_SIGMA,
-                            p_no_bleed=0.0) if tail else None)
     cache = CaseCache(Path(work) / "cache", PreprocessConfig())
-    return [c.__dict__ for c in run_to_completion(cache_phantoms(seeds, cache, config))]
+    return [c.__dict__ for c in run_to_completion(cache_phantoms(seeds, cache, _phantoms(tail)))]
 
 
 def _make_cases(a, cache, seeds: range, tail: bool = False):
@@ -139,11 +145,7 @@ def _make_cases(a, cache, seeds: range, tail: bool = False):
     if not seeds:
         return []
     if a.workers <= 1:
-        from ichmodel.phantom import PhantomConfig
-
-        config = (PhantomConfig(volume_median_ml=TAIL_MEDIAN_ML, volume_sigma=TAIL_SIGMA,
-                                p_no_bleed=0.0) if tail else None)
-        return run_to_completion(cache_phantoms(seeds, cache, config), _progress())
+        return run_to_completion(cache_phantoms(seeds, cache, _phantoms(tail)), _progress())
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -397,12 +399,13 @@ def choose_model(a, cache, train_cases):
             log.info("val %s recalibrated=%s: MAE %.3f ml, AUC %s", which, recal,
                      r.metrics.mae_ml, r.metrics.auc)
             scored.append((r.metrics.mae_ml, which, recal, model if recal else None))
-    mae, which, recal, _ = min(scored, key=lambda t: t[0])
-    model = load_checkpoint(run_dir / "checkpoints" / f"{which}.safetensors")
-    if recal:
-        loader = make_loader(train_ds, ordered_batches(len(train_ds), a.batch_size),
-                             device=plan.device)
-        recalibrate_batchnorm(model.net, loader, plan)
+    mae, which, recal, recalibrated = min(scored, key=lambda t: t[0])
+    # the recalibrated candidate is kept as evaluated; a plain one was recalibrated in place
+    # after its evaluation, so it is read again
+    if recalibrated is not None:
+        model = recalibrated
+    else:
+        model = load_checkpoint(run_dir / "checkpoints" / f"{which}.safetensors")
     log.info("chosen: %s checkpoint, BatchNorm recalibrated: %s (val MAE %.3f ml)", which,
              recal, mae)
     return model, {"checkpoint": which, "bn_recalibrated": recal, "val_mae_ml": mae,

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ichmodel.checkpoint import LoadedModel, default_model
 from ichmodel.device import DevicePlan, plan_for
@@ -35,7 +34,7 @@ from ichmodel.gradcam import (
     capture_activation,
 )
 from ichmodel.nets.resnet3d import STAGE_NAMES, ICHNet, NetOutput, fuse_batchnorm
-from ichmodel.preprocess import preprocess
+from ichmodel.preprocess import preprocess, resize_trilinear
 from ichmodel.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -234,8 +233,7 @@ def predict(
         if len(flips) == 1:
             cam = model_input.to_volume_grid(cams[0])  # float32, >= 0 (ReLU, linear resampling)
         else:  # mirror each map back at the input's resolution, where flipping is exact
-            shape = tuple(x.shape[2:])
-            full = F.interpolate(cams[:, None], size=shape, mode="trilinear", align_corners=False)
+            full = resize_trilinear(cams[:, None], tuple(x.shape[2:]))
             mean = torch.stack([m.flip(dims) if dims else m
                                 for m, dims in zip(full[:, 0], flips, strict=True)]).mean(0)
             cam = model_input.to_volume_grid(mean)

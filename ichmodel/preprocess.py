@@ -120,14 +120,16 @@ class ModelInput:
             t = t[0]
         if t.ndim != 3:
             raise ValueError(f"map must be (z, y, x), got shape {tuple(t.shape)}")
-        crop = _resize(t[None, None], self.crop_shape)[0, 0]
+        crop = resize_trilinear(t[None, None], self.crop_shape)[0, 0]
         out = np.zeros(self.volume_shape, dtype=np.float32)
         (z0, z1), (y0, y1), (x0, x1) = self.crop_zyx
         out[z0:z1, y0:y1, x0:x1] = crop.numpy()
         return out
 
 
-def _resize(t: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+def resize_trilinear(t: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+    """(B, C, z, y, x) resized to ``shape``, cell centre to cell centre (``align_corners=False``),
+    the one convention for inputs and maps alike."""
     if tuple(t.shape[2:]) == tuple(shape):
         return t
     return F.interpolate(t, size=tuple(shape), mode="trilinear", align_corners=False)
@@ -241,7 +243,7 @@ def preprocess(volume, config: PreprocessConfig | None = None) -> ModelInput:
     t = torch.from_numpy(np.ascontiguousarray(windowed))[None, None]
     if config.antialias:
         t = _box_prefilter(t, config.output_shape)
-    t = _resize(t, config.output_shape).clamp_(0.0, 1.0)
+    t = resize_trilinear(t, config.output_shape).clamp_(0.0, 1.0)
     log.debug("preprocess: volume %s crop %s -> %s", shape, box, config.output_shape)
     return ModelInput(
         array=np.ascontiguousarray(t[0].numpy(), dtype=np.float32),

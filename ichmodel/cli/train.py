@@ -18,7 +18,6 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-
 def _parse_strides(text: str, field: str) -> tuple[int, ...]:
     from ichmodel.nets import NetConfig
 
