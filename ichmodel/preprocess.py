@@ -126,6 +126,23 @@ class ModelInput:
         out[z0:z1, y0:y1, x0:x1] = crop.numpy()
         return out
 
+    def to_model_grid(self, map_zyx: np.ndarray) -> np.ndarray:
+        """A map on the Volume's voxels (e.g. a hematoma mask) resampled exactly as the input was:
+        cropped to ``crop_zyx``, box-prefiltered where ``config.antialias`` says so, resized
+        (trilinear) to the model's shape. A mask becomes the fraction of each model voxel that
+        lies inside it. Returns float32 (1, z, y, x), the layout of ``array``.
+        """
+        a = np.asarray(map_zyx)
+        if a.shape != tuple(self.volume_shape):
+            raise ValueError(f"map shape {a.shape} is not the volume's {tuple(self.volume_shape)}")
+        (z0, z1), (y0, y1), (x0, x1) = self.crop_zyx
+        crop = np.ascontiguousarray(a[z0:z1, y0:y1, x0:x1], dtype=np.float32)
+        t = torch.from_numpy(crop)[None, None]
+        shape = tuple(self.array.shape[1:])
+        if self.config.antialias:
+            t = _box_prefilter(t, shape)
+        return np.ascontiguousarray(resize_trilinear(t, shape)[0].numpy(), dtype=np.float32)
+
 
 def resize_trilinear(t: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
     """(B, C, z, y, x) resized to ``shape``, cell centre to cell centre (``align_corners=False``),

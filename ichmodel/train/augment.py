@@ -105,16 +105,25 @@ def _geometry(v: torch.Tensor, flip: tuple[bool, bool, bool], rotate: bool, angl
 
 
 def augment_batch(
-    x: torch.Tensor, config: AugmentConfig, generator: torch.Generator
-) -> torch.Tensor:
+    x: torch.Tensor,
+    config: AugmentConfig,
+    generator: torch.Generator,
+    maps: torch.Tensor | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Augment a batch (B, C, z, y, x) of inputs in [0, 1]; returns a new tensor.
 
     ``generator`` is a CPU generator (draws happen on the CPU, then move to ``x.device``).
+    ``maps`` (B, K, z, y, x), e.g. the hematoma fraction of each voxel, get the same flips,
+    shifts and rotation as ``x`` but no intensity jitter; with them the result is
+    ``(x, maps)``. The random draws do not depend on ``maps``.
     """
     if x.ndim != 5:
         raise ValueError(f"expected (B, C, z, y, x), got shape {tuple(x.shape)}")
+    if maps is not None and (maps.ndim != 5 or maps.shape[0] != x.shape[0]
+                             or maps.shape[2:] != x.shape[2:]):
+        raise ValueError(f"maps of shape {tuple(maps.shape)} do not match inputs {tuple(x.shape)}")
     if not config.enabled:
-        return x
+        return x if maps is None else (x, maps)
     b = x.shape[0]
     flips = torch.rand(b, generator=generator, dtype=torch.float64) < config.flip_lr_probability
     rotate = torch.rand(b, generator=generator, dtype=torch.float64) < config.rotation_probability
@@ -129,14 +138,18 @@ def augment_batch(
     flips_si = torch.rand(b, generator=generator, dtype=torch.float64) < config.flip_si_probability
 
     work_dtype = torch.float32
+    c = x.shape[1]
     xf = x.to(work_dtype)
+    if maps is not None:  # one geometric pass moves inputs and maps together
+        xf = torch.cat([xf, maps.to(device=x.device, dtype=work_dtype)], dim=1)
     out = torch.empty_like(xf)
     for i in range(b):
         flip = (bool(flips_si[i]), bool(flips_ap[i]), bool(flips[i]))
         out[i] = _geometry(xf[i], flip, bool(rotate[i]) and config.max_rotation_deg > 0,
                            float(angles[i]), shifts[i].tolist())
+    out, moved_maps = out[:, :c], out[:, c:]
     g = gains.to(device=x.device, dtype=work_dtype).view(b, 1, 1, 1, 1)
     o = offsets.to(device=x.device, dtype=work_dtype).view(b, 1, 1, 1, 1)
     # Jitter only the tissue (> 0): the background stays exactly 0, as preprocessing makes it.
-    out = torch.where(out > 0, (out * g + o).clamp(0.0, 1.0), out)
-    return out.to(x.dtype)
+    out = torch.where(out > 0, (out * g + o).clamp(0.0, 1.0), out).to(x.dtype)
+    return out if maps is None else (out, moved_maps.to(maps.dtype))

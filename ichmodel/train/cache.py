@@ -32,6 +32,8 @@ from ichmodel.train.manifest import ManifestReport, ManifestRow, RowProblem
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
+#: A stored hematoma share of 1 (uint8 steps).
+HEMATOMA_SCALE = 255.0
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -91,16 +93,47 @@ class CaseCache:
         """The cached float16 array (1, z, y, x); memory-mapped by default (read-only)."""
         return np.load(self.array_path(key), mmap_mode="r" if mmap else None)
 
+    def hematoma_path(self, key: str) -> Path:
+        return self.root / f"{key}.hematoma.npy"
+
+    def hematoma(self, key: str) -> np.ndarray | None:
+        """The case's hematoma share per input voxel, float32 (1, z, y, x) in [0, 1], or None
+        when the entry holds no mask (studies from a manifest)."""
+        path = self.hematoma_path(key)
+        if not path.is_file():
+            return None
+        return np.load(path).astype(np.float32) / HEMATOMA_SCALE
+
     def meta(self, key: str) -> dict[str, Any]:
         return json.loads((self.root / f"{key}.json").read_text())
 
-    def put(self, key: str, array: np.ndarray, meta: dict[str, Any]) -> None:
-        """Store one case atomically (array first, then its JSON: the JSON marks completeness)."""
+    def put(
+        self,
+        key: str,
+        array: np.ndarray,
+        meta: dict[str, Any],
+        *,
+        hematoma: np.ndarray | None = None,
+    ) -> None:
+        """Store one case atomically (arrays first, then its JSON: the JSON marks completeness).
+
+        ``hematoma``: optionally the share of each input voxel inside the hematoma, same shape
+        as ``array`` (stored as uint8 in 1/255 steps).
+        """
         arr = np.asarray(array)
         if arr.ndim != 4 or arr.shape[0] != 1:
             raise ValueError(f"expected a (1, z, y, x) model input, got shape {arr.shape}")
+        if hematoma is not None:
+            share = np.asarray(hematoma, dtype=np.float32)
+            if share.shape != arr.shape:
+                raise ValueError(f"hematoma map {share.shape} does not match input {arr.shape}")
+            packed = np.round(np.clip(share, 0.0, 1.0) * HEMATOMA_SCALE).astype(np.uint8)
+            _atomic_write(self.hematoma_path(key), lambda fh: np.save(fh, packed))
+        else:
+            self.hematoma_path(key).unlink(missing_ok=True)
         _atomic_write(self.array_path(key), lambda fh: np.save(fh, arr.astype(np.float16)))
-        full_meta = {"format": CACHE_FORMAT, "shape": list(arr.shape), **meta}
+        full_meta = {"format": CACHE_FORMAT, "shape": list(arr.shape),
+                     "hematoma_map": hematoma is not None, **meta}
         full_meta["preprocess"] = self._config_dict
         text = json.dumps(full_meta, indent=1, default=str).encode()
         _atomic_write(self.root / f"{key}.json", lambda fh: fh.write(text))

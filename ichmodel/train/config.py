@@ -30,6 +30,11 @@ class TrainConfig:
     schedule: str = "constant"
     #: λ: weight of the outcome cross-entropy against the size MSE (mm²).
     outcome_loss_weight: float = 1.0
+    #: μ: weight of the localization term (not in the paper; 0 = off). Where a cached case
+    #: also holds its hematoma mask (phantoms do; manifest rows do not), a cross-entropy pulls
+    #: the volume head's per-location contributions, i.e. its last-stage Grad-CAM, onto the
+    #: blood (:func:`ichmodel.train.steps.localization_loss`). Needs ``with_hematoma`` caches.
+    localization_loss_weight: float = 0.0
     #: "none", "balanced" (inverse class frequency in the training set) or explicit (w0, w1).
     class_weights: str | tuple[float, float] = "none"
     freeze_encoder: bool = False
@@ -67,6 +72,10 @@ class TrainConfig:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if not self.localization_loss_weight >= 0:
+            raise ValueError(
+                f"localization_loss_weight must be >= 0, got {self.localization_loss_weight}"
+            )
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ValueError(f"precision must be auto, bf16 or fp32, got {self.precision!r}")
         cw = self.class_weights

@@ -49,22 +49,39 @@ def cases_from_report(report: ManifestReport) -> list[Case]:
     return cases
 
 
-class CaseDataset(Dataset):
-    """Cached inputs + labels; items are ``(x, size_mm, outcome, index)`` tensors."""
+#: Hematoma share used where a case has no mask (ignored by the localization loss).
+NO_HEMATOMA_MAP = -1.0
 
-    def __init__(self, cache: CaseCache, cases: Sequence[Case]) -> None:
+
+class CaseDataset(Dataset):
+    """Cached inputs + labels; items are ``(x, size_mm, outcome, index)`` tensors.
+
+    With ``with_hematoma`` each item also ends with the case's hematoma share per input voxel
+    (1, z, y, x), filled with :data:`NO_HEMATOMA_MAP` where the cache holds no mask.
+    """
+
+    def __init__(
+        self, cache: CaseCache, cases: Sequence[Case], *, with_hematoma: bool = False
+    ) -> None:
         self.cache = cache
         self.cases = list(cases)
+        self.with_hematoma = with_hematoma
 
     def __len__(self) -> int:
         return len(self.cases)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple:
         case = self.cases[index]
         x = torch.from_numpy(np.asarray(self.cache.get(case.cache_key), dtype=np.float32))
         size = torch.tensor(ml_to_size_mm(case.volume_ml), dtype=torch.float32)
         label = NO_OUTCOME if case.poor_outcome is None else int(case.poor_outcome)
-        return x, size, torch.tensor(label, dtype=torch.int64), index
+        item = (x, size, torch.tensor(label, dtype=torch.int64), index)
+        if not self.with_hematoma:
+            return item
+        share = self.cache.hematoma(case.cache_key)
+        hematoma = (torch.full_like(x, NO_HEMATOMA_MAP) if share is None
+                    else torch.from_numpy(share))
+        return (*item, hematoma)
 
     def labels(self) -> np.ndarray:
         return np.array(

@@ -52,6 +52,7 @@ from ichmodel.train.state import load_train_state, restore_rng, save_train_state
 from ichmodel.train.steps import (
     class_weight_tensor,
     compute_loss,
+    contribution_map,
     lr_at,
     make_optimizer,
     set_train_mode,
@@ -97,11 +98,14 @@ def train(
     if config.threads and plan.device.type == "cpu":
         configure_threads(config.threads)
     by_id = {c.case_id: c for c in data.cases}
-    train_ds = CaseDataset(data.cache, [by_id[i] for i in split.train])
+    localize = config.localization_loss_weight > 0
+    train_ds = CaseDataset(data.cache, [by_id[i] for i in split.train], with_hematoma=localize)
     val_ds = CaseDataset(data.cache, [by_id[i] for i in split.val])
     if len(train_ds) == 0:
         raise TrainingError("no training cases after the split; add cases to the manifest")
     train_labels = train_ds.labels()
+    if localize:
+        _check_localization(start.net, train_ds)
     has_outcomes = bool(np.any(train_labels != NO_OUTCOME))
     if not has_outcomes:
         log.info("no training case has an outcome: only the volume head (and encoder) train")
@@ -127,6 +131,7 @@ def train(
         "epoch_loss_sum": 0.0,
         "epoch_volume_loss_sum": 0.0,
         "epoch_outcome_loss_sum": 0.0,
+        "epoch_localization_loss_sum": 0.0,
         "epoch_samples": 0,
         "best_val_loss": None,
         "best_epoch": None,
@@ -170,19 +175,25 @@ def train(
             )
             set_train_mode(net, freeze_encoder=config.freeze_encoder)
             t_batch = time.perf_counter()
-            for bi, (x, size, label, _) in enumerate(loader, start=first):
+            for bi, batch in enumerate(loader, start=first):
+                x, size, label = batch[:3]
+                hematoma = batch[4].to(plan.device, non_blocking=True) if localize else None
                 lr = lr_at(info["step"], total_steps, config)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 x = x.to(plan.device, non_blocking=True)
-                x = augment_batch(x, config.augment, _augment_generator(config.seed, epoch, bi))
+                generator = _augment_generator(config.seed, epoch, bi)
+                if hematoma is None:
+                    x = augment_batch(x, config.augment, generator)
+                else:
+                    x, hematoma = augment_batch(x, config.augment, generator, maps=hematoma)
                 x = x.contiguous(memory_format=plan.memory_format)
                 size = size.to(plan.device, non_blocking=True)
                 label = label.to(plan.device, non_blocking=True)
                 try:
                     loss_value, parts, ok = _guarded_step(
                         net, optimizer, named, float_buffers, x, size, label, config,
-                        class_weights_dev, plan,
+                        class_weights_dev, plan, hematoma,
                     )
                 except torch.OutOfMemoryError as exc:
                     raise _oom_error(exc, config.batch_size) from exc
@@ -211,6 +222,10 @@ def train(
                     info["epoch_loss_sum"] += loss_value * n
                     info["epoch_volume_loss_sum"] += float(parts.volume.detach()) * n
                     info["epoch_outcome_loss_sum"] += float(parts.outcome.detach()) * n
+                    info["epoch_localization_loss_sum"] = (
+                        info.get("epoch_localization_loss_sum", 0.0)
+                        + float(parts.localization.detach()) * n
+                    )
                     info["epoch_samples"] += n
                 session_steps += 1
                 dirty = True
@@ -268,7 +283,8 @@ def train(
             row["elapsed_s"] = elapsed_before + time.perf_counter() - t_start
             info["history"].append(row)
             info.update(epoch=epoch + 1, batch_in_epoch=0, epoch_samples=0, epoch_loss_sum=0.0,
-                        epoch_volume_loss_sum=0.0, epoch_outcome_loss_sum=0.0)
+                        epoch_volume_loss_sum=0.0, epoch_outcome_loss_sum=0.0,
+                        epoch_localization_loss_sum=0.0)
             if improved:
                 info["best_val_loss"] = monitored
                 info["best_epoch"] = epoch + 1
@@ -307,6 +323,20 @@ def train(
     return result(stopped)
 
 
+def _check_localization(net: torch.nn.Module, dataset: CaseDataset) -> None:
+    """The localization term needs ICHNet's encoder/heads split and cases with a mask."""
+    if not all(hasattr(net, a) for a in ("encode", "heads", "volume_head")):
+        raise TrainingError("localization_loss_weight needs an ICHNet (encoder + volume head)")
+    with_map = sum(dataset.cache.hematoma_path(c.cache_key).is_file() for c in dataset.cases)
+    if with_map == 0:
+        raise TrainingError(
+            "localization_loss_weight is set but no training case has a hematoma mask in the "
+            "cache (only phantoms cached with their masks do); set it to 0"
+        )
+    log.info("localization term: %d of %d training cases have a hematoma mask", with_map,
+             len(dataset))
+
+
 def _init_volume_bias(net: torch.nn.Module, dataset: CaseDataset) -> None:
     volume_head = getattr(net, "volume_head", None)
     if not hasattr(volume_head, "init_bias"):  # a network without ICHNet's heads
@@ -337,7 +367,7 @@ def _grads_sane(grads: list[torch.Tensor]) -> bool:
 
 
 def _guarded_step(net, optimizer, named, float_buffers, x, size, label, config, class_weights,
-                  plan):
+                  plan, hematoma=None):
     """One optimizer step that refuses non-finite numbers.
 
     Returns ``(loss value, loss parts, ok)``. When the loss or a BatchNorm running statistic is
@@ -346,10 +376,18 @@ def _guarded_step(net, optimizer, named, float_buffers, x, size, label, config, 
     stop).
     """
     backup = [b.detach().clone() for b in float_buffers]
+    contributions = None
     with plan.autocast():
-        out = net(x)
+        if hematoma is None:
+            out = net(x)
+        else:  # the same forward pass, keeping the last-stage map for the localization term
+            features = net.encode(x)
+            out = net.heads(features)
+            contributions = contribution_map(features, net.volume_head)
     parts = compute_loss(out.size_mm, out.logits, size, label,
-                         outcome_weight=config.outcome_loss_weight, class_weights=class_weights)
+                         outcome_weight=config.outcome_loss_weight, class_weights=class_weights,
+                         contributions=contributions, hematoma=hematoma,
+                         localization_weight=config.localization_loss_weight)
     loss_value = float(parts.total.detach())
     optimizer.zero_grad(set_to_none=True)
     ok = bool(np.isfinite(loss_value)) and _all_finite(float_buffers)
@@ -378,6 +416,7 @@ def _epoch_row(info: dict[str, Any], epoch: int, lr: float) -> dict[str, Any]:
         "train_loss": info["epoch_loss_sum"] / n,
         "train_volume_loss": info["epoch_volume_loss_sum"] / n,
         "train_outcome_loss": info["epoch_outcome_loss_sum"] / n,
+        "train_localization_loss": info.get("epoch_localization_loss_sum", 0.0) / n,
     }
 
 

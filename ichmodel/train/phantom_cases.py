@@ -33,11 +33,15 @@ def cache_phantoms(
     seeds: Iterable[int],
     cache: CaseCache,
     phantom_config: Any = None,
+    *,
+    with_hematoma: bool = False,
 ) -> Generator[Progress, None, list[Case]]:
     """Generate (or reuse) the cached input of each phantom seed; returns their cases.
 
     Each case's id is ``phantom-<seed>``, its labels the phantom's ground-truth hematoma volume
     (ml) and proxy poor outcome. Resumable: cached seeds are not generated again.
+    ``with_hematoma`` also stores each phantom's hematoma mask on the input grid (for
+    ``TrainConfig.localization_loss_weight``); entries cached without one are made again.
     """
     from ichmodel.phantom import PhantomConfig, make_phantom
     from ichmodel.preprocess import preprocess
@@ -47,18 +51,20 @@ def cache_phantoms(
     cases: list[Case] = []
     for i, seed in enumerate(seeds):
         key = cache.key(phantom_source_id(seed, phantom_config))
-        if cache.has(key):
+        if cache.has(key) and (not with_hematoma or cache.hematoma_path(key).is_file()):
             meta = cache.meta(key)
         else:
             phantom = make_phantom(seed, phantom_config)
             model_input = preprocess(phantom.volume, cache.preprocess_config)
+            hematoma = (model_input.to_model_grid(phantom.hematoma_mask) if with_hematoma
+                        else None)
             meta = {
                 "phantom_seed": seed,
                 "volume_ml": float(phantom.hematoma_volume_ml),
                 "poor_outcome": int(phantom.poor_outcome),
                 "site": phantom.site,
             }
-            cache.put(key, model_input.array, meta)
+            cache.put(key, model_input.array, meta, hematoma=hematoma)
         cases.append(
             Case(f"phantom-{seed}", key, float(meta["volume_ml"]), int(meta["poor_outcome"]))
         )

@@ -2,7 +2,8 @@
 
 Loss = MSE(predicted size mm, reference size mm) + λ · CE(outcome logits, label), the
 cross-entropy averaged over the cases *with* an outcome label only (label -1 = unknown). A batch
-without any labelled case contributes exactly zero gradient to the outcome head.
+without any labelled case contributes exactly zero gradient to the outcome head. Optionally
+(not in the paper) + μ · a localization cross-entropy for cases whose hematoma mask is known.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class LossParts:
     volume: torch.Tensor
     outcome: torch.Tensor
     n_labelled: int
+    #: The localization term before its weight (0 when not computed) and its case count.
+    localization: torch.Tensor | None = None
+    n_localized: int = 0
 
 
 def compute_loss(
@@ -45,8 +49,15 @@ def compute_loss(
     *,
     outcome_weight: float,
     class_weights: torch.Tensor | None = None,
+    contributions: torch.Tensor | None = None,
+    hematoma: torch.Tensor | None = None,
+    localization_weight: float = 0.0,
 ) -> LossParts:
-    """MSE on size (mm²) + λ · masked cross-entropy; computed in fp32."""
+    """MSE on size (mm²) + λ · masked cross-entropy [+ μ · localization]; computed in fp32.
+
+    The localization term (:func:`localization_loss`) is added when ``contributions`` and
+    ``hematoma`` are given and ``localization_weight`` > 0.
+    """
     size_mm = size_mm.float().reshape(-1)
     logits = logits.float()
     volume = F.mse_loss(size_mm, target_size_mm.float().reshape(-1))
@@ -57,7 +68,81 @@ def compute_loss(
         outcome = F.cross_entropy(logits[mask], labels[mask].to(logits.device), weight=weight)
     else:
         outcome = logits.sum() * 0.0  # keeps the graph; zero gradient to the outcome head
-    return LossParts(volume + outcome_weight * outcome, volume, outcome, n_labelled)
+    total = volume + outcome_weight * outcome
+    localization, n_localized = size_mm.sum() * 0.0, 0
+    if contributions is not None and hematoma is not None and localization_weight > 0:
+        localization, n_localized = localization_loss(contributions, hematoma)
+        total = total + localization_weight * localization
+    return LossParts(total, volume, outcome, n_labelled, localization, n_localized)
+
+
+#: Share of the localization target spread evenly over all cells, so its optimum is finite
+#: (a cell without blood is pushed down, not to minus infinity).
+LOCALIZATION_SMOOTHING = 0.05
+#: Share of the localization target on the cells whose centre is blood (see
+#: :func:`localization_target`).
+CENTRE_SHARE = 0.75
+
+
+def contribution_map(features: torch.Tensor, volume_head: nn.Module) -> torch.Tensor:
+    """The volume head's linear part at each location of a last-stage map: (B, z, y, x).
+
+    Both size heads apply one linear layer to the globally averaged features, so this map
+    averages to their pre-activation output (less the bias) and, its gradient being spatially
+    uniform, is what the volume head's Grad-CAM on the last stage shows (up to a positive
+    factor and the ReLU).
+    """
+    weight = volume_head.fc.weight[0].to(features.dtype)
+    return torch.einsum("bczyx,c->bzyx", features, weight)
+
+
+def localization_target(hematoma: torch.Tensor, cells: tuple[int, ...]) -> torch.Tensor:
+    """Where the volume head should count each case's blood: (B, n_cells), rows sum to 1.
+
+    A map's value at a cell stands for the cell's *centre* (maps are resampled to the study
+    cell centre to cell centre), so :data:`CENTRE_SHARE` of the target sits on the cells whose
+    centre is blood (the hematoma share sampled there); the rest follows the blood's share of
+    each cell, so a bleed lying between centres still pulls its cells up. Rows of cases without
+    blood are 0.
+    """
+    share = hematoma.float().clamp(min=0)
+    pooled = F.adaptive_avg_pool3d(share, cells).flatten(1)
+    centre = F.interpolate(share, size=cells, mode="trilinear", align_corners=False).flatten(1)
+
+    def unit(t: torch.Tensor) -> torch.Tensor:
+        total = t.sum(1, keepdim=True)
+        return torch.where(total > 1e-6, t / total.clamp(min=1e-6), torch.zeros_like(t))
+
+    has_centre = (centre.sum(1, keepdim=True) > 1e-6).float()
+    w = CENTRE_SHARE * has_centre
+    return w * unit(centre) + (1.0 - w) * unit(pooled)
+
+
+def localization_loss(
+    contributions: torch.Tensor, hematoma: torch.Tensor
+) -> tuple[torch.Tensor, int]:
+    """Cross-entropy between where the hematoma is and where the volume head counts it.
+
+    ``contributions`` (B, z', y', x') from :func:`contribution_map`; ``hematoma`` (B, 1, z, y, x)
+    the share of each input voxel inside the hematoma, negative where unknown. The target is
+    :func:`localization_target` (smoothed by :data:`LOCALIZATION_SMOOTHING`); the prediction a
+    softmax over the cells of the case's contributions, standardised first so the term does
+    not depend on their scale (that carries the volume). Cases without a hematoma or without a
+    map do not count. Returns the mean over the cases that count (0 with a graph when none
+    does) and their number.
+    """
+    c = contributions.float().flatten(1)
+    known = hematoma.flatten(1).amin(1) >= 0
+    target = localization_target(hematoma, tuple(contributions.shape[1:]))
+    use = known & (target.sum(1) > 0.5)
+    n = int(use.sum().item())
+    if n == 0:
+        return c.sum() * 0.0, 0
+    target = target[use]
+    target = (1.0 - LOCALIZATION_SMOOTHING) * target + LOCALIZATION_SMOOTHING / target.shape[1]
+    cu = c[use]
+    z = (cu - cu.mean(1, keepdim=True)) / (cu.std(1, keepdim=True, correction=0) + 1e-3)
+    return -(target * F.log_softmax(z, dim=1)).sum(1).mean(), n
 
 
 def class_weight_tensor(config: TrainConfig, train_labels: np.ndarray) -> torch.Tensor | None:
