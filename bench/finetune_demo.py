@@ -50,6 +50,7 @@ def _args(argv=None):
     p.add_argument("--eval-seeds", type=_seed_range, action="append", default=None,
                    help="FIRST:N held-out phantoms to report on (repeatable)")
     p.add_argument("--eval-start", action="store_true", help="also measure the start model")
+    p.add_argument("--seed", type=int, default=3, help="split and augmentation seed")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--run", default="run", help="run folder under --work (existing = resume)")
     p.add_argument("--ship", action="store_true", help="write the result to --out")
@@ -112,7 +113,7 @@ def main(argv=None) -> int:
 
     config = TrainConfig(
         epochs=a.epochs, batch_size=a.batch_size, optimizer="adamw", lr=a.lr, weight_decay=1e-4,
-        warmup_steps=10, schedule="cosine", outcome_loss_weight=5.0, val_fraction=0.1, seed=3,
+        warmup_steps=10, schedule="cosine", outcome_loss_weight=5.0, val_fraction=0.1, seed=a.seed,
         device="cpu", threads=a.threads, precision="auto", grad_clip_norm=10.0,
         checkpoint_every_steps=20, localization_loss_weight=a.localization_weight,
     )

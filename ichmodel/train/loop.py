@@ -260,7 +260,8 @@ def train(
                     save_state()
                     dirty = False
             # ---- end of epoch: validate, checkpoint, log
-            row = _epoch_row(info, epoch, lr_at(max(0, info["step"] - 1), total_steps, config))
+            row = _epoch_row(info, epoch, lr_at(max(0, info["step"] - 1), total_steps, config),
+                             localize=localize)
             if len(val_ds):
                 val_loader = make_loader(
                     val_ds,
@@ -407,17 +408,19 @@ def _guarded_step(net, optimizer, named, float_buffers, x, size, label, config, 
     return loss_value, parts, True
 
 
-def _epoch_row(info: dict[str, Any], epoch: int, lr: float) -> dict[str, Any]:
+def _epoch_row(info: dict[str, Any], epoch: int, lr: float, *, localize: bool) -> dict[str, Any]:
     n = max(1, info["epoch_samples"])
-    return {
+    row = {
         "epoch": epoch + 1,
         "step": info["step"],
         "lr": lr,
         "train_loss": info["epoch_loss_sum"] / n,
         "train_volume_loss": info["epoch_volume_loss_sum"] / n,
         "train_outcome_loss": info["epoch_outcome_loss_sum"] / n,
-        "train_localization_loss": info.get("epoch_localization_loss_sum", 0.0) / n,
     }
+    if localize:  # only runs with the term log it (metrics files of others stay as they were)
+        row["train_localization_loss"] = info.get("epoch_localization_loss_sum", 0.0) / n
+    return row
 
 
 __all__ = ["STATE_NAME", "RunFiles", "StartModel", "TrainData", "TrainResult", "train"]

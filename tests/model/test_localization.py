@@ -16,7 +16,13 @@ from ichmodel.train.cache import CaseCache
 from ichmodel.train.config import TrainConfig
 from ichmodel.train.dataset import NO_HEMATOMA_MAP, Case, CaseDataset
 from ichmodel.train.loop import StartModel, TrainData, train
-from ichmodel.train.steps import compute_loss, contribution_map, localization_loss
+from ichmodel.train.steps import (
+    CENTRE_SHARE,
+    compute_loss,
+    contribution_map,
+    localization_loss,
+    localization_target,
+)
 from ichmodel.volume import Volume
 
 SHAPE = (8, 32, 32)
@@ -97,6 +103,17 @@ def test_localization_loss_prefers_contributions_on_the_blood_and_skips_unknown_
     assert float(rescaled) == pytest.approx(float(loss_on), rel=1e-3)
     none, n0 = localization_loss(on.requires_grad_(), hematoma[1:])
     assert n0 == 0 and float(none.detach()) == 0.0 and none.requires_grad
+
+
+def test_the_target_favours_cells_whose_centre_is_blood():
+    share = torch.zeros(2, 1, 4, 16, 16)  # 1x2x2 cells of 4x8x8 voxels
+    share[0, 0, 1:3, 3:5, 3:5] = 1.0  # small: on the centre of cell (0, 0, 0)
+    share[0, 0, :, 8:16, 13:16] = 1.0  # larger, but off the centre of cell (0, 1, 1)
+    share[1, 0, :, 0:2, 0:2] = 1.0  # a corner only: no centre is blood
+    t = localization_target(share, (1, 2, 2))
+    torch.testing.assert_close(t.sum(1), torch.ones(2))
+    assert t[0, 0] > CENTRE_SHARE > t[0, 3] > 0  # (0,0,0) first, (0,1,1) keeps its area share
+    assert t[1, 0] == 1.0  # without a blood centre the area share is the whole target
 
 
 def test_compute_loss_adds_the_weighted_term_only_when_asked():
