@@ -51,6 +51,8 @@ def _args(argv=None):
                    help="FIRST:N held-out phantoms to report on (repeatable)")
     p.add_argument("--eval-start", action="store_true", help="also measure the start model")
     p.add_argument("--seed", type=int, default=3, help="split and augmentation seed")
+    p.add_argument("--freeze-encoder", action="store_true",
+                   help="train the heads only (BatchNorm statistics stay)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--run", default="run", help="run folder under --work (existing = resume)")
     p.add_argument("--ship", action="store_true", help="write the result to --out")
@@ -116,6 +118,7 @@ def main(argv=None) -> int:
         warmup_steps=10, schedule="cosine", outcome_loss_weight=5.0, val_fraction=0.1, seed=a.seed,
         device="cpu", threads=a.threads, precision="auto", grad_clip_norm=10.0,
         checkpoint_every_steps=20, localization_loss_weight=a.localization_weight,
+        freeze_encoder=a.freeze_encoder,
     )
     start = StartModel(copy.deepcopy(base.net).float(), base.net_config, base.preprocess_config,
                        f"demo {base.sha256[:12]}", cam_flip_axes=base.cam_flip_axes)
