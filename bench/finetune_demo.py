@@ -5,17 +5,18 @@ every bleed, but that cell's *centre* (where an upsampled map peaks) often misse
 This continues from ``resources/models/demo.safetensors`` on phantoms cached with their
 hematoma masks (seeds of the demo's own training set), with the loss
 ``MSE(size) + λ·CE(outcome) + μ·localization`` (``TrainConfig.localization_loss_weight``), then
-recalibrates BatchNorm on the training phantoms and measures MAE/AUC and the pointing game on
+keeps the last checkpoint, plain or with BatchNorm recalibrated on the training phantoms
+(whichever has the lower validation MAE), and measures MAE/AUC and the pointing game on
 held-out seeds. It writes the model to ``--out`` only with ``--ship``.
 
-    .venv/bin/python bench/finetune_demo.py --work /tmp/ich_localize [--steps 300] [--ship]
+    .venv/bin/python bench/finetune_demo.py --work /tmp/ich_localize [--epochs 4]
+        [--localization-weight 2] [--start FILE] [--ship --out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import json
 import logging
 import sys
@@ -60,19 +61,6 @@ def _args(argv=None):
     return p.parse_args(argv)
 
 
-def _recalibrated(model, cache, cases, batch_size):
-    """The model with BatchNorm statistics averaged over ``cases`` (un-augmented)."""
-    from ichmodel.device import plan_for
-    from ichmodel.train.dataset import CaseDataset, make_loader, ordered_batches
-    from ichmodel.train.steps import recalibrate_batchnorm
-
-    plan = plan_for("cpu", precision="fp32")
-    ds = CaseDataset(cache, cases)
-    loader = make_loader(ds, ordered_batches(len(ds), batch_size), device=plan.device)
-    recalibrate_batchnorm(model.net, loader, plan)
-    return model
-
-
 def _measure(model, cache, seeds: range) -> dict:
     from train_demo import pointing_game
 
@@ -92,7 +80,7 @@ def main(argv=None) -> int:
     a = _args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     import torch
-    from train_demo import TAIL_SEED0, TRAIN_SEED0, _phantoms, _progress
+    from train_demo import TAIL_SEED0, TRAIN_SEED0, _phantoms, _progress, choose_checkpoint
 
     from ichmodel.checkpoint import load_checkpoint, save_checkpoint
     from ichmodel.train.cache import CaseCache
@@ -131,27 +119,11 @@ def main(argv=None) -> int:
     result = run_to_completion(train(data, start, run_dir, config, resume=resume), _progress())
     log.info("fine-tune: %s after %d steps in %.0f s", result.stopped, result.steps,
              result.elapsed_s)
-    # the last checkpoint, with or without BatchNorm recalibration: whichever has the lower
-    # validation MAE (batch-8 running statistics can lag behind the weights)
-    from ichmodel.train.evaluate import evaluate_cases
-    from ichmodel.train.split import Split
-
-    split = Split.load(run_dir / "split.json")
-    by_id = {c.case_id: c for c in cases}
-    val_cases = [by_id[i] for i in split.val]
-    candidates = []
-    for recal in (False, True):
-        model = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
-        model = dataclasses.replace(model, cam_flip_axes=base.cam_flip_axes)
-        if recal:
-            model = _recalibrated(model, cache, [by_id[i] for i in split.train], a.batch_size)
-        mae = run_to_completion(evaluate_cases(model, cache, val_cases)).metrics.mae_ml
-        log.info("validation MAE %.3f ml (BatchNorm recalibrated: %s)", mae, recal)
-        candidates.append((mae, recal, model))
-    _, recalibrated, tuned = min(candidates, key=lambda t: t[0])
-
+    # the last checkpoint (the schedule ends at lr 0), plain or with recalibrated BatchNorm
+    tuned, choice = choose_checkpoint(run_dir, cache, cases, device="cpu",
+                                      batch_size=a.batch_size, checkpoints=("last",))
     report = {"run": str(run_dir), "steps": result.steps, "elapsed_s": result.elapsed_s,
-              "val_candidates": [(m, r) for m, r, _ in candidates],
+              "val_candidates": choice["val_candidates"],
               "config": config.to_dict(), "eval": []}
     for seeds in a.eval_seeds or [range(2_000_100, 2_000_200)]:
         for name, model in (("start", base), ("tuned", tuned))[0 if a.eval_start else 1:]:
@@ -164,7 +136,7 @@ def main(argv=None) -> int:
         training = dict(base.training or {})
         training["localization_finetune"] = {
             "from_sha256": base.sha256, "config": config.to_dict(), "steps": result.steps,
-            "data": data.description, "bn_recalibrated": recalibrated, "device": "cpu",
+            "data": data.description, "bn_recalibrated": choice["bn_recalibrated"], "device": "cpu",
             "threads": a.threads, "script": "bench/finetune_demo.py"}
         save_checkpoint(a.out, tuned.net, net_config=tuned.net_config,
                         preprocess_config=tuned.preprocess_config, card=base.card,

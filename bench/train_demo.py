@@ -373,7 +373,17 @@ def pointing_game(model, seeds, layers=("layer4", "layer3")):
 
 
 def choose_model(a, cache, train_cases):
-    """best vs last checkpoint, each with recalibrated BatchNorm statistics, by val MAE."""
+    """best vs last checkpoint of ``--run-name``, each with and without recalibrated BatchNorm
+    statistics, by validation MAE (see :func:`choose_checkpoint`)."""
+    return choose_checkpoint(a.work / a.run_name, cache, train_cases, device=a.device,
+                             batch_size=a.batch_size)
+
+
+def choose_checkpoint(run_dir, cache, train_cases, *, device, batch_size,
+                      checkpoints=("best", "last")):
+    """The run's ``checkpoints``, each plain and with BatchNorm statistics recalibrated on its
+    training split (batch-size running statistics can lag behind the weights): the candidate
+    with the lowest validation MAE, and a record of the choice."""
     from ichmodel.checkpoint import load_checkpoint
     from ichmodel.device import plan_for
     from ichmodel.train.dataset import CaseDataset, make_loader, ordered_batches
@@ -381,18 +391,17 @@ def choose_model(a, cache, train_cases):
     from ichmodel.train.split import Split
     from ichmodel.train.steps import recalibrate_batchnorm
 
-    run_dir = a.work / a.run_name
     split = Split.load(run_dir / "split.json")
     by_id = {c.case_id: c for c in train_cases}
     train_ds = CaseDataset(cache, [by_id[i] for i in split.train])
     val_cases = [by_id[i] for i in split.val]
-    plan = plan_for(a.device, precision="fp32")
+    plan = plan_for(device, precision="fp32")
     scored = []
-    for which in ("best", "last"):
+    for which in checkpoints:
         model = load_checkpoint(run_dir / "checkpoints" / f"{which}.safetensors")
         for recal in (False, True):
             if recal:
-                loader = make_loader(train_ds, ordered_batches(len(train_ds), a.batch_size),
+                loader = make_loader(train_ds, ordered_batches(len(train_ds), batch_size),
                                      device=plan.device)
                 recalibrate_batchnorm(model.net, loader, plan)
             r = run_to_completion(evaluate_cases(model, cache, val_cases))
@@ -420,7 +429,8 @@ def stage_choose(a, cache, train_cases):
     ckpt = a.work / a.run_name / "checkpoints"
     save_checkpoint(ckpt / "chosen.safetensors", model.net, net_config=model.net_config,
                     preprocess_config=model.preprocess_config, card=model.card,
-                    training=model.training, metrics=model.metrics, dtype=a.chosen_dtype)
+                    training=model.training, metrics=model.metrics, dtype=a.chosen_dtype,
+                    cam_flip_axes=model.cam_flip_axes)
     (ckpt / "choice.json").write_text(json.dumps(choice))
     return model, choice
 

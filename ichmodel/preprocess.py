@@ -137,11 +137,8 @@ class ModelInput:
             raise ValueError(f"map shape {a.shape} is not the volume's {tuple(self.volume_shape)}")
         (z0, z1), (y0, y1), (x0, x1) = self.crop_zyx
         crop = np.ascontiguousarray(a[z0:z1, y0:y1, x0:x1], dtype=np.float32)
-        t = torch.from_numpy(crop)[None, None]
-        shape = tuple(self.array.shape[1:])
-        if self.config.antialias:
-            t = _box_prefilter(t, shape)
-        return np.ascontiguousarray(resize_trilinear(t, shape)[0].numpy(), dtype=np.float32)
+        t = _to_model_shape(torch.from_numpy(crop)[None, None], self.config)
+        return np.ascontiguousarray(t[0].numpy(), dtype=np.float32)
 
 
 def resize_trilinear(t: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
@@ -150,6 +147,14 @@ def resize_trilinear(t: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tens
     if tuple(t.shape[2:]) == tuple(shape):
         return t
     return F.interpolate(t, size=tuple(shape), mode="trilinear", align_corners=False)
+
+
+def _to_model_shape(t: torch.Tensor, config: PreprocessConfig) -> torch.Tensor:
+    """A cropped (1, 1, z, y, x) array resized to ``config.output_shape``: box-prefiltered
+    where ``config.antialias`` says so, then trilinear (inputs and masks alike)."""
+    if config.antialias:
+        t = _box_prefilter(t, config.output_shape)
+    return resize_trilinear(t, config.output_shape)
 
 
 def _box_prefilter(t: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
@@ -258,9 +263,7 @@ def preprocess(volume, config: PreprocessConfig | None = None) -> ModelInput:
     crop = hu[z0:z1, y0:y1, x0:x1].astype(np.float32, copy=False)
     windowed = np.clip((crop - np.float32(lo)) / np.float32(hi - lo), 0.0, 1.0, dtype=np.float32)
     t = torch.from_numpy(np.ascontiguousarray(windowed))[None, None]
-    if config.antialias:
-        t = _box_prefilter(t, config.output_shape)
-    t = resize_trilinear(t, config.output_shape).clamp_(0.0, 1.0)
+    t = _to_model_shape(t, config).clamp_(0.0, 1.0)
     log.debug("preprocess: volume %s crop %s -> %s", shape, box, config.output_shape)
     return ModelInput(
         array=np.ascontiguousarray(t[0].numpy(), dtype=np.float32),

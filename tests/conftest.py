@@ -28,3 +28,14 @@ def dcm_qa_ct() -> Path:
     if root is None or not (root / "dcm_qa_ct").is_dir():
         pytest.skip("../shared/data/dcm_qa_ct is not available")
     return root / "dcm_qa_ct"
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch on one CPU thread for the test (tiny models run fastest so), restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -222,10 +222,7 @@ def train(
                     info["epoch_loss_sum"] += loss_value * n
                     info["epoch_volume_loss_sum"] += float(parts.volume.detach()) * n
                     info["epoch_outcome_loss_sum"] += float(parts.outcome.detach()) * n
-                    info["epoch_localization_loss_sum"] = (
-                        info.get("epoch_localization_loss_sum", 0.0)
-                        + float(parts.localization.detach()) * n
-                    )
+                    info["epoch_localization_loss_sum"] += float(parts.localization.detach()) * n
                     info["epoch_samples"] += n
                 session_steps += 1
                 dirty = True
@@ -419,7 +416,7 @@ def _epoch_row(info: dict[str, Any], epoch: int, lr: float, *, localize: bool) -
         "train_outcome_loss": info["epoch_outcome_loss_sum"] / n,
     }
     if localize:  # only runs with the term log it (metrics files of others stay as they were)
-        row["train_localization_loss"] = info.get("epoch_localization_loss_sum", 0.0) / n
+        row["train_localization_loss"] = info["epoch_localization_loss_sum"] / n
     return row
 
 

@@ -30,14 +30,7 @@ SHAPE = (8, 32, 32)
 NET = NetConfig(depth=10, base_width=4, size_head="additive", stage_z_strides=(1, 1, 1, 1),
                 stage_xy_strides=(1, 2, 1, 1))
 PRE = PreprocessConfig(output_shape=SHAPE)
-
-
-@pytest.fixture(autouse=True)
-def _few_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _ball(shape, centre, radius):

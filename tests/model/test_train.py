@@ -24,14 +24,7 @@ from ichmodel.train.steps import compute_loss
 SHAPE = (8, 32, 32)
 NET = NetConfig(depth=10, base_width=4)
 PRE = PreprocessConfig(output_shape=SHAPE)
-
-
-@pytest.fixture(autouse=True)
-def _few_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _toy_data(tmp_path, n=12, *, outcomes=True, nan_case=False):
