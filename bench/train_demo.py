@@ -391,6 +391,7 @@ def choose_checkpoint(run_dir, cache, train_cases, *, device, batch_size,
     from ichmodel.train.split import Split
     from ichmodel.train.steps import recalibrate_batchnorm
 
+    run_dir = Path(run_dir)
     split = Split.load(run_dir / "split.json")
     by_id = {c.case_id: c for c in train_cases}
     train_ds = CaseDataset(cache, [by_id[i] for i in split.train])
