@@ -109,7 +109,8 @@ def main(argv=None) -> int:
         freeze_encoder=a.freeze_encoder,
     )
     start = StartModel(copy.deepcopy(base.net).float(), base.net_config, base.preprocess_config,
-                       f"demo {base.sha256[:12]}", cam_flip_axes=base.cam_flip_axes)
+                       f"demo {base.sha256[:12]}", cam_flip_axes=base.cam_flip_axes,
+                       label_transform=base.label_transform)
     data = TrainData(cache, tuple(cases), description={
         "phantom_seeds": [train_seeds.start, train_seeds.stop - 1],
         "large_bleed_phantom_seeds": [tail_seeds.start, tail_seeds.stop - 1],

@@ -245,7 +245,7 @@ def stage_train(a, cache, train_cases):
         init = load_checkpoint(a.init)
         start = StartModel(init.net.float().train(), init.net_config, init.preprocess_config,
                            f"checkpoint {init.name} (sha256 {init.sha256[:12]})",
-                           init.cam_flip_axes)
+                           init.cam_flip_axes, init.label_transform)
     else:
         net_config = _net_config(a)
         torch.manual_seed(0)

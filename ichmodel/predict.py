@@ -223,7 +223,7 @@ def predict(
         warnings.append("the model produced a non-finite output; its numbers are not usable")
         size_mm = 0.0 if not math.isfinite(size_mm) else size_mm
         probability = float("nan") if not math.isfinite(probability) else probability
-    volume_ml = float(model.label_transform.to_ml(size_mm))
+    volume_ml = float(model.label_transform.to_ml(size_mm, model_input.model_voxel_mm3))
 
     cam = None
     if cam_head:

@@ -104,6 +104,12 @@ class ModelInput:
             for c, s, o in zip(self.crop_shape, self.spacing_mm, self.array.shape[1:], strict=True)
         )
 
+    @property
+    def model_voxel_mm3(self) -> float:
+        """Physical volume in mm^3 of one voxel of ``array``: the head's scale, which the resize
+        to a fixed grid hides from the network (see :class:`ichmodel.labels.LabelTransform`)."""
+        return float(np.prod(self.model_spacing_mm))
+
     def tensor(self) -> torch.Tensor:
         """``array`` as a (1, 1, z, y, x) tensor (shares memory)."""
         return torch.from_numpy(self.array).unsqueeze(0)

@@ -148,12 +148,10 @@ def _start_model(args: argparse.Namespace, saved: dict | None):
     from ichmodel.preprocess import PreprocessConfig
     from ichmodel.train.loop import StartModel
     from ichmodel.train.registry import active_model_path
+    from ichmodel.train.run_files import start_model_from_run
 
     if saved is not None:  # resume: the architecture comes from the run; weights from its state
-        net_config = NetConfig.from_dict(saved["net"])
-        return StartModel(ICHNet(net_config), net_config,
-                          PreprocessConfig.from_dict(saved["preprocess"]), saved["start"],
-                          tuple(saved.get("cam_flip_axes", ())))
+        return start_model_from_run(saved)
     path = args.init
     if path is None and not args.from_scratch:
         path = active_model_path()
@@ -164,7 +162,7 @@ def _start_model(args: argparse.Namespace, saved: dict | None):
         net = model.net.train()
         source = f"checkpoint {model.name} (sha256 {model.sha256[:12]}, {Path(path).name})"
         return StartModel(net, model.net_config, model.preprocess_config, source,
-                          model.cam_flip_axes)
+                          model.cam_flip_axes, model.label_transform)
     net_config = NetConfig(depth=34, base_width=args.width, size_head=args.size_head,
                            stage_z_strides=args.z_strides, stage_xy_strides=args.xy_strides)
     torch.manual_seed(args.seed or 0)

@@ -31,7 +31,8 @@ from ichmodel.train.manifest import ManifestReport, ManifestRow, RowProblem
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+#: 2: entries record the model input's voxel size (``model_spacing_mm``, ``model_voxel_mm3``).
+CACHE_FORMAT = 2
 #: A stored hematoma share of 1 (uint8 steps).
 HEMATOMA_SCALE = 255.0
 
@@ -107,6 +108,11 @@ class CaseCache:
     def meta(self, key: str) -> dict[str, Any]:
         return json.loads((self.root / f"{key}.json").read_text())
 
+    def voxel_mm3(self, key: str) -> float | None:
+        """Physical volume of one model-input voxel of the entry (None if not recorded)."""
+        value = self.meta(key).get("model_voxel_mm3")
+        return None if value is None else float(value)
+
     def put(
         self,
         key: str,
@@ -158,10 +164,18 @@ def _default_loader(path: Path) -> Any:
     return load_study(path)
 
 
-def _default_preprocess(volume: Any, config: Any) -> np.ndarray:
+def _default_preprocess(volume: Any, config: Any) -> Any:
     from ichmodel.preprocess import preprocess
 
-    return np.asarray(preprocess(volume, config).array, dtype=np.float32)
+    return preprocess(volume, config)
+
+
+def input_geometry_meta(model_input: Any) -> dict[str, Any]:
+    """What a cache entry records of a :class:`ichmodel.preprocess.ModelInput`'s geometry."""
+    return {
+        "model_spacing_mm": [float(s) for s in model_input.model_spacing_mm],
+        "model_voxel_mm3": float(model_input.model_voxel_mm3),
+    }
 
 
 def build_cache(
@@ -170,13 +184,14 @@ def build_cache(
     *,
     content_hash: bool = False,
     loader: Callable[[Path], Any] | None = None,
-    preprocessor: Callable[[Any, Any], np.ndarray] | None = None,
+    preprocessor: Callable[[Any, Any], Any] | None = None,
 ) -> Generator[Progress, None, ManifestReport]:
     """Load + preprocess every row not cached yet; return the report with load problems added.
 
     This is also the manifest's "does every study load" check: a study that fails to load
     becomes a :class:`RowProblem` on its row (all rows are tried before anything is reported).
     Cancel by closing the generator; entries already written stay valid (resume = run again).
+    ``preprocessor`` returns a ModelInput (its voxel size is recorded) or a bare array.
     """
     loader = loader or _default_loader
     preprocessor = preprocessor or _default_preprocess
@@ -193,7 +208,7 @@ def build_cache(
         yield Progress("cache", i, n, f"row {row.row}: loading {row.study_text}")
         try:
             volume = loader(row.study)
-            array = preprocessor(volume, cache.preprocess_config)
+            prepared = preprocessor(volume, cache.preprocess_config)
         except ICHError as exc:
             problems.append(RowProblem(row.row, "study", f"does not load: {exc}"))
             continue
@@ -203,7 +218,10 @@ def build_cache(
                 RowProblem(row.row, "study", f"does not load ({type(exc).__name__}: {exc})")
             )
             continue
-        cache.put(key, array, {"study": str(row.study), "row": row.row})
+        meta: dict[str, Any] = {"study": str(row.study), "row": row.row}
+        if hasattr(prepared, "model_spacing_mm"):
+            meta.update(input_geometry_meta(prepared))
+        cache.put(key, np.asarray(getattr(prepared, "array", prepared), np.float32), meta)
         n_built += 1
         rows.append(dataclasses.replace(row, cache_key=key))
         yield Progress("cache", i + 1, n, f"row {row.row}: preprocessed")

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ichmodel.labels import ml_to_size_mm
+from ichmodel.labels import LabelTransform
 from ichmodel.train.cache import CaseCache
 from ichmodel.train.manifest import ManifestReport
 
@@ -56,16 +56,46 @@ NO_HEMATOMA_MAP = -1.0
 class CaseDataset(Dataset):
     """Cached inputs + labels; items are ``(x, size_mm, outcome, index)`` tensors.
 
-    With ``with_hematoma`` each item also ends with the case's hematoma share per input voxel
-    (1, z, y, x), filled with :data:`NO_HEMATOMA_MAP` where the cache holds no mask.
+    ``size_mm`` is the target of the network's size output under ``label_transform`` (the
+    model's; by default the paper's cube root). With ``with_hematoma`` each item also ends with
+    the case's hematoma share per input voxel (1, z, y, x), filled with
+    :data:`NO_HEMATOMA_MAP` where the cache holds no mask.
     """
 
     def __init__(
-        self, cache: CaseCache, cases: Sequence[Case], *, with_hematoma: bool = False
+        self,
+        cache: CaseCache,
+        cases: Sequence[Case],
+        *,
+        label_transform: LabelTransform | None = None,
+        with_hematoma: bool = False,
     ) -> None:
         self.cache = cache
         self.cases = list(cases)
+        self.label_transform = label_transform or LabelTransform()
         self.with_hematoma = with_hematoma
+        #: Each case's model-input voxel volume (mm^3), where the label transform needs it.
+        self.voxel_mm3: np.ndarray | None = None
+        if self.label_transform.needs_voxel_volume:
+            volumes = [cache.voxel_mm3(c.cache_key) for c in self.cases]
+            missing = [c.case_id for c, v in zip(self.cases, volumes, strict=True) if v is None]
+            if missing:
+                raise ValueError(
+                    f"{len(missing)} cached case(s) do not record their voxel size, which this "
+                    f"model needs to convert sizes to ml (first: {missing[0]}); build the cache "
+                    "again with this ichmodel"
+                )
+            self.voxel_mm3 = np.array(volumes, dtype=np.float64)
+
+    def target_size_mm(self, index: int) -> float:
+        """The network-space size target of case ``index``."""
+        voxel = None if self.voxel_mm3 is None else float(self.voxel_mm3[index])
+        return float(self.label_transform.to_size_mm(self.cases[index].volume_ml, voxel))
+
+    def to_ml(self, size_mm: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        """Network-space sizes of the cases at ``indices`` as volumes in ml."""
+        voxel = None if self.voxel_mm3 is None else self.voxel_mm3[np.asarray(indices)]
+        return np.asarray(self.label_transform.to_ml(np.asarray(size_mm, np.float64), voxel))
 
     def __len__(self) -> int:
         return len(self.cases)
@@ -73,7 +103,7 @@ class CaseDataset(Dataset):
     def __getitem__(self, index: int) -> tuple:
         case = self.cases[index]
         x = torch.from_numpy(np.asarray(self.cache.get(case.cache_key), dtype=np.float32))
-        size = torch.tensor(ml_to_size_mm(case.volume_ml), dtype=torch.float32)
+        size = torch.tensor(self.target_size_mm(index), dtype=torch.float32)
         label = NO_OUTCOME if case.poor_outcome is None else int(case.poor_outcome)
         item = (x, size, torch.tensor(label, dtype=torch.int64), index)
         if not self.with_hematoma:

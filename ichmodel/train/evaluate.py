@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ichmodel.labels import size_mm_to_ml
+from ichmodel.errors import TrainingError
 from ichmodel.progress import Progress
 from ichmodel.train.cache import CaseCache, build_cache
 from ichmodel.train.dataset import NO_OUTCOME, Case, CaseDataset, cases_from_report, make_loader
@@ -79,7 +79,10 @@ def evaluate_cases(
     net = model.net.to(plan.device, memory_format=plan.memory_format)
     was_training = net.training
     net.eval()
-    dataset = CaseDataset(cache, cases)
+    try:
+        dataset = CaseDataset(cache, cases, label_transform=model.label_transform)
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from exc
     loader = make_loader(dataset, _ordered(len(cases), batch_size), device=plan.device)
     sizes: list[np.ndarray] = []
     probs: list[np.ndarray] = []
@@ -96,7 +99,7 @@ def evaluate_cases(
                 yield Progress("evaluate", done, len(cases), f"{done}/{len(cases)} cases")
     finally:
         net.train(was_training)
-    predicted_ml = np.asarray(size_mm_to_ml(np.concatenate(sizes)), dtype=np.float64).reshape(-1)
+    predicted_ml = dataset.to_ml(np.concatenate(sizes), np.arange(len(cases))).reshape(-1)
     prob = np.concatenate(probs).astype(np.float64)
     reference = np.array([c.volume_ml for c in cases], dtype=np.float64)
     labels = [c.poor_outcome for c in cases]

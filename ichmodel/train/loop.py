@@ -28,7 +28,6 @@ import torch
 
 from ichmodel.device import configure_threads, plan_for
 from ichmodel.errors import NonFiniteLossError, TrainingError
-from ichmodel.labels import ml_to_size_mm
 from ichmodel.progress import Progress
 from ichmodel.train.augment import augment_batch
 from ichmodel.train.config import TrainConfig
@@ -99,8 +98,13 @@ def train(
         configure_threads(config.threads)
     by_id = {c.case_id: c for c in data.cases}
     localize = config.localization_loss_weight > 0
-    train_ds = CaseDataset(data.cache, [by_id[i] for i in split.train], with_hematoma=localize)
-    val_ds = CaseDataset(data.cache, [by_id[i] for i in split.val])
+    try:
+        train_ds = CaseDataset(data.cache, [by_id[i] for i in split.train],
+                               label_transform=start.label_transform, with_hematoma=localize)
+        val_ds = CaseDataset(data.cache, [by_id[i] for i in split.val],
+                             label_transform=start.label_transform)
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from exc
     if len(train_ds) == 0:
         raise TrainingError("no training cases after the split; add cases to the manifest")
     train_labels = train_ds.labels()
@@ -271,6 +275,7 @@ def train(
                         net,
                         val_loader,
                         plan,
+                        to_ml=val_ds.to_ml,
                         outcome_weight=config.outcome_loss_weight,
                         class_weights=class_weights_dev,
                     )
@@ -339,7 +344,7 @@ def _init_volume_bias(net: torch.nn.Module, dataset: CaseDataset) -> None:
     volume_head = getattr(net, "volume_head", None)
     if not hasattr(volume_head, "init_bias"):  # a network without ICHNet's heads
         return
-    mean = float(np.mean([ml_to_size_mm(c.volume_ml) for c in dataset.cases]))
+    mean = float(np.mean([dataset.target_size_mm(i) for i in range(len(dataset))]))
     volume_head.init_bias(mean)  # each head knows the unit of its linear part
     log.info("volume head bias initialised to the mean training size %.2f mm", mean)
 

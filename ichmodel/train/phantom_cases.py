@@ -15,7 +15,7 @@ from collections.abc import Generator, Iterable
 from typing import Any
 
 from ichmodel.progress import Progress
-from ichmodel.train.cache import CaseCache
+from ichmodel.train.cache import CaseCache, input_geometry_meta
 from ichmodel.train.dataset import Case
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ def cache_phantoms(
                 "volume_ml": float(phantom.hematoma_volume_ml),
                 "poor_outcome": int(phantom.poor_outcome),
                 "site": phantom.site,
+                **input_geometry_meta(model_input),
             }
             cache.put(key, model_input.array, meta, hematoma=hematoma)
         cases.append(

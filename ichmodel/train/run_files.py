@@ -26,6 +26,7 @@ from typing import Any
 from torch import nn
 
 from ichmodel.errors import TrainingError
+from ichmodel.labels import LabelTransform
 from ichmodel.train.cache import CaseCache
 from ichmodel.train.config import TrainConfig
 from ichmodel.train.dataset import Case
@@ -49,6 +50,26 @@ class StartModel:
     #: The start checkpoint's Grad-CAM flip averaging, kept by what the run saves: fine-tuned
     #: weights keep the start model's habits, its evidence offsets included.
     cam_flip_axes: tuple[str, ...] = ()
+    #: How the size output maps to ml (the start checkpoint's; the paper's cube root from
+    #: scratch). Kept by what the run saves, since the head was trained in its units.
+    label_transform: LabelTransform = field(default_factory=LabelTransform)
+
+
+def start_model_from_run(saved: dict[str, Any]) -> StartModel:
+    """The start model of a saved run's ``config.json`` (architecture and configs; the
+    weights come from its state on resume)."""
+    from ichmodel.nets.resnet3d import ICHNet, NetConfig
+    from ichmodel.preprocess import PreprocessConfig
+
+    net_config = NetConfig.from_dict(saved["net"])
+    return StartModel(
+        ICHNet(net_config),
+        net_config,
+        PreprocessConfig.from_dict(saved["preprocess"]),
+        saved.get("start", "resumed"),
+        tuple(saved.get("cam_flip_axes", ())),
+        LabelTransform.from_dict(saved.get("label_transform", {})),
+    )
 
 
 @dataclass(frozen=True)
@@ -173,6 +194,7 @@ class RunFiles:
                 training=training,
                 metrics=metrics,
                 cam_flip_axes=start.cam_flip_axes,
+                label_transform=start.label_transform,
             )
         finally:
             net.train(was_training)
@@ -224,6 +246,7 @@ def prepare_run_dir(
         "preprocess": _to_dict(start.preprocess_config),
         "start": start.source,
         "cam_flip_axes": list(start.cam_flip_axes),
+        "label_transform": start.label_transform.to_dict(),
         "cache_dir": str(data.cache.root),
         "n_cases": len(ids),
         "data": data.description,

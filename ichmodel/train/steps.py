@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -241,9 +241,10 @@ def recalibrate_batchnorm(net: nn.Module, loader, plan) -> int:
 
 @torch.inference_mode()
 def predict_batches(net: nn.Module, loader, plan) -> dict[str, np.ndarray]:
-    """Run ``net`` (eval mode) over a loader; returns sizes, probabilities, targets, labels."""
-    sizes, logits, targets, labels = [], [], [], []
-    for x, size, label, _ in loader:
+    """Run ``net`` (eval mode) over a loader; returns sizes, probabilities, targets, labels
+    and each row's dataset index."""
+    sizes, logits, targets, labels, indices = [], [], [], [], []
+    for x, size, label, index, *_ in loader:
         x = x.to(plan.device, non_blocking=True).contiguous(memory_format=plan.memory_format)
         with plan.autocast():
             out = net(x)
@@ -251,6 +252,7 @@ def predict_batches(net: nn.Module, loader, plan) -> dict[str, np.ndarray]:
         logits.append(out.logits.float().cpu())
         targets.append(size)
         labels.append(label)
+        indices.append(torch.as_tensor(index).reshape(-1))
     cat = torch.cat
     all_logits = cat(logits)
     return {
@@ -259,13 +261,24 @@ def predict_batches(net: nn.Module, loader, plan) -> dict[str, np.ndarray]:
         "prob": torch.softmax(all_logits, dim=1)[:, 1].numpy().astype(np.float64),
         "target_size_mm": cat(targets).numpy().astype(np.float64),
         "label": cat(labels).numpy(),
+        "index": cat(indices).numpy(),
     }
 
 
 def validation_metrics(
-    net: nn.Module, loader, plan, *, outcome_weight: float, class_weights: torch.Tensor | None
+    net: nn.Module,
+    loader,
+    plan,
+    *,
+    outcome_weight: float,
+    class_weights: torch.Tensor | None,
+    to_ml: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, float | None]:
-    """Validation loss (same formula as training) and the paper's metrics on ml."""
+    """Validation loss (same formula as training) and the paper's metrics on ml.
+
+    ``to_ml(sizes, dataset_indices)`` turns network-space sizes into ml (the dataset's
+    :meth:`~ichmodel.train.dataset.CaseDataset.to_ml`); default: the plain cube root.
+    """
     was_training = net.training
     net.eval()
     try:
@@ -287,9 +300,12 @@ def validation_metrics(
         class_weights=class_weights,
     )
     labels = [None if v == NO_OUTCOME else int(v) for v in r["label"]]
-    m = evaluation_metrics(
-        size_mm_to_ml(r["size_mm"]), size_mm_to_ml(r["target_size_mm"]), labels, r["prob"]
-    )
+    if to_ml is None:
+        predicted_ml, target_ml = size_mm_to_ml(r["size_mm"]), size_mm_to_ml(r["target_size_mm"])
+    else:
+        predicted_ml = to_ml(r["size_mm"], r["index"])
+        target_ml = to_ml(r["target_size_mm"], r["index"])
+    m = evaluation_metrics(predicted_ml, target_ml, labels, r["prob"])
     return {
         "val_loss": float(parts.total),
         "val_volume_loss": float(parts.volume),

@@ -139,6 +139,7 @@ class IchmodelBackend:
         if self._start_model_factory is not None:
             return self._start_model_factory(init)
         from ichmodel.checkpoint import default_model, load_checkpoint
+        from ichmodel.labels import LabelTransform
         from ichmodel.nets.resnet3d import ICHNet
         from ichmodel.train.registry import active_model_path
         from ichmodel.train.run_files import StartModel
@@ -157,6 +158,7 @@ class IchmodelBackend:
             preprocess_config=loaded.preprocess_config,
             source=source,
             cam_flip_axes=() if init == "scratch" else loaded.cam_flip_axes,
+            label_transform=LabelTransform() if init == "scratch" else loaded.label_transform,
         )
 
     def run(self, request: TrainRequest) -> Generator[Progress, None, TrainOutcome]:
@@ -194,19 +196,10 @@ class IchmodelBackend:
     def _resumed(self, saved: dict[str, Any], request: TrainRequest) -> tuple[Any, Any]:
         """Start model (architecture from the run; weights come from its state) and config
         (the run's, with only the fields a resume may change taken from the form)."""
-        from ichmodel.nets.resnet3d import ICHNet, NetConfig
-        from ichmodel.preprocess import PreprocessConfig
         from ichmodel.train.config import TrainConfig
-        from ichmodel.train.run_files import StartModel
+        from ichmodel.train.run_files import start_model_from_run
 
-        net_config = NetConfig.from_dict(saved["net"])
-        start = StartModel(
-            ICHNet(net_config),
-            net_config,
-            PreprocessConfig.from_dict(saved["preprocess"]),
-            saved.get("start", "resumed"),
-            tuple(saved.get("cam_flip_axes", ())),
-        )
+        start = start_model_from_run(saved)
         form = request.config.to_dict()
         changes = {k: form[k] for k in TrainConfig.RESUMABLE_CHANGES if k in form}
         config = TrainConfig.from_dict(saved["train"] | changes | {"max_steps": None})

@@ -109,6 +109,7 @@ def test_train_refuses_a_manifest_with_bad_rows(synth, env, tmp_path, capsys):
 
 def test_evaluate_matches_a_hand_computation(tmp_path):
     """A fixed 'network' (size = 10 * mean input, p = input mean) on constant inputs."""
+    from ichmodel.labels import LabelTransform
     from ichmodel.nets.resnet3d import NetOutput
     from ichmodel.train.cache import CaseCache
     from ichmodel.train.dataset import Case
@@ -123,6 +124,7 @@ def test_evaluate_matches_a_hand_computation(tmp_path):
     class Model:
         net = Fixed()
         name, sha256 = "fixed", "0" * 64
+        label_transform = LabelTransform()
 
     cache = CaseCache(tmp_path, TINY_PRE)
     values = [0.25, 0.5, 0.75, 0.125]  # exact in float16
