@@ -172,3 +172,43 @@ def test_from_scratch_network_options(tmp_path, capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "m.csv", "--out", "x", "--xy-strides", "2,2"])
     assert "stage_xy_strides" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def synth12(tmp_path_factory) -> Path:
+    """Twelve 64x64 phantom studies (seeds 7100+): enough to fit a voxel scaling."""
+    from ichmodel.phantom import PhantomConfig
+    from ichmodel.phantom.dataset import write_synth_dataset
+
+    out = tmp_path_factory.mktemp("synth12")
+    config = PhantomConfig(size=64, slice_thickness_mm=5.0, p_no_bleed=0.0)
+    return write_synth_dataset(out, 12, seed=7100, config=config)
+
+
+def test_calibrate_writes_a_model_whose_volumes_evaluate_as_fitted(synth12, env, tmp_path,
+                                                                   capsys):
+    out = tmp_path / "calibrated.safetensors"
+    rc = main(["calibrate", str(synth12), "--checkpoint", str(env), "--out", str(out),
+               "--device", "cpu", "--json"])
+    assert rc == 0, capsys.readouterr().err
+    fit = json.loads(capsys.readouterr().out)
+    assert fit["n"] == 12 and fit["mae_ml_after"] <= fit["mae_ml_before"]
+    calibrated = load_checkpoint(out)
+    assert calibrated.label_transform.voxel_exponent == fit["voxel_exponent"]
+    before = load_checkpoint(env)
+    for name, tensor in before.net.state_dict().items():  # the weights are untouched
+        assert torch.equal(tensor, calibrated.net.state_dict()[name]), name
+    assert main(["evaluate", str(synth12), "--checkpoint", str(out), "--json",
+                 "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["mae_ml"] == pytest.approx(
+        fit["mae_ml_after"], abs=1e-3)
+
+
+def test_calibrate_reports_bad_input_without_writing(synth, env, tmp_path, capsys):
+    out = tmp_path / "c.safetensors"
+    assert main(["calibrate", str(synth), "--checkpoint", str(env), "--out",
+                 str(tmp_path / "c.pt")]) == 3
+    assert ".safetensors" in capsys.readouterr().err
+    assert main(["calibrate", str(synth), "--checkpoint", str(env), "--out", str(out),
+                 "--device", "cpu"]) == 3  # six cases are too few to fit two numbers
+    assert "at least 10" in capsys.readouterr().err and not out.exists()

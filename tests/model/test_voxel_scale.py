@@ -174,3 +174,19 @@ def test_training_a_scaled_model_on_cases_without_voxel_sizes_is_refused(tmp_pat
     with pytest.raises(TrainingError, match="voxel size"):
         run_to_completion(train(TrainData(cache, tuple(cases)), start, tmp_path / "run",
                                 TrainConfig(epochs=1, batch_size=2, val_fraction=0.5)))
+
+
+def test_the_fit_recovers_a_known_scaling():
+    from ichmodel.train.calibrate import fit_voxel_scale
+
+    rng = np.random.default_rng(3)
+    voxel = rng.uniform(2.0, 5.0, 200)
+    truth = rng.uniform(0.5, 60.0, 200)
+    # a network that saw only voxels: its ml is the truth in units of a 3.3 mm^3 voxel, ^0.8
+    raw_ml = truth / (voxel / 3.3) ** 0.8 * rng.normal(1.0, 0.03, 200)
+    fit = fit_voxel_scale(ml_to_size_mm(raw_ml), voxel, truth)
+    assert fit.label_transform.voxel_exponent == pytest.approx(0.8, abs=0.05)
+    assert fit.label_transform.reference_voxel_mm3 == pytest.approx(3.3, rel=0.05)
+    assert fit.mae_ml_after < 0.3 * fit.mae_ml_before and fit.n == 200
+    with pytest.raises(ValueError, match="at least 10"):
+        fit_voxel_scale([10.0] * 3, [3.0] * 3, [1.0] * 3)
