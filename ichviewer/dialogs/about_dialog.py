@@ -91,6 +91,8 @@ def model_card_html(model: Any) -> str:
         "weights SHA-256": str(getattr(model, "sha256", "") or "—"),
         "network": _as_mapping(getattr(model, "net_config", None)),
         "preprocessing": _as_mapping(getattr(model, "preprocess_config", None)),
+        # how its size output becomes ml (scaled by the input's voxel volume, or not)
+        "volume output": _as_mapping(getattr(model, "label_transform", None)),
     }
     parts.append("<h3>Technical details</h3>")
     parts.append(_value_html(facts))

@@ -259,3 +259,20 @@ def test_the_chosen_hu_range_applies_to_the_next_study(window, fake_jobs, qtbot,
         window.open_path(study_dir(tmp_path))
     assert ("measure", 45.0, 90.0) in fake_jobs.calls
     assert window.controller.study.measurement.params.hu_min == 45.0
+
+
+def test_the_model_card_says_how_volumes_are_scaled(tmp_path):
+    from ichmodel.checkpoint import load_checkpoint, save_checkpoint
+    from ichmodel.labels import LabelTransform
+    from ichmodel.nets import ICHNet, NetConfig
+    from ichmodel.preprocess import PreprocessConfig
+    from ichviewer.dialogs.about_dialog import model_card_html
+
+    net_config = NetConfig(depth=10, base_width=2)
+    path = tmp_path / "scaled.safetensors"
+    save_checkpoint(path, ICHNet(net_config), net_config=net_config,
+                    preprocess_config=PreprocessConfig(output_shape=(8, 32, 32)),
+                    card={"name": "scaled"},
+                    label_transform=LabelTransform(voxel_exponent=0.9, reference_voxel_mm3=3.2))
+    text = model_card_html(load_checkpoint(path))
+    assert "volume output" in text and "voxel exponent" in text and "0.9" in text
