@@ -79,6 +79,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--xy-strides", type=parse_xy_strides, default=(1, 2, 2, 2),
                    metavar="A,B,C,D", help="from scratch: in-plane stride of each stage (paper "
                    "1,2,2,2; 1,2,2,1 keeps a 14x14 last map, finer Grad-CAM)")
+    p.add_argument("--voxel-exponent", type=float, default=0.0, metavar="K",
+                   help="from scratch: scale the size output by (input voxel volume / 1 mm^3)^K "
+                   "(paper 0; 1 tells the network each head's physical scale, which the resize "
+                   "to 32x224x224 hides; `ichmodel calibrate` fits K for a trained model)")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
     p.add_argument("--epochs", type=int, help="epochs (default 300)")
     p.add_argument("--batch-size", type=int, help="batch size (default 8)")
@@ -144,6 +148,7 @@ def _start_model(args: argparse.Namespace, saved: dict | None):
     import torch
 
     from ichmodel.checkpoint import load_checkpoint
+    from ichmodel.labels import LabelTransform
     from ichmodel.nets import ICHNet, NetConfig
     from ichmodel.preprocess import PreprocessConfig
     from ichmodel.train.loop import StartModel
@@ -166,7 +171,8 @@ def _start_model(args: argparse.Namespace, saved: dict | None):
     net_config = NetConfig(depth=34, base_width=args.width, size_head=args.size_head,
                            stage_z_strides=args.z_strides, stage_xy_strides=args.xy_strides)
     torch.manual_seed(args.seed or 0)
-    return StartModel(ICHNet(net_config), net_config, PreprocessConfig(), "scratch")
+    return StartModel(ICHNet(net_config), net_config, PreprocessConfig(), "scratch",
+                      label_transform=LabelTransform(voxel_exponent=args.voxel_exponent))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -166,6 +166,11 @@ def test_from_scratch_network_options(tmp_path, capsys):
     paper = _start_model(build_parser().parse_args(
         ["train", "m.csv", "--out", str(tmp_path), "--from-scratch", "--width", "2"]), None)
     assert paper.net_config == NetConfig(depth=34, base_width=2)  # the paper's by default
+    assert not paper.label_transform.needs_voxel_volume
+    scaled = _start_model(build_parser().parse_args(
+        ["train", "m.csv", "--out", str(tmp_path), "--from-scratch", "--width", "2",
+         "--voxel-exponent", "1"]), None)
+    assert scaled.label_transform.voxel_exponent == 1.0
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "m.csv", "--out", "x", "--z-strides", "1,3,1,1"])
     assert "1,3,1,1" in capsys.readouterr().err
