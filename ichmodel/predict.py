@@ -33,6 +33,7 @@ from ichmodel.gradcam import (
     cam_from_activation,
     capture_activation,
 )
+from ichmodel.labels import ml_to_size_mm
 from ichmodel.nets.resnet3d import STAGE_NAMES, ICHNet, NetOutput, fuse_batchnorm
 from ichmodel.preprocess import preprocess, resize_trilinear
 from ichmodel.progress import Progress
@@ -50,6 +51,8 @@ class Prediction:
     """
 
     predicted_volume_ml: float
+    #: The paper's "ICH size": cube root of the predicted volume in mm^3 (for a model whose
+    #: label transform scales by voxel volume, not the network's raw output).
     size_mm: float
     poor_outcome_probability: float
     cam: np.ndarray | None
@@ -261,7 +264,7 @@ def predict(
     )
     return Prediction(
         predicted_volume_ml=volume_ml,
-        size_mm=size_mm,
+        size_mm=float(ml_to_size_mm(volume_ml)),
         poor_outcome_probability=probability,
         cam=cam.astype(np.float32, copy=False) if cam is not None else None,
         cam_head=cam_head,

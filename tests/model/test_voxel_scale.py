@@ -190,3 +190,28 @@ def test_the_fit_recovers_a_known_scaling():
     assert fit.mae_ml_after < 0.3 * fit.mae_ml_before and fit.n == 200
     with pytest.raises(ValueError, match="at least 10"):
         fit_voxel_scale([10.0] * 3, [3.0] * 3, [1.0] * 3)
+
+
+def test_predict_scales_the_volume_by_the_studys_voxel_volume(tmp_path):
+    from ichmodel.checkpoint import load_checkpoint, save_checkpoint
+    from ichmodel.predict import predict
+
+    net_config = NetConfig(depth=10, base_width=2)
+    torch.manual_seed(0)
+    net = ICHNet(net_config)
+    net.volume_head.init_bias(20.0)  # an 8 ml start, so the comparison is not 0 == 0
+    paths = {}
+    for name, transform in (("plain", LabelTransform()), ("scaled", SCALED)):
+        paths[name] = tmp_path / f"{name}.safetensors"
+        save_checkpoint(paths[name], net, net_config=net_config, preprocess_config=PRE,
+                        card={"name": name}, label_transform=transform)
+    volume = _head((5.0, 1.0, 1.0))
+    plain, scaled = (run_to_completion(predict(volume, load_checkpoint(paths[n]), cam_head=None,
+                                               device="cpu"))
+                     for n in ("plain", "scaled"))
+    factor = preprocess(volume, PRE).model_voxel_mm3 / SCALED.reference_voxel_mm3
+    assert plain.predicted_volume_ml > 1.0 and abs(factor - 1.0) > 0.1
+    assert scaled.predicted_volume_ml == pytest.approx(plain.predicted_volume_ml * factor,
+                                                       rel=1e-4)
+    # size_mm stays the paper's "ICH size" of the reported volume
+    assert scaled.predicted_volume_ml == pytest.approx(scaled.size_mm**3 / 1000, rel=1e-4)
