@@ -48,16 +48,6 @@ def _args(argv=None):
     return p.parse_args(argv)
 
 
-def _volume_only(model, cache, seeds) -> dict:
-    from ichmodel.train.evaluate import evaluate_cases
-    from ichmodel.train.phantom_cases import cache_phantoms
-
-    cases = run_to_completion(cache_phantoms(seeds, cache))
-    m = run_to_completion(evaluate_cases(model, cache, cases)).metrics
-    return {"seeds": [seeds.start, seeds.stop - 1], "n": m.n, "mae_ml": m.mae_ml,
-            "mse_ml2": m.mse_ml2, "mape_pct": m.mape_pct, "accuracy": m.accuracy, "auc": m.auc}
-
-
 def main(argv=None) -> int:
     a = _args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -79,8 +69,8 @@ def main(argv=None) -> int:
               "fit": fit.to_dict(), "eval": []}
     log.info("fit: %s", json.dumps(report["fit"]))
     for seeds in a.eval_seeds or []:
-        before = _volume_only(model, cache, seeds)
-        after = (_volume_only if a.no_pointing else _measure)(calibrated, cache, seeds)
+        before = _measure(model, cache, seeds, pointing=False)  # a positive factor per study
+        after = _measure(calibrated, cache, seeds, pointing=not a.no_pointing)  # keeps the maps
         report["eval"].append({"before": before, "after": after})
         log.info("seeds %s: MAE %.3f -> %.3f ml, AUC %.4f -> %.4f%s", after["seeds"],
                  before["mae_ml"], after["mae_ml"], before["auc"], after["auc"],

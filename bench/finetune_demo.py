@@ -61,7 +61,8 @@ def _args(argv=None):
     return p.parse_args(argv)
 
 
-def _measure(model, cache, seeds: range) -> dict:
+def _measure(model, cache, seeds: range, *, pointing: bool = True) -> dict:
+    """MAE/AUC on the phantoms ``seeds`` and (unless ``pointing`` is off) the pointing game."""
     from train_demo import pointing_game
 
     from ichmodel.train.evaluate import evaluate_cases
@@ -69,11 +70,13 @@ def _measure(model, cache, seeds: range) -> dict:
 
     cases = run_to_completion(cache_phantoms(seeds, cache))
     m = run_to_completion(evaluate_cases(model, cache, cases)).metrics
-    pg = pointing_game(model, seeds, layers=("layer4",))
-    return {"seeds": [seeds.start, seeds.stop - 1], "n": m.n, "mae_ml": m.mae_ml,
-            "mse_ml2": m.mse_ml2, "mape_pct": m.mape_pct, "accuracy": m.accuracy, "auc": m.auc,
-            "n_bleeds": pg["layer4_argmax"][1],
-            **{f"pointing_{k.removeprefix('layer4_')}": v[0] for k, v in pg.items()}}
+    out = {"seeds": [seeds.start, seeds.stop - 1], "n": m.n, "mae_ml": m.mae_ml,
+           "mse_ml2": m.mse_ml2, "mape_pct": m.mape_pct, "accuracy": m.accuracy, "auc": m.auc}
+    if pointing:
+        pg = pointing_game(model, seeds, layers=("layer4",))
+        out["n_bleeds"] = pg["layer4_argmax"][1]
+        out.update({f"pointing_{k.removeprefix('layer4_')}": v[0] for k, v in pg.items()})
+    return out
 
 
 def main(argv=None) -> int:

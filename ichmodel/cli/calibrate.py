@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from ichmodel.cli.train import parse_rows
+    from ichmodel.cli.evaluate import add_manifest_run_options
 
     p = subparsers.add_parser(
         "calibrate",
@@ -26,12 +26,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="where to write the calibrated model (.safetensors)")
     p.add_argument("--checkpoint", type=Path, metavar="FILE",
                    help="the model to calibrate (default: the active model)")
-    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")
-    p.add_argument("--exclude-rows", type=parse_rows, default=[], metavar="ROWS",
-                   help="leave these manifest rows out, e.g. 3,5,7-9")
-    p.add_argument("--cache", type=Path, metavar="DIR",
-                   help="preprocessing cache (default: the user data folder's cache)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_manifest_run_options(p)
     return p
 
 

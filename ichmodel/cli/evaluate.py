@@ -13,8 +13,6 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from ichmodel.cli.train import parse_rows
-
     p = subparsers.add_parser(
         "evaluate",
         help="the paper's metrics (MAE, MSE, MAPE, accuracy, AUC) of a model on a manifest",
@@ -23,15 +21,23 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("manifest", type=Path, help="manifest CSV (study, volume_ml, poor_outcome)")
     p.add_argument("--checkpoint", type=Path, metavar="FILE",
                    help="a .safetensors model (default: the active model)")
-    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")
     p.add_argument("--plots", type=Path, metavar="DIR", help="write roc.png and scatter.png")
     p.add_argument("--cases", action="store_true", help="include per-case predictions in JSON")
+    add_manifest_run_options(p)
+    return p
+
+
+def add_manifest_run_options(p: argparse.ArgumentParser) -> None:
+    """--device, --exclude-rows, --cache and --json, as every command that runs a model over
+    a manifest takes them (evaluate, calibrate)."""
+    from ichmodel.cli.train import parse_rows
+
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")
     p.add_argument("--exclude-rows", type=parse_rows, default=[], metavar="ROWS",
                    help="leave these manifest rows out, e.g. 3,5,7-9")
     p.add_argument("--cache", type=Path, metavar="DIR",
                    help="preprocessing cache (default: the user data folder's cache)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,10 +22,9 @@ import numpy as np
 from ichmodel.errors import TrainingError
 from ichmodel.labels import LabelTransform, ml_to_size_mm, size_mm_to_ml
 from ichmodel.progress import Progress
-from ichmodel.train.cache import CaseCache, build_cache
-from ichmodel.train.dataset import Case, cases_from_report
-from ichmodel.train.evaluate import evaluate_cases
-from ichmodel.train.manifest import read_manifest
+from ichmodel.train.cache import CaseCache
+from ichmodel.train.dataset import Case
+from ichmodel.train.evaluate import cache_manifest, evaluate_cases
 
 
 @dataclass(frozen=True)
@@ -107,11 +106,8 @@ def calibrate_manifest(
     exclude_rows: Sequence[int] = (),
 ) -> Generator[Progress, None, VoxelScaleFit]:
     """Validate a manifest (every bad row reported at once), cache its inputs and fit."""
-    report = read_manifest(manifest, exclude_rows=exclude_rows)
-    cache = CaseCache(cache_dir, model.preprocess_config)
-    report = yield from build_cache(report, cache)
-    report.raise_for_problems()
-    fit = yield from calibrate_cases(model, cache, cases_from_report(report), device=device)
+    cache, cases = yield from cache_manifest(manifest, model, cache_dir, exclude_rows)
+    fit = yield from calibrate_cases(model, cache, cases, device=device)
     return fit
 
 

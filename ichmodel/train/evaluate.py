@@ -142,11 +142,19 @@ def evaluate_manifest(
 
     Raises :class:`ichmodel.errors.ManifestError` listing every bad row before evaluating.
     """
+    cache, cases = yield from cache_manifest(manifest, model, cache_dir, exclude_rows)
+    result = yield from evaluate_cases(model, cache, cases, device=device, batch_size=batch_size)
+    return result
+
+
+def cache_manifest(
+    manifest: str | Path, model: Any, cache_dir: str | Path, exclude_rows: Sequence[int] = ()
+) -> Generator[Progress, None, tuple[CaseCache, list[Case]]]:
+    """Validate a manifest and cache its inputs with ``model``'s preprocessing; returns the
+    cache and its cases. Raises :class:`ichmodel.errors.ManifestError` listing every bad row
+    (unparseable or not loading) at once."""
     report = read_manifest(manifest, exclude_rows=exclude_rows)
     cache = CaseCache(cache_dir, model.preprocess_config)
     report = yield from build_cache(report, cache)
     report.raise_for_problems()
-    result = yield from evaluate_cases(
-        model, cache, cases_from_report(report), device=device, batch_size=batch_size
-    )
-    return result
+    return cache, cases_from_report(report)
