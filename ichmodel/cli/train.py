@@ -38,6 +38,16 @@ def parse_xy_strides(text: str) -> tuple[int, ...]:
     return _parse_strides(text, "stage_xy_strides")
 
 
+def parse_voxel_exponent(text: str) -> float:
+    """A finite number, checked by LabelTransform (an argparse ``type``)."""
+    from ichmodel.labels import LabelTransform
+
+    try:
+        return LabelTransform(voxel_exponent=float(text)).voxel_exponent
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc} (e.g. 1)") from exc
+
+
 def parse_rows(text: str | None) -> list[int]:
     """``"3,5,7-9"`` -> [3, 5, 7, 8, 9] (spreadsheet row numbers)."""
     rows: list[int] = []
@@ -79,7 +89,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--xy-strides", type=parse_xy_strides, default=(1, 2, 2, 2),
                    metavar="A,B,C,D", help="from scratch: in-plane stride of each stage (paper "
                    "1,2,2,2; 1,2,2,1 keeps a 14x14 last map, finer Grad-CAM)")
-    p.add_argument("--voxel-exponent", type=float, default=0.0, metavar="K",
+    p.add_argument("--voxel-exponent", type=parse_voxel_exponent, default=0.0, metavar="K",
                    help="from scratch: scale the size output by (input voxel volume / 1 mm^3)^K "
                    "(paper 0; 1 tells the network each head's physical scale, which the resize "
                    "to 32x224x224 hides; `ichmodel calibrate` fits K for a trained model)")

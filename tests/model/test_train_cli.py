@@ -171,6 +171,10 @@ def test_from_scratch_network_options(tmp_path, capsys):
         ["train", "m.csv", "--out", str(tmp_path), "--from-scratch", "--width", "2",
          "--voxel-exponent", "1"]), None)
     assert scaled.label_transform.voxel_exponent == 1.0
+    for bad in ("nan", "inf", "one"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["train", "m.csv", "--out", "x", "--voxel-exponent", bad])
+        assert "--voxel-exponent" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "m.csv", "--out", "x", "--z-strides", "1,3,1,1"])
     assert "1,3,1,1" in capsys.readouterr().err
