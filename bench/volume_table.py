@@ -33,7 +33,8 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
 
-    from ichmodel.checkpoint import default_model, load_checkpoint
+    from ichmodel.active_model import default_model
+    from ichmodel.checkpoint import load_checkpoint
     from ichmodel.measure import measure
     from ichmodel.phantom import make_phantom
     from ichmodel.predict import predict

@@ -1,13 +1,19 @@
 """Checkpoints: safetensors weights + a JSON document describing them. No pickle, ever.
 
-The document (schema :data:`SCHEMA_VERSION`) is stored in the safetensors metadata under the key
+The document (schema :data:`SCHEMA_VERSION`; schema 1 files still load) is stored in the safetensors metadata under the key
 ``"ichmodel"`` (authoritative) and, for people and the model registry, written beside the file as
 ``<stem>.json``. It holds the net config, preprocessing config, label transform, model card,
 training provenance, metrics, the weights' dtype and two SHA-256 digests:
 
 * ``weights_sha256`` over every tensor (name, dtype, shape and bytes, in name order) - the
   model's identity, shown in reports as ``LoadedModel.sha256``;
-* ``config_sha256`` over the configs + ``weights_sha256``, so an edited header is noticed.
+* ``config_sha256`` over the configs, the card's provenance (schema 2) and ``weights_sha256``,
+  so an edited header is noticed.
+
+Schema 2 (this version) records the card's :class:`~ichmodel.model_card.Provenance` inside the
+digest and no longer stores Grad-CAM flip axes as part of the model (they became the card's
+``recommended_cam_flip_axes``, an explicit argument of prediction). A schema 1 file loads with
+provenance ``unrecorded`` and its flip axes moved into the card.
 
 :func:`load_checkpoint` verifies both, that the weights fit the recorded architecture, and that
 a sidecar (when present) belongs to the file; any problem raises a
@@ -24,7 +30,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,15 +39,16 @@ import torch
 from torch import nn
 
 from ichmodel import __version__
+from ichmodel.flip_axes import check_flip_axes
 from ichmodel.errors import CheckpointError, CheckpointIntegrityError, PickleCheckpointError
 from ichmodel.labels import LabelTransform
-from ichmodel.model_card import UNTRAINED_BANNER, ModelCard
+from ichmodel.model_card import UNTRAINED_BANNER, ModelCard, Provenance
 from ichmodel.nets.resnet3d import ICHNet, NetConfig
 from ichmodel.preprocess import PreprocessConfig
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 METADATA_KEY = "ichmodel"
 FORMAT_NAME = "ichmodel-checkpoint"
 PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin", ".tar"})
@@ -74,17 +81,15 @@ class LoadedModel:
     weights_dtype: str = "float32"
     #: Problems met while choosing this model (e.g. the active model failed to load).
     load_warnings: tuple[str, ...] = ()
-    #: Axes ("z", "y", "x") over whose flips Grad-CAM is averaged (empty: plain Grad-CAM). A
-    #: network may put its evidence at a fixed offset from the bleed along an axis it never saw
-    #: mirrored (the demo model: ~15 mm front-back); the offsets of a map and of its mirror
-    #: image cancel in the average. Saved with the weights; set where the pointing game shows
-    #: it helps (the demo model, not trained with those flips: 82 % of held-out bleeds hit
-    #: instead of 11 %).
-    cam_flip_axes: tuple[str, ...] = ()
+
+    @property
+    def provenance(self) -> Provenance:
+        """Where its training data came from (recorded in the card, covered by the digest)."""
+        return self.card.provenance
 
     @property
     def is_untrained(self) -> bool:
-        return self.name == "untrained"
+        return self.card.provenance is Provenance.UNTRAINED
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -96,8 +101,8 @@ class LoadedModel:
                 "network produced these numbers. Install or train a model (ichmodel train / "
                 "ichmodel models use NAME) before reading anything into them."
             )
-        elif self.card.banner:
-            out.append(f"model '{self.name}': {self.card.banner}")
+        elif self.card.warning_banner:
+            out.append(f"model '{self.name}': {self.card.warning_banner}")
         return tuple(out) + self.load_warnings
 
 
@@ -115,28 +120,14 @@ def weights_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
 def _config_sha256(doc: Mapping[str, Any]) -> str:
     keys = ("net_config", "preprocess_config", "label_transform", "weights_dtype", "weights_sha256")
     hashed = {k: doc.get(k) for k in keys}
-    if "cam_flip_axes" in doc:  # only where set, so files written before it keep their digest
-        hashed["cam_flip_axes"] = doc["cam_flip_axes"]
+    if doc.get("schema_version") == 1:
+        if "cam_flip_axes" in doc:  # schema 1 hashed them only where set
+            hashed["cam_flip_axes"] = doc["cam_flip_axes"]
+    else:
+        card = doc.get("card")
+        hashed["provenance"] = card.get("provenance") if isinstance(card, Mapping) else None
     canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-FLIP_AXES: tuple[str, ...] = ("z", "y", "x")
-
-
-def check_flip_axes(axes: Iterable[str]) -> tuple[str, ...]:
-    """Validated, de-duplicated flip axes in (z, y, x) order."""
-    axes = tuple(str(a) for a in axes)
-    unknown = [a for a in axes if a not in FLIP_AXES]
-    if unknown:
-        raise ValueError(f"cam flip axes must be among {FLIP_AXES}, got {unknown}")
-    return tuple(a for a in FLIP_AXES if a in axes)
-
-
-def flip_words(axes: Iterable[str]) -> str:
-    """("z", "y") -> "head-foot and front-back" (for legends and reports)."""
-    names = {"z": "head-foot", "y": "front-back", "x": "left-right"}
-    return " and ".join(names[a] for a in check_flip_axes(axes))
 
 
 def sidecar_path(path: str | Path) -> Path:
@@ -168,14 +159,13 @@ def save_checkpoint(
     dtype: str = "float32",
     label_transform: LabelTransform | None = None,
     write_sidecar: bool = True,
-    cam_flip_axes: Sequence[str] = (),
 ) -> Path:
     """Write ``net``'s weights and their description atomically; returns the path.
 
     ``dtype`` 'float16' halves the file (the demo model); floating tensors are cast, integer
     buffers kept. ``training`` (provenance: data, seeds, epochs, ...) and ``metrics`` must be
     JSON-serialisable. Loading gives the net back bit-exactly (in fp32 after an fp16 save).
-    ``cam_flip_axes``: see :attr:`LoadedModel.cam_flip_axes` (measure before setting it).
+    The card's ``provenance`` (site, synthetic, untrained) is part of the config digest.
     """
     from safetensors.torch import save_file
 
@@ -205,7 +195,6 @@ def save_checkpoint(
         "label_transform": (label_transform or LabelTransform()).to_dict(),
         "weights_dtype": dtype,
         "weights_sha256": weights_sha256(tensors),
-        **({"cam_flip_axes": list(check_flip_axes(cam_flip_axes))} if cam_flip_axes else {}),
         "card": card.to_dict(),
         "training": dict(training or {}),
         "metrics": dict(metrics or {}),
@@ -287,8 +276,7 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedMod
         net_config = NetConfig.from_dict(doc["net_config"])
         preprocess_config = PreprocessConfig.from_dict(doc["preprocess_config"])
         label_transform = LabelTransform.from_dict(doc["label_transform"])
-        card = ModelCard.from_dict(doc["card"])
-        cam_flip_axes = check_flip_axes(doc.get("cam_flip_axes") or ())
+        card = _card_from_document(doc)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{name}: its recorded configuration is invalid ({exc})") from exc
     tensors = load_file(str(path), device="cpu")
@@ -342,107 +330,14 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedMod
         training=dict(doc.get("training") or {}),
         created_utc=str(doc.get("created_utc", "")),
         weights_dtype=str(doc.get("weights_dtype", "float32")),
-        cam_flip_axes=cam_flip_axes,
     )
 
 
-# --- choosing a model ---------------------------------------------------------------------
-UNTRAINED_NET_CONFIG = NetConfig(depth=34, base_width=16)
-UNTRAINED_SEED = 0
-
-_cache_lock = threading.Lock()
-_cache: dict[tuple, LoadedModel] = {}
-
-
-def untrained_model() -> LoadedModel:
-    """A deterministic randomly initialised ResNet34 (width 16), named 'untrained'.
-
-    Every prediction made with it carries a loud warning (see :attr:`LoadedModel.warnings`).
-    The same object is returned on every call.
-    """
-    from ichmodel.model_card import UNTRAINED_CARD
-
-    with _cache_lock:
-        cached = _cache.get(("untrained",))
-        if cached is not None:
-            return cached
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(UNTRAINED_SEED)
-            net = ICHNet(UNTRAINED_NET_CONFIG).eval()
-        model = LoadedModel(
-            name="untrained",
-            sha256=weights_sha256(net.state_dict()),
-            net=net,
-            net_config=UNTRAINED_NET_CONFIG,
-            preprocess_config=PreprocessConfig(),
-            card=UNTRAINED_CARD,
-            training={"seed": UNTRAINED_SEED, "epochs": 0},
-        )
-        _cache[("untrained",)] = model
-        return model
-
-
-def load_cached(path: str | Path) -> LoadedModel:
-    """:func:`load_checkpoint`, memoised on (path, size, mtime) so re-use is free."""
-    path = Path(path).resolve()
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise CheckpointError(f"checkpoint {path} does not exist; check the path") from exc
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    model = load_checkpoint(path)
-    with _cache_lock:
-        for old in [k for k in _cache if k[0] == key[0]]:
-            del _cache[old]
-        _cache[key] = model
-    return model
-
-
-def _candidate_paths() -> list[tuple[str, Path]]:
-    candidates: list[tuple[str, Path]] = []
-    try:
-        from ichmodel.train.registry import active_model_path
-    except ImportError:
-        active_model_path = None
-    if active_model_path is not None:
-        try:
-            active = active_model_path()
-        except Exception as exc:  # noqa: BLE001 - a broken registry must not stop predictions
-            log.warning("the model registry could not be read: %s", exc)
-            active = None
-        if active is not None:
-            candidates.append(("active model", Path(active)))
-    from ichmodel.resources import demo_model_path
-
-    demo = demo_model_path()
-    if demo.is_file() and all(p.resolve() != demo.resolve() for _, p in candidates):
-        candidates.append(("bundled demo model", demo))
-    return candidates
-
-
-def default_model() -> LoadedModel:
-    """The model ``predict`` uses without ``--checkpoint``.
-
-    The registry's active model (``ichmodel.train.registry.active_model_path()``) when there is
-    one, else the bundled demo model (``ichmodel.resources.demo_model_path()``), else
-    :func:`untrained_model`. A candidate that fails to load is skipped, and the reason travels in
-    the chosen model's ``load_warnings`` (never a silent fallback).
-    """
-    problems: list[str] = []
-    for label, path in _candidate_paths():
-        try:
-            model = load_cached(path)
-        except CheckpointError as exc:
-            log.warning("%s %s could not be loaded: %s", label, path, exc)
-            problems.append(f"the {label} ({path.name}) could not be loaded: {exc}")
-            continue
-        if problems:
-            model = dataclasses.replace(model, load_warnings=tuple(problems))
-        return model
-    model = untrained_model()
-    if problems:
-        model = dataclasses.replace(model, load_warnings=tuple(problems))
-    return model
+def _card_from_document(doc: Mapping[str, Any]) -> ModelCard:
+    """The card; a schema 1 file's flip axes (then a field of the model) join its card as a
+    recommendation, and its provenance is ``unrecorded`` unless its card says otherwise."""
+    card = ModelCard.from_dict(doc["card"])
+    legacy_flips = check_flip_axes(doc.get("cam_flip_axes") or ())
+    if legacy_flips and not card.recommended_cam_flip_axes:
+        card = dataclasses.replace(card, recommended_cam_flip_axes=legacy_flips)
+    return card

@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ichmodel.checkpoint import LoadedModel, default_model
+from ichmodel.active_model import default_model
+from ichmodel.checkpoint import LoadedModel
 from ichmodel.device import DevicePlan, plan_for
+from ichmodel.flip_axes import check_flip_axes, flip_sets
 from ichmodel.gradcam import (
     DEFAULT_LAYER,
     HEADS,
@@ -63,7 +65,7 @@ class Prediction:
     device: str
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-    #: Axes whose flips the Grad-CAM was averaged over (the model's ``cam_flip_axes``).
+    #: Axes whose flips the Grad-CAM was averaged over (the caller's ``cam_flip_axes``).
     cam_flip_axes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,16 +138,6 @@ _predictor_lock = threading.Lock()
 _last_predictor: Predictor | None = None
 
 
-def flip_sets(axes: tuple[str, ...]) -> list[tuple[int, ...]]:
-    """Every combination of flips over ``axes`` as tensor dims of a (B, C, z, y, x) batch,
-    the identity first: ("y", "z") -> [(), (-2,), (-3,), (-3, -2)]."""
-    dims = [{"z": -3, "y": -2, "x": -1}[a] for a in axes]
-    sets: list[tuple[int, ...]] = [()]
-    for d in dims:
-        sets += [tuple(sorted(s + (d,))) for s in sets]
-    return sets
-
-
 def get_predictor(model: LoadedModel, device: str = "auto", precision: str = "auto") -> Predictor:
     """The cached :class:`Predictor` for this model object and device, else a new one.
 
@@ -186,13 +178,20 @@ def predict(
     cam_head: str | None = "volume",
     cam_layer: str = DEFAULT_LAYER,
     precision: str = "auto",
+    cam_flip_axes: tuple[str, ...] = (),
 ) -> Generator[Progress, None, Prediction]:
     """Predict hematoma volume and poor-outcome probability, with a Grad-CAM heatmap.
 
-    ``model`` None uses :func:`ichmodel.checkpoint.default_model` (active, demo, or the loudly
+    ``model`` None uses :func:`ichmodel.active_model.default_model` (active, demo, or the loudly
     labelled untrained model). ``cam_head`` 'volume' or 'prognosis' (None skips Grad-CAM);
     ``cam_layer`` an encoder stage, 'layer4' (paper) or 'layer3' (finer).
+    ``cam_flip_axes`` (test-time augmentation of the heatmap only, see
+    :mod:`ichmodel.flip_axes`): the flipped inputs run in the same batch, each map is mirrored
+    back at the input resolution and the maps are averaged; the volume and probability stay the
+    plain input's. A card may recommend axes (``model.card.recommended_cam_flip_axes``); the
+    caller decides.
     """
+    cam_flip_axes = check_flip_axes(cam_flip_axes)
     if cam_head is not None and cam_head not in HEADS:
         raise ValueError(f"cam_head must be one of {HEADS} or None, got {cam_head!r}")
     if cam_layer not in STAGE_NAMES[1:]:
@@ -215,7 +214,7 @@ def predict(
         "forward", 1, n_stages, f"Running '{model.name}' on {predictor.plan.description}"
     )
     t = time.perf_counter()
-    flips = flip_sets(model.cam_flip_axes) if cam_head else [()]
+    flips = flip_sets(cam_flip_axes) if cam_head else [()]
     x = model_input.tensor()
     batch = torch.cat([x.flip(dims) if dims else x for dims in flips])  # flips[0] is ()
     out, activation = predictor.forward(batch, capture=cam_layer if cam_head else None)
@@ -269,7 +268,7 @@ def predict(
         cam=cam.astype(np.float32, copy=False) if cam is not None else None,
         cam_head=cam_head,
         cam_layer=cam_layer if cam_head else None,
-        cam_flip_axes=model.cam_flip_axes if cam_head else (),
+        cam_flip_axes=cam_flip_axes if cam_head else (),
         model_name=model.name,
         model_sha256=model.sha256,
         device=predictor.plan.description,

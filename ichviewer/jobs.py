@@ -70,7 +70,7 @@ class Measurer:
 class ModelCache:
     """The active model, loaded once in the model lane and reused by every prediction.
 
-    ``path`` None means ``ichmodel.checkpoint.default_model()`` (bundled demo weights, or the
+    ``path`` None means ``ichmodel.active_model.default_model()`` (bundled demo weights, or the
     loudly-labelled untrained model). ``set_path`` switches (the next ``get`` loads it).
     """
 
@@ -96,10 +96,10 @@ class ModelCache:
     def get(self) -> Any:
         with self._lock:
             if self._model is None:
-                from ichmodel import checkpoint
+                from ichmodel import active_model, checkpoint
 
                 if self._path is None:
-                    self._model = checkpoint.default_model()
+                    self._model = active_model.default_model()
                 else:
                     self._model = checkpoint.load_checkpoint(self._path)
                 log.info("active model: %s", getattr(self._model, "name", self._model))
@@ -124,4 +124,5 @@ def predict(
     from ichmodel.predict import predict as _predict
 
     model = cache.get()
-    return _predict(volume, model, device=device, cam_head=cam_head)
+    return _predict(volume, model, device=device, cam_head=cam_head,
+                    cam_flip_axes=model.card.recommended_cam_flip_axes)

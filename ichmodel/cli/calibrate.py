@@ -31,13 +31,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ichmodel.checkpoint import default_model, load_checkpoint
+    from ichmodel.active_model import default_model
+    from ichmodel.checkpoint import load_checkpoint
     from ichmodel.cli._output import ProgressBar, print_json, print_table
     from ichmodel.device import plan_for
     from ichmodel.errors import InputError
     from ichmodel.progress import run_to_completion
     from ichmodel.train.calibrate import calibrate_manifest, save_calibrated
-    from ichmodel.train.registry import data_dir
+    from ichmodel.registry import data_dir
 
     if args.out.suffix.lower() != ".safetensors":
         raise InputError(f"--out must name a .safetensors file, got {args.out.name}")

@@ -43,13 +43,14 @@ def add_manifest_run_options(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ichmodel.checkpoint import default_model, load_checkpoint
+    from ichmodel.active_model import default_model
+    from ichmodel.checkpoint import load_checkpoint
     from ichmodel.cli._output import ProgressBar, print_json, print_table
     from ichmodel.device import plan_for
     from ichmodel.progress import run_to_completion
     from ichmodel.train.evaluate import evaluate_manifest
     from ichmodel.train.plots import roc_png, scatter_png
-    from ichmodel.train.registry import data_dir
+    from ichmodel.registry import data_dir
 
     plan_for(args.device)
     model = load_checkpoint(args.checkpoint) if args.checkpoint else default_model()

@@ -35,7 +35,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ichmodel.cli._output import print_json, print_table
-    from ichmodel.train import registry
+    from ichmodel import registry
 
     cmd = args.models_command
     if cmd == "list":

@@ -50,7 +50,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ichmodel.checkpoint import default_model, load_checkpoint
+    from ichmodel.active_model import default_model
+    from ichmodel.checkpoint import load_checkpoint
     from ichmodel.cli._output import load_volume, print_json, print_table, run_with_bar
     from ichmodel.device import plan_for
     from ichmodel.predict import predict

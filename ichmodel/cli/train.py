@@ -162,7 +162,7 @@ def _start_model(args: argparse.Namespace, saved: dict | None):
     from ichmodel.nets import ICHNet, NetConfig
     from ichmodel.preprocess import PreprocessConfig
     from ichmodel.train.loop import StartModel
-    from ichmodel.train.registry import active_model_path
+    from ichmodel.registry import active_model_path
     from ichmodel.train.run_files import start_model_from_run
 
     if saved is not None:  # resume: the architecture comes from the run; weights from its state
@@ -177,7 +177,7 @@ def _start_model(args: argparse.Namespace, saved: dict | None):
         net = model.net.train()
         source = f"checkpoint {model.name} (sha256 {model.sha256[:12]}, {Path(path).name})"
         return StartModel(net, model.net_config, model.preprocess_config, source,
-                          model.cam_flip_axes, model.label_transform)
+                          model.card.recommended_cam_flip_axes, model.label_transform)
     net_config = NetConfig(depth=34, base_width=args.width, size_head=args.size_head,
                            stage_z_strides=args.z_strides, stage_xy_strides=args.xy_strides)
     torch.manual_seed(args.seed or 0)
@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     from ichmodel.train.dataset import cases_from_report
     from ichmodel.train.loop import TrainData, train
     from ichmodel.train.manifest import read_manifest
-    from ichmodel.train.registry import data_dir, register_model
+    from ichmodel.registry import data_dir, register_model
     from ichmodel.train.split import Split
 
     saved = None

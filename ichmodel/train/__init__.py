@@ -25,9 +25,8 @@ Modules: :mod:`.manifest` (CSV validation), :mod:`.cache` (preprocessed inputs o
 :mod:`.loop` (the training generator), :mod:`.steps` (loss, optimizer, validation),
 :mod:`.state` (resumable state without pickle), :mod:`.run_files` (run folder),
 :mod:`.metrics` (MAE/MSE/MAPE/accuracy/ROC/AUC in numpy), :mod:`.evaluate`,
-:mod:`.plots` (ROC and scatter PNGs without matplotlib), :mod:`.registry` (user models,
-:func:`~ichmodel.train.registry.active_model_path`), :mod:`.phantom_cases` (phantoms straight
-into the cache).
+:mod:`.plots` (ROC and scatter PNGs without matplotlib), :mod:`.phantom_cases` (phantoms
+straight into the cache). The user's models live in :mod:`ichmodel.registry`.
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ _LAZY = {
     "TrainData": "ichmodel.train.run_files",
     "TrainResult": "ichmodel.train.run_files",
     "train": "ichmodel.train.loop",
-    "active_model_path": "ichmodel.train.registry",
 }
 
 __all__ = sorted(_LAZY)

@@ -124,5 +124,5 @@ def save_calibrated(
     return save_checkpoint(
         path, model.net, net_config=model.net_config, preprocess_config=model.preprocess_config,
         card=model.card, training=training, metrics=model.metrics, dtype=model.weights_dtype,
-        label_transform=fit.label_transform, cam_flip_axes=model.cam_flip_axes,
+        label_transform=fit.label_transform,
     )

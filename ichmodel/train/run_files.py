@@ -27,6 +27,7 @@ from torch import nn
 
 from ichmodel.errors import TrainingError
 from ichmodel.labels import LabelTransform
+from ichmodel.model_card import Provenance
 from ichmodel.train.cache import CaseCache
 from ichmodel.train.config import TrainConfig
 from ichmodel.train.dataset import Case
@@ -47,12 +48,14 @@ class StartModel:
     preprocess_config: Any
     #: "scratch", or where the weights came from (checkpoint name and SHA-256).
     source: str = "scratch"
-    #: The start checkpoint's Grad-CAM flip averaging, kept by what the run saves: fine-tuned
-    #: weights keep the start model's habits, its evidence offsets included.
+    #: The start card's recommended Grad-CAM flip averaging, kept in the card the run saves:
+    #: fine-tuned weights keep the start model's habits, its evidence offsets included.
     cam_flip_axes: tuple[str, ...] = ()
     #: How the size output maps to ml (the start checkpoint's; the paper's cube root from
     #: scratch). Kept by what the run saves, since the head was trained in its units.
     label_transform: LabelTransform = field(default_factory=LabelTransform)
+    #: Where the run's training data comes from; recorded in every checkpoint it saves.
+    provenance: Provenance = Provenance.SITE
 
 
 def start_model_from_run(saved: dict[str, Any]) -> StartModel:
@@ -69,6 +72,7 @@ def start_model_from_run(saved: dict[str, Any]) -> StartModel:
         saved.get("start", "resumed"),
         tuple(saved.get("cam_flip_axes", ())),
         LabelTransform.from_dict(saved.get("label_transform", {})),
+        Provenance(saved.get("provenance", Provenance.SITE)),
     )
 
 
@@ -182,6 +186,8 @@ class RunFiles:
                 f"Trained with ichmodel from {start.source} (run {self.root.name}, epoch "
                 f"{info['epoch']}, step {info['step']})."
             ),
+            "provenance": start.provenance.value,
+            "recommended_cam_flip_axes": list(start.cam_flip_axes),
         }
         was_training = net.training
         try:
@@ -193,7 +199,6 @@ class RunFiles:
                 card=card,
                 training=training,
                 metrics=metrics,
-                cam_flip_axes=start.cam_flip_axes,
                 label_transform=start.label_transform,
             )
         finally:
@@ -246,6 +251,7 @@ def prepare_run_dir(
         "preprocess": _to_dict(start.preprocess_config),
         "start": start.source,
         "cam_flip_axes": list(start.cam_flip_axes),
+        "provenance": start.provenance.value,
         "label_transform": start.label_transform.to_dict(),
         "cache_dir": str(data.cache.root),
         "n_cases": len(ids),

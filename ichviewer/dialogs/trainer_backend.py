@@ -61,7 +61,7 @@ class TrainOutcome:
 @dataclass(frozen=True)
 class ModelSwitch:
     """The active model changed: what to tell the user, and the weights now active (None: the
-    default choice of :func:`ichmodel.checkpoint.default_model`)."""
+    default choice of :func:`ichmodel.active_model.default_model`)."""
 
     message: str
     path: Path | None = None
@@ -82,7 +82,7 @@ class TrainingBackend(Protocol):
 
 
 def _data_dir() -> Path:
-    from ichmodel.train.registry import data_dir
+    from ichmodel.registry import data_dir
 
     return data_dir()
 
@@ -138,10 +138,11 @@ class IchmodelBackend:
     def _start_model(self, init: str) -> Any:
         if self._start_model_factory is not None:
             return self._start_model_factory(init)
-        from ichmodel.checkpoint import default_model, load_checkpoint
+        from ichmodel.active_model import default_model
+        from ichmodel.checkpoint import load_checkpoint
         from ichmodel.labels import LabelTransform
         from ichmodel.nets.resnet3d import ICHNet
-        from ichmodel.train.registry import active_model_path
+        from ichmodel.registry import active_model_path
         from ichmodel.train.run_files import StartModel
 
         path = active_model_path()
@@ -157,7 +158,7 @@ class IchmodelBackend:
             net_config=loaded.net_config,
             preprocess_config=loaded.preprocess_config,
             source=source,
-            cam_flip_axes=() if init == "scratch" else loaded.cam_flip_axes,
+            cam_flip_axes=() if init == "scratch" else loaded.card.recommended_cam_flip_axes,
             label_transform=LabelTransform() if init == "scratch" else loaded.label_transform,
         )
 
@@ -252,7 +253,7 @@ class IchmodelBackend:
 
     # --- the registry ---------------------------------------------------------------------
     def use_model(self, outcome: TrainOutcome) -> ModelSwitch:
-        from ichmodel.train import registry
+        from ichmodel import registry
 
         if outcome.checkpoint is None:
             raise ValueError("this run wrote no checkpoint to use")
@@ -267,7 +268,7 @@ class IchmodelBackend:
         return ModelSwitch(f"{entry.name} is now the active model", entry.path)
 
     def rollback(self) -> ModelSwitch:
-        from ichmodel.train import registry
+        from ichmodel import registry
 
         registry.rollback()
         return ModelSwitch(
@@ -277,7 +278,7 @@ class IchmodelBackend:
 
     def active_model_name(self) -> str:
         try:
-            from ichmodel.train import registry
+            from ichmodel import registry
 
             return registry.active_name()
         except Exception as exc:  # registry broken: say so, do not crash the dialog

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ichmodel.checkpoint import flip_words
+from ichmodel.flip_axes import flip_words
 from ichmodel.volume import Volume
 from ichviewer.report.fields import (
     NOT_AVAILABLE,
@@ -68,6 +68,11 @@ def _model_banner(card: Mapping[str, Any], synthetic: bool, predicted: bool) -> 
     """The card's own banner, unless it only repeats the synthetic-data statement (the demo
     card's "Trained on synthetic data - not for clinical use" printed twice, dashes apart)."""
     banner = str(card.get("banner") or "") if predicted or card else ""
+    provenance = card.get("provenance")
+    if provenance:
+        from ichmodel.model_card import Provenance
+
+        banner = " — ".join(b for b in (Provenance(provenance).banner, banner) if b)
     if synthetic and _words(banner) == _words(SYNTHETIC_MODEL_STATEMENT):
         return ""
     return banner

@@ -10,13 +10,14 @@ import types
 import pytest
 import torch
 
+from ichmodel import active_model
 from ichmodel import checkpoint as ckpt
+from ichmodel.active_model import untrained_model
 from ichmodel.checkpoint import (
     load_checkpoint,
     read_document,
     save_checkpoint,
     sidecar_path,
-    untrained_model,
 )
 from ichmodel.errors import (
     CheckpointError,
@@ -87,7 +88,7 @@ def test_save_and_reload_bit_exactly_with_all_metadata(tmp_path):
     assert not model.net.training and not model.is_untrained
     side = json.loads(sidecar_path(path).read_text())
     assert side["weights_sha256"] == model.sha256 == read_document(path)["weights_sha256"]
-    assert side["schema_version"] == 1 and "card" in side and "label_transform" in side
+    assert side["schema_version"] == 2 and "card" in side and "label_transform" in side
     assert load_checkpoint(path).sha256 == model.sha256  # stable
 
 
@@ -218,12 +219,12 @@ def test_untrained_model_is_deterministic_and_loud(monkeypatch):
     first = untrained_model()
     assert first.name == "untrained" and first.is_untrained
     assert "UNTRAINED" in first.warnings[0] and "meaningless" in first.warnings[0]
-    assert first.card.banner
-    monkeypatch.setattr(ckpt, "_cache", {})
+    assert first.card.warning_banner
+    monkeypatch.setattr(active_model, "_cache", {})
     again = untrained_model()
     assert again is not first and again.sha256 == first.sha256
     state = torch.get_rng_state()
-    monkeypatch.setattr(ckpt, "_cache", {})
+    monkeypatch.setattr(active_model, "_cache", {})
     untrained_model()
     assert torch.equal(torch.get_rng_state(), state)  # global RNG untouched
 
@@ -233,45 +234,66 @@ def test_default_model_prefers_active_then_demo_then_untrained(tmp_path, monkeyp
 
     demo = tmp_path / "models" / "demo.safetensors"
     monkeypatch.setattr(ichmodel.resources, "demo_model_path", lambda: demo)
-    registry = types.ModuleType("ichmodel.train.registry")
+    registry = types.ModuleType("ichmodel.registry")
     registry.active_model_path = lambda: None
-    monkeypatch.setitem(sys.modules, "ichmodel.train.registry", registry)
-    assert ckpt.default_model().is_untrained
+    monkeypatch.setitem(sys.modules, "ichmodel.registry", registry)
+    assert active_model.default_model().is_untrained
 
     _save(demo)
-    assert ckpt.default_model().name == "tiny"
+    assert active_model.default_model().name == "tiny"
 
     active = tmp_path / "active.safetensors"
     save_checkpoint(active, _net(5), net_config=TINY, preprocess_config=PRE, card="site model")
     registry.active_model_path = lambda: active
-    chosen = ckpt.default_model()
+    chosen = active_model.default_model()
     assert chosen.name == "active" and chosen.card.summary == "site model"
     assert not chosen.load_warnings
-    assert ckpt.default_model() is chosen  # cached on (path, size, mtime)
+    assert active_model.default_model() is chosen  # cached on (path, size, mtime)
 
     active.write_bytes(b"broken")
-    fallback = ckpt.default_model()
+    fallback = active_model.default_model()
     assert fallback.name == "tiny"
     assert any("active model" in w and "could not be loaded" in w for w in fallback.warnings)
 
 
-def test_cam_flip_axes_round_trip_and_are_covered_by_the_config_digest(tmp_path):
+def test_provenance_is_recorded_and_covered_by_the_config_digest(tmp_path):
     net = _net()
-    plain = _save(tmp_path / "plain.safetensors", net)
-    assert "cam_flip_axes" not in read_document(plain)  # files without it are as before
-    assert load_checkpoint(plain).cam_flip_axes == ()
-    path = tmp_path / "flips.safetensors"
-    save_checkpoint(path, net, net_config=TINY, preprocess_config=PRE, card="tiny",
-                    cam_flip_axes=("y", "z", "y"))
-    assert load_checkpoint(path).cam_flip_axes == ("z", "y")  # validated, (z, y, x) order
+    path = tmp_path / "site.safetensors"
+    card = ModelCard(name="demography-adjusted", summary="QA against a water phantom",
+                     recommended_cam_flip_axes=("y", "z", "y"))
+    save_checkpoint(path, net, net_config=TINY, preprocess_config=PRE, card=card)
+    loaded = load_checkpoint(path)
+    assert loaded.provenance == "site" and not loaded.card.warning_banner
+    assert loaded.card.recommended_cam_flip_axes == ("z", "y")  # validated, (z, y, x) order
+    assert read_document(path)["schema_version"] == 2
     sidecar_path(path).unlink()
 
-    def drop_flips(doc):
-        doc["cam_flip_axes"] = []
+    def claim_synthetic(doc):
+        doc["card"]["provenance"] = "synthetic"
 
-    _rewrite_metadata(path, drop_flips)
+    _rewrite_metadata(path, claim_synthetic)
     with pytest.raises(CheckpointIntegrityError, match="configuration was edited"):
         load_checkpoint(path)
+    with pytest.raises(ValueError, match="provenance"):
+        ModelCard(name="x", provenance="guessed")
     with pytest.raises(ValueError, match="cam flip axes"):
-        save_checkpoint(tmp_path / "bad.safetensors", net, net_config=TINY, preprocess_config=PRE,
-                        card="tiny", cam_flip_axes=("ap",))
+        ModelCard(name="x", recommended_cam_flip_axes=("ap",))
+
+
+def test_a_schema_1_file_still_loads_with_its_flips_in_the_card(tmp_path):
+    """Files written before schema 2 (today's demo until it was re-saved): flip axes were a
+    field of the model and hashed where set; provenance was not recorded."""
+    path = _save(tmp_path / "old.safetensors")
+    sidecar_path(path).unlink()
+
+    def as_schema_1(doc):
+        doc["schema_version"] = 1
+        doc["cam_flip_axes"] = ["z", "y"]
+        for key in ("provenance", "recommended_cam_flip_axes"):
+            doc["card"].pop(key)
+        doc["config_sha256"] = ckpt._config_sha256(doc)
+
+    _rewrite_metadata(path, as_schema_1)
+    loaded = load_checkpoint(path)
+    assert loaded.provenance == "unrecorded" and "not recorded" in loaded.card.warning_banner
+    assert loaded.card.recommended_cam_flip_axes == ("z", "y")

@@ -125,9 +125,9 @@ def test_without_a_model_the_untrained_one_is_used_and_says_so(tmp_path, monkeyp
     import ichmodel.resources
 
     monkeypatch.setattr(ichmodel.resources, "demo_model_path", lambda: tmp_path / "none")
-    registry = types.ModuleType("ichmodel.train.registry")
+    registry = types.ModuleType("ichmodel.registry")
     registry.active_model_path = lambda: None
-    monkeypatch.setitem(sys.modules, "ichmodel.train.registry", registry)
+    monkeypatch.setitem(sys.modules, "ichmodel.registry", registry)
     volume, _ = _study()
     result = run_to_completion(predict(volume, cam_head=None))
     assert result.model_name == "untrained" and result.cam is None
@@ -280,7 +280,7 @@ def test_cli_on_dcm_qa_ct(dcm_qa_ct, checkpoint_file, capsys):
 
 
 def test_flip_sets_list_every_combination_identity_first():
-    from ichmodel.predict import flip_sets
+    from ichmodel.flip_axes import flip_sets
 
     assert flip_sets(()) == [()]
     assert flip_sets(("z", "y")) == [(), (-3,), (-2,), (-3, -2)]
@@ -294,11 +294,10 @@ def test_flip_averaged_cam_mirrors_with_the_study_and_keeps_the_plain_outputs():
     torch.manual_seed(1)
     net = ICHNet(NetConfig(base_width=2, stage_z_strides=(1, 2, 1, 1))).eval()
     plain = _model(net, net.config)
-    flipped_model = dataclasses.replace(plain, cam_flip_axes=("z", "y"))
     volume, _ = _study((7, 30, 40))
-    a = run_to_completion(predict(volume, flipped_model, device="cpu"))
+    a = run_to_completion(predict(volume, plain, device="cpu", cam_flip_axes=("y", "z")))
     mirrored = Volume(hu=np.ascontiguousarray(volume.hu[::-1, ::-1]), spacing_mm=volume.spacing_mm)
-    b = run_to_completion(predict(mirrored, flipped_model, device="cpu"))
+    b = run_to_completion(predict(mirrored, plain, device="cpu", cam_flip_axes=("z", "y")))
     assert a.cam.any() and a.cam_flip_axes == ("z", "y")
     np.testing.assert_allclose(b.cam[::-1, ::-1], a.cam, atol=1e-4)
     ref = run_to_completion(predict(volume, plain, device="cpu"))

@@ -9,7 +9,7 @@ from ichmodel.checkpoint import load_checkpoint, save_checkpoint
 from ichmodel.cli import main
 from ichmodel.nets import ICHNet, NetConfig
 from ichmodel.preprocess import PreprocessConfig
-from ichmodel.train import registry
+from ichmodel import registry
 
 
 @pytest.fixture()

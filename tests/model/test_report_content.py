@@ -176,7 +176,7 @@ def test_real_pipeline_content():
 
 
 def test_untrained_model_banner_is_carried():
-    from ichmodel.checkpoint import untrained_model
+    from ichmodel.active_model import untrained_model
 
     volume, m, p, _ = real_case()
     content = build_report_content(volume, m, p, untrained_model().card)

@@ -90,7 +90,8 @@ def test_checkpoints_reload(tmp_path):
     for name, tensor in loaded.net.state_dict().items():
         assert torch.equal(tensor, state.model[name]), name
     assert loaded.net_config == NET and loaded.preprocess_config == PRE
-    assert loaded.cam_flip_axes == ()
+    assert loaded.card.recommended_cam_flip_axes == ()
+    assert loaded.provenance == "site"
 
 
 def test_a_fine_tune_keeps_the_start_models_cam_flips(tmp_path):
@@ -99,7 +100,7 @@ def test_a_fine_tune_keeps_the_start_models_cam_flips(tmp_path):
     data = _toy_data(tmp_path)
     start = dataclasses.replace(_start(), source="checkpoint demo", cam_flip_axes=("z", "y"))
     result = run_to_completion(train(data, start, tmp_path / "run", _config(epochs=1)))
-    assert load_checkpoint(result.last_checkpoint).cam_flip_axes == ("z", "y")
+    assert load_checkpoint(result.last_checkpoint).card.recommended_cam_flip_axes == ("z", "y")
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["cam_flip_axes"] == ["z", "y"]  # so a resumed run keeps them too
 
