@@ -1,7 +1,7 @@
 """Checkpoints: safetensors weights + a JSON document describing them. No pickle, ever.
 
-The document (schema :data:`SCHEMA_VERSION`; schema 1 files still load) is stored in the safetensors metadata under the key
-``"ichmodel"`` (authoritative) and, for people and the model registry, written beside the file as
+The document (schema :data:`SCHEMA_VERSION`; schema 1 files still load) is stored in the
+safetensors metadata under the key ``"ichmodel"`` (authoritative) and, for people and the model registry, written beside the file as
 ``<stem>.json``. It holds the net config, preprocessing config, label transform, model card,
 training provenance, metrics, the weights' dtype and two SHA-256 digests:
 
@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import tempfile
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +37,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ichmodel import __version__
-from ichmodel.flip_axes import check_flip_axes
+from ichmodel import __version__, notices
 from ichmodel.errors import CheckpointError, CheckpointIntegrityError, PickleCheckpointError
+from ichmodel.flip_axes import check_flip_axes
 from ichmodel.labels import LabelTransform
 from ichmodel.model_card import UNTRAINED_BANNER, ModelCard, Provenance
 from ichmodel.nets.resnet3d import ICHNet, NetConfig
+from ichmodel.notices import Notice, Source, texts
 from ichmodel.preprocess import PreprocessConfig
 
 log = logging.getLogger(__name__)
@@ -92,18 +92,30 @@ class LoadedModel:
         return self.card.provenance is Provenance.UNTRAINED
 
     @property
-    def warnings(self) -> tuple[str, ...]:
+    def notices(self) -> tuple[Notice, ...]:
         """What every prediction made with this model must say (banner first)."""
         out = []
         if self.is_untrained:
-            out.append(
+            out.append(notices.critical(
+                "model.untrained",
                 f"{UNTRAINED_BANNER}: no trained checkpoint was found, so a randomly initialised "
                 "network produced these numbers. Install or train a model (ichmodel train / "
-                "ichmodel models use NAME) before reading anything into them."
-            )
+                "ichmodel models use NAME) before reading anything into them.",
+                Source.MODEL,
+            ))
         elif self.card.warning_banner:
-            out.append(f"model '{self.name}': {self.card.warning_banner}")
-        return tuple(out) + self.load_warnings
+            out.append(notices.warning(
+                f"model.provenance_{self.provenance.value}",
+                f"model '{self.name}': {self.card.warning_banner}",
+                Source.MODEL,
+            ))
+        out += [notices.warning("model.fallback", text, Source.MODEL)
+                for text in self.load_warnings]
+        return tuple(out)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return texts(self.notices)
 
 
 def weights_sha256(tensors: Mapping[str, torch.Tensor]) -> str:

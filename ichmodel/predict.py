@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ichmodel import notices
 from ichmodel.active_model import default_model
 from ichmodel.checkpoint import LoadedModel
 from ichmodel.device import DevicePlan, plan_for
@@ -37,6 +38,7 @@ from ichmodel.gradcam import (
 )
 from ichmodel.labels import ml_to_size_mm
 from ichmodel.nets.resnet3d import STAGE_NAMES, ICHNet, NetOutput, fuse_batchnorm
+from ichmodel.notices import Notice, Source, texts
 from ichmodel.preprocess import preprocess, resize_trilinear
 from ichmodel.progress import Progress
 
@@ -64,9 +66,13 @@ class Prediction:
     model_sha256: str
     device: str
     timings_s: dict[str, float] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
+    notices: tuple[Notice, ...] = ()
     #: Axes whose flips the Grad-CAM was averaged over (the caller's ``cam_flip_axes``).
     cam_flip_axes: tuple[str, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return texts(self.notices)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (without the CAM array)."""
@@ -80,7 +86,7 @@ class Prediction:
             "cam_layer": self.cam_layer,
             "cam_flip_axes": list(self.cam_flip_axes),
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
-            "warnings": list(self.warnings),
+            "notices": [n.to_dict() for n in self.notices],
         }
 
 
@@ -208,7 +214,7 @@ def predict(
     t = time.perf_counter()
     model_input = preprocess(volume, model.preprocess_config)
     timings["preprocess"] = time.perf_counter() - t
-    warnings = list(model.warnings) + list(model_input.warnings)
+    found = list(model.notices) + list(model_input.notices)
 
     yield Progress(
         "forward", 1, n_stages, f"Running '{model.name}' on {predictor.plan.description}"
@@ -222,7 +228,11 @@ def predict(
     size_mm = float(out.size_mm[0])
     probability = float(torch.softmax(out.logits[0], dim=0)[1])
     if not (math.isfinite(size_mm) and math.isfinite(probability)):
-        warnings.append("the model produced a non-finite output; its numbers are not usable")
+        found.append(notices.critical(
+            "model.non_finite_output",
+            "the model produced a non-finite output; its numbers are not usable",
+            Source.MODEL,
+        ))
         size_mm = 0.0 if not math.isfinite(size_mm) else size_mm
         probability = float("nan") if not math.isfinite(probability) else probability
     volume_ml = float(model.label_transform.to_ml(size_mm, model_input.model_voxel_mm3))
@@ -247,10 +257,12 @@ def predict(
             cam[:] = 0.0
         timings["explain"] = time.perf_counter() - t
         if not cam.any():
-            warnings.append(
+            found.append(notices.info(
+                "model.empty_cam",
                 f"the Grad-CAM of the {cam_head} head is empty: no region of {cam_layer} pushed "
-                "this output up, so there is nothing to show"
-            )
+                "this output up, so there is nothing to show",
+                Source.MODEL,
+            ))
     timings["total"] = time.perf_counter() - t_start
     yield Progress("done", n_stages, n_stages, "Prediction ready")
     log.info(
@@ -273,5 +285,5 @@ def predict(
         model_sha256=model.sha256,
         device=predictor.plan.description,
         timings_s=timings,
-        warnings=tuple(warnings),
+        notices=tuple(found),
     )

@@ -29,6 +29,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ichmodel import notices
+from ichmodel.notices import Notice, Source, texts
+
 log = logging.getLogger(__name__)
 
 CropBox = tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
@@ -90,7 +93,11 @@ class ModelInput:
     spacing_mm: tuple[float, float, float]
     config: PreprocessConfig
     head_found: bool = True
-    warnings: tuple[str, ...] = field(default=())
+    notices: tuple[Notice, ...] = field(default=())
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return texts(self.notices)
 
     @property
     def crop_shape(self) -> tuple[int, int, int]:
@@ -254,16 +261,18 @@ def preprocess(volume, config: PreprocessConfig | None = None) -> ModelInput:
     hu = np.asarray(volume.hu)
     shape = tuple(int(s) for s in hu.shape)
     spacing = tuple(float(s) for s in volume.spacing_mm)
-    warnings: list[str] = []
+    found: list[Notice] = []
     box = head_bounding_box(hu, spacing, config) if config.crop_head else None
     head_found = box is not None or not config.crop_head
     if box is None:
         box = tuple((0, s) for s in shape)
         if config.crop_head:
-            warnings.append(
+            found.append(notices.warning(
+                "preprocess.no_head_found",
                 f"no voxel above {config.head_threshold_hu:g} HU was found, so the whole volume "
-                "went into the model: is this a head CT in Hounsfield units?"
-            )
+                "went into the model: is this a head CT in Hounsfield units?",
+                Source.PREPROCESS,
+            ))
     (z0, z1), (y0, y1), (x0, x1) = box
     lo, hi = config.window_hu
     crop = hu[z0:z1, y0:y1, x0:x1].astype(np.float32, copy=False)
@@ -278,5 +287,5 @@ def preprocess(volume, config: PreprocessConfig | None = None) -> ModelInput:
         spacing_mm=spacing,  # type: ignore[arg-type]
         config=config,
         head_found=head_found,
-        warnings=tuple(warnings),
+        notices=tuple(found),
     )

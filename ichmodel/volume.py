@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ichmodel.notices import Notice, texts
+
 AIR_HU = -1000.0
 
 
@@ -74,7 +76,8 @@ class Volume:
     origin_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
     direction: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
     meta: SeriesMeta = field(default_factory=SeriesMeta)
-    warnings: tuple[str, ...] = ()
+    #: What loading found worth saying (tilt corrected, slices skipped, ...), coded.
+    notices: tuple[Notice, ...] = ()
 
     def __post_init__(self) -> None:
         if self.hu.ndim != 3:
@@ -125,8 +128,13 @@ class Volume:
             raise ValueError(f"shape {hu.shape} differs from the volume's {self.hu.shape}")
         return replace(self, hu=hu.astype(np.float32, copy=False))
 
-    def with_warnings(self, *messages: str) -> Volume:
-        return replace(self, warnings=self.warnings + tuple(messages))
+    def with_notices(self, *notices: Notice) -> Volume:
+        return replace(self, notices=self.notices + tuple(notices))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The notices' sentences."""
+        return texts(self.notices)
 
     def __repr__(self) -> str:
         z, y, x = self.shape

@@ -1,16 +1,18 @@
-"""The study flow, off the GUI thread: open → scan → load → (measure ‖ model) → results.
+"""The study flow, off the GUI thread: open → scan → load → (measure ‖ model) → the reading.
 
 :class:`StudyController` owns the :class:`~ichviewer.workers.JobRunner`, the current
 :class:`~ichviewer.state.StudyState` and the :class:`~ichviewer.jobs.ModelCache`. It knows no
-widgets: the window connects to its signals. Everything it emits belongs to the current study
-(results of an older study are dropped by the runner).
+widgets: the window connects to its signals. It runs the steps of :mod:`ichmodel.reading` (the
+same ones ``ichmodel measure``/``predict`` run) in two lanes and joins their results into the
+study's :class:`~ichmodel.reading.StudyReading`; everything it emits belongs to the current
+study (results of an older study are dropped by the runner).
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -19,9 +21,13 @@ from ichviewer import jobs
 from ichviewer.state import StudyState, new_token
 from ichviewer.workers import Job, JobError, JobRunner
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from ichmodel.io.scan import SeriesInfo, StudyScan
+    from ichmodel.measure.types import Measurement
+    from ichmodel.predict import Prediction
+    from ichmodel.reading import ModelIdentity, StudyReading
 
-CAM_HEADS = ("volume", "prognosis")
+log = logging.getLogger(__name__)
 
 
 def describe_error(error: JobError) -> tuple[str, str]:
@@ -40,10 +46,10 @@ class StudyController(QObject):
     sig_study_opened = Signal(object)  # StudyState (new, empty)
     sig_scan = Signal(object)  # StudyScan
     sig_series_loading = Signal(object)  # SeriesInfo
-    sig_volume = Signal(object)  # Volume (first slice can be shown now)
-    sig_measurement = Signal(object)  # Measurement
+    sig_volume = Signal(object)  # StudyReading holding the volume (first slice can be shown)
+    sig_measurement = Signal(object)  # StudyReading with its new measurement
     sig_model = Signal(object)  # LoadedModel
-    sig_prediction = Signal(object, str)  # Prediction, cam head
+    sig_prediction = Signal(object, str)  # StudyReading with its prediction, cam head
     sig_ready = Signal(int)  # token: measurement and prediction both arrived
     sig_error = Signal(str, str, str)  # title, message, details
     sig_status = Signal(str)
@@ -56,7 +62,7 @@ class StudyController(QObject):
         self.study: StudyState | None = None
         self.device = device
         self.cam_head = "volume"
-        #: blood HU range chosen in the panel (None: the measurement's defaults)
+        #: blood HU range chosen in the panel (None: the reading's default range)
         self.hu_range: tuple[float, float] | None = None
         self._measurer: jobs.Measurer | None = None
         self._ready_sent: set[int] = set()
@@ -73,7 +79,7 @@ class StudyController(QObject):
         self.study = study
         self._measurer = None
         self.runner.set_current_token(study.token)
-        log.info("opening %s (study %d)", study.source_label, study.token)
+        log.info("opening a study (study %d)", study.token)
         self.sig_study_opened.emit(study)
         self.sig_status.emit(f"Scanning {study.source_label}…")
         self.runner.submit(
@@ -88,25 +94,22 @@ class StudyController(QObject):
         )
         return study
 
-    def _on_scan(self, scan: Any) -> None:
+    def _on_scan(self, scan: StudyScan) -> None:
         assert self.study is not None
         self.study.scan = scan
         self.study.mark("scanned")
         self.sig_scan.emit(scan)
-        picked = getattr(scan, "picked", None)
-        if picked is None:
-            reasons = "; ".join(
-                f"{s.description or s.series_uid}: {s.reason}" for s in getattr(scan, "series", [])
-            )
+        if scan.picked is None:
+            reasons = "; ".join(f"{s.description or s.series_uid}: {s.reason}" for s in scan.series)
             message = "No series in this study can be read as an axial head CT."
             if reasons:
                 message += f" What was found: {reasons}."
             message += " Open another folder, or pick a series from the list if one is offered."
             self.sig_error.emit("Could not open the study", message, "")
             return
-        self._load(picked, self.study)
+        self._load(scan.picked, self.study)
 
-    def choose_series(self, series_info: Any) -> None:
+    def choose_series(self, series_info: SeriesInfo) -> None:
         """Load another series of the open study (its jobs replace the current ones)."""
         if self.study is None:
             return
@@ -117,14 +120,15 @@ class StudyController(QObject):
         self.runner.set_current_token(study.token)
         self._load(series_info, study)
 
-    def _load(self, series_info: Any, study: StudyState) -> None:
+    def _load(self, series_info: SeriesInfo, study: StudyState) -> None:
         study.series = series_info
         self.sig_series_loading.emit(series_info)
-        self.sig_status.emit(f"Loading {getattr(series_info, 'description', '') or 'series'}…")
+        self.sig_status.emit(f"Loading {series_info.description or 'series'}…")
+        scan, label = study.scan, study.source_label
         self.runner.submit(
             Job(
                 "Loading",
-                lambda: jobs.load_series(series_info),
+                lambda: jobs.load_reading(scan, series_info, label),
                 lane="io",
                 token=study.token,
                 on_result=self._on_volume,
@@ -132,19 +136,16 @@ class StudyController(QObject):
             )
         )
 
-    def _on_volume(self, volume: Any) -> None:
+    def _on_volume(self, reading: StudyReading) -> None:
         study = self.study
         assert study is not None
-        study.volume = volume
+        study.reading = reading
         study.mark("volume")
-        self.sig_volume.emit(volume)  # the window shows the first slice now
+        self.sig_volume.emit(reading)  # the window shows the first slice now
         study.mark("first_slice")
         self.sig_status.emit("Measuring and running the model…")
-        self._measurer = jobs.Measurer(volume)
-        if self.hu_range is not None:
-            self.remeasure(*self.hu_range)
-        else:
-            self.remeasure()
+        self._measurer = jobs.Measurer(reading)
+        self.remeasure(*self.hu_range) if self.hu_range is not None else self.remeasure()
         self._submit_predict(study, self.cam_head)
 
     # --- measurement ------------------------------------------------------------------------
@@ -154,14 +155,14 @@ class StudyController(QObject):
         if hu_min is not None and hu_max is not None:
             self.hu_range = (float(hu_min), float(hu_max))
         study = self.study
-        if study is None or study.volume is None or self._measurer is None:
+        if study is None or study.reading is None or self._measurer is None:
             return
         self.runner.cancel_all(name="Measuring")
-        measurer = self._measurer
+        measurer, hu_range = self._measurer, self.hu_range
         self.runner.submit(
             Job(
                 "Measuring",
-                lambda: measurer.measure(hu_min, hu_max),
+                lambda: measurer.measure(hu_range),
                 lane="io",
                 token=study.token,
                 on_result=self._on_measurement,
@@ -169,24 +170,26 @@ class StudyController(QObject):
             )
         )
 
-    def _on_measurement(self, measurement: Any) -> None:
+    def _on_measurement(self, measurement: Measurement) -> None:
         study = self.study
-        assert study is not None
-        study.measurement = measurement
+        assert study is not None and study.reading is not None
+        study.reading = study.reading.with_measurement(measurement)
         study.mark("measurement")
-        self.sig_measurement.emit(measurement)
+        self.sig_measurement.emit(study.reading)
         self._check_ready()
 
     # --- model ------------------------------------------------------------------------------
     def set_cam_head(self, head: str) -> None:
+        from ichmodel.reading.rules import CAM_HEADS
+
         if head not in CAM_HEADS:
             raise ValueError(f"cam head must be one of {CAM_HEADS}, got {head!r}")
         self.cam_head = head
         study = self.study
-        if study is None or study.volume is None:
+        if study is None or study.reading is None:
             return
         if head in study.cams and study.prediction is not None:
-            self.sig_prediction.emit(study.prediction, head)
+            self.sig_prediction.emit(study.reading, head)
             return
         self.runner.cancel_all(name="Model")
         self._submit_predict(study, head)
@@ -196,9 +199,9 @@ class StudyController(QObject):
         self.runner.cancel_all(lane="model")
         self.models.set_path(path)
         study = self.study
-        if study is not None and study.volume is not None:
+        if study is not None and study.reading is not None:
             study.cams.clear()
-            study.prediction = None
+            study.reading = study.reading.without_prediction("")
             self._submit_predict(study, self.cam_head)
 
     def preload_model(self) -> None:
@@ -229,7 +232,8 @@ class StudyController(QObject):
         self._fail("Could not load the model", error)
 
     def _submit_predict(self, study: StudyState, head: str) -> None:
-        volume = study.volume
+        reading = study.reading
+        assert reading is not None
         device = self.device
         models = self.models
         if models.loaded is None:
@@ -246,17 +250,20 @@ class StudyController(QObject):
         else:
             self.sig_model.emit(models.loaded)
 
-        def on_result(prediction: Any) -> None:
-            study.prediction = prediction
-            study.cams[head] = prediction.cam
+        def on_result(result: tuple[Prediction, ModelIdentity]) -> None:
+            prediction, identity = result
+            assert study.reading is not None
+            study.reading = study.reading.with_prediction(prediction, identity)
+            if prediction.cam is not None:
+                study.cams[head] = prediction.cam
             study.mark(f"prediction_{head}")
-            self.sig_prediction.emit(prediction, head)
+            self.sig_prediction.emit(study.reading, head)
             self._check_ready()
 
         self.runner.submit(
             Job(
                 "Model",
-                lambda: jobs.predict(volume, models, device=device, cam_head=head),
+                lambda: jobs.predict(reading, models, device=device, cam_head=head),
                 lane="model",
                 token=study.token,
                 on_result=on_result,

@@ -1,8 +1,9 @@
-"""The functions the worker threads run (no Qt here).
+"""The functions the worker threads run (no Qt here): the steps of :mod:`ichmodel.reading`.
 
 Each imports its ichmodel module lazily, inside the function, so the window can appear before
 torch and SimpleITK have loaded. They return values or ichmodel progress generators for
-:class:`ichviewer.workers.Job`.
+:class:`ichviewer.workers.Job`. They are the same steps ``ichmodel.reading.read_study`` runs
+for the CLI, taken one by one so the first slice shows before the results.
 """
 
 from __future__ import annotations
@@ -11,10 +12,17 @@ import logging
 import threading
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ichmodel.progress import Progress
-from ichmodel.volume import Volume
+
+if TYPE_CHECKING:
+    from ichmodel.checkpoint import LoadedModel
+    from ichmodel.io.scan import SeriesInfo, StudyScan
+    from ichmodel.measure import MeasureContext
+    from ichmodel.measure.types import Measurement
+    from ichmodel.predict import Prediction
+    from ichmodel.reading import ModelIdentity, StudyReading
 
 log = logging.getLogger(__name__)
 
@@ -27,43 +35,39 @@ def warm_up_readers() -> None:
     import ichmodel.measure  # noqa: F401
 
 
-def scan_study(source: Path | list[Path]) -> Any:
+def scan_study(source: Path | list[Path]) -> StudyScan:
     """``ichmodel.io.scan.scan_study`` (headers only)."""
     from ichmodel.io.scan import scan_study as _scan
 
     return _scan(source)
 
 
-def load_series(series_info: Any) -> Generator[Progress, None, Volume]:
-    """``ichmodel.io.load.load_series`` (a progress generator returning the Volume)."""
-    from ichmodel.io.load import load_series as _load
+def load_reading(
+    scan: StudyScan | None, series_info: SeriesInfo, label: str
+) -> Generator[Progress, None, StudyReading]:
+    """``ichmodel.reading.load_reading``: the series' volume as a first reading."""
+    from ichmodel.reading import load_reading as _load
 
-    return _load(series_info)
+    return _load(scan, series_info, label)
 
 
 class Measurer:
-    """Measures one volume; keeps the measurement context so a live HU-range change takes the
-    fast path. Used from the io lane only (one job at a time)."""
+    """Measures one reading's volume; keeps the measurement context so a live HU-range change
+    takes the fast path. Used from the io lane only (one job at a time)."""
 
-    def __init__(self, volume: Volume) -> None:
-        self.volume = volume
-        self._context: Any = None
+    def __init__(self, reading: StudyReading) -> None:
+        self.reading = reading
+        self._context: MeasureContext | None = None
         self._lock = threading.Lock()
 
-    def measure(self, hu_min: float | None = None, hu_max: float | None = None) -> Any:
-        from ichmodel import measure as measure_module
+    def measure(self, hu_range: tuple[float, float] | None = None) -> Measurement:
+        from ichmodel.measure import MeasureContext
+        from ichmodel.reading import measure_params
 
-        params = measure_module.MeasureParams()
-        if hu_min is not None and hu_max is not None:
-            from dataclasses import replace
-
-            params = replace(params, hu_min=float(hu_min), hu_max=float(hu_max))
+        params = measure_params(hu_range)
         with self._lock:
-            context_cls = getattr(measure_module, "MeasureContext", None)
-            if context_cls is None:
-                return measure_module.measure(self.volume, params)
             if self._context is None:
-                self._context = context_cls(self.volume)
+                self._context = MeasureContext(self.reading.volume)
             return self._context.measure(params)
 
 
@@ -76,11 +80,11 @@ class ModelCache:
 
     def __init__(self, path: Path | None = None) -> None:
         self._path = path
-        self._model: Any = None
+        self._model: LoadedModel | None = None
         self._lock = threading.Lock()
 
     @property
-    def loaded(self) -> Any:
+    def loaded(self) -> LoadedModel | None:
         return self._model
 
     def set_path(self, path: Path | None) -> None:
@@ -88,12 +92,12 @@ class ModelCache:
             self._path = path
             self._model = None
 
-    def set_model(self, model: Any) -> None:
+    def set_model(self, model: LoadedModel) -> None:
         """Use an already loaded model (tests pass tiny untrained nets this way)."""
         with self._lock:
             self._model = model
 
-    def get(self) -> Any:
+    def get(self) -> LoadedModel:
         with self._lock:
             if self._model is None:
                 from ichmodel import active_model, checkpoint
@@ -102,15 +106,15 @@ class ModelCache:
                     self._model = active_model.default_model()
                 else:
                     self._model = checkpoint.load_checkpoint(self._path)
-                log.info("active model: %s", getattr(self._model, "name", self._model))
+                log.info("active model: %s", self._model.name)
             return self._model
 
 
-def load_model(cache: ModelCache, device: str | None = None) -> Any:
+def load_model(cache: ModelCache, device: str | None = None) -> LoadedModel:
     """The active model; with ``device``, also its inference-ready copy for that device
     (BatchNorm folded, memory layout) so the first prediction does not pay for it."""
     model = cache.get()
-    if device is not None and hasattr(model, "net"):
+    if device is not None:
         from ichmodel.predict import get_predictor
 
         get_predictor(model, device)
@@ -118,11 +122,12 @@ def load_model(cache: ModelCache, device: str | None = None) -> Any:
 
 
 def predict(
-    volume: Volume, cache: ModelCache, *, device: str = "auto", cam_head: str = "volume"
-) -> Generator[Progress, None, Any]:
-    """Model inference + Grad-CAM for ``cam_head`` (a progress generator → Prediction)."""
-    from ichmodel.predict import predict as _predict
+    reading: StudyReading, cache: ModelCache, *, device: str = "auto", cam_head: str = "volume"
+) -> Generator[Progress, None, tuple[Prediction, ModelIdentity]]:
+    """``ichmodel.reading.predict_reading`` with the active model and its card's recommended
+    Grad-CAM flips; returns the prediction and the identity of the model that made it."""
+    from ichmodel.reading import ModelIdentity, predict_reading
 
     model = cache.get()
-    return _predict(volume, model, device=device, cam_head=cam_head,
-                    cam_flip_axes=model.card.recommended_cam_flip_axes)
+    prediction = yield from predict_reading(reading, model, device=device, cam_head=cam_head)
+    return prediction, ModelIdentity.of(model)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -30,13 +30,17 @@ from ichviewer.controller import StudyController
 from ichviewer.dialogs.error_dialog import ErrorDialog, show_error
 from ichviewer.menus import build_menus, build_toolbar, make_action
 from ichviewer.settings import Settings
-from ichviewer.state import model_banner
 from ichviewer.widgets.progress import ProgressStrip
 from ichviewer.widgets.results_panel import ResultsPanel
 from ichviewer.widgets.series_list import SeriesList
 from ichviewer.widgets.slice_view import SliceView
 from ichviewer.widgets.window_presets import Window, WindowPresetBox
 from ichviewer.window_tools import WindowToolsMixin
+
+if TYPE_CHECKING:
+    from ichmodel.checkpoint import LoadedModel
+    from ichmodel.io.scan import SeriesInfo
+    from ichmodel.reading import StudyReading
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,7 @@ class MainWindow(WindowToolsMixin, QMainWindow):
         self._fit_to_screen(1440, 900)
         self.controller = StudyController(self, device=self.settings.device)
         self.error_dialogs: list[ErrorDialog] = []
-        self.model: Any = None
+        self.model: LoadedModel | None = None
 
         self.slice_view = SliceView()
         self.slice_view.graphics.setAcceptDrops(False)
@@ -239,13 +243,14 @@ class MainWindow(WindowToolsMixin, QMainWindow):
         self.act_jump.setEnabled(False)
         self.setWindowTitle(f"ICH Viewer — {study.source_label}")
 
-    def _on_series_chosen(self, info: Any) -> None:
+    def _on_series_chosen(self, info: SeriesInfo) -> None:
         self.slice_view.set_volume(None)
         self.results.clear()
         self.act_export.setEnabled(False)
         self.controller.choose_series(info)
 
-    def _on_volume(self, volume) -> None:
+    def _on_volume(self, reading: StudyReading) -> None:
+        volume = reading.volume
         meta = volume.meta
         dicom_window = None
         if meta.window_center_hu is not None and meta.window_width_hu:
@@ -253,35 +258,33 @@ class MainWindow(WindowToolsMixin, QMainWindow):
         self.preset_box.set_dicom_window(dicom_window)
         self.slice_view.set_volume(volume)
         self.slice_view.set_window(self.preset_box.current_window())
-        study = self.controller.study
-        warnings = list(volume.warnings)
-        if study is not None:
-            warnings += list(getattr(study.series, "warnings", ()) or ())
-            warnings += list(getattr(study.scan, "warnings", ()) or ())
-            self.series_list.set_current(getattr(study.series, "series_uid", ""))
-        self.results.set_loader_warnings(list(dict.fromkeys(warnings)))
+        if reading.series is not None:
+            self.series_list.set_current(reading.series.series_uid)
         self.results.set_pending(measuring=True, predicting=True)
+        self.results.set_reading(reading)
         desc = meta.series_description or meta.study_description or "series"
         self.setWindowTitle(f"ICH Viewer — {desc}")
         self.act_export.setEnabled(True)
         self.slice_view.setFocus()
 
-    def _on_measurement(self, m) -> None:
-        self.results.set_measurement(m)
-        self.act_jump.setEnabled(bool(m.hematoma_mask.any()))
+    def _on_measurement(self, reading: StudyReading) -> None:
+        m = reading.measurement
+        assert m is not None
+        self.results.set_reading(reading)
+        self.act_jump.setEnabled(reading.largest_hematoma_slice is not None)
         self.slice_view.set_mask(m.hematoma_mask)
         abc2 = m.abc2
         self.slice_view.set_abc2(abc2.slice_index, abc2.a_segment_zyx, abc2.b_segment_zyx)
 
-    def _on_prediction(self, prediction, head: str) -> None:
-        self.results.set_prediction(prediction)
+    def _on_prediction(self, reading: StudyReading, head: str) -> None:
+        self.results.set_reading(reading)
         study = self.controller.study
         cam = study.cams.get(head) if study is not None else None
         self.slice_view.set_heatmap(cam)
 
-    def _on_model(self, model) -> None:
+    def _on_model(self, model: LoadedModel) -> None:
         self.model = model
-        self.results.set_model(getattr(model, "name", str(model)), banner=model_banner(model))
+        self.results.set_model(model.name, banner=model.card.warning_banner)
 
     def _on_preset(self, key: str, window: Window) -> None:
         self.slice_view.set_window(window)

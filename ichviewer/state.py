@@ -1,7 +1,9 @@
-"""What the viewer currently holds: the open study and the active model (GUI thread only).
+"""What the viewer currently holds: the open study and its reading (GUI thread only).
 
 Plain Python, no widgets: the controller updates it, widgets are told what changed. Every study
-gets a new ``token``; jobs are stamped with it and results for an older token are dropped.
+gets a new ``token``; jobs are stamped with it and results for an older token are dropped. The
+study's results are one :class:`~ichmodel.reading.StudyReading`, assembled step by step as the
+volume, the measurement and the prediction arrive.
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ichmodel.volume import Volume
+if TYPE_CHECKING:  # keeps start-up lazy: the window appears before the readers are imported
+    from ichmodel.io.scan import SeriesInfo, StudyScan
+    from ichmodel.measure.types import Measurement
+    from ichmodel.predict import Prediction
+    from ichmodel.reading import StudyReading
+    from ichmodel.volume import Volume
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +38,12 @@ class StudyState:
     token: int
     source: Source
     opened_s: float = field(default_factory=time.perf_counter)
-    scan: Any = None  # ichmodel.io.scan.StudyScan
-    series: Any = None  # ichmodel.io.scan.SeriesInfo being shown
-    volume: Volume | None = None
-    measurement: Any = None  # ichmodel.measure.Measurement
-    prediction: Any = None  # ichmodel.predict.Prediction (the latest, any head)
+    #: the headers of the whole study (before a series is loaded)
+    scan: StudyScan | None = None
+    #: the series being loaded or shown
+    series: SeriesInfo | None = None
+    #: everything read so far (None until the volume is loaded)
+    reading: StudyReading | None = None
     cams: dict[str, np.ndarray] = field(default_factory=dict)  # head -> CAM (z, y, x)
     #: seconds since ``opened_s`` at which each milestone was reached (bench/gui.py reads it)
     milestones_s: dict[str, float] = field(default_factory=dict)
@@ -47,65 +55,27 @@ class StudyState:
         return elapsed
 
     @property
+    def volume(self) -> Volume | None:
+        return self.reading.volume if self.reading is not None else None
+
+    @property
+    def measurement(self) -> Measurement | None:
+        return self.reading.measurement if self.reading is not None else None
+
+    @property
+    def prediction(self) -> Prediction | None:
+        return self.reading.prediction if self.reading is not None else None
+
+    @property
     def source_label(self) -> str:
         if isinstance(self.source, list):
             return f"{len(self.source)} files" if len(self.source) != 1 else str(self.source[0])
         return str(self.source)
 
     def largest_hematoma_slice(self) -> int | None:
-        """Slice index (z) with the largest hematoma area, or None when there is no mask."""
-        mask = getattr(self.measurement, "hematoma_mask", None)
-        if mask is None or not mask.any():
-            return None
-        return int(np.argmax(mask.reshape(mask.shape[0], -1).sum(axis=1)))
+        """The slice a reader is sent to (:func:`ichmodel.reading.rules.largest_hematoma_slice`)."""
+        return self.reading.largest_hematoma_slice if self.reading is not None else None
 
 
 def new_token() -> int:
     return next(_tokens)
-
-
-def model_banner(model: Any) -> str:
-    """The warning line the window must show while ``model`` is active ("" when none).
-
-    The model card's own ``banner`` when it has one; otherwise a generic line for the bundled
-    demo model (trained on synthetic phantoms) or an untrained network.
-    """
-    if model is None:
-        return ""
-    card = getattr(model, "card", None)
-    banner = str(getattr(card, "banner", "") or "")
-    if banner:
-        return banner
-    return SYNTHETIC_BANNER if is_synthetic_or_untrained(model) else ""
-
-
-SYNTHETIC_BANNER = "Trained on synthetic data — not for clinical use"
-
-
-def is_synthetic_or_untrained(model: Any) -> bool:
-    """True when the active model is the bundled demo (trained on synthetic phantoms) or an
-    untrained network: the window then shows the "not for clinical use" banner."""
-    if model is None:
-        return False
-    from ichmodel import resources
-
-    if getattr(model, "is_untrained", False):
-        return True
-    card = getattr(model, "card", None)
-    if str(getattr(card, "banner", "") or ""):
-        return True
-    name = str(getattr(model, "name", "")).lower()
-    if any(word in name for word in ("untrained", "demo", "synthetic")):
-        return True
-    path = getattr(model, "path", None)
-    if path is None:
-        return True
-    try:
-        if Path(path).resolve() == resources.demo_model_path().resolve():
-            return True
-    except OSError:
-        pass
-    if card is not None and hasattr(card, "to_dict"):
-        card = card.to_dict()
-    text = str(card).lower() if card is not None else ""
-    return any(word in text for word in ("synthetic", "phantom", "untrained"))

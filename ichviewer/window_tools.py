@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QFileDialog
 
 from ichviewer import logging_setup
 from ichviewer.dialogs.about_dialog import AboutDialog, ModelCardDialog
-from ichviewer.state import is_synthetic_or_untrained
 
 log = logging.getLogger(__name__)
 
@@ -125,24 +124,13 @@ class WindowToolsMixin:
             show_heatmap=r.heatmap_check.isChecked(),
             show_contour=r.contour_check.isChecked(),
             show_abc2_segments=r.abc2_check.isChecked(),
-            cam_head=self.controller.cam_head,
-            synthetic_model=is_synthetic_or_untrained(self.model) if self.model else None,
             app_version=ichviewer.__version__,
         )
-        volume, measurement, prediction = study.volume, study.measurement, study.prediction
-        card = getattr(self.model, "card", None)
+        reading = study.reading
+        assert reading is not None
 
         def write() -> Path:
-            return Path(
-                report.export_report(
-                    path,
-                    volume=volume,
-                    measurement=measurement,
-                    prediction=prediction,
-                    model_card=card,
-                    options=options,
-                )
-            )
+            return Path(report.export_report(path, reading, options))
 
         return write
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from ichmodel.cli._output import load_volume, print_fields, print_json
+from ichmodel.cli._output import print_fields, print_json
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -41,36 +41,41 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
+    from ichmodel.cli._output import one_or_many, run_with_bar
     from ichmodel.errors import InputError
-    from ichmodel.measure import MeasureParams, measure
+    from ichmodel.reading import NO_MODEL, mask_labels, read_study, rules
 
-    defaults = MeasureParams()
-    hu_min = defaults.hu_min if args.hu_min is None else args.hu_min
-    hu_max = defaults.hu_max if args.hu_max is None else args.hu_max
+    hu_min = rules.DEFAULT_HU_RANGE[0] if args.hu_min is None else args.hu_min
+    hu_max = rules.DEFAULT_HU_RANGE[1] if args.hu_max is None else args.hu_max
     if not hu_min < hu_max:
         raise InputError(f"--hu-min ({hu_min:g}) must be below --hu-max ({hu_max:g}) HU")
-    params = MeasureParams(hu_min=hu_min, hu_max=hu_max)
-
-    volume = load_volume(args.path, args.series, quiet=args.json)
-    result = measure(volume, params)
+    reading = run_with_bar(
+        read_study(one_or_many(args.path), series_uid=args.series, model=NO_MODEL,
+                   hu_range=(hu_min, hu_max)),
+        quiet=args.json,
+    )
+    result = reading.measurement
+    assert result is not None  # read_study measures unless told not to
 
     mask_path = None
     if args.mask_out:
         from ichmodel.io.sitk_bridge import write_nifti
 
-        labels = result.hematoma_mask.astype(np.uint8)
-        labels[result.ivh_mask] = 2
-        mask_path = str(write_nifti(args.mask_out, volume, labels))
+        mask_path = str(write_nifti(args.mask_out, reading.volume, mask_labels(reading)))
 
+    # Study-level notices (loading, measurement); the "no model asked" one says nothing here.
+    shown = [n for n in reading.notices if n.code != "reading.no_prediction"]
     summary = result.to_dict()
+    summary["notices"] = [n.to_dict() for n in shown]
+    summary["warnings"] = [n.text for n in shown]
+    summary["largest_hematoma_slice"] = reading.largest_hematoma_slice
     if mask_path:
         summary["mask"] = mask_path
     if args.json:
         print_json(summary)
         return 0
     abc = result.abc2
+    params = result.params
     rows = [
         ("status", result.status),
         ("planimetric volume", f"{result.hematoma_volume_ml:.2f} ml"),
@@ -83,5 +88,5 @@ def run(args: argparse.Namespace) -> int:
     ]
     if mask_path:
         rows.append(("mask", mask_path))
-    print_fields(rows, result.warnings)
+    print_fields(rows, [n.text for n in shown])
     return 0

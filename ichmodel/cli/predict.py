@@ -1,5 +1,6 @@
 """``ichmodel predict PATH [--checkpoint FILE] [--device auto|cpu|cuda]
-[--cam-head volume|prognosis] [--cam-out FILE.nii.gz] [--json]``.
+[--cam-head volume|prognosis] [--cam-flips z,y|none|card] [--cam-out FILE.nii.gz]
+[--json]``.
 
 Runs the multi-task model on a study: predicted hematoma volume (ml), poor-outcome probability,
 and a Grad-CAM heatmap. Without ``--checkpoint`` the active model is used (registry, else the
@@ -10,6 +11,18 @@ bundled demo model, else a loudly labelled untrained one). The heatmap NIfTI lie
 from __future__ import annotations
 
 import argparse
+
+
+def _flips_arg(text: str) -> str:
+    from ichmodel.flip_axes import check_flip_axes
+
+    if text in ("card", "none"):
+        return text
+    try:
+        check_flip_axes(_flip_axes(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -43,6 +56,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="Grad-CAM target: layer4 (paper, coarse) or layer3 (finer)",
     )
     parser.add_argument(
+        "--cam-flips",
+        default="card",
+        metavar="AXES",
+        type=_flips_arg,
+        help="average the heatmap over flips of these axes (e.g. z,y), 'none', or 'card' "
+        "(default: what the model card recommends)",
+    )
+    parser.add_argument(
         "--cam-out", metavar="FILE", help="write the heatmap (0..1) as NIfTI on the load grid"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -52,46 +73,47 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from ichmodel.active_model import default_model
     from ichmodel.checkpoint import load_checkpoint
-    from ichmodel.cli._output import load_volume, print_json, print_table, run_with_bar
+    from ichmodel.cli._output import one_or_many, print_json, print_table, run_with_bar
     from ichmodel.device import plan_for
-    from ichmodel.predict import predict
+    from ichmodel.reading import read_study
 
     plan_for(args.device)  # a bad --device fails before anything slow happens
     model = load_checkpoint(args.checkpoint) if args.checkpoint else default_model()
+    flips = None if args.cam_flips == "card" else _flip_axes(args.cam_flips)
 
-    volume = load_volume(args.path, args.series, quiet=args.json)
-    prediction = run_with_bar(
-        predict(
-            volume,
-            model,
-            device=args.device,
-            cam_head=args.cam_head,
-            cam_layer=args.cam_layer,
-        ),
+    reading = run_with_bar(
+        read_study(one_or_many(args.path), series_uid=args.series, model=model,
+                   device=args.device, measure=False, cam_head=args.cam_head,
+                   cam_layer=args.cam_layer, cam_flip_axes=flips),
         quiet=args.json,
     )
+    prediction = reading.prediction
+    assert prediction is not None and reading.model is not None  # a model was given
 
     cam_path = None
     if args.cam_out:
         from ichmodel.io.sitk_bridge import write_nifti
 
-        cam_path = str(write_nifti(args.cam_out, volume, prediction.cam))
+        cam_path = str(write_nifti(args.cam_out, reading.volume, prediction.cam))
 
     summary = prediction.to_dict()
-    summary["warnings"] = list(prediction.warnings) + [
-        w for w in volume.warnings if w not in prediction.warnings
-    ]
+    summary["model"] = reading.model.to_dict()
+    summary["notices"] = [n.to_dict() for n in reading.notices]
+    summary["warnings"] = [n.text for n in reading.notices]
     if cam_path:
         summary["cam"] = cam_path
     if args.json:
         print_json(summary)
         return 0
+    flipped = ", averaged over " + "/".join(prediction.cam_flip_axes) + " flips"
     rows = [
         ("predicted volume", f"{prediction.predicted_volume_ml:.2f} ml"),
         ("poor-outcome probability", f"{prediction.poor_outcome_probability:.3f}"),
-        ("model", f"{prediction.model_name} (sha256 {prediction.model_sha256[:12]})"),
+        ("model", f"{prediction.model_name} (sha256 {prediction.model_sha256[:12]}, "
+                  f"{reading.model.provenance.value})"),
         ("device", prediction.device),
-        ("heatmap", f"{prediction.cam_head} head, {prediction.cam_layer}"),
+        ("heatmap", f"{prediction.cam_head} head, {prediction.cam_layer}"
+                    + (flipped if prediction.cam_flip_axes else "")),
         ("time", ", ".join(f"{k} {v:.2f} s" for k, v in prediction.timings_s.items())),
     ]
     if cam_path:
@@ -100,3 +122,9 @@ def run(args: argparse.Namespace) -> int:
     for warning in summary["warnings"]:
         print(f"warning: {warning}")
     return 0
+
+
+def _flip_axes(text: str) -> tuple[str, ...]:
+    if text == "none":
+        return ()
+    return tuple(a.strip() for a in text.split(",") if a.strip())

@@ -161,8 +161,8 @@ def _start_model(args: argparse.Namespace, saved: dict | None):
     from ichmodel.labels import LabelTransform
     from ichmodel.nets import ICHNet, NetConfig
     from ichmodel.preprocess import PreprocessConfig
-    from ichmodel.train.loop import StartModel
     from ichmodel.registry import active_model_path
+    from ichmodel.train.loop import StartModel
     from ichmodel.train.run_files import start_model_from_run
 
     if saved is not None:  # resume: the architecture comes from the run; weights from its state
@@ -188,11 +188,11 @@ def _start_model(args: argparse.Namespace, saved: dict | None):
 def run(args: argparse.Namespace) -> int:
     from ichmodel.cli._output import ProgressBar, print_json, print_table
     from ichmodel.progress import run_to_completion
+    from ichmodel.registry import data_dir, register_model
     from ichmodel.train.cache import CaseCache, build_cache
     from ichmodel.train.dataset import cases_from_report
     from ichmodel.train.loop import TrainData, train
     from ichmodel.train.manifest import read_manifest
-    from ichmodel.registry import data_dir, register_model
     from ichmodel.train.split import Split
 
     saved = None

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ichmodel import notices
 from ichmodel.io.resample import shift_slice
+from ichmodel.notices import Notice, Source
 
 log = logging.getLogger(__name__)
 
@@ -179,45 +181,53 @@ class RegularGrid:
     spacing_mm: tuple[float, float, float]
     origin_mm: tuple[float, float, float]
     direction: tuple[float, ...]
-    warnings: tuple[str, ...]
+    notices: tuple[Notice, ...]
 
 
-def describe(geometry: StackGeometry) -> list[str]:
-    """Human-readable warnings about tilt, uneven spacing and missing slices."""
-    out: list[str] = []
+def describe(geometry: StackGeometry) -> list[Notice]:
+    """Notices about tilt, uneven spacing, missing and duplicate slices."""
+    out: list[Notice] = []
     if geometry.is_tilted:
         tag = (
             f" (GantryDetectorTilt {geometry.tagged_tilt_deg:g}°)"
             if geometry.tagged_tilt_deg
             else ""
         )
-        out.append(
+        out.append(notices.info(
+            "load.gantry_tilt_corrected",
             f"gantry tilt of {geometry.tilt_deg:.1f}°{tag}: slices were shifted onto an "
-            "orthogonal grid (tilt correction); volumes in ml are correct"
-        )
+            "orthogonal grid (tilt correction); volumes in ml are correct",
+            Source.LOAD,
+        ))
     elif geometry.tagged_tilt_deg:
         log.info(
             "GantryDetectorTilt %g but positions are already orthogonal", geometry.tagged_tilt_deg
         )
     if geometry.is_uneven:
         gaps = geometry.gaps_mm
-        out.append(
+        out.append(notices.info(
+            "load.uneven_spacing_resampled",
             f"uneven slice spacing ({gaps.min():.2f}-{gaps.max():.2f} mm, median "
             f"{geometry.median_gap_mm:.2f} mm): resampled to equidistant slices keeping the "
-            "scanned extent"
-        )
+            "scanned extent",
+            Source.LOAD,
+        ))
     missing = geometry.missing_gaps
     if missing:
         where = ", ".join(f"after slice {i + 1} ({gap:.1f} mm)" for i, gap in missing[:5])
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        out.append(
+        out.append(notices.warning(
+            "load.missing_slices_interpolated",
             f"{len(missing)} gap(s) larger than 1.5x the usual {geometry.median_gap_mm:.2f} mm "
-            f"spacing, so slices seem to be missing: {where}{more}; filled by interpolation"
-        )
+            f"spacing, so slices seem to be missing: {where}{more}; filled by interpolation",
+            Source.LOAD,
+        ))
     if geometry.duplicates:
-        out.append(
-            f"{len(geometry.duplicates)} slice(s) at an already occupied position were ignored"
-        )
+        out.append(notices.warning(
+            "load.duplicate_slices_ignored",
+            f"{len(geometry.duplicates)} slice(s) at an already occupied position were ignored",
+            Source.LOAD,
+        ))
     return out
 
 
@@ -241,7 +251,7 @@ def regularize(
     row, col, normal = (
         np.asarray(v) for v in (geometry.row_dir, geometry.col_dir, geometry.normal)
     )
-    warnings = tuple(describe(geometry))
+    found = tuple(describe(geometry))
 
     def origin_of(a: float, b: float, d: float) -> tuple[float, float, float]:
         p = a * row + b * col + d * normal
@@ -250,7 +260,7 @@ def regularize(
     if not geometry.needs_resampling:
         spacing_z = float(np.mean(geometry.gaps_mm)) if n > 1 else 1.0
         origin = origin_of(offsets[0, 0], offsets[0, 1], heights[0])
-        return RegularGrid(stack, (spacing_z, dy, dx), origin, geometry.direction, warnings)
+        return RegularGrid(stack, (spacing_z, dy, dx), origin, geometry.direction, found)
 
     # In-plane: the union of the slices' footprints on a common grid of the same spacing.
     u0, v0 = offsets[:, 0].min(), offsets[:, 1].min()
@@ -311,4 +321,4 @@ def regularize(
         geometry.tilt_deg,
         spacing_z,
     )
-    return RegularGrid(out, (spacing_z, dy, dx), origin, geometry.direction, warnings)
+    return RegularGrid(out, (spacing_z, dy, dx), origin, geometry.direction, found)

@@ -4,7 +4,7 @@
   PixelPaddingValue pixels and values below -1400 HU (outside the scan field) become air.
 * Slice order and spacing come from ImagePositionPatient projected on the slice normal
   (:mod:`ichmodel.io.geometry`); gantry tilt and uneven spacing are resampled onto a regular
-  orthogonal grid keeping the physical extent, with a warning in ``Volume.warnings``.
+  orthogonal grid keeping the physical extent, with a notice in ``Volume.notices``.
 * Compressed transfer syntaxes (JPEG lossless, JPEG-LS, JPEG 2000, RLE, deflate) decode
   through pydicom's pixel handlers with the pylibjpeg plugins; files are read and decoded in
   a small thread pool.
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ichmodel import notices
 from ichmodel.errors import (
     InconsistentSeriesError,
     InputError,
@@ -39,6 +40,7 @@ from ichmodel.io.dicom_tags import HeaderRecord, series_meta
 from ichmodel.io.geometry import analyze_stack, regularize
 from ichmodel.io.pixels import read_stored_pixels
 from ichmodel.io.scan import SeriesInfo, StudyScan, iter_scan_study, read_header
+from ichmodel.notices import Notice, Source
 from ichmodel.progress import Progress, run_to_completion
 from ichmodel.volume import AIR_HU, SeriesMeta, Volume
 
@@ -150,8 +152,8 @@ def load_series(series: SeriesInfo) -> Generator[Progress, None, Volume]:
     total = len(series.files)
     yield Progress("load", 0, total, f"reading {total} slices")
     bad: list[tuple[str, str]] = []
-    warnings: list[str] = list(series.warnings)
-    records = _consistent(_records(series, bad), warnings)
+    found: list[Notice] = list(series.notices)
+    records = _consistent(_records(series, bad), found)
     geo = _geometry(records, name)
     ordered = [records[i] for i in geo.order]
     ny, nx = ordered[0].size
@@ -177,7 +179,11 @@ def load_series(series: SeriesInfo) -> Generator[Progress, None, Volume]:
                 f"{len(bad)} of {total} images of {name!r} cannot be read (e.g. {bad[0][1]}); "
                 "re-export the series from the PACS or scanner"
             )
-        warnings.append(f"skipped {len(bad)} unreadable or truncated image(s): {names}")
+        found.append(notices.warning(
+            "load.unreadable_images_skipped",
+            f"skipped {len(bad)} unreadable or truncated image(s): {names}",
+            Source.LOAD,
+        ))
         log.warning("skipped %d bad files: %s", len(bad), bad[:5])
     if failed:
         keep = [k for k in range(len(ordered)) if k not in set(failed)]
@@ -192,23 +198,31 @@ def load_series(series: SeriesInfo) -> Generator[Progress, None, Volume]:
     if thickness:
         meta = replace(meta, slice_thickness_mm=float(thickness.most_common(1)[0][0]))
     if series.category == cl.CONTRAST:
-        warnings.append(f"this series may be contrast-enhanced: {series.reason}")
+        found.append(notices.warning(
+            "load.maybe_contrast_enhanced",
+            f"this series may be contrast-enhanced: {series.reason}",
+            Source.LOAD,
+        ))
     elif series.category not in (cl.CANDIDATE,):
-        warnings.append(f"loaded on request although {series.reason}")
+        found.append(notices.warning(
+            "load.not_an_automatic_choice",
+            f"loaded on request although {series.reason}",
+            Source.LOAD,
+        ))
     volume = Volume(
         hu=grid.hu,
         spacing_mm=grid.spacing_mm,
         origin_mm=grid.origin_mm,
         direction=grid.direction,
         meta=meta,
-        warnings=tuple(warnings) + grid.warnings,
+        notices=tuple(found) + grid.notices,
     )
     yield Progress("load", total, total, "done")
     log.info("loaded %r", volume)
     return volume
 
 
-def _consistent(records: list[HeaderRecord], warnings: list[str]) -> list[HeaderRecord]:
+def _consistent(records: list[HeaderRecord], found: list[Notice]) -> list[HeaderRecord]:
     """Drop images whose size/geometry disagrees with the majority (warned), or raise."""
     if not records:
         raise PixelDataError("none of the images of this series can be read; re-export it")
@@ -220,7 +234,11 @@ def _consistent(records: list[HeaderRecord], warnings: list[str]) -> list[Header
                 "the images lack ImagePositionPatient/ImageOrientationPatient, so their order "
                 "and spacing are unknown; export the series with full geometry"
             )
-        warnings.append(f"skipped {len(no_geo)} image(s) without position/orientation")
+        found.append(notices.warning(
+            "load.images_without_geometry_skipped",
+            f"skipped {len(no_geo)} image(s) without position/orientation",
+            Source.LOAD,
+        ))
     size = Counter(r.size for r in records).most_common(1)[0][0]
     odd = [r for r in records if r.size != size]
     if odd:
@@ -229,10 +247,12 @@ def _consistent(records: list[HeaderRecord], warnings: list[str]) -> list[Header
                 f"the images of this series have different sizes ({len(odd)} of "
                 f"{len(records)} differ from {size[0]}x{size[1]}); choose another series"
             )
-        warnings.append(
+        found.append(notices.warning(
+            "load.odd_size_images_skipped",
             f"skipped {len(odd)} image(s) of a different size: "
-            + ", ".join(r.path.name for r in odd[:5])
-        )
+            + ", ".join(r.path.name for r in odd[:5]),
+            Source.LOAD,
+        ))
         records = [r for r in records if r.size == size]
     ref = np.asarray(records[0].orientation)
     turned = [r for r in records if np.abs(np.asarray(r.orientation) - ref).max() > 1e-3]
@@ -322,8 +342,8 @@ def iter_load_study(
     scan = yield from iter_scan_study(path)
     series = select_series(scan, series_uid)
     volume = yield from load_series(series)
-    extra = tuple(w for w in scan.warnings if w not in volume.warnings)
-    return volume.with_warnings(*extra) if extra else volume
+    extra = tuple(n for n in scan.notices if n not in volume.notices)
+    return volume.with_notices(*extra) if extra else volume
 
 
 def load_study(path: str | Path | Iterable[str | Path], series_uid: str | None = None) -> Volume:

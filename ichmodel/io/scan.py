@@ -15,6 +15,7 @@ from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ichmodel import notices
 from ichmodel.errors import NoDicomFoundError, UnreadableDicomError
 from ichmodel.io import classify as cl
 from ichmodel.io.dicom_tags import (
@@ -26,6 +27,7 @@ from ichmodel.io.dicom_tags import (
 )
 from ichmodel.io.fastheader import read_raw_header
 from ichmodel.io.sources import collect_files
+from ichmodel.notices import Notice, Source, texts
 from ichmodel.progress import Progress, run_to_completion
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ class SeriesInfo:
     n_images: int
     picked: bool
     reason: str
-    warnings: tuple[str, ...]
+    notices: tuple[Notice, ...]
     #: File paths of the images (unordered; the loader sorts by position).
     files: tuple[Path, ...]
     category: str = cl.CANDIDATE
@@ -67,6 +69,10 @@ class SeriesInfo:
         """True when the series could be picked automatically."""
         return self.category == cl.CANDIDATE
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return texts(self.notices)
+
 
 @dataclass(frozen=True)
 class StudyScan:
@@ -78,7 +84,11 @@ class StudyScan:
     n_skipped_files: int
     #: (path, why) for each skipped file (non-DICOM, unreadable, directory files excluded).
     skipped: tuple[tuple[str, str], ...]
-    warnings: tuple[str, ...]
+    notices: tuple[Notice, ...]
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return texts(self.notices)
 
     def find(self, uid_or_key: str) -> list[SeriesInfo]:
         """Series whose key equals ``uid_or_key``, else all parts with that series UID."""
@@ -136,19 +146,21 @@ def _orientation_key(record: HeaderRecord) -> tuple:
     return tuple(round(v, 3) + 0.0 for v in record.orientation)
 
 
-def _split(uid: str, records: list[HeaderRecord]) -> list[tuple[list[HeaderRecord], str, str]]:
-    """Parts of one UID: (records, mixed-sizes reason or "", warning or "")."""
+def _split(
+    uid: str, records: list[HeaderRecord]
+) -> list[tuple[list[HeaderRecord], str, Notice | None]]:
+    """Parts of one UID: (records, mixed-sizes reason or "", notice or None)."""
     by_orientation: dict[tuple, list[HeaderRecord]] = defaultdict(list)
     for r in records:
         by_orientation[_orientation_key(r)].append(r)
-    parts: list[tuple[list[HeaderRecord], str, str]] = []
+    parts: list[tuple[list[HeaderRecord], str, Notice | None]] = []
     for group in sorted(by_orientation.values(), key=len, reverse=True):
         by_size: dict[tuple[int, int], list[HeaderRecord]] = defaultdict(list)
         for r in group:
             by_size[r.size].append(r)
         sizes = sorted(by_size.values(), key=len, reverse=True)
         if len(sizes) == 1:
-            parts.append((sizes[0], "", ""))
+            parts.append((sizes[0], "", None))
             continue
         counts = ", ".join(f"{len(s)} of {s[0].size[0]}x{s[0].size[1]}" for s in sizes)
         dominant = len(sizes[0]) >= DOMINANT_SHARE * len(group) and len(sizes[0]) >= 2
@@ -159,15 +171,24 @@ def _split(uid: str, records: list[HeaderRecord]) -> list[tuple[list[HeaderRecor
                 (
                     sizes[0],
                     "",
-                    f"left out {len(left_out)} image(s) of a different size ({counts}): {shown}",
+                    notices.warning(
+                        "scan.odd_size_images_left_out",
+                        f"left out {len(left_out)} image(s) of a different size ({counts}): "
+                        f"{shown}",
+                        Source.SCAN,
+                    ),
                 )
             )
             for s in sizes[1:]:
-                parts.append((s, "", f"image size differs from the rest of series {uid}"))
+                parts.append((s, "", notices.warning(
+                    "scan.image_size_differs",
+                    f"image size differs from the rest of series {uid}",
+                    Source.SCAN,
+                )))
         else:
             reason = f"series mixes image sizes ({counts}); choose one part explicitly by its key"
             for s in sizes:
-                parts.append((s, reason, ""))
+                parts.append((s, reason, None))
     return parts
 
 
@@ -192,7 +213,7 @@ def _build_series(
             n_images=len(part),
             picked=False,
             reason=cls.reason,
-            warnings=(warning,) if warning else (),
+            notices=(warning,) if warning else (),
             files=tuple(r.path for r in part),
             headers=tuple(part),
             category=cls.category,
@@ -252,7 +273,7 @@ def iter_scan_study(
             skipped.append((str(path), why))
         if (i + 1) % 50 == 0:
             yield Progress("scan", i + 1, total, f"read {i + 1}/{total} headers")
-    warnings = list(collected.warnings)
+    found = list(collected.notices)
     if not records:
         dicom_named = [p for p, _ in skipped if _looks_like_dicom_name(Path(p))]
         malformed = [p for p, why in skipped if why.startswith(("malformed", "unreadable"))]
@@ -267,7 +288,7 @@ def iter_scan_study(
             from ichmodel.errors import MissingFilesError
 
             raise MissingFilesError(
-                f"{warnings[0] if warnings else 'files listed by a DICOMDIR are missing'}; "
+                f"{found[0].text if found else 'files listed by a DICOMDIR are missing'}; "
                 "copy the whole disc or export folder"
             )
         raise NoDicomFoundError(
@@ -278,7 +299,11 @@ def iter_scan_study(
         names = ", ".join(Path(p).name for p, _ in skipped[:5]) + (
             " ..." if len(skipped) > 5 else ""
         )
-        warnings.append(f"skipped {len(skipped)} non-DICOM or unreadable file(s): {names}")
+        found.append(notices.warning(
+            "scan.files_skipped",
+            f"skipped {len(skipped)} non-DICOM or unreadable file(s): {names}",
+            Source.SCAN,
+        ))
 
     by_uid: dict[str, list[HeaderRecord]] = defaultdict(list)
     for r in records:
@@ -296,8 +321,12 @@ def iter_scan_study(
                 replace(
                     s,
                     n_missing_files=missing.n_missing,
-                    warnings=s.warnings
-                    + (f"{missing.n_missing} file(s) listed in DICOMDIR are missing",),
+                    notices=s.notices
+                    + (notices.warning(
+                        "scan.series_files_missing",
+                        f"{missing.n_missing} file(s) listed in DICOMDIR are missing",
+                        Source.SCAN,
+                    ),),
                 )
                 if s.series_uid == missing.series_uid
                 else s
@@ -313,7 +342,7 @@ def iter_scan_study(
                 n_images=0,
                 picked=False,
                 reason=f"listed in the DICOMDIR but its files are missing (e.g. {missing.example})",
-                warnings=(),
+                notices=(),
                 files=(),
                 category=cl.MISSING_FILES,
                 series_number=missing.series_number,
@@ -330,7 +359,7 @@ def iter_scan_study(
         n_files=total,
         n_skipped_files=len(skipped),
         skipped=tuple(skipped),
-        warnings=tuple(warnings),
+        notices=tuple(found),
     )
 
 

@@ -52,7 +52,7 @@ def image_to_volume(image, template: Volume | None = None, **kwargs) -> Volume:
         direction=tuple(float(v) for v in image.GetDirection()),
     )
     if template is not None:
-        fields.update(meta=template.meta, warnings=template.warnings)
+        fields.update(meta=template.meta, notices=template.notices)
     fields.update(kwargs)
     return Volume(**fields)
 

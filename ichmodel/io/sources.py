@@ -19,7 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ichmodel import notices
 from ichmodel.errors import MissingFilesError, NoDicomFoundError
+from ichmodel.notices import Notice, Source
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,13 @@ class CollectedFiles:
     files: list[Path] = field(default_factory=list)
     missing_files: list[Path] = field(default_factory=list)
     missing_series: list[MissingSeries] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+
+def _missing_notice(series: list[MissingSeries], n_missing: int) -> Notice:
+    return notices.warning(
+        "scan.dicomdir_files_missing", _describe_missing(series, n_missing), Source.SCAN
+    )
 
 
 def _is_dicomdir_name(path: Path) -> bool:
@@ -205,8 +213,8 @@ def collect_files(path_or_paths: str | Path | Iterable[str | Path]) -> Collected
                 if walker.missing:
                     out.missing_files += walker.missing
                     out.missing_series += walker.missing_series()
-                    out.warnings.append(
-                        _describe_missing(walker.missing_series(), len(walker.missing))
+                    out.notices.append(
+                        _missing_notice(walker.missing_series(), len(walker.missing))
                     )
             add(files)
         elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
@@ -221,7 +229,7 @@ def collect_files(path_or_paths: str | Path | Iterable[str | Path]) -> Collected
             if walker.missing:
                 out.missing_files += walker.missing
                 out.missing_series += walker.missing_series()
-                out.warnings.append(_describe_missing(walker.missing_series(), len(walker.missing)))
+                out.notices.append(_missing_notice(walker.missing_series(), len(walker.missing)))
             if not walker.present:
                 if walker.missing:
                     raise MissingFilesError(

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ichmodel import notices
 from ichmodel.errors import SingleSliceError
 from ichmodel.measure import location as loc
 from ichmodel.measure._morph import bbox
@@ -22,6 +23,7 @@ from ichmodel.measure.brain import IntracranialRegion, find_intracranial
 from ichmodel.measure.hematoma import BloodPrep, prepare_blood, segment_blood
 from ichmodel.measure.ivh import Ventricles, find_ventricles, split_ivh
 from ichmodel.measure.types import ABC2, LOCATION_CAVEAT, Measurement, MeasureParams
+from ichmodel.notices import Notice, Source
 from ichmodel.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -104,7 +106,9 @@ class MeasureContext:
         timings["measure_s"] = time.perf_counter() - t0
         return replace(result, timings_s={**timings, **result.timings_s})
 
-    def _empty(self, params: MeasureParams, status: str, warnings=()) -> Measurement:
+    def _empty(
+        self, params: MeasureParams, status: str, found: tuple[Notice, ...] | list[Notice] = ()
+    ) -> Measurement:
         shape = self.volume.shape
         return Measurement(
             hematoma_mask=np.zeros(shape, dtype=bool),
@@ -118,7 +122,7 @@ class MeasureContext:
             intracranial_volume_ml=self.region.volume_ml if self._region else 0.0,
             n_components=0,
             status=status,
-            warnings=tuple(self.volume.warnings) + tuple(warnings),
+            notices=tuple(found),
             params=params,
         )
 
@@ -130,9 +134,13 @@ class MeasureContext:
         assert prep is not None and frame is not None and ventricles is not None
         assert region.box is not None
         seg = segment_blood(prep, params)
-        warnings = list(seg.warnings)
+        found = list(seg.notices)
         if not ventricles.found and seg.mask.any():
-            warnings.append("ventricles not found: intraventricular blood not assessed")
+            found.append(notices.warning(
+                "measure.ventricles_not_found",
+                "ventricles not found: intraventricular blood not assessed",
+                Source.MEASURE,
+            ))
         parenchymal, ivh = split_ivh(
             seg.mask, seg.labels, frame, ventricles, prep.voxel_ml, params.min_component_ml
         )
@@ -140,7 +148,7 @@ class MeasureContext:
         hematoma_ml = float(np.count_nonzero(parenchymal)) * voxel_ml
         ivh_ml = float(np.count_nonzero(ivh)) * voxel_ml
         if hematoma_ml == 0.0 and ivh_ml == 0.0:
-            return self._empty(params, f"no hematoma found above {params.hu_min:g} HU", warnings)
+            return self._empty(params, f"no hematoma found above {params.hu_min:g} HU", found)
 
         from scipy import ndimage as ndi
 
@@ -160,20 +168,24 @@ class MeasureContext:
             site, words = loc.classify_site(main, frame, in_crop)
             if n > 1:
                 rest_ml = float(sizes.sum() - sizes.max()) * voxel_ml
-                warnings.append(
+                found.append(notices.info(
+                    "measure.several_hematomas",
                     f"{n} separate hematomas; ABC/2 and location describe the largest "
-                    f"(the others hold {rest_ml:.1f} ml)"
-                )
+                    f"(the others hold {rest_ml:.1f} ml)",
+                    Source.MEASURE,
+                ))
         else:
             abc2, site, words = ABC2(), "none", "no intraparenchymal hematoma"
         if abc2.volume_ml > 0 and hematoma_ml > 0:
             ratio = abc2.volume_ml / hematoma_ml
             if abs(ratio - 1.0) > ABC2_DISAGREEMENT:
-                warnings.append(
+                found.append(notices.info(
+                    "measure.abc2_differs_from_planimetric",
                     f"ABC/2 ({abc2.volume_ml:.1f} ml) differs from the planimetric volume "
                     f"({hematoma_ml:.1f} ml) by {100 * (ratio - 1):+.0f} %: "
-                    "ABC/2 approximates the bleed from three diameters"
-                )
+                    "ABC/2 approximates the bleed from three diameters",
+                    Source.MEASURE,
+                ))
         if n == 0:
             status = f"intraventricular blood only ({ivh_ml:.1f} ml)"
         else:
@@ -192,7 +204,7 @@ class MeasureContext:
             intracranial_volume_ml=region.volume_ml,
             n_components=int(n),
             status=status,
-            warnings=tuple(self.volume.warnings) + tuple(warnings),
+            notices=tuple(found),
             params=params,
         )
 

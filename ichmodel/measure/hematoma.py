@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from ichmodel import notices
 from ichmodel.measure import _morph
 from ichmodel.measure.brain import IntracranialRegion
 from ichmodel.measure.edges import refine_edges
 from ichmodel.measure.types import MeasureParams
+from ichmodel.notices import Notice, Source
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ class BloodSegmentation:
     mask: np.ndarray
     labels: np.ndarray
     n_components: int
-    warnings: tuple[str, ...]
+    notices: tuple[Notice, ...]
 
 
 def smoothing_sigmas(spacing_mm: tuple[float, float, float], sigma_mm: float) -> tuple[float, ...]:
@@ -139,15 +141,17 @@ def segment_blood(prep: BloodPrep, params: MeasureParams) -> BloodSegmentation:
     seeded = seeds[big] > 0
     along_skull = contact > params.max_skull_contact_fraction
     keep = big[seeded & ~along_skull]
-    warnings: list[str] = []
+    found: list[Notice] = []
     dropped_ml = float(sizes[big[seeded & along_skull]].sum()) * prep.voxel_ml
     if dropped_ml >= WARN_DROPPED_ML:
-        warnings.append(
+        found.append(notices.info(
+            "measure.skull_contact_not_counted",
             f"not counted: {dropped_ml:.1f} ml of blood-range voxels hugging the skull (usually "
-            "partial volume of bone; an extra-axial bleed there would not be measured either)"
-        )
+            "partial volume of bone; an extra-axial bleed there would not be measured either)",
+            Source.MEASURE,
+        ))
     if keep.size == 0:
-        return BloodSegmentation(np.zeros_like(cand), np.zeros_like(labels), 0, tuple(warnings))
+        return BloodSegmentation(np.zeros_like(cand), np.zeros_like(labels), 0, tuple(found))
     lut = np.zeros(n + 1, dtype=bool)
     lut[keep] = True
     mask = lut[labels]
@@ -158,4 +162,4 @@ def segment_blood(prep: BloodPrep, params: MeasureParams) -> BloodSegmentation:
     mask = _morph.fill_holes_per_slice(mask) & prep.inside & ~prep.calcified
     out_labels, n_out = _morph.label_in_box(mask)
     log.debug("blood: %d candidate components, %d kept", n, n_out)
-    return BloodSegmentation(mask, out_labels, int(n_out), tuple(warnings))
+    return BloodSegmentation(mask, out_labels, int(n_out), tuple(found))

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ichmodel.notices import Notice, texts
+
 #: Sites, in the phantom's vocabulary (``ichmodel.phantom.Phantom.site``).
 SITES = ("none", "deep", "lobar", "infratentorial")
 
@@ -175,9 +177,16 @@ class Measurement:
     intracranial_volume_ml: float
     n_components: int
     status: str
-    warnings: tuple[str, ...]
+    #: What the measurement itself found worth saying (the volume's own notices stay on the
+    #: Volume; a :class:`~ichmodel.reading.StudyReading` holds both).
+    notices: tuple[Notice, ...]
     params: MeasureParams
     timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The notices' sentences."""
+        return texts(self.notices)
 
     @property
     def found(self) -> bool:
@@ -206,7 +215,7 @@ class Measurement:
             "intracranial_volume_ml": round(self.intracranial_volume_ml, 1),
             "n_components": self.n_components,
             "status": self.status,
-            "warnings": list(self.warnings),
+            "notices": [n.to_dict() for n in self.notices],
             "params": self.params.to_dict(),
         }
 
@@ -214,5 +223,5 @@ class Measurement:
         return (
             f"Measurement({self.status!r}, hematoma={self.hematoma_volume_ml:.2f} ml, "
             f"abc2={self.abc2.volume_ml:.2f} ml, location={self.location!r}, "
-            f"ivh={self.ivh_volume_ml:.2f} ml, warnings={len(self.warnings)})"
+            f"ivh={self.ivh_volume_ml:.2f} ml, notices={len(self.notices)})"
         )

@@ -1,86 +1,50 @@
-"""What a report says, decided without Qt: :class:`ReportContent` from Volume + results.
+"""What a report says, decided without Qt: :class:`ReportContent` from a :class:`StudyReading`.
 
-:func:`build_report_content` turns a :class:`~ichmodel.volume.Volume`, a measurement
-(``ichmodel.measure.Measurement``), a prediction (``ichmodel.predict.Prediction``) and the active
-model's card into one frozen :class:`ReportContent`: every label and value the PDF prints,
-already formatted, plus the key slices to draw. Measurement, prediction and card may be ``None``
-(not computed, failed); the report then says "not available" instead of inventing a number.
-
-The measurement and prediction are read by attribute name (the contracted names: see
-``ichmodel.measure`` and ``ichmodel.predict``), so any object with those attributes works.
+:func:`build_report_content` turns one :class:`~ichmodel.reading.StudyReading` into a frozen
+:class:`ReportContent`: every label and value the PDF prints, already formatted, plus the key
+slices to draw. A reading may lack a measurement or a prediction (not computed, failed); the
+report then says "not available" instead of inventing a number. Whether the model was trained
+on synthetic data is its recorded provenance, never guessed from names or card text.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from ichmodel.flip_axes import flip_words
+from ichmodel.measure.types import Measurement
+from ichmodel.notices import Source
+from ichmodel.predict import Prediction
+from ichmodel.reading import KeySlice, StudyReading, rules
+from ichmodel.reading.types import ModelIdentity
 from ichmodel.volume import Volume
 from ichviewer.report.fields import (
     NOT_AVAILABLE,
-    card_as_mapping,
     card_summary,
     finite_or_none,
     fmt_dicom_date,
     fmt_dicom_time,
     fmt_ml,
     fmt_person_name,
-    get_field,
     or_dash,
-)
-from ichviewer.report.keyslices import (
-    KeySlice,
-    choose_key_slices,
-    hematoma_area_per_slice_mm2,
-    slice_position_mm,
 )
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "RESEARCH_USE_STATEMENT",
-    "SYNTHETIC_MODEL_STATEMENT",
     "KeySlice",
     "ReportContent",
     "ReportOptions",
     "build_report_content",
-    "choose_key_slices",
-    "hematoma_area_per_slice_mm2",
-    "slice_position_mm",
 ]
 
 RESEARCH_USE_STATEMENT = (
     "Research use only — not a medical device. The numbers and images in this report were "
     "produced by experimental software and must not be used for diagnosis or treatment decisions."
 )
-SYNTHETIC_MODEL_STATEMENT = "Trained on synthetic data — not for clinical use."
-
-
-def _words(text: str) -> str:
-    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
-
-
-def _model_banner(card: Mapping[str, Any], synthetic: bool, predicted: bool) -> str:
-    """The card's own banner, unless it only repeats the synthetic-data statement (the demo
-    card's "Trained on synthetic data - not for clinical use" printed twice, dashes apart)."""
-    banner = str(card.get("banner") or "") if predicted or card else ""
-    provenance = card.get("provenance")
-    if provenance:
-        from ichmodel.model_card import Provenance
-
-        banner = " — ".join(b for b in (Provenance(provenance).banner, banner) if b)
-    if synthetic and _words(banner) == _words(SYNTHETIC_MODEL_STATEMENT):
-        return ""
-    return banner
-
-
-#: Card fields whose text decides whether a model was trained on synthetic data.
-_CARD_DATA_KEYS = ("name", "training_data", "trained_on", "dataset", "data", "training")
-_SYNTHETIC_WORDS = ("synthetic", "phantom", "untrained", "demo")
 
 
 @dataclass(frozen=True)
@@ -94,21 +58,13 @@ class ReportOptions:
     show_abc2_segments: bool = True
     #: Show only the head (everything above -300 HU, plus 5 mm) rather than the whole field of view.
     crop_to_head: bool = True
-    #: Which Grad-CAM head the heatmap came from ("volume" or "prognosis"), for the legend
-    #: (the prediction's own ``cam_head`` wins when it has one).
-    cam_head: str = "volume"
     colormap: str = "inferno"
     window_center_hu: float = 40.0
     window_width_hu: float = 80.0
-    #: Key slices: the largest-hematoma-area slice plus this many neighbours on each side ...
+    #: Key slices: the largest hematoma slice plus this many neighbours on each side ...
     n_neighbours: int = 1
     #: ... about this far apart (mm), at least one slice.
     neighbour_spacing_mm: float = 5.0
-    #: The three volumes are flagged as disagreeing when their spread exceeds both limits.
-    disagreement_ml: float = 5.0
-    disagreement_fraction: float = 0.25
-    #: None: decided from the model card / model name; True/False: the caller knows.
-    synthetic_model: bool | None = None
     created: datetime | None = None
     app_version: str | None = None
 
@@ -148,14 +104,16 @@ class ReportContent:
     key_slice_note: str
     image_legend: str
     model_card_summary: tuple[tuple[str, str], ...]
+    #: The model's recorded provenance is synthetic or untrained.
     synthetic_model: bool
     #: The measurement's one-sentence status ("hematoma measured", ...), "" when not measured.
     measurement_status: str = ""
-    #: The model card's one-line warning a UI must show (e.g. "UNTRAINED MODEL: ..."), or "".
+    #: What the model's provenance obliges the report to say ("" for a site model): the
+    #: synthetic-data, untrained or not-recorded banner.
+    provenance_statement: str = ""
+    #: The model author's own extra warning (the card's ``banner``), or "".
     model_banner: str = ""
     research_statement: str = RESEARCH_USE_STATEMENT
-    synthetic_statement: str = SYNTHETIC_MODEL_STATEMENT
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 # --- the pieces ---------------------------------------------------------------------------
@@ -200,70 +158,40 @@ def _identification(volume: Volume, anonymize: bool) -> tuple[tuple[str, str], .
     return tuple(rows)
 
 
-def _is_synthetic(card: Mapping[str, Any], prediction: Any, options: ReportOptions) -> bool:
-    if options.synthetic_model is not None:
-        return bool(options.synthetic_model)
-    for flag in ("synthetic", "untrained", "demo", "trained_on_synthetic"):
-        if card.get(flag) is True:
-            return True
-    texts = [str(card.get(key, "")) for key in _CARD_DATA_KEYS]
-    texts.append(str(get_field(prediction, "model_name", "") or ""))
-    joined = " ".join(texts).lower()
-    return any(word in joined for word in _SYNTHETIC_WORDS)
-
-
-def _volumes_disagree(values: list[float | None], options: ReportOptions) -> bool:
-    known = [v for v in values if v is not None]
-    if len(known) < 2:
-        return False
-    spread = max(known) - min(known)
-    return spread > options.disagreement_ml and spread > options.disagreement_fraction * max(known)
-
-
-def _results(
-    measurement: Any, prediction: Any, options: ReportOptions
-) -> tuple[tuple[tuple[str, str, str], ...], dict[str, Any]]:
-    model_ml = finite_or_none(get_field(prediction, "predicted_volume_ml"))
-    planimetric_ml = finite_or_none(get_field(measurement, "hematoma_volume_ml"))
-    abc2 = get_field(measurement, "abc2")
-    abc2_ml = finite_or_none(get_field(abc2, "volume_ml"))
-    a_mm, b_mm, c_mm = (finite_or_none(get_field(abc2, k)) for k in ("a_mm", "b_mm", "c_mm"))
-    abc_mm = (a_mm, b_mm, c_mm) if None not in (a_mm, b_mm, c_mm) else None
-    probability = finite_or_none(get_field(prediction, "poor_outcome_probability"))
-    disagree = _volumes_disagree([model_ml, planimetric_ml, abc2_ml], options)
-
-    model_name = get_field(prediction, "model_name") or ""
+def _results(reading: StudyReading) -> tuple[tuple[str, str, str], ...]:
+    measurement, prediction = reading.measurement, reading.prediction
+    abc2 = measurement.abc2 if measurement is not None else None
+    model_name = reading.model.name if reading.model is not None else ""
     rows: list[tuple[str, str, str]] = [
         (
             "Hematoma volume, model (ml)",
-            fmt_ml(model_ml),
+            fmt_ml(_finite(reading.model_volume_ml)),
             f"3D CNN regression ({model_name})" if model_name else "3D CNN regression",
         ),
         (
             "Hematoma volume, planimetric (ml)",
-            fmt_ml(planimetric_ml),
+            fmt_ml(reading.planimetric_volume_ml),
             "voxel count of the segmented hematoma × voxel volume",
         ),
     ]
-    if abc_mm is not None:
-        abc_note = f"A = {a_mm:.1f} mm, B = {b_mm:.1f} mm, C = {c_mm:.1f} mm" + (
-            f" (A/B on slice {int(get_field(abc2, 'slice_index')) + 1})"
-            if get_field(abc2, "slice_index") is not None
-            else ""
+    if abc2 is not None and abc2.slice_index is not None:
+        abc_note = (
+            f"A = {abc2.a_mm:.1f} mm, B = {abc2.b_mm:.1f} mm, C = {abc2.c_mm:.1f} mm "
+            f"(A/B on slice {abc2.slice_index + 1})"
         )
     else:
-        abc_note = "A × B × C / 2 on the largest-area slice"
-    rows.append(("Hematoma volume, ABC/2 (ml)", fmt_ml(abc2_ml), abc_note))
-    if disagree:
+        abc_note = "A × B × C / 2 on the largest hematoma slice"
+    rows.append(("Hematoma volume, ABC/2 (ml)", fmt_ml(reading.abc2_volume_ml), abc_note))
+    if reading.volumes_disagree:
         rows.append(
             (
                 "Volumes disagree",
                 "check",
-                "the three volumes differ by more than "
-                f"{options.disagreement_ml:.0f} ml and "
-                f"{options.disagreement_fraction * 100:.0f} %; review the segmentation",
+                f"the volumes differ by more than {rules.DISAGREE_ABS_ML:.0f} ml and "
+                f"{rules.DISAGREE_FRACTION * 100:.0f} %; review the segmentation",
             )
         )
+    probability = _finite(prediction.poor_outcome_probability) if prediction else None
     rows.append(
         (
             "Poor-outcome probability",
@@ -273,65 +201,72 @@ def _results(
             "model prognosis head",
         )
     )
-    location = get_field(measurement, "location")
-    description = get_field(measurement, "location_description") or ""
-    rows.append(
-        (
-            "Location",
-            or_dash(location) if measurement is not None else NOT_AVAILABLE,
-            description or "from the hematoma's position (best effort, not an atlas)",
-        )
-    )
-    ivh = get_field(measurement, "ivh")
-    ivh_ml = finite_or_none(get_field(measurement, "ivh_volume_ml"))
-    if measurement is None or ivh is None:
-        ivh_text = NOT_AVAILABLE
-    elif ivh:
-        ivh_text = "yes" + (f" ({ivh_ml:.1f} ml)" if ivh_ml is not None else "")
-    else:
-        ivh_text = "no"
-    rows.append(("Intraventricular hemorrhage", ivh_text, "blood in the ventricles"))
-    numbers = {
-        "model_volume_ml": model_ml,
-        "planimetric_volume_ml": planimetric_ml,
-        "abc2_volume_ml": abc2_ml,
-        "abc2_mm": abc_mm,
-        "poor_outcome_probability": probability,
-        "volumes_disagree": disagree,
-    }
-    return tuple(rows), numbers
-
-
-def _software(prediction: Any, card: Mapping[str, Any], app_version: str) -> tuple:
-    rows = [("Application", f"ICH Viewer {app_version}")]
-    name = get_field(prediction, "model_name") or card.get("name")
-    version = card.get("version")
-    if name:
-        rows.append(("Model", f"{name}" + (f" (version {version})" if version else "")))
-    else:
-        rows.append(("Model", NOT_AVAILABLE))
-    sha = get_field(prediction, "model_sha256") or card.get("sha256")
-    if sha:
-        rows.append(("Model weights SHA-256", str(sha)[:16] + "…"))
-    device = get_field(prediction, "device")
-    timings = get_field(prediction, "timings_s")
-    if device:
-        text = str(device)
-        if isinstance(timings, Mapping) and timings:
-            total = finite_or_none(timings.get("total"))
-            if total is None:  # no total: the stages ran one after another
-                total = sum(float(v) for v in timings.values() if finite_or_none(v) is not None)
-            text += f", {total:.2f} s"
-        rows.append(("Inference device", text))
+    rows.append(_location_row(measurement))
+    rows.append(("Intraventricular hemorrhage", _ivh_text(measurement), "blood in the ventricles"))
     return tuple(rows)
 
 
+def _finite(value: float | None) -> float | None:
+    return finite_or_none(value) if value is not None else None
+
+
+def _location_row(measurement: Measurement | None) -> tuple[str, str, str]:
+    if measurement is None:
+        return ("Location", NOT_AVAILABLE, "from the hematoma's position (best effort)")
+    return (
+        "Location",
+        or_dash(measurement.location),
+        measurement.location_description
+        or "from the hematoma's position (best effort, not an atlas)",
+    )
+
+
+def _ivh_text(measurement: Measurement | None) -> str:
+    if measurement is None:
+        return NOT_AVAILABLE
+    return f"yes ({measurement.ivh_volume_ml:.1f} ml)" if measurement.ivh else "no"
+
+
+def _software(
+    prediction: Prediction | None, model: ModelIdentity | None, app_version: str
+) -> tuple[tuple[str, str], ...]:
+    rows = [("Application", f"ICH Viewer {app_version}")]
+    if model is None:
+        rows.append(("Model", NOT_AVAILABLE))
+        return tuple(rows)
+    rows.append(("Model", f"{model.name} (provenance: {model.provenance.value})"))
+    rows.append(("Model weights SHA-256", model.sha256[:16] + "…"))
+    if prediction is not None:
+        total = prediction.timings_s.get("total")
+        if total is None:  # no total: the stages ran one after another
+            total = sum(prediction.timings_s.values())
+        rows.append(("Inference device", f"{prediction.device}, {total:.2f} s"))
+    return tuple(rows)
+
+
+def _legend(reading: StudyReading, options: ReportOptions) -> str:
+    volume, measurement, prediction = reading.volume, reading.measurement, reading.prediction
+    parts = [f"Brain window {options.window_center_hu:g}/{options.window_width_hu:g} HU"]
+    if options.show_contour and measurement is not None:
+        parts.append("green contour: segmented hematoma")
+    if options.show_abc2_segments and measurement and measurement.abc2.a_segment_zyx is not None:
+        parts.append("ABC/2 diameters: A yellow, B cyan")
+    if options.show_heatmap and prediction is not None and prediction.cam is not None:
+        flips = prediction.cam_flip_axes
+        averaged = f", averaged over {flip_words(flips)} flips" if flips else ""
+        parts.append(
+            f"heatmap: Grad-CAM of the {prediction.cam_head} head{averaged} "
+            f"({options.colormap}, opacity {options.heatmap_opacity * 100:.0f} %)"
+        )
+    side = volume.orientation_code[0]  # where the array's x (columns) points
+    if side in ("L", "R"):
+        shown_left = "right" if side == "L" else "left"
+        parts.append(f"patient's {shown_left} on the image's left")
+    return "; ".join(parts) + "."
+
+
 def build_report_content(
-    volume: Volume,
-    measurement: Any = None,
-    prediction: Any = None,
-    model_card: Any = None,
-    options: ReportOptions | None = None,
+    reading: StudyReading, options: ReportOptions | None = None
 ) -> ReportContent:
     """Decide everything the report says. Pure (no Qt, no files); ``options.created`` pins time."""
     options = options or ReportOptions()
@@ -340,62 +275,39 @@ def build_report_content(
     else:
         from ichviewer import __version__ as app_version
     created = (options.created or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z")
-    card = card_as_mapping(model_card)
-    synthetic = (prediction is not None or bool(card)) and _is_synthetic(card, prediction, options)
-
-    results, numbers = _results(measurement, prediction, options)
-    mask = get_field(measurement, "hematoma_mask")
-    cam = get_field(prediction, "cam")
-    key_slices, key_note = choose_key_slices(volume, mask, cam, options)
-
-    legend_parts = [f"Brain window {options.window_center_hu:g}/{options.window_width_hu:g} HU"]
-    if options.show_contour and mask is not None:
-        legend_parts.append("green contour: segmented hematoma")
-    if (
-        options.show_abc2_segments
-        and get_field(get_field(measurement, "abc2"), "a_segment_zyx") is not None
-    ):
-        legend_parts.append("ABC/2 diameters: A yellow, B cyan")
-    if options.show_heatmap and cam is not None:
-        head = get_field(prediction, "cam_head") or options.cam_head
-        flips = get_field(prediction, "cam_flip_axes") or ()
-        averaged = f", averaged over {flip_words(flips)} flips" if flips else ""
-        legend_parts.append(
-            f"heatmap: Grad-CAM of the {head} head{averaged} "
-            f"({options.colormap}, opacity {options.heatmap_opacity * 100:.0f} %)"
-        )
-    side = volume.orientation_code[0]  # where the array's x (columns) points
-    if side in ("L", "R"):
-        shown_left = "right" if side == "L" else "left"
-        legend_parts.append(f"patient's {shown_left} on the image's left")
-
-    analysis_warnings = tuple(
-        [f"measurement: {w}" for w in (get_field(measurement, "warnings") or ())]
-        + [f"model: {w}" for w in (get_field(prediction, "warnings") or ())]
+    model = reading.model
+    key_slices, key_note = reading.key_slices(
+        n_neighbours=options.n_neighbours, neighbour_spacing_mm=options.neighbour_spacing_mm
     )
+    abc2 = reading.measurement.abc2 if reading.measurement is not None else None
+    loader = reading.notices_from(Source.SCAN, Source.LOAD)
+    analysis = [n for n in reading.notices if n not in loader]
     content = ReportContent(
         title="Head CT: intracerebral hemorrhage report",
         created=created,
         app_version=str(app_version),
         anonymized=options.anonymize,
-        identification=_identification(volume, options.anonymize),
-        software=_software(prediction, card, str(app_version)),
-        results=results,
-        model_volume_ml=numbers["model_volume_ml"],
-        planimetric_volume_ml=numbers["planimetric_volume_ml"],
-        abc2_volume_ml=numbers["abc2_volume_ml"],
-        abc2_mm=numbers["abc2_mm"],
-        poor_outcome_probability=numbers["poor_outcome_probability"],
-        volumes_disagree=numbers["volumes_disagree"],
-        loader_warnings=tuple(str(w) for w in volume.warnings),
-        analysis_warnings=analysis_warnings,
+        identification=_identification(reading.volume, options.anonymize),
+        software=_software(reading.prediction, model, str(app_version)),
+        results=_results(reading),
+        model_volume_ml=_finite(reading.model_volume_ml),
+        planimetric_volume_ml=reading.planimetric_volume_ml,
+        abc2_volume_ml=reading.abc2_volume_ml,
+        abc2_mm=(abc2.a_mm, abc2.b_mm, abc2.c_mm) if reading.abc2_volume_ml else None,
+        poor_outcome_probability=(
+            _finite(reading.prediction.poor_outcome_probability) if reading.prediction else None
+        ),
+        volumes_disagree=reading.volumes_disagree,
+        loader_warnings=tuple(n.text for n in loader),
+        analysis_warnings=tuple(f"{n.source.value}: {n.text}" for n in analysis),
         key_slices=key_slices,
         key_slice_note=key_note,
-        image_legend="; ".join(legend_parts) + ".",
-        model_card_summary=card_summary(card),
-        synthetic_model=synthetic,
-        measurement_status=str(get_field(measurement, "status") or ""),
-        model_banner=_model_banner(card, synthetic, prediction is not None),
+        image_legend=_legend(reading, options),
+        model_card_summary=card_summary(model) if model is not None else (),
+        synthetic_model=model is not None and model.is_synthetic_or_untrained,
+        measurement_status=reading.measurement.status if reading.measurement else "",
+        provenance_statement=model.provenance.banner if model is not None else "",
+        model_banner=model.card.banner if model is not None else "",
     )
-    log.debug("report content built: %d key slices, synthetic=%s", len(key_slices), synthetic)
+    log.debug("report content built: %d key slices", len(key_slices))
     return content

@@ -1,54 +1,17 @@
 """Formatting helpers for the report: DICOM dates and names, numbers with units, model cards.
 
-Qt-free. Objects are read by attribute or mapping key so duck-typed results work.
+Qt-free.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ichmodel.reading import ModelIdentity
 
 NOT_AVAILABLE = "not available"
-
-
-def get_field(obj: Any, name: str, default: Any = None) -> Any:
-    """Attribute or mapping key ``name`` of ``obj`` (None-safe)."""
-    if obj is None:
-        return default
-    if isinstance(obj, Mapping):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def card_as_mapping(card: Any) -> dict[str, Any]:
-    """A model card (dict, dataclass or object) as a plain dict."""
-    if card is None:
-        return {}
-    if isinstance(card, Mapping):
-        return dict(card)
-    inner = getattr(card, "card", None)
-    if inner is not None:  # a loaded model (ichmodel.checkpoint.LoadedModel): card + metrics
-        data = card_as_mapping(inner)
-        for key in ("name", "sha256"):
-            value = getattr(card, key, None)
-            if value:
-                data.setdefault(key, value)
-        metrics = getattr(card, "metrics", None)
-        if metrics:
-            data.setdefault("metrics", dict(metrics))
-        return data
-    to_dict = getattr(card, "to_dict", None) or getattr(card, "as_dict", None)
-    if callable(to_dict):
-        return dict(to_dict())
-    try:
-        from dataclasses import asdict, is_dataclass
-
-        if is_dataclass(card) and not isinstance(card, type):
-            return asdict(card)
-    except TypeError:  # pragma: no cover - defensive
-        pass
-    return {k: v for k, v in vars(card).items() if not k.startswith("_")}
 
 
 def finite_or_none(value: Any) -> float | None:
@@ -95,51 +58,22 @@ def or_dash(text: Any) -> str:
     return text if text else "—"
 
 
-def card_summary(card: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    """Short (label, value) rows of the card: known fields first, then metrics, then the rest."""
-    order = (
-        "name",
-        "version",
-        "architecture",
-        "created",
-        "summary",
-        "training_data",
-        "trained_on",
-        "outcome_label",
-        "intended_use",
-        "not_for",
-        "limitations",
-        "warning",
-    )
-    #: Shown elsewhere in the report (banner box, software table, research statement).
-    skip = {"banner", "notice", "sha256"}
-    rows: list[tuple[str, str]] = []
-    seen: set[str] = set()
-
-    def add(key: str, value: Any) -> None:
-        if value is None or value == "" or key.startswith("_"):
-            return
-        if isinstance(value, Mapping):
-            parts = [f"{k} {_fmt_scalar(v)}" for k, v in value.items() if _is_scalar(v)]
-            text = ", ".join(parts)
-        elif isinstance(value, list | tuple):
-            text = ", ".join(_fmt_scalar(v) for v in value if _is_scalar(v))
-        else:
-            text = _fmt_scalar(value)
+def card_summary(model: ModelIdentity) -> tuple[tuple[str, str], ...]:
+    """Short (label, value) rows of the model's card, then its recorded metrics."""
+    card = model.card
+    rows: list[tuple[str, str]] = [("Name", model.name), ("Provenance", model.provenance.value)]
+    for label, text in (
+        ("Summary", card.summary),
+        ("Training data", card.training_data),
+        ("Intended use", card.intended_use),
+        ("Not for", card.not_for),
+        ("Limitations", card.limitations),
+    ):
         if text:
-            label = key.replace("_", " ").capitalize()
             rows.append((label, text if len(text) <= 400 else text[:397] + "..."))
-
-    for key in order:
-        if key in card:
-            add(key, card[key])
-            seen.add(key)
-    if "metrics" in card:
-        add("metrics", card["metrics"])
-        seen.add("metrics")
-    for key, value in card.items():
-        if key not in seen and key not in skip and len(rows) < 16:
-            add(key, value)
+    metrics = ", ".join(f"{k} {_fmt_scalar(v)}" for k, v in model.metrics.items() if _is_scalar(v))
+    if metrics:
+        rows.append(("Metrics", metrics if len(metrics) <= 400 else metrics[:397] + "..."))
     return tuple(rows)
 
 

@@ -243,8 +243,8 @@ def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: flo
     banner = [[_p(content.research_statement, s["bold"])]]
     if content.model_banner:
         banner.insert(0, [_p(content.model_banner, s["warn"])])
-    if content.synthetic_model:
-        banner.insert(0, [_p(content.synthetic_statement, s["warn"])])
+    if content.provenance_statement:
+        banner.insert(0, [_p(content.provenance_statement, s["warn"])])
     box = Table(banner, colWidths=[width])
     box.setStyle(
         TableStyle(
@@ -293,8 +293,8 @@ def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: flo
         story += [Spacer(1, 2 * mm), _p("Model card (summary)", s["bold"])]
         story.append(_table(content.model_card_summary, [50 * mm, width - 50 * mm], s))
     story += [Spacer(1, 4 * mm), _p(content.research_statement, s["small"])]
-    if content.synthetic_model:
-        story.append(_p(content.synthetic_statement, s["warn"]))
+    if content.provenance_statement:
+        story.append(_p(content.provenance_statement, s["warn"]))
     return story
 
 
@@ -318,8 +318,8 @@ def write_pdf(
         f"ICH Viewer {content.app_version} · {content.created} · "
         "research use only — not a medical device"
     ]
-    if content.synthetic_model:
-        footer_lines.append(content.synthetic_statement)
+    if content.provenance_statement:
+        footer_lines.append(content.provenance_statement)
 
     def on_page(canvas, doc) -> None:
         canvas.saveState()

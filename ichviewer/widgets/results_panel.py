@@ -1,14 +1,15 @@
 """The results panel: the three volumes side by side, prognosis, location/IVH, the model and its
 card, loader warnings, the measurement's HU range and the overlay controls.
 
-It only displays what it is given (``set_measurement``, ``set_prediction``, ``set_model``,
-``set_loader_warnings``) and reports what the user changes through signals.
+It only displays what it is given (``set_reading``: the study's
+:class:`~ichmodel.reading.StudyReading` so far; ``set_model``) and reports what the user changes
+through signals.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -25,25 +26,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ichmodel.notices import Notice, Source
+from ichmodel.reading import rules
+
+if TYPE_CHECKING:
+    from ichmodel.reading import StudyReading
+
 log = logging.getLogger(__name__)
 
-#: Volumes "disagree" when they differ by more than this many ml AND this fraction of the larger.
-DISAGREE_ABS_ML = 5.0
-DISAGREE_REL = 0.25
-DEFAULT_HU_RANGE = (50, 90)
-BANNER_TEXT = "Trained on synthetic data — not for clinical use"
 PENDING = "…"
-BANNER_KEY = "not for clinical use"
-
-
-def volumes_disagree(volumes_ml: list[float]) -> bool:
-    """True when the largest and smallest of the given volumes differ by more than
-    :data:`DISAGREE_ABS_ML` ml and :data:`DISAGREE_REL` of the largest."""
-    values = [v for v in volumes_ml if v is not None]
-    if len(values) < 2:
-        return False
-    lo, hi = min(values), max(values)
-    return (hi - lo) > DISAGREE_ABS_ML and (hi - lo) > DISAGREE_REL * hi
+#: Notices whose text the banner already shows (``LoadedModel.notices``: model.provenance_*).
+PROVENANCE_NOTICE_PREFIX = "model.provenance_"
 
 
 def _ml(value: float | None) -> str:
@@ -69,14 +62,11 @@ class ResultsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._measurement: Any = None
-        self._prediction: Any = None
-        self._loader_warnings: list[str] = []
-        self._banner_text = ""
+        self._reading: StudyReading | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
 
-        self.banner = QLabel(f"⚠  {BANNER_TEXT}")
+        self.banner = QLabel("")
         self.banner.setWordWrap(True)
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.banner.setStyleSheet(
@@ -117,8 +107,8 @@ class ResultsPanel(QWidget):
         self.hu_low = QSpinBox()
         self.hu_high = QSpinBox()
         for spin, value in (
-            (self.hu_low, DEFAULT_HU_RANGE[0]),
-            (self.hu_high, DEFAULT_HU_RANGE[1]),
+            (self.hu_low, int(rules.DEFAULT_HU_RANGE[0])),
+            (self.hu_high, int(rules.DEFAULT_HU_RANGE[1])),
         ):
             spin.setRange(-100, 200)
             spin.setSuffix(" HU")
@@ -236,8 +226,7 @@ class ResultsPanel(QWidget):
 
     # --- inputs -----------------------------------------------------------------------------
     def clear(self) -> None:
-        self._measurement = None
-        self._prediction = None
+        self._reading = None
         for label in (
             self.model_volume,
             self.planimetric_volume,
@@ -254,7 +243,7 @@ class ResultsPanel(QWidget):
         self.model_warnings.setVisible(False)
         self.disagree.setVisible(False)
         self.jump_button.setEnabled(False)
-        self.set_loader_warnings([])
+        self._show_loader_notices(())
 
     def set_pending(self, measuring: bool, predicting: bool) -> None:
         """Show "…" where results are on their way."""
@@ -271,75 +260,65 @@ class ResultsPanel(QWidget):
             self.model_volume.setText(PENDING)
             self.probability.setText(PENDING)
 
-    def set_measurement(self, m: Any) -> None:
-        self._measurement = m
-        if m is None:
-            return
+    def set_reading(self, reading: StudyReading) -> None:
+        """Show what the study's reading holds so far (a missing part keeps its "…")."""
+        self._reading = reading
+        self._show_loader_notices(reading.notices_from(Source.SCAN, Source.LOAD))
+        if reading.measurement is not None:
+            self._show_measurement(reading)
+        if reading.prediction is not None:
+            self._show_prediction(reading)
+        self._update_disagreement(reading)
+
+    def _show_measurement(self, reading: StudyReading) -> None:
+        m = reading.measurement
+        assert m is not None
         self.planimetric_volume.setText(_ml(m.hematoma_volume_ml))
-        abc2 = getattr(m, "abc2", None)
-        if abc2 is not None:
+        if reading.abc2_volume_ml is not None:
+            abc2 = m.abc2
             self.abc2_volume.setText(_ml(abc2.volume_ml))
             self.abc2_axes.setText(f"{abc2.a_mm:.0f} × {abc2.b_mm:.0f} × {abc2.c_mm:.0f} mm")
         else:
             self.abc2_volume.setText("—")
             self.abc2_axes.setText("no hematoma to measure")
-        self.location.setText(str(getattr(m, "location", "") or "—"))
-        ivh = getattr(m, "ivh", None)
-        ivh_ml = getattr(m, "ivh_volume_ml", None)
-        if ivh is None:
-            self.ivh.setText("—")
-        elif ivh:
-            self.ivh.setText(f"yes ({ivh_ml:.1f} ml)" if ivh_ml is not None else "yes")
-        else:
-            self.ivh.setText("no")
-        loader = set(self._loader_warnings)
-        notes = [w for w in getattr(m, "warnings", ()) or () if w and w not in loader]
-        status = str(getattr(m, "status", "") or "")
-        self.status.setText("\n".join([status] + [f"⚠ {w}" for w in notes]).strip())
+        self.location.setText(m.location or "—")
+        self.ivh.setText(f"yes ({m.ivh_volume_ml:.1f} ml)" if m.ivh else "no")
+        notes = [n.text for n in reading.notices_from(Source.MEASURE)]
+        self.status.setText("\n".join([m.status] + [f"⚠ {w}" for w in notes]).strip())
         self.status.setVisible(bool(self.status.text()))
-        mask = getattr(m, "hematoma_mask", None)
-        self.jump_button.setEnabled(mask is not None and bool(mask.any()))
-        self._update_disagreement()
+        self.jump_button.setEnabled(reading.largest_hematoma_slice is not None)
 
-    def set_prediction(self, p: Any) -> None:
-        self._prediction = p
-        if p is None:
-            return
+    def _show_prediction(self, reading: StudyReading) -> None:
+        p = reading.prediction
+        assert p is not None
         self.model_volume.setText(_ml(p.predicted_volume_ml))
         self.probability.setText(f"{100.0 * p.poor_outcome_probability:.0f} %")
-        timings = getattr(p, "timings_s", {}) or {}
-        if timings:
-            parts = [f"{k} {v:.2f} s" for k, v in timings.items()]
-            self.timings.setText(", ".join(parts))
-        self.device.setText(str(getattr(p, "device", "") or "—"))
-        # the untrained/demo warning is the banner already; list the others
-        banner = self._banner_text.lower()
+        if p.timings_s:
+            self.timings.setText(", ".join(f"{k} {v:.2f} s" for k, v in p.timings_s.items()))
+        self.device.setText(p.device or "—")
+        # the provenance warning is the banner already; list the others
         notes = [
-            w
-            for w in getattr(p, "warnings", ()) or ()
-            if w and not (banner and banner in w.lower()) and BANNER_KEY not in w.lower()
+            n.text
+            for n in reading.notices_from(Source.MODEL, Source.PREPROCESS)
+            if not n.code.startswith(PROVENANCE_NOTICE_PREFIX)
         ]
         self.model_warnings.setText("\n".join(f"• {w}" for w in notes))
         self.model_warnings.setVisible(bool(notes))
-        self._update_disagreement()
 
     def set_model(self, name: str | None, *, banner: str = "") -> None:
-        """The active model's name; ``banner`` (e.g. "trained on synthetic data — not for
-        clinical use") is shown prominently while non-empty."""
+        """The active model's name; ``banner`` (its provenance warning, e.g. "Trained on
+        synthetic data — not for clinical use") is shown prominently while non-empty."""
         self.model_name.setText(name or "—")
         self.card_button.setEnabled(bool(name))
-        self._banner_text = banner
         self.banner.setText(f"⚠  {banner}")
         self.banner.setVisible(bool(banner))
 
     def set_device(self, text: str) -> None:
         self.device.setText(text)
 
-    def set_loader_warnings(self, warnings: list[str]) -> None:
-        items = [w for w in warnings if w]
-        self._loader_warnings = list(items)
-        self.warnings.setText("\n".join(f"• {w}" for w in items))
-        self.warnings_box.setVisible(bool(items))
+    def _show_loader_notices(self, found: tuple[Notice, ...]) -> None:
+        self.warnings.setText("\n".join(f"• {n.text}" for n in found))
+        self.warnings_box.setVisible(bool(found))
 
     def set_opacity(self, opacity: float) -> None:
         self.opacity_slider.setValue(int(round(100 * opacity)))
@@ -370,25 +349,19 @@ class ResultsPanel(QWidget):
             return
         self.sig_hu_range_changed.emit(low, high)
 
-    def _update_disagreement(self) -> None:
-        volumes: list[float] = []
-        names: list[str] = []
-        m, p = self._measurement, self._prediction
-        if p is not None:
-            volumes.append(float(p.predicted_volume_ml))
-            names.append("model")
-        if m is not None:
-            volumes.append(float(m.hematoma_volume_ml))
-            names.append("planimetric")
-            if getattr(m, "abc2", None) is not None:
-                volumes.append(float(m.abc2.volume_ml))
-                names.append("ABC/2")
-        if volumes_disagree(volumes):
-            spread = ", ".join(f"{n} {v:.1f}" for n, v in zip(names, volumes, strict=True))
-            self.disagree.setText(
-                f"⚠ The volumes disagree ({spread} ml): differ by more than "
-                f"{DISAGREE_ABS_ML:.0f} ml and {100 * DISAGREE_REL:.0f} %. Check the contour."
-            )
-            self.disagree.setVisible(True)
-        else:
+    def _update_disagreement(self, reading: StudyReading) -> None:
+        if not reading.volumes_disagree:
             self.disagree.setVisible(False)
+            return
+        named = (
+            ("model", reading.model_volume_ml),
+            ("planimetric", reading.planimetric_volume_ml),
+            ("ABC/2", reading.abc2_volume_ml),
+        )
+        spread = ", ".join(f"{n} {v:.1f}" for n, v in named if v is not None)
+        self.disagree.setText(
+            f"⚠ The volumes disagree ({spread} ml): differ by more than "
+            f"{rules.DISAGREE_ABS_ML:.0f} ml and {100 * rules.DISAGREE_FRACTION:.0f} %. "
+            "Check the contour."
+        )
+        self.disagree.setVisible(True)

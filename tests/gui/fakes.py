@@ -1,7 +1,9 @@
-"""Fast stand-ins for the ichmodel calls the viewer's workers make (scan, load, measure,
-predict), so GUI tests exercise the window's flow in milliseconds and can make a job slow or
-failing on purpose. ``install(monkeypatch)`` patches :mod:`ichviewer.jobs` and returns the
-:class:`FakeBackend` whose knobs a test may turn."""
+"""A scripted backend for the viewer's workers (scan, load, measure, predict): it returns the
+real ichmodel types (StudyScan, SeriesInfo, StudyReading, Measurement, Prediction, a tiny real
+LoadedModel) without reading files or running the network, so GUI tests exercise the window's
+flow in milliseconds and can make a job slow or failing on purpose. ``install(monkeypatch)``
+patches :mod:`ichviewer.jobs` and returns the :class:`FakeBackend` whose knobs a test may
+turn. Tests of the real pipeline are in test_real_pipeline.py."""
 
 from __future__ import annotations
 
@@ -11,9 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ichmodel import notices
 from ichmodel.errors import NoDicomFoundError
-from ichmodel.measure.types import ABC2, Measurement, MeasureParams
+from ichmodel.io.scan import SeriesInfo, StudyScan
+from ichmodel.measure.types import ABC2, Measurement
+from ichmodel.notices import Source
+from ichmodel.predict import Prediction
 from ichmodel.progress import Progress
+from ichmodel.reading import ModelIdentity, StudyReading, measure_params
 from ichmodel.volume import SeriesMeta, Volume
 
 SHAPE = (12, 96, 80)  # (z, y, x): small, non-square so aspect bugs show
@@ -36,7 +43,8 @@ def make_volume(description: str = "Head 5mm", shape=SHAPE, spacing=SPACING) -> 
         window_width_hu=90.0,
         patient_name="Doe^Jane",
     )
-    return Volume(hu, spacing, meta=meta, warnings=("gantry tilt of 12° corrected",))
+    tilt = notices.info("load.gantry_tilt_corrected", "gantry tilt of 12° corrected", Source.LOAD)
+    return Volume(hu, spacing, meta=meta, notices=(tilt,))
 
 
 def blob_mask(shape=SHAPE) -> np.ndarray:
@@ -46,46 +54,37 @@ def blob_mask(shape=SHAPE) -> np.ndarray:
     return ((z - cz) / 2.5) ** 2 + ((y - cy) / 12) ** 2 + ((x - cx) / 9) ** 2 < 1
 
 
-@dataclass(frozen=True)
-class FakeSeries:
-    series_uid: str
-    description: str
-    modality: str = "CT"
-    n_images: int = SHAPE[0]
-    picked: bool = False
-    reason: str = ""
-    warnings: tuple[str, ...] = ()
-    files: tuple[Path, ...] = ()
+def series_info(
+    uid: str, description: str, *, picked: bool, reason: str, n_images: int = SHAPE[0]
+) -> SeriesInfo:
+    return SeriesInfo(series_uid=uid, key=uid, description=description, modality="CT",
+                      n_images=n_images, picked=picked, reason=reason, notices=(), files=())
 
 
-@dataclass(frozen=True)
-class FakeScan:
-    series: list
-    picked: FakeSeries | None
-    n_skipped_files: int = 0
-    warnings: tuple[str, ...] = ()
+def tiny_model():
+    """A real, tiny, untrained LoadedModel (its provenance says so: the window shows the
+    untrained banner)."""
+    from ichmodel.checkpoint import LoadedModel, weights_sha256
+    from ichmodel.model_card import ModelCard, Provenance
+    from ichmodel.nets.resnet3d import ICHNet, NetConfig
+    from ichmodel.preprocess import PreprocessConfig
+
+    config = NetConfig(depth=10, base_width=2)
+    net = ICHNet(config).eval()
+    card = ModelCard(name="untrained ResNet10 (tiny)", training_data="none (untrained)",
+                     provenance=Provenance.UNTRAINED)
+    return LoadedModel(name=card.name, sha256=weights_sha256(net.state_dict()), net=net,
+                       net_config=config, preprocess_config=PreprocessConfig(), card=card)
 
 
-@dataclass(frozen=True, eq=False)
-class FakePrediction:
-    predicted_volume_ml: float
-    size_mm: float
-    poor_outcome_probability: float
-    cam: np.ndarray
-    model_name: str = "tiny-untrained"
-    model_sha256: str = "0" * 64
-    device: str = "cpu (fp32)"
-    timings_s: dict = field(default_factory=lambda: {"preprocess": 0.01, "forward": 0.02})
-    warnings: tuple[str, ...] = ()
+_MODEL: list = []
 
 
-@dataclass
-class FakeModel:
-    name: str = "untrained ResNet10 (tiny)"
-    sha256: str = "0" * 64
-    path: Path | None = None
-    card: dict = field(default_factory=lambda: {"training_data": "none (untrained)"})
-    metrics: dict = field(default_factory=dict)
+def shared_tiny_model():
+    """One tiny model for the whole session (building it takes ~50 ms)."""
+    if not _MODEL:
+        _MODEL.append(tiny_model())
+    return _MODEL[0]
 
 
 @dataclass
@@ -106,21 +105,23 @@ class FakeBackend:
         if isinstance(source, Path) and not (source / "marker.txt").exists():
             raise NoDicomFoundError(f"{source} holds no DICOM files. Choose a study folder.")
         name = source.name if isinstance(source, Path) else "files"
-        picked = FakeSeries(
+        picked = series_info(
             f"uid-{name}-axial",
             f"{name} axial 5mm",
             picked=True,
             reason="auto-picked: axial head NCCT, most slices",
         )
-        other = FakeSeries(
+        other = series_info(
             f"uid-{name}-bone",
             f"{name} bone 1mm",
+            picked=False,
             n_images=40,
             reason="bone kernel; a soft-tissue series is preferred",
         )
-        return FakeScan([picked, other], picked, n_skipped_files=2)
+        return StudyScan(series=(picked, other), picked=picked, n_files=14, n_skipped_files=2,
+                         skipped=(), notices=())
 
-    def load_series(self, info):
+    def load_reading(self, scan, info, label):
         self.calls.append(("load", info.series_uid))
         try:
             for i in range(3):
@@ -130,13 +131,13 @@ class FakeBackend:
         except GeneratorExit:
             self.closed.append("load")
             raise
-        return make_volume(info.description)
+        return StudyReading(volume=make_volume(info.description), source_label=label, scan=scan,
+                            series=info)
 
-    def measure(self, volume, hu_min=None, hu_max=None):
-        self.calls.append(("measure", hu_min, hu_max))
-        lo = 50.0 if hu_min is None else hu_min
-        hi = 90.0 if hu_max is None else hu_max
-        params = MeasureParams(hu_min=lo, hu_max=hi)
+    def measure(self, volume, hu_range=None):
+        self.calls.append(("measure",) + (tuple(hu_range) if hu_range else (None, None)))
+        params = measure_params(hu_range)
+        lo, hi = params.hu_min, params.hu_max
         mask = (volume.hu >= lo) & (volume.hu <= hi)
         ml = float(mask.sum()) * volume.voxel_volume_ml
         z = int(np.argmax(mask.reshape(mask.shape[0], -1).sum(axis=1))) if mask.any() else None
@@ -161,22 +162,24 @@ class FakeBackend:
             intracranial_volume_ml=1200.0,
             n_components=1,
             status="hematoma measured",
-            warnings=(),
+            notices=(),
             params=params,
         )
 
     def load_model(self, cache, device=None):
         self.calls.append(("load_model",))
-        model = FakeModel()
+        model = shared_tiny_model()
         cache.set_model(model)
         return model
 
-    def predict(self, volume, cache, *, device="auto", cam_head="volume"):
+    def predict(self, reading, cache, *, device="auto", cam_head="volume"):
         """Returns the progress generator; the knobs are read now, at the job's start, so a
         test may change them for the next job while this one runs."""
         self.calls.append(("predict", cam_head, device))
         steps, busy_s, step_s = self.predict_steps, self.predict_busy_s, self.predict_step_s
         fail, volume_ml = self.fail_predict, self.predict_volume_ml
+        volume = reading.volume
+        model = cache.loaded or shared_tiny_model()
 
         def run():
             try:
@@ -197,7 +200,13 @@ class FakeBackend:
             cam = blob_mask(volume.shape).astype(np.float32)
             if cam_head == "prognosis":
                 cam = cam * 0.5
-            return FakePrediction(volume_ml, 26.0, 0.42, cam)
+            prediction = Prediction(
+                predicted_volume_ml=volume_ml, size_mm=float((volume_ml * 1000) ** (1 / 3)),
+                poor_outcome_probability=0.42, cam=cam, cam_head=cam_head, cam_layer="layer4",
+                model_name=model.name, model_sha256=model.sha256, device="cpu (fp32)",
+                timings_s={"preprocess": 0.01, "forward": 0.02}, notices=model.notices,
+            )
+            return prediction, ModelIdentity.of(model)
 
         return run()
 
@@ -207,11 +216,11 @@ def install(monkeypatch) -> FakeBackend:
 
     backend = FakeBackend()
     monkeypatch.setattr(jobs, "scan_study", backend.scan_study)
-    monkeypatch.setattr(jobs, "load_series", backend.load_series)
+    monkeypatch.setattr(jobs, "load_reading", backend.load_reading)
     monkeypatch.setattr(
         jobs.Measurer,
         "measure",
-        lambda self, lo=None, hi=None: backend.measure(self.volume, lo, hi),
+        lambda self, hu_range=None: backend.measure(self.reading.volume, hu_range),
     )
     monkeypatch.setattr(jobs, "load_model", backend.load_model)
     monkeypatch.setattr(jobs, "predict", backend.predict)

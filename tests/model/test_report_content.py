@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import functools
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import fields, replace
 from datetime import datetime
 
 import numpy as np
 import pytest
 
-from ichmodel.volume import SeriesMeta, Volume
-from ichviewer.report.content import (
-    ReportOptions,
-    build_report_content,
+from ichmodel.model_card import Provenance
+from ichmodel.progress import run_to_completion
+from ichmodel.reading import (
+    ModelIdentity,
+    StudyReading,
     choose_key_slices,
+    predict_reading,
+    rules,
 )
+from ichmodel.volume import SeriesMeta, Volume
+from ichviewer.report.content import ReportOptions, build_report_content
 from ichviewer.report.render import (
     A_SEGMENT_RGB,
     CONTOUR_RGB,
@@ -26,6 +30,7 @@ from ichviewer.report.render import (
     window_to_unit,
 )
 from tests.conftest import REPO_ROOT
+from tests.readings import phantom_reading, tiny_model, with_model_volume
 
 META = SeriesMeta(
     patient_name="Doe^Jane",
@@ -40,43 +45,6 @@ META = SeriesMeta(
 )
 
 
-@dataclass(frozen=True)
-class FakeABC2:
-    a_mm: float = 30.0
-    b_mm: float = 20.0
-    c_mm: float = 25.0
-    volume_ml: float = 7.5
-    slice_index: int | None = 4
-    a_segment_zyx: tuple | None = ((4, 10, 8), (4, 10, 22))
-    b_segment_zyx: tuple | None = ((4, 6, 15), (4, 14, 15))
-
-
-@dataclass(frozen=True, eq=False)
-class FakeMeasurement:
-    hematoma_mask: np.ndarray
-    hematoma_volume_ml: float = 8.4
-    abc2: FakeABC2 = field(default_factory=FakeABC2)
-    location: str = "deep"
-    location_description: str = "right deep (basal ganglia), best effort"
-    ivh: bool = True
-    ivh_volume_ml: float = 1.5
-    status: str = "hematoma measured"
-    warnings: tuple[str, ...] = ("one measurement warning",)
-
-
-@dataclass(frozen=True, eq=False)
-class FakePrediction:
-    cam: np.ndarray
-    predicted_volume_ml: float = 9.75
-    size_mm: float = 26.5
-    poor_outcome_probability: float = 0.37
-    model_name: str = "demo-resnet34-w16"
-    model_sha256: str = "ab" * 32
-    device: str = "cpu"
-    timings_s: dict = field(default_factory=lambda: {"forward": 0.03, "gradcam": 0.05})
-    warnings: tuple[str, ...] = ()
-
-
 def make_case(n_z: int = 9, n_yx: tuple[int, int] = (30, 40), spacing=(5.0, 0.8, 0.5)):
     """A tiny head-like volume (brain 30 HU in air) with a 60 HU blob centred on slice 4."""
     z, y, x = np.mgrid[0:n_z, 0 : n_yx[0], 0 : n_yx[1]]
@@ -85,184 +53,138 @@ def make_case(n_z: int = 9, n_yx: tuple[int, int] = (30, 40), spacing=(5.0, 0.8,
     hu[head < 1] = 30.0
     blob = ((z - 4) / 2.2) ** 2 + ((y - 10) / 4.0) ** 2 + ((x - 15) / 7.0) ** 2 < 1
     hu[blob] = 65.0
-    volume = Volume(
-        hu=hu,
-        spacing_mm=spacing,
-        meta=META,
-        warnings=("gantry tilt of 12 degrees corrected",),
-    )
+    volume = Volume(hu=hu, spacing_mm=spacing, meta=META)
     cam = np.exp(-(((z - 4) / 2.0) ** 2 + ((y - 10) / 5.0) ** 2 + ((x - 15) / 6.0) ** 2))
-    measurement = FakeMeasurement(hematoma_mask=blob)
-    prediction = FakePrediction(cam=cam.astype(np.float32))
-    return volume, measurement, prediction
+    return volume, blob, cam.astype(np.float32)
 
 
-CARD = {
-    "name": "demo-resnet34-w16",
-    "version": "1",
-    "architecture": "ResNet34, base width 16",
-    "training_data": "synthetic head-CT phantoms",
-    "metrics": {"mae_ml": 1.7, "auc": 0.93},
-    "intended_use": "research only",
-}
+#: The A diameter of make_case's blob on its slice 4, (z, y, x) voxel coordinates.
+A_SEGMENT = ((4, 10, 8), (4, 10, 22))
 
 
-def tiny_model(name: str = "tiny-test", training_data: str = "synthetic head-CT phantoms"):
-    """A width-2 ResNet10 on a 16x64x64 input: real predict + Grad-CAM in well under a second."""
-    import torch
-
-    from ichmodel.checkpoint import LoadedModel, weights_sha256
-    from ichmodel.model_card import ModelCard
-    from ichmodel.nets.resnet3d import ICHNet, NetConfig
-    from ichmodel.preprocess import PreprocessConfig
-
-    torch.manual_seed(0)
-    config = NetConfig(depth=10, base_width=2)
-    net = ICHNet(config).eval()
-    return LoadedModel(
-        name=name,
-        sha256=weights_sha256(net.state_dict()),
-        net=net,
-        net_config=config,
-        preprocess_config=PreprocessConfig(output_shape=(16, 64, 64)),
-        card=ModelCard(name=name, summary="test network", training_data=training_data),
-        metrics={"mae_ml": 1.5},
-    )
-
-
-@functools.lru_cache(maxsize=2)
-def real_case(seed: int = 3):
-    """A phantom (64 px, 5 mm slices, 25 ml deep bleed), its real measurement and prediction."""
-    import torch
-
-    from ichmodel.measure import measure
-    from ichmodel.phantom import PhantomConfig, make_phantom
-    from ichmodel.predict import predict
-    from ichmodel.progress import run_to_completion
-
-    torch.set_num_threads(1)
-    phantom = make_phantom(
-        seed, PhantomConfig(size=64, slice_thickness_mm=5.0, site="deep", volume_ml=25.0)
-    )
-    volume = phantom.volume.with_warnings("gantry tilt of 12 degrees corrected")
-    measurement = measure(volume)
-    model = tiny_model()
-    prediction = run_to_completion(predict(volume, model, device="cpu"))
-    return volume, measurement, prediction, model
+def _content(reading, **options):
+    return build_report_content(reading, ReportOptions(**options))
 
 
 def test_real_pipeline_content():
-    volume, m, p, model = real_case()
-    content = build_report_content(
-        volume, m, p, model, ReportOptions(created=datetime(2024, 2, 1, 12, 0))
-    )
+    reading = phantom_reading()
+    m, p = reading.measurement, reading.prediction
+    content = _content(reading, created=datetime(2024, 2, 1, 12, 0), app_version="9.9.9")
     assert content.planimetric_volume_ml == pytest.approx(m.hematoma_volume_ml)
     assert content.abc2_volume_ml == pytest.approx(m.abc2.volume_ml)
     assert content.abc2_mm == pytest.approx((m.abc2.a_mm, m.abc2.b_mm, m.abc2.c_mm))
     assert content.model_volume_ml == pytest.approx(p.predicted_volume_ml)
     assert content.poor_outcome_probability == pytest.approx(p.poor_outcome_probability)
     assert m.hematoma_volume_ml > 10  # the phantom's 25 ml bleed was found
-    areas = m.hematoma_mask.sum(axis=(1, 2))
     largest = [s for s in content.key_slices if s.is_largest]
-    assert len(largest) == 1 and largest[0].index == int(np.argmax(areas))
+    assert len(largest) == 1 and largest[0].index == reading.largest_hematoma_slice
+    assert largest[0].index == m.abc2.slice_index  # the one rule: ABC/2's slice
     assert len(content.key_slices) == 3
-    ident = dict(content.identification)
-    assert ident["Patient ID"] == volume.meta.patient_id and volume.meta.patient_id
-    assert content.synthetic_model  # the card says synthetic phantoms
-    assert dict(content.model_card_summary)["Metrics"] == "mae_ml 1.5"  # a LoadedModel works
-    assert "gantry tilt of 12 degrees corrected" in content.loader_warnings
-    anonymous = build_report_content(volume, m, p, model.card, ReportOptions(anonymize=True))
-    assert volume.meta.patient_id not in repr(anonymous)
-
-
-def test_untrained_model_banner_is_carried():
-    from ichmodel.active_model import untrained_model
-
-    volume, m, p, _ = real_case()
-    content = build_report_content(volume, m, p, untrained_model().card)
-    assert content.synthetic_model
-    assert "UNTRAINED" in content.model_banner
-
-
-def test_content_numbers_identification_and_statements():
-    volume, measurement, prediction = make_case()
-    options = ReportOptions(created=datetime(2024, 2, 1, 12, 0), app_version="9.9.9")
-    content = build_report_content(volume, measurement, prediction, CARD, options)
-    assert content.model_volume_ml == pytest.approx(9.75)
-    assert content.planimetric_volume_ml == pytest.approx(8.4)
-    assert content.abc2_volume_ml == pytest.approx(7.5)
-    assert content.abc2_mm == (30.0, 20.0, 25.0)
-    assert content.poor_outcome_probability == pytest.approx(0.37)
     values = {label: value for label, value, _ in content.results}
-    assert values["Hematoma volume, model (ml)"] == "9.8 ml"
-    assert values["Hematoma volume, planimetric (ml)"] == "8.4 ml"
-    assert values["Intraventricular hemorrhage"] == "yes (1.5 ml)"
-    assert values["Location"] == "deep"
-    ident = dict(content.identification)
+    assert values["Hematoma volume, planimetric (ml)"] == f"{m.hematoma_volume_ml:.1f} ml"
+    assert values["Hematoma volume, model (ml)"] == f"{p.predicted_volume_ml:.1f} ml"
+    assert values["Location"] == m.location == "deep"
+    assert values["Intraventricular hemorrhage"] in ("no", f"yes ({m.ivh_volume_ml:.1f} ml)")
+    assert content.synthetic_model  # its recorded provenance
+    assert content.provenance_statement == Provenance.SYNTHETIC.banner
+    assert dict(content.model_card_summary)["Metrics"] == "mae_ml 1.5"
+    assert dict(content.model_card_summary)["Provenance"] == "synthetic"
+    assert "gantry tilt of 12 degrees corrected" in content.loader_warnings
+    assert dict(content.software)["Application"] == "ICH Viewer 9.9.9"
+    assert content.created.startswith("2024-02-01 12:00")
+    assert "research use only" in content.research_statement.lower()
+
+
+def test_identification_and_anonymize():
+    reading = phantom_reading()
+    meta = replace(reading.volume.meta, **{f.name: getattr(META, f.name)
+                                           for f in fields(META) if getattr(META, f.name)})
+    named = replace(reading, volume=replace(reading.volume, meta=meta))
+    ident = dict(_content(named).identification)
     assert ident["Patient name"] == "Doe, Jane"
     assert ident["Patient ID"] == "PID-4711"
     assert ident["Birth date"] == "1950-01-02"
-    assert content.loader_warnings == ("gantry tilt of 12 degrees corrected",)
-    assert "measurement: one measurement warning" in content.analysis_warnings
-    assert content.synthetic_model  # card says synthetic phantoms
-    assert "research use only" in content.research_statement.lower()
-    assert content.created.startswith("2024-02-01 12:00")
-    assert dict(content.software)["Application"] == "ICH Viewer 9.9.9"
-    summary = dict(content.model_card_summary)
-    assert "mae_ml 1.7" in summary["Metrics"]
-
-
-def test_anonymize_removes_name_id_birth_date():
-    volume, measurement, prediction = make_case()
-    content = build_report_content(
-        volume, measurement, prediction, CARD, ReportOptions(anonymize=True)
-    )
-    flat = repr(content)
+    anonymous = _content(named, anonymize=True)
+    flat = repr(anonymous)
     for secret in ("Doe", "Jane", "PID-4711", "1950"):
         assert secret not in flat
-    labels = dict(content.identification)
+    labels = dict(anonymous.identification)
     assert not {"Patient name", "Patient ID", "Birth date"} & set(labels)
-    assert dict(content.identification)["Study"] == "CT head"
+    assert labels["Study"] == "CT head"
 
 
-def test_missing_results_say_not_available_and_site_model_is_not_flagged():
+def test_untrained_model_banner_is_carried():
+    reading = phantom_reading(provenance=Provenance.UNTRAINED)
+    content = _content(reading)
+    assert content.synthetic_model
+    assert "UNTRAINED" in content.provenance_statement
+
+
+def test_provenance_not_names_or_card_text_decides_synthetic():
+    """A site model whose card mentions phantoms and whose name says demo is a site model."""
+    reading = phantom_reading()
+    site = tiny_model("demography-adjusted-demo", provenance=Provenance.SITE,
+                      summary="QA against a water phantom", training_data="212 site cases")
+    prediction = run_to_completion(predict_reading(reading, site, device="cpu"))
+    as_site = reading.with_prediction(prediction, ModelIdentity.of(site))
+    content = _content(as_site)
+    assert not content.synthetic_model and content.provenance_statement == ""
+    assert "synthetic" not in repr(content).lower()
+
+
+def test_missing_results_say_not_available():
     volume, _, _ = make_case()
-    content = build_report_content(volume, None, None, None)
+    content = _content(StudyReading(volume=volume))
     values = {label: value for label, value, _ in content.results}
     assert values["Hematoma volume, model (ml)"] == "not available"
     assert values["Poor-outcome probability"] == "not available"
-    assert not content.synthetic_model
-    site_card = {"name": "site-finetune-2024", "training_data": "St. Elsewhere, 212 cases"}
-    _, m, p = make_case()
-    p = FakePrediction(cam=p.cam, model_name="site-finetune-2024")
-    assert not build_report_content(volume, m, p, site_card).synthetic_model
-    forced = build_report_content(volume, m, p, site_card, ReportOptions(synthetic_model=True))
-    assert forced.synthetic_model
+    assert values["Location"] == "not available"
+    assert not content.synthetic_model and not content.provenance_statement
 
 
 def test_disagreement_flag():
-    volume, m, p = make_case()
-    ok = build_report_content(volume, m, p, CARD)
-    assert not ok.volumes_disagree
-    far = FakePrediction(cam=p.cam, predicted_volume_ml=40.0)
-    flagged = build_report_content(volume, m, far, CARD)
-    assert flagged.volumes_disagree
+    reading = phantom_reading()
+    m = reading.measurement
+    agreeing = with_model_volume(reading, m.hematoma_volume_ml)
+    assert agreeing.volumes_disagree == rules.volumes_disagree(
+        (m.hematoma_volume_ml, m.abc2.volume_ml)
+    )
+    far = with_model_volume(reading, m.hematoma_volume_ml + 40.0)
+    flagged = _content(far)
+    assert flagged.volumes_disagree and far.volumes_disagree
     assert any(row[0] == "Volumes disagree" for row in flagged.results)
+    assert any(n.code == "reading.volumes_disagree" for n in far.notices)
+
+
+def test_volumes_disagree_rule_needs_both_limits():
+    assert not rules.volumes_disagree([80.0, 86.0])  # 6 ml but only 7 %
+    assert not rules.volumes_disagree([2.0, 6.0])  # 200 % but only 4 ml
+    assert rules.volumes_disagree([10.0, 16.0, None])
+    assert not rules.volumes_disagree([10.0, None])
 
 
 def test_key_slices_are_largest_area_and_neighbours():
-    volume, m, p = make_case(n_z=20, spacing=(2.5, 0.8, 0.5))
-    slices, note = choose_key_slices(volume, m.hematoma_mask, None, ReportOptions())
+    volume, mask, _ = make_case(n_z=20, spacing=(2.5, 0.8, 0.5))
+    slices, note = choose_key_slices(volume, mask, None, neighbour_spacing_mm=5.0)
     assert [s.index for s in slices] == [2, 4, 6]  # 5 mm apart on 2.5 mm slices
     assert slices[1].is_largest and "largest" in note
-    assert slices[1].hematoma_area_mm2 == pytest.approx(m.hematoma_mask[4].sum() * 0.4)
+    assert slices[1].hematoma_area_mm2 == pytest.approx(mask[4].sum() * 0.4)
     assert slices[1].position_mm == pytest.approx(10.0)
     # no mask: centred on the heatmap peak; clipped at the volume's edge
-    empty = np.zeros_like(m.hematoma_mask)
+    empty = np.zeros_like(mask)
     cam = np.zeros(volume.shape, np.float32)
     cam[19, 5, 5] = 1.0
-    slices, note = choose_key_slices(volume, empty, cam, ReportOptions())
+    slices, note = choose_key_slices(volume, empty, cam)
     assert [s.index for s in slices] == [17, 19] and "heatmap" in note
+
+
+def test_a_card_banner_is_printed_beside_the_provenance_statement():
+    reading = phantom_reading()
+    own = tiny_model(banner="outcome head is a proxy")
+    prediction = run_to_completion(predict_reading(reading, own, device="cpu"))
+    content = _content(reading.with_prediction(prediction, ModelIdentity.of(own)))
+    assert content.provenance_statement == Provenance.SYNTHETIC.banner
+    assert content.model_banner == "outcome head is a proxy"
 
 
 def test_window_and_colormap():
@@ -281,7 +203,7 @@ def test_window_and_colormap():
 
 
 def test_render_true_aspect_contour_heatmap_and_segments():
-    volume, m, p = make_case()  # 30 x 40 pixels of 0.8 x 0.5 mm: 24 mm tall, 20 mm wide
+    volume, mask, cam = make_case()  # 30 x 40 pixels of 0.8 x 0.5 mm: 24 mm tall, 20 mm wide
     plain = render_slice(volume, 4, max_side_px=240)
     assert plain.rgb.dtype == np.uint8
     assert plain.height_mm == pytest.approx(24.0, abs=0.2)
@@ -289,16 +211,16 @@ def test_render_true_aspect_contour_heatmap_and_segments():
     assert plain.rgb.shape[0] > plain.rgb.shape[1]
     grey = plain.rgb
     assert np.all(grey[..., 0] == grey[..., 1])  # no overlay: grey
-    contoured = render_slice(volume, 4, hematoma_mask=m.hematoma_mask, max_side_px=240)
+    contoured = render_slice(volume, 4, hematoma_mask=mask, max_side_px=240)
     assert np.all(contoured.rgb == CONTOUR_RGB, axis=-1).sum() > 20
-    none = render_slice(volume, 4, cam=p.cam, heatmap_opacity=0.0, max_side_px=240)
+    none = render_slice(volume, 4, cam=cam, heatmap_opacity=0.0, max_side_px=240)
     assert np.array_equal(none.rgb, plain.rgb)
-    half = render_slice(volume, 4, cam=p.cam, heatmap_opacity=0.5, max_side_px=240)
-    full = render_slice(volume, 4, cam=p.cam, heatmap_opacity=1.0, max_side_px=240)
+    half = render_slice(volume, 4, cam=cam, heatmap_opacity=0.5, max_side_px=240)
+    full = render_slice(volume, 4, cam=cam, heatmap_opacity=1.0, max_side_px=240)
     d_half = np.abs(half.rgb.astype(int) - plain.rgb).sum()
     d_full = np.abs(full.rgb.astype(int) - plain.rgb).sum()
     assert 0 < d_half < d_full
-    a_line = ((m.abc2.a_segment_zyx, A_SEGMENT_RGB),)
+    a_line = ((A_SEGMENT, A_SEGMENT_RGB),)
     lines = render_slice(volume, 4, segments_zyx=a_line, max_side_px=240)
     assert np.all(lines.rgb == A_SEGMENT_RGB, axis=-1).sum() > 20
     other = render_slice(volume, 2, segments_zyx=a_line, max_side_px=240)
@@ -319,13 +241,13 @@ def test_content_and_render_import_no_qt():
 def test_head_crop_keeps_aspect_and_overlays_aligned():
     from ichviewer.report.render import head_bbox_yx
 
-    volume, m, p = make_case()  # head ellipse inside a 30 x 40 field, 0.8 x 0.5 mm pixels
+    volume, mask, _ = make_case()  # head ellipse inside a 30 x 40 field, 0.8 x 0.5 mm pixels
     box = head_bbox_yx(volume, margin_mm=0.0)
     rows = np.flatnonzero((volume.hu > -300).any(axis=(0, 2)))
     cols = np.flatnonzero((volume.hu > -300).any(axis=(0, 1)))
     assert box == (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
-    full = render_slice(volume, 4, hematoma_mask=m.hematoma_mask, max_side_px=300)
-    cropped = render_slice(volume, 4, hematoma_mask=m.hematoma_mask, max_side_px=300, crop_yx=box)
+    full = render_slice(volume, 4, hematoma_mask=mask, max_side_px=300)
+    cropped = render_slice(volume, 4, hematoma_mask=mask, max_side_px=300, crop_yx=box)
     assert cropped.height_mm == pytest.approx((box[1] - box[0]) * 0.8, abs=0.2)
     assert cropped.width_mm == pytest.approx((box[3] - box[2]) * 0.5, abs=0.2)
 
@@ -341,13 +263,3 @@ def test_head_crop_keeps_aspect_and_overlays_aligned():
     assert head_bbox_yx(empty) is None
     with pytest.raises(ValueError, match="outside"):
         render_slice(volume, 4, crop_yx=(0, 99, 0, 5))
-
-
-def test_a_card_banner_repeating_the_synthetic_statement_is_printed_once():
-    volume, m, p, _ = real_case()
-    card = {"name": "demo", "training_data": "synthetic phantoms",
-            "banner": "Trained on synthetic data - not for clinical use"}
-    content = build_report_content(volume, m, p, card)
-    assert content.synthetic_model and content.model_banner == ""
-    card["banner"] = "Trained on synthetic data only; outcome head is a proxy"
-    assert build_report_content(volume, m, p, card).model_banner == card["banner"]

@@ -1,16 +1,12 @@
-"""Which slices the report shows: the largest hematoma area and its neighbours (Qt-free)."""
+"""Which slices a reading's key images are: the largest hematoma slice and its neighbours."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ichmodel.volume import Volume
-
-if TYPE_CHECKING:
-    from ichviewer.report.content import ReportOptions
 
 
 @dataclass(frozen=True)
@@ -54,18 +50,28 @@ def hematoma_area_per_slice_mm2(volume: Volume, mask: np.ndarray | None) -> np.n
 
 
 def choose_key_slices(
-    volume: Volume, mask: np.ndarray | None, cam: np.ndarray | None, options: ReportOptions
+    volume: Volume,
+    mask: np.ndarray | None,
+    cam: np.ndarray | None,
+    *,
+    largest_slice: int | None = None,
+    n_neighbours: int = 1,
+    neighbour_spacing_mm: float = 5.0,
 ) -> tuple[tuple[KeySlice, ...], str]:
-    """The largest-hematoma-area slice and its neighbours (about ``neighbour_spacing_mm`` apart).
+    """The largest hematoma slice (``largest_slice``, see
+    :func:`ichmodel.reading.rules.largest_hematoma_slice`; else the slice of most hematoma area)
+    and ``n_neighbours`` on each side about ``neighbour_spacing_mm`` apart.
 
     Without a segmented hematoma the centre is the Grad-CAM peak's slice (or the middle slice).
     Returns the slices in z order and a sentence saying how they were chosen.
     """
+    if n_neighbours < 0:
+        raise ValueError(f"n_neighbours must be >= 0, got {n_neighbours}")
     n_z = volume.shape[0]
     areas = hematoma_area_per_slice_mm2(volume, mask)
-    step = max(1, int(round(options.neighbour_spacing_mm / volume.spacing_mm[0])))
+    step = max(1, int(round(neighbour_spacing_mm / volume.spacing_mm[0])))
     if areas.max(initial=0.0) > 0:
-        centre = int(np.argmax(areas))
+        centre = int(np.argmax(areas)) if largest_slice is None else int(largest_slice)
         note = (
             "The slice with the largest hematoma area and its neighbours, "
             f"{step * volume.spacing_mm[0]:.1f} mm apart."
@@ -79,7 +85,7 @@ def choose_key_slices(
     indices = sorted(
         {
             min(n_z - 1, max(0, centre + k * step))
-            for k in range(-options.n_neighbours, options.n_neighbours + 1)
+            for k in range(-n_neighbours, n_neighbours + 1)
         }
     )
     slices = tuple(
