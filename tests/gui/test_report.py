@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from ichmodel.model_card import Provenance
+from ichmodel.progress import run_to_completion
+from ichmodel.reading import ModelIdentity, StudyReading, predict_reading
 from ichviewer.report import ReportExportError, ReportOptions, export_report
-from tests.model.test_report_content import CARD, make_case, real_case
+from tests.model.test_report_content import META, make_case
+from tests.readings import phantom_reading, tiny_model
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -25,16 +30,10 @@ def pdf_text(path: Path) -> str:
 
 
 def test_report_text_holds_volumes_identification_and_statements(tmp_path):
-    volume, measurement, prediction, model = real_case()
+    reading = phantom_reading()
+    measurement, prediction, volume = reading.measurement, reading.prediction, reading.volume
     options = ReportOptions(created=datetime(2024, 2, 1, 12, 0), app_version="9.9.9")
-    out = export_report(
-        tmp_path / "report.pdf",
-        volume=volume,
-        measurement=measurement,
-        prediction=prediction,
-        model_card=model.card,
-        options=options,
-    )
+    out = export_report(tmp_path / "report.pdf", reading, options)
     assert out == tmp_path / "report.pdf"
     assert out.read_bytes().startswith(b"%PDF")
     assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]  # no temp file left
@@ -63,57 +62,51 @@ def test_report_text_holds_volumes_identification_and_statements(tmp_path):
     assert "planimetric" in text and "ABC/2 (ml)" in text
 
 
-def test_anonymized_report_has_no_name_id_or_birth_date(tmp_path):
-    volume, measurement, prediction = make_case()  # stand-in meta with a known birth date
-    out = export_report(
-        tmp_path / "anon.pdf",
-        volume=volume,
-        measurement=measurement,
-        prediction=prediction,
-        model_card=CARD,
-        options=ReportOptions(anonymize=True),
+def test_a_site_model_named_demo_with_phantom_in_its_card_is_not_called_synthetic(tmp_path):
+    reading = phantom_reading()
+    site = tiny_model("demo-site", provenance=Provenance.SITE, summary="QA against a phantom",
+                      training_data="212 site cases")
+    prediction = run_to_completion(predict_reading(reading, site, device="cpu"))
+    named = replace(reading.volume, meta=replace(  # the phantom's own names say "synthetic"
+        reading.volume.meta, patient_name="Doe^Jane", study_description="CT head",
+        series_description="Axial 5mm", model="scanner"))
+    site_reading = replace(reading, volume=named).with_prediction(
+        prediction, ModelIdentity.of(site)
     )
+    text = pdf_text(export_report(tmp_path / "site.pdf", site_reading))
+    assert "demo-site" in text and "site" in text
+    assert "synthetic" not in text.lower()
+
+
+def test_anonymized_report_has_no_name_id_or_birth_date(tmp_path):
+    reading = phantom_reading()
+    named = replace(reading.volume, meta=replace(
+        reading.volume.meta, patient_name=META.patient_name, patient_id=META.patient_id,
+        patient_birth_date=META.patient_birth_date, study_description="CT head"))
+    out = export_report(tmp_path / "anon.pdf", replace(reading, volume=named),
+                        ReportOptions(anonymize=True))
     text = pdf_text(out)
     for secret in ("Doe", "Jane", "PID-4711", "1950"):
         assert secret not in text, secret
     assert "anonymized" in text.lower()
-    assert "8.4 ml" in text and "CT head" in text
-    real_volume, m, p, model = real_case()
-    out = export_report(
-        tmp_path / "anon_real.pdf",
-        volume=real_volume,
-        measurement=m,
-        prediction=p,
-        model_card=model,
-        options=ReportOptions(anonymize=True),
-    )
-    text = pdf_text(out)
-    assert real_volume.meta.patient_id not in text
-    assert real_volume.meta.patient_name.split("^")[0] not in text
-    assert f"{m.hematoma_volume_ml:.1f} ml" in text
+    assert f"{reading.measurement.hematoma_volume_ml:.1f} ml" in text and "CT head" in text
 
 
 def test_report_without_results_and_bad_folder(tmp_path):
     volume, _, _ = make_case()
-    out = export_report(tmp_path / "bare.pdf", volume=volume)
+    bare = StudyReading(volume=volume)
+    out = export_report(tmp_path / "bare.pdf", bare)
     text = pdf_text(out)
     assert "not available" in text and "Research use only" in text
     assert "Trained on synthetic data" not in text  # no model was used at all
     with pytest.raises(ReportExportError, match="does not exist"):
-        export_report(tmp_path / "missing" / "r.pdf", volume=volume)
+        export_report(tmp_path / "missing" / "r.pdf", bare)
 
 
 def test_report_pages_render(tmp_path):
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) is not installed")
-    volume, measurement, prediction, model = real_case()
-    out = export_report(
-        tmp_path / "r.pdf",
-        volume=volume,
-        measurement=measurement,
-        prediction=prediction,
-        model_card=model,
-    )
+    out = export_report(tmp_path / "r.pdf", phantom_reading())
     subprocess.run(["pdftoppm", "-png", "-r", "30", str(out), str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page*.png"))
     assert 1 <= len(pages) <= 3

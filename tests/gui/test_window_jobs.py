@@ -166,9 +166,10 @@ def test_export_report_from_the_menu_runs_in_the_worker(
         window.open_path(study_dir(tmp_path))
     seen = {}
 
-    def fake_export(path, **kwargs):
+    def fake_export(path, reading, options):
         seen["thread"] = threading.current_thread() is threading.main_thread()
-        seen["options"] = kwargs["options"]
+        seen["options"] = options
+        seen["reading"] = reading
         path.write_bytes(b"%PDF-fake")
         return path
 
@@ -181,4 +182,5 @@ def test_export_report_from_the_menu_runs_in_the_worker(
     assert seen["thread"] is False
     assert seen["options"].heatmap_opacity == pytest.approx(0.3)
     assert seen["options"].anonymize is True
+    assert seen["reading"] is window.controller.study.reading  # the one reading, not copies
     qtbot.waitUntil(lambda: "Report written" in window.statusBar().currentMessage(), timeout=5000)
