@@ -15,8 +15,9 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.fixture(scope="module")
 def phantom_study(tmp_path_factory):
-    phantom_mod = pytest.importorskip("ichmodel.phantom")
-    write = pytest.importorskip("ichmodel.io.write")
+    import ichmodel.io.write as write
+    import ichmodel.phantom as phantom_mod
+
     config = phantom_mod.PhantomConfig(
         size=96, slice_thickness_mm=5.0, site="lobar", volume_ml=20.0, ivh=False
     )
@@ -29,9 +30,10 @@ def phantom_study(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A tiny untrained ResNet10 (width 4) on a 16×64×64 grid: inference in well under 1 s."""
-    torch = pytest.importorskip("torch")
-    checkpoint = pytest.importorskip("ichmodel.checkpoint")
-    from ichmodel.model_card import ModelCard
+    import torch
+
+    import ichmodel.checkpoint as checkpoint
+    from ichmodel.model_card import ModelCard, Provenance
     from ichmodel.nets.resnet3d import ICHNet, NetConfig
     from ichmodel.preprocess import PreprocessConfig
 
@@ -48,6 +50,7 @@ def tiny_model(tmp_path_factory):
             name="tiny-test",
             training_data="none: random weights",
             banner="untrained test network — not for clinical use",
+            provenance=Provenance.UNTRAINED,
         ),
     )
     return path
@@ -93,7 +96,6 @@ def test_open_real_study_shows_slice_and_all_results(
 
 
 def test_a_folder_without_dicom_shows_the_real_error(qtbot, window, tmp_path):
-    pytest.importorskip("ichmodel.io.scan")
     (tmp_path / "notes.txt").write_text("not a scan")
     with qtbot.waitSignal(window.sig_error_shown, timeout=30_000) as blocker:
         window.open_path(tmp_path)
@@ -131,7 +133,6 @@ def test_smoke_test_cli_writes_the_report(phantom_study, tiny_model, tmp_path, c
 
 
 def test_smoke_test_cli_fails_on_a_bad_folder(tmp_path, capsys):
-    pytest.importorskip("ichmodel.io.scan")
     from ichviewer.__main__ import main
 
     rc = main(
@@ -188,3 +189,46 @@ def test_dropping_a_zip_or_loose_files_opens_the_study(
         window.dropEvent(event)
     assert window.slice_view.volume.shape == phantom.volume.shape
     qtbot.waitUntil(lambda: not window.controller.runner.busy, timeout=60_000)
+
+
+def test_provenance_decides_the_banner_not_names_or_card_text(
+    qtbot, window, phantom_study, tmp_path, monkeypatch
+):
+    """A registered site model named "demo…" whose card mentions a phantom shows no synthetic
+    banner in the window or the PDF; the bundled demo (provenance synthetic) still does."""
+    import torch
+
+    from ichmodel import registry, resources
+    from ichmodel.checkpoint import save_checkpoint
+    from ichmodel.model_card import ModelCard, Provenance
+    from ichmodel.nets.resnet3d import ICHNet, NetConfig
+    from ichmodel.preprocess import PreprocessConfig
+
+    monkeypatch.setenv(registry.ENV_DATA_DIR, str(tmp_path / "data"))
+    torch.manual_seed(0)
+    net_config = NetConfig(depth=10, base_width=2)
+    card = ModelCard(name="demography-adjusted-demo", summary="QA against a water phantom",
+                     training_data="212 cases of our stroke unit", provenance=Provenance.SITE)
+    path = save_checkpoint(tmp_path / "site.safetensors", ICHNet(net_config).eval(),
+                           net_config=net_config,
+                           preprocess_config=PreprocessConfig(output_shape=(16, 64, 64)),
+                           card=card)
+    entry = registry.register_model(path, "demo-site", activate=True)
+    folder, _ = phantom_study
+    window.use_model(None)  # the registry's active model
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=120_000):
+        window.open_path(folder)
+    assert window.model.path == entry.path and window.model.provenance == "site"
+    assert not window.results.banner.isVisibleTo(window.results)
+    out = window.export_report(tmp_path / "site.pdf")
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert "demography-adjusted-demo" in text
+        assert "Trained on synthetic data" not in text
+
+    with qtbot.waitSignal(window.controller.sig_prediction, timeout=120_000):
+        window.use_model(resources.demo_model_path())
+    assert window.model.provenance == "synthetic"
+    assert window.results.banner.isVisibleTo(window.results)
+    assert "Trained on synthetic data" in window.results.banner.text()
