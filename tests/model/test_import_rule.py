@@ -50,3 +50,38 @@ def test_importing_every_ichmodel_module_loads_no_qt() -> None:
         cwd=ICHMODEL.parent,
     )
     assert out.stdout.strip() == "", f"Qt modules loaded by ichmodel: {out.stdout}"
+
+
+REPO = ICHMODEL.parent
+
+
+def _lint_imports(root: Path) -> subprocess.CompletedProcess:
+    """``lint-imports`` with pyproject.toml's contracts over the packages under ``root``."""
+    exe = Path(sys.executable).with_name("lint-imports")
+    return subprocess.run(
+        [str(exe), "--config", str(REPO / "pyproject.toml"), "--no-cache"],
+        cwd=root, capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_import_contracts_hold() -> None:
+    done = _lint_imports(REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def test_the_contracts_catch_io_importing_train_and_qt_in_ichmodel(tmp_path) -> None:
+    import shutil
+
+    for package in ("ichmodel", "ichviewer"):
+        shutil.copytree(REPO / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    io_init = tmp_path / "ichmodel" / "io" / "__init__.py"
+    io_init.write_text(io_init.read_text() + "\nimport ichmodel.train.loop  # noqa\n")
+    volume = tmp_path / "ichmodel" / "volume.py"
+    volume.write_text(volume.read_text() + "\nimport PySide6.QtCore  # noqa\n")
+    done = _lint_imports(tmp_path)
+    assert done.returncode != 0
+    assert "ichmodel.io is not allowed to import ichmodel.train" in done.stdout
+    assert "ichmodel is not allowed to import PySide6" in done.stdout
