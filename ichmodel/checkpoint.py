@@ -1,8 +1,8 @@
 """Checkpoints: safetensors weights + a JSON document describing them. No pickle, ever.
 
 The document (schema :data:`SCHEMA_VERSION`; schema 1 files still load) is stored in the
-safetensors metadata under the key ``"ichmodel"`` (authoritative) and, for people and the model registry, written beside the file as
-``<stem>.json``. It holds the net config, preprocessing config, label transform, model card,
+safetensors metadata under the key ``"ichmodel"`` (authoritative) and, for people and the
+model registry, written beside the file as ``<stem>.json``. It holds the net config, preprocessing config, label transform, model card,
 training provenance, metrics, the weights' dtype and two SHA-256 digests:
 
 * ``weights_sha256`` over every tensor (name, dtype, shape and bytes, in name order) - the

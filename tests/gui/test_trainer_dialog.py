@@ -305,9 +305,9 @@ def test_real_backend_trains_registers_and_rolls_back(make_dialog, tmp_path, mon
     """Phantom DICOM studies + a label CSV → manifest → cache → loop → evaluate → registry."""
     import torch
 
+    from ichmodel import registry
     from ichmodel.io.write import write_dicom_series
     from ichmodel.phantom import PhantomConfig, make_phantom
-    from ichmodel import registry
     from ichviewer.dialogs.trainer_backend import IchmodelBackend
 
     torch.set_num_threads(1)

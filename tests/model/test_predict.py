@@ -289,7 +289,6 @@ def test_flip_sets_list_every_combination_identity_first():
 def test_flip_averaged_cam_mirrors_with_the_study_and_keeps_the_plain_outputs():
     """Averaged over a flip group, the map is equivariant: the map of a mirrored study is the
     mirrored map (a map not flipped back, or flipped twice, would not be)."""
-    import dataclasses
 
     torch.manual_seed(1)
     net = ICHNet(NetConfig(base_width=2, stage_z_strides=(1, 2, 1, 1))).eval()
