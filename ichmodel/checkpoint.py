@@ -2,8 +2,9 @@
 
 The document (schema :data:`SCHEMA_VERSION`; schema 1 files still load) is stored in the
 safetensors metadata under the key ``"ichmodel"`` (authoritative) and, for people and the
-model registry, written beside the file as ``<stem>.json``. It holds the net config, preprocessing config, label transform, model card,
-training provenance, metrics, the weights' dtype and two SHA-256 digests:
+model registry, written beside the file as ``<stem>.json``. It holds the net config,
+preprocessing config, label transform, model card, training provenance, metrics, the weights'
+dtype and two SHA-256 digests:
 
 * ``weights_sha256`` over every tensor (name, dtype, shape and bytes, in name order) - the
   model's identity, shown in reports as ``LoadedModel.sha256``;
