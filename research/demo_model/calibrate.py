@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 DEMO = demo_model_path()
 
 
+HELP = "fit a model's voxel-volume scaling on phantoms"
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--work", type=Path, default=Path("/tmp/ich_calibrate"))
     p.add_argument("--scale", type=parse_scale, default=parse_scale("demo"),

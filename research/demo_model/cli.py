@@ -13,8 +13,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for name, module in (("train", pipeline), ("finetune", finetune),
                          ("calibrate", calibrate), ("tiny", tiny)):
-        doc = (module.__doc__ or "").strip().splitlines()[0]
-        module.add_arguments(sub.add_parser(name, help=doc, description=module.__doc__,
+        module.add_arguments(sub.add_parser(name, help=module.HELP, description=module.__doc__,
                                             formatter_class=argparse.RawDescriptionHelpFormatter))
     return p
 

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 DEMO = demo_model_path()
 
 
+HELP = "continue a model with the localization term"
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--work", type=Path, default=Path("/tmp/ich_localize"))
     p.add_argument("--scale", type=parse_scale, default=parse_scale("demo"),

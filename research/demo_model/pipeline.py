@@ -43,6 +43,9 @@ def _flip_axes(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+HELP = "make phantoms, train, choose a checkpoint, finalize the shipped model"
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--work", type=Path, default=Path("/tmp/ich_demo"))
     p.add_argument("--stage", default="all", choices=STAGES)

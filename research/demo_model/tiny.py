@@ -17,6 +17,9 @@ from pathlib import Path
 _EVAL = "2000000:3"
 
 
+HELP = "every stage at toy size, in seconds (a check that the code runs)"
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--work", type=Path, default=Path("/tmp/ich_demo_tiny"))
 

@@ -50,3 +50,20 @@ def test_importing_every_ichmodel_module_loads_no_qt() -> None:
         cwd=ICHMODEL.parent,
     )
     assert out.stdout.strip() == "", f"Qt modules loaded by ichmodel: {out.stdout}"
+
+
+def test_the_product_never_imports_research_bench_or_tools() -> None:
+    """research/ (how the demo model was made), bench/ and tools/ sit beside the product; the
+    app and its bundle must work without them. Research code runs on machines without Qt."""
+    root = ICHMODEL.parent
+    offenders = []
+    for package in ("ichmodel", "ichviewer"):
+        for path in sorted((root / package).rglob("*.py")):
+            for name in _imported_modules(path):
+                if name.split(".")[0] in ("research", "bench", "tools"):
+                    offenders.append(f"{path.relative_to(root)} imports {name}")
+    for path in sorted((root / "research").rglob("*.py")):
+        for name in _imported_modules(path):
+            if name.split(".")[0] in FORBIDDEN:
+                offenders.append(f"{path.relative_to(root)} imports {name}")
+    assert not offenders, "\n".join(offenders)
