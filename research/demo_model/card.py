@@ -16,6 +16,7 @@ from ichmodel.flip_axes import flip_words
 from ichmodel.model_card import ModelCard, Provenance
 from ichmodel.nets import NetConfig
 from ichmodel.train.metrics import EvaluationMetrics, PointingRates
+from research.demo_model.choose import Choice
 from research.demo_model.data import DataPlan
 from research.demo_model.scale import TAIL_MEDIAN_ML
 
@@ -38,7 +39,7 @@ def _pct(rate: float | None) -> str:
 
 
 def heldout_metrics(m: EvaluationMetrics, pg: dict[str, PointingRates], model: LoadedModel,
-                    choice: dict[str, Any]) -> dict[str, Any]:
+                    choice: Choice) -> dict[str, Any]:
     """The card's ``metrics``: held-out volume/outcome figures and the pointing game."""
     out: dict[str, Any] = {
         "heldout_n": m.n,
@@ -57,9 +58,9 @@ def heldout_metrics(m: EvaluationMetrics, pg: dict[str, PointingRates], model: L
     out["pointing_game_n_bleeds"] = pg["layer4"].n_bleeds
     out.update({
         "best_epoch": model.training.get("best_epoch"),
-        "chosen_checkpoint": choice["checkpoint"],
-        "bn_recalibrated": choice["bn_recalibrated"],
-        "val_mae_ml": choice["val_mae_ml"],
+        "chosen_checkpoint": choice.checkpoint,
+        "bn_recalibrated": choice.bn_recalibrated,
+        "val_mae_ml": choice.val_mae_ml,
     })
     return out
 
@@ -86,7 +87,7 @@ def _variant_words(nc: NetConfig) -> str:
 
 
 def demo_card(model: LoadedModel, m: EvaluationMetrics, pg: dict[str, PointingRates],
-              shapes: dict[str, str], records: RunRecords, choice: dict[str, Any],
+              shapes: dict[str, str], records: RunRecords, choice: Choice,
               data_plan: DataPlan, *, cam_flip_axes: tuple[str, ...], init: Path | None,
               training_note: str) -> ModelCard:
     """The card of a finalized demo model (ResNet34 at depth 34; the depth is named as is)."""
@@ -126,9 +127,9 @@ def demo_card(model: LoadedModel, m: EvaluationMetrics, pg: dict[str, PointingRa
         f"{tc['outcome_loss_weight']} x CE, augmentation {_augment_words(tc['augment'])}, "
         f"{records.trained_on}"
         + (f", starting from {init.name} (see selection)" if init else "")
-        + f". Shipped weights: the {choice['checkpoint']} checkpoint"
+        + f". Shipped weights: the {choice.checkpoint} checkpoint"
         + (", BatchNorm statistics recalibrated on the training phantoms (precise BN)"
-           if choice["bn_recalibrated"] else "")
+           if choice.bn_recalibrated else "")
         + ". Made by research/demo_model (python -m research.demo_model train)."
     )
     return ModelCard(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ichmodel.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
 from ichmodel.progress import run_to_completion
@@ -22,11 +24,30 @@ log = logging.getLogger(__name__)
 CHOSEN = "chosen.safetensors"
 
 
+@dataclass(frozen=True)
+class Choice:
+    """Which checkpoint was chosen and why (saved as ``choice.json``, and in the card)."""
+
+    checkpoint: str
+    bn_recalibrated: bool
+    val_mae_ml: float
+    #: Every candidate: (checkpoint, BatchNorm recalibrated, validation MAE in ml).
+    val_candidates: tuple[tuple[str, bool, float], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Choice:
+        return cls(data["checkpoint"], bool(data["bn_recalibrated"]), float(data["val_mae_ml"]),
+                   tuple((str(c), bool(r), float(m)) for c, r, m in data["val_candidates"]))
+
+
 def choose_checkpoint(run_dir: Path, cache: CaseCache, train_cases: list[Case], *, device: str,
                       batch_size: int, checkpoints: tuple[str, ...] = ("best", "last"),
-                      ) -> tuple[LoadedModel, dict]:
+                      ) -> tuple[LoadedModel, Choice]:
     """The best of the run's ``checkpoints`` x (plain, recalibrated) by validation MAE, and a
-    record of the choice (``val_candidates``: (checkpoint, recalibrated, MAE ml))."""
+    record of the choice."""
     from ichmodel.device import plan_for
     from ichmodel.train.dataset import CaseDataset, make_loader, ordered_batches
     from ichmodel.train.evaluate import evaluate_cases
@@ -57,12 +78,11 @@ def choose_checkpoint(run_dir: Path, cache: CaseCache, train_cases: list[Case], 
     model = kept or load_checkpoint(run_dir / "checkpoints" / f"{which}.safetensors")
     log.info("chosen: %s checkpoint, BatchNorm recalibrated: %s (val MAE %.3f ml)", which,
              recalibrated, mae)
-    return model, {"checkpoint": which, "bn_recalibrated": recalibrated, "val_mae_ml": mae,
-                   "val_candidates": [(t[1], t[2], t[0]) for t in scored]}
+    return model, Choice(which, recalibrated, mae, tuple((t[1], t[2], t[0]) for t in scored))
 
 
 def stage_choose(run_dir: Path, cache: CaseCache, train_cases: list[Case], *, device: str,
-                 batch_size: int, dtype: str = "float32") -> tuple[LoadedModel, dict]:
+                 batch_size: int, dtype: str = "float32") -> tuple[LoadedModel, Choice]:
     """Save the chosen model as ``checkpoints/chosen.safetensors`` (+ ``choice.json``)."""
     model, choice = choose_checkpoint(run_dir, cache, train_cases, device=device,
                                       batch_size=batch_size)
@@ -71,15 +91,16 @@ def stage_choose(run_dir: Path, cache: CaseCache, train_cases: list[Case], *, de
                     preprocess_config=model.preprocess_config, card=model.card,
                     training=model.training, metrics=model.metrics, dtype=dtype,
                     label_transform=model.label_transform)
-    (ckpt / "choice.json").write_text(json.dumps(choice))
+    (ckpt / "choice.json").write_text(json.dumps(choice.to_dict()))
     return model, choice
 
 
 def chosen_model(run_dir: Path, cache: CaseCache, train_cases: list[Case], *, device: str,
-                 batch_size: int) -> tuple[LoadedModel, dict]:
+                 batch_size: int) -> tuple[LoadedModel, Choice]:
     """The model :func:`stage_choose` saved (a run trained elsewhere), or choose it now."""
     ckpt = run_dir / "checkpoints"
     if (ckpt / CHOSEN).is_file():
         log.info("using %s", ckpt / CHOSEN)
-        return load_checkpoint(ckpt / CHOSEN), json.loads((ckpt / "choice.json").read_text())
+        saved = json.loads((ckpt / "choice.json").read_text())
+        return load_checkpoint(ckpt / CHOSEN), Choice.from_dict(saved)
     return choose_checkpoint(run_dir, cache, train_cases, device=device, batch_size=batch_size)

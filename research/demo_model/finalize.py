@@ -118,7 +118,7 @@ def stage_finalize(plan: FinalizePlan, data_plan: DataPlan, cache: CaseCache,
         "net_config": records.net_config,
         "run_history": records.history,
         "best_epoch": model.training.get("best_epoch"),
-        "selection": choice,
+        "selection": choice.to_dict(),
         "script": "python -m research.demo_model train",
     }
     plan.out.parent.mkdir(parents=True, exist_ok=True)

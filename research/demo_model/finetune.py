@@ -120,7 +120,7 @@ def run(a: argparse.Namespace) -> int:
     tuned, choice = choose_checkpoint(run_dir, cache, cases, device="cpu",
                                       batch_size=a.batch_size, checkpoints=("last",))
     report = {"run": str(run_dir), "steps": result.steps, "elapsed_s": result.elapsed_s,
-              "val_candidates": choice["val_candidates"], "config": config.to_dict(),
+              "val_candidates": choice.val_candidates, "config": config.to_dict(),
               "eval": []}
     models = [("start", base), ("tuned", tuned)] if a.eval_start else [("tuned", tuned)]
     for seeds in a.eval_seeds or [range(FINETUNE_EVAL_SEED0, FINETUNE_EVAL_SEED0 + 100)]:
@@ -134,7 +134,7 @@ def run(a: argparse.Namespace) -> int:
         training = dict(base.training or {})
         training["localization_finetune"] = {
             "from_sha256": base.sha256, "config": config.to_dict(), "steps": result.steps,
-            "data": data.description, "bn_recalibrated": choice["bn_recalibrated"],
+            "data": data.description, "bn_recalibrated": choice.bn_recalibrated,
             "device": "cpu", "threads": a.threads,
             "script": "python -m research.demo_model finetune"}
         save_checkpoint(a.out, tuned.net, net_config=tuned.net_config,
