@@ -85,3 +85,20 @@ def test_the_contracts_catch_io_importing_train_and_qt_in_ichmodel(tmp_path) -> 
     assert done.returncode != 0
     assert "ichmodel.io is not allowed to import ichmodel.train" in done.stdout
     assert "ichmodel is not allowed to import PySide6" in done.stdout
+
+
+def test_the_product_never_imports_research_bench_or_tools() -> None:
+    """research/ (how the demo model was made), bench/ and tools/ sit beside the product; the
+    app and its bundle must work without them. Research code runs on machines without Qt."""
+    root = ICHMODEL.parent
+    offenders = []
+    for package in ("ichmodel", "ichviewer"):
+        for path in sorted((root / package).rglob("*.py")):
+            for name in _imported_modules(path):
+                if name.split(".")[0] in ("research", "bench", "tools"):
+                    offenders.append(f"{path.relative_to(root)} imports {name}")
+    for path in sorted((root / "research").rglob("*.py")):
+        for name in _imported_modules(path):
+            if name.split(".")[0] in FORBIDDEN:
+                offenders.append(f"{path.relative_to(root)} imports {name}")
+    assert not offenders, "\n".join(offenders)

@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 
 from ichmodel.train.metrics import (
+    POINTING_TOLERANCE_MM,
+    PointingResult,
     accuracy,
     evaluation_metrics,
+    pointing_game,
+    pointing_rates,
     regression_metrics,
     roc_auc,
     roc_curve,
@@ -80,3 +84,85 @@ def test_evaluation_metrics_skips_unlabelled_outcomes():
 def test_evaluation_metrics_single_class_has_no_auc():
     m = evaluation_metrics([1.0], [1.0], [1], [0.9])
     assert m.auc is None and m.accuracy == pytest.approx(1.0)
+
+
+def _box_mask(shape=(6, 20, 20), box=(slice(2, 4), slice(5, 9), slice(5, 9))):
+    mask = np.zeros(shape, bool)
+    mask[box] = True
+    return mask
+
+
+def _peak_at(shape, zyx, value=1.0):
+    cam = np.zeros(shape, np.float32)
+    cam[zyx] = value
+    return cam
+
+
+def test_a_map_peaking_inside_the_bleed_hits_every_reading():
+    mask = _box_mask()
+    r = pointing_game(_peak_at(mask.shape, (3, 6, 7)), mask, (5.0, 0.5, 0.5))
+    assert r.peak_zyx == (3, 6, 7)
+    assert r.peak_in_bleed and r.plateau_in_bleed and r.near_bleed
+    assert r.distance_to_bleed_mm == 0.0
+    # the bleed's two slices are equally large: the first is "the largest"
+    assert r.largest_slice_z == 2 and r.slice_peak_in_bleed is False  # the map is 0 on z=2
+    cam = _peak_at(mask.shape, (3, 6, 7))
+    cam[2, 7, 7] = 0.5
+    assert pointing_game(cam, mask, (5.0, 0.5, 0.5)).slice_peak_in_bleed
+
+
+def test_a_map_peaking_outside_misses_and_the_distance_uses_the_spacing():
+    mask = _box_mask()
+    cam = _peak_at(mask.shape, (3, 6, 15))  # 7 columns right of the box's last column (8)
+    r = pointing_game(cam, mask, (5.0, 2.0, 1.0))
+    assert not r.peak_in_bleed and not r.plateau_in_bleed
+    assert r.distance_to_bleed_mm == pytest.approx(7.0)  # 7 x 1 mm, columns are x
+    assert r.near_bleed and r.tolerance_mm == POINTING_TOLERANCE_MM
+    far = pointing_game(cam, mask, (5.0, 2.0, 3.0))
+    assert far.distance_to_bleed_mm == pytest.approx(21.0) and not far.near_bleed
+    # along z: one slice above the box at 5 mm slices
+    up = pointing_game(_peak_at(mask.shape, (4, 6, 6)), mask, (5.0, 0.5, 0.5))
+    assert up.distance_to_bleed_mm == pytest.approx(5.0)
+    assert not pointing_game(_peak_at(mask.shape, (4, 6, 6)), mask, (5.0, 0.5, 0.5),
+                             tolerance_mm=4.0).near_bleed
+
+
+def test_a_flat_topped_map_points_with_its_plateau_centroid():
+    mask = _box_mask()
+    cam = np.zeros(mask.shape, np.float32)
+    cam[2:4, 2:12, 2:12] = 1.0  # first voxel (2, 2, 2) is outside, the centroid is inside
+    r = pointing_game(cam, mask)
+    assert r.peak_zyx == (2, 2, 2) and not r.peak_in_bleed
+    assert r.plateau_in_bleed
+
+
+def test_no_map_or_a_map_without_positive_values_misses():
+    mask = _box_mask()
+    for cam in (None, np.zeros(mask.shape), -np.ones(mask.shape)):
+        r = pointing_game(cam, mask)
+        assert r.peak_zyx is None and r.distance_to_bleed_mm == float("inf")
+        assert not (r.peak_in_bleed or r.plateau_in_bleed or r.near_bleed
+                    or r.slice_peak_in_bleed)
+
+
+def test_pointing_refuses_an_empty_mask_or_mismatched_grids():
+    with pytest.raises(ValueError, match="at least one voxel"):
+        pointing_game(np.ones((4, 4, 4)), np.zeros((4, 4, 4), bool))
+    with pytest.raises(ValueError, match="different grids"):
+        pointing_game(np.ones((4, 4, 5)), np.ones((4, 4, 4), bool))
+    with pytest.raises(ValueError, match="spacing_mm"):
+        pointing_game(np.ones((4, 4, 4)), np.ones((4, 4, 4), bool), (1.0, 0.0, 1.0))
+
+
+def test_pointing_rates_count_each_reading():
+    mask = _box_mask()
+    hit = pointing_game(_peak_at(mask.shape, (3, 6, 7)), mask)
+    miss = pointing_game(_peak_at(mask.shape, (3, 6, 17)), mask)
+    rates = pointing_rates([hit, miss, miss, hit])
+    assert rates.n_bleeds == 4 and rates.peak_in_bleed == 0.5
+    assert rates.near_bleed == 1.0  # 9 voxels of 1 mm from the box
+    assert isinstance(hit, PointingResult)
+    none = pointing_rates([])
+    assert none.n_bleeds == 0 and none.peak_in_bleed is None
+    assert set(none.to_dict()) == {"n_bleeds", "peak_in_bleed", "plateau_in_bleed",
+                                   "near_bleed", "slice_peak_in_bleed"}

@@ -102,7 +102,7 @@ def test_bundled_sample_study_is_the_phantom_its_truth_describes() -> None:
 
     folder = sample_study_dir()
     truth = json.loads((folder / "TRUTH.json").read_text())
-    assert truth["phantom_version"] == PHANTOM_VERSION, "rerun bench/make_sample_study.py"
+    assert truth["phantom_version"] == PHANTOM_VERSION, "rerun tools/make_sample_study.py"
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     assert size <= 5 * 1000 * 1000
     assert truth["site"] == "deep" and 25 <= truth["hematoma_volume_ml"] <= 40

@@ -4,7 +4,10 @@ One synthetic head NCCT (256 x 256, 5 mm slices) with a clear deep (basal gangli
 about 33 ml, calcified pineal/choroid plexus, no IVH. Deterministic: rerunning gives the same
 pixels and UIDs. Usage::
 
-    .venv/bin/python bench/make_sample_study.py [--out resources/sample_study]
+    .venv/bin/python tools/make_sample_study.py [--out resources/sample_study]
+
+Not a benchmark: it makes a bundled resource (``ichmodel`` comes from the installed checkout,
+``make setup``).
 """
 
 from __future__ import annotations
@@ -13,14 +16,11 @@ import argparse
 import dataclasses
 import json
 import shutil
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from ichmodel.io.write import write_dicom_series  # noqa: E402
-from ichmodel.phantom import PhantomConfig, make_phantom  # noqa: E402
+from ichmodel.io.write import write_dicom_series
+from ichmodel.phantom import PhantomConfig, make_phantom
+from ichmodel.resources import sample_study_dir
 
 SEED = 20240103
 CONFIG = PhantomConfig(
@@ -35,7 +35,7 @@ CONFIG = PhantomConfig(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "resources" / "sample_study")
+    parser.add_argument("--out", type=Path, default=sample_study_dir())
     args = parser.parse_args()
     phantom = make_phantom(SEED, CONFIG)
     if args.out.exists():
@@ -48,7 +48,7 @@ def main() -> int:
             "mask volume counts voxels with fraction >= 0.5. poor_outcome is a proxy label "
             "(>= 30 ml supratentorial, >= 15 ml infratentorial), not an outcome."
         ),
-        "generator": "bench/make_sample_study.py",
+        "generator": "tools/make_sample_study.py",
         "phantom_config": dataclasses.asdict(CONFIG),
         "series_uid": phantom.volume.meta.series_uid,
         "n_files": len(paths),

@@ -8,9 +8,10 @@
 # weights (fp16) and a tarball of the run's config, split, metrics log and training log.
 # Finalize on the workstation, where the held-out phantoms are cached:
 #   tar xzf runB.tgz -C WORK; cp runB.safetensors WORK/runB/checkpoints/chosen.safetensors
-#   python bench/train_demo.py --work WORK --run-name runB --stage finalize [flags as trained]
+#   python -m research.demo_model train --work WORK --run-name runB --stage finalize \
+#     [flags as trained]
 #
-# Usage (on the GPU machine, from the repo root): OUT=dir bench/gpu_demo.sh
+# Usage (on the GPU machine, from the repo root): OUT=dir research/demo_model/gpu_demo.sh
 set -u
 OUT=${OUT:-/tmp/gpu_demo_out}
 W=${WORK:-/tmp/gpu_demo}
@@ -29,7 +30,7 @@ mkdir -p "$OUT" "$W"
   "import torch, numpy, scipy; print(torch.__version__, numpy.__version__, scipy.__version__)"; } \
   2>&1 | tee "$OUT/data.log"
 n_variants=$(wc -w <<<"$VARIANTS")
-python3 bench/train_demo.py --work "$W" --stage data --n-train "$N_TRAIN" --n-tail "$N_TAIL" \
+python3 -m research.demo_model train --work "$W" --stage data --n-train "$N_TRAIN" --n-tail "$N_TAIL" \
   --n-test 0 --workers "$(nproc)" >>"$OUT/data.log" 2>&1 || { tail -20 "$OUT/data.log"; exit 1; }
 tail -1 "$OUT/data.log"
 train_s=$((DEADLINE_S - SECONDS))
@@ -44,9 +45,9 @@ for v in $VARIANTS; do
   [[ ",${flips:-}," == *",si,"* ]] && args+=(--flip-si 0.5)
   (
     # a run past its budget is stopped; its last finished epoch is still chosen from
-    timeout --signal=INT $((train_s + 45)) python3 bench/train_demo.py "${args[@]}" \
+    timeout --signal=INT $((train_s + 45)) python3 -m research.demo_model train "${args[@]}" \
       --stage train --train-seconds "$train_s"
-    timeout $CHOOSE_S python3 bench/train_demo.py "${args[@]}" --stage choose \
+    timeout $CHOOSE_S python3 -m research.demo_model train "${args[@]}" --stage choose \
       --chosen-dtype float16
   ) >"$W/$name.log" 2>&1 &
 done

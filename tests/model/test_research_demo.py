@@ -1,0 +1,77 @@
+"""The demo-model pipeline (research/demo_model) end to end at toy size: make phantoms, train,
+choose, finalize, pointing game, fine-tune with the localization term, calibrate (~10 s)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from ichmodel.checkpoint import load_checkpoint
+from ichmodel.model_card import Provenance
+from ichmodel.resources import demo_model_path
+from research.demo_model.cli import main
+from research.demo_model.tiny import commands
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
+
+
+def test_the_tiny_pipeline_runs_every_stage_and_ships_each_model(tmp_path, capsys):
+    shipped_before = demo_model_path().read_bytes()
+    t = time.perf_counter()
+    assert main(["tiny", "--work", str(tmp_path)]) == 0
+    elapsed_s = time.perf_counter() - t
+    assert all(str(tmp_path) in " ".join(argv) for argv in commands(tmp_path))
+
+    demo = load_checkpoint(tmp_path / "demo.safetensors")
+    assert demo.provenance is Provenance.SYNTHETIC
+    assert demo.card.recommended_cam_flip_axes == ("z", "y")  # --cam-flips z,y
+    assert "head-foot and front-back flips" in demo.card.summary
+    assert "research.demo_model" in demo.card.training_data
+    assert demo.weights_dtype == "float16" and demo.net_config.depth == 10
+    for key in ("pointing_game_layer4_argmax", "pointing_game_layer3_near_10mm",
+                "pointing_game_layer4_slice"):
+        assert 0.0 <= demo.metrics[key] <= 1.0
+    assert demo.metrics["pointing_game_n_bleeds"] >= 1
+    report = json.loads((tmp_path / "train" / "demo_report.json").read_text())
+    assert report["metrics"]["heldout_n"] == 3
+    # the pointing stage prints the rates of the shipped (here: tiny) model per layer
+    assert '"layer4": {"n_bleeds"' in capsys.readouterr().out
+
+    tuned = load_checkpoint(tmp_path / "finetuned.safetensors")
+    record = tuned.training["localization_finetune"]
+    assert record["script"] == "python -m research.demo_model finetune"
+    assert record["from_sha256"] == demo.sha256
+    assert record["config"]["localization_loss_weight"] == 0.5
+    assert tuned.provenance is Provenance.SYNTHETIC
+    assert tuned.card.recommended_cam_flip_axes == ("z", "y")
+
+    calibrated = load_checkpoint(tmp_path / "calibrated.safetensors")
+    assert calibrated.training["voxel_scale_calibration"]["from_sha256"] == tuned.sha256
+    assert calibrated.label_transform != tuned.label_transform
+    assert calibrated.provenance is Provenance.SYNTHETIC
+
+    assert demo_model_path().read_bytes() == shipped_before  # --out kept it out of resources/
+    assert elapsed_s < 60, f"the tiny pipeline took {elapsed_s:.0f} s"
+
+
+def test_a_demo_run_refuses_to_start_from_a_site_model(tmp_path):
+    from ichmodel.checkpoint import save_checkpoint
+    from ichmodel.nets import ICHNet, NetConfig
+    from ichmodel.preprocess import PreprocessConfig
+
+    net_config = NetConfig(depth=10, base_width=4)
+    site = save_checkpoint(tmp_path / "site.safetensors", ICHNet(net_config),
+                           net_config=net_config,
+                           preprocess_config=PreprocessConfig(output_shape=(8, 32, 32)),
+                           card={"name": "site", "provenance": "site"})
+    with pytest.raises(SystemExit, match="provenance site"):
+        main(["finetune", "--scale", "tiny", "--work", str(tmp_path / "w"), "--start", str(site),
+              "--n-train", "2", "--n-tail", "0"])
+
+
+def test_the_make_target_runs_the_tiny_command():
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    assert "-m research.demo_model tiny" in makefile
