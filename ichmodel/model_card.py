@@ -102,17 +102,19 @@ class ModelCard:
         if self.warning_banner:
             parts.append(f"**{self.warning_banner}**")
         parts.append(f"Provenance: {self.provenance.value}")
-        for title, body in (
+        parts += [f"## {title}\n{body}" for title, body in self.sections()]
+        parts.append(f"_{self.notice}_")
+        return "\n\n".join(parts) + "\n"
+
+    def sections(self) -> tuple[tuple[str, str], ...]:
+        """(title, text) of each non-empty prose section, in reading order."""
+        return tuple((title, body) for title, body in (
             ("Summary", self.summary),
             ("Training data", self.training_data),
             ("Intended use", self.intended_use),
             ("Not for", self.not_for),
             ("Limitations", self.limitations),
-        ):
-            if body:
-                parts.append(f"## {title}\n{body}")
-        parts.append(f"_{self.notice}_")
-        return "\n\n".join(parts) + "\n"
+        ) if body)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

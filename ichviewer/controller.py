@@ -82,17 +82,16 @@ class StudyController(QObject):
         log.info("opening a study (study %d)", study.token)
         self.sig_study_opened.emit(study)
         self.sig_status.emit(f"Scanning {study.source_label}…")
-        self.runner.submit(
-            Job(
-                "Scanning",
-                lambda: jobs.scan_study(src),
-                lane="io",
-                token=study.token,
-                on_result=self._on_scan,
-                on_error=lambda e: self._fail("Could not open the study", e),
-            )
-        )
+        self._submit_io("Scanning", lambda: jobs.scan_study(src), study, self._on_scan,
+                        "Could not open the study")
         return study
+
+    def _submit_io(self, name: str, fn, study: StudyState, on_result, failure_title: str) -> None:
+        """Run ``fn`` in the io lane for ``study``; a failure shows ``failure_title``."""
+        self.runner.submit(
+            Job(name, fn, lane="io", token=study.token, on_result=on_result,
+                on_error=lambda e: self._fail(failure_title, e))
+        )
 
     def _on_scan(self, scan: StudyScan) -> None:
         assert self.study is not None
@@ -125,16 +124,8 @@ class StudyController(QObject):
         self.sig_series_loading.emit(series_info)
         self.sig_status.emit(f"Loading {series_info.description or 'series'}…")
         scan, label = study.scan, study.source_label
-        self.runner.submit(
-            Job(
-                "Loading",
-                lambda: jobs.load_reading(scan, series_info, label),
-                lane="io",
-                token=study.token,
-                on_result=self._on_volume,
-                on_error=lambda e: self._fail("Could not load the series", e),
-            )
-        )
+        self._submit_io("Loading", lambda: jobs.load_reading(scan, series_info, label), study,
+                        self._on_volume, "Could not load the series")
 
     def _on_volume(self, reading: StudyReading) -> None:
         study = self.study
@@ -145,7 +136,7 @@ class StudyController(QObject):
         study.mark("first_slice")
         self.sig_status.emit("Measuring and running the model…")
         self._measurer = jobs.Measurer(reading)
-        self.remeasure(*self.hu_range) if self.hu_range is not None else self.remeasure()
+        self.remeasure()  # with the reader's HU range, kept from the previous study
         self._submit_predict(study, self.cam_head)
 
     # --- measurement ------------------------------------------------------------------------
@@ -159,16 +150,8 @@ class StudyController(QObject):
             return
         self.runner.cancel_all(name="Measuring")
         measurer, hu_range = self._measurer, self.hu_range
-        self.runner.submit(
-            Job(
-                "Measuring",
-                lambda: measurer.measure(hu_range),
-                lane="io",
-                token=study.token,
-                on_result=self._on_measurement,
-                on_error=lambda e: self._fail("Could not measure the hematoma", e),
-            )
-        )
+        self._submit_io("Measuring", lambda: measurer.measure(hu_range), study,
+                        self._on_measurement, "Could not measure the hematoma")
 
     def _on_measurement(self, measurement: Measurement) -> None:
         study = self.study

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from ichmodel.progress import Progress
+
+STUDY_HELP = "folder, .zip, DICOMDIR or DICOM files"
+
+
+def study_command(
+    subparsers, name: str, *, help: str, description: str, series: bool = True
+) -> argparse.ArgumentParser:
+    """A subcommand that reads one study: ``PATH...``, ``--series`` (unless ``series`` is
+    False) and ``--json``, the same words for every command."""
+    parser = subparsers.add_parser(name, help=help, description=description)
+    parser.add_argument("path", nargs="+", help=STUDY_HELP)
+    if series:
+        parser.add_argument("--series", metavar="UID", help="series UID or key (see `series`)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
 
 
 def print_json(obj: Any) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from ichmodel.cli._output import load_volume, print_fields, print_json
+from ichmodel.cli._output import load_volume, print_fields, print_json, study_command
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
+    parser = study_command(
+        subparsers,
         "load",
         help="load the picked (or chosen) series into a HU volume; optionally write NIfTI",
         description=(
@@ -16,9 +17,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "print its shape, spacing, origin and warnings."
         ),
     )
-    parser.add_argument("path", nargs="+", help="folder, .zip, DICOMDIR or DICOM files")
-    parser.add_argument("--series", metavar="UID", help="series UID or key (see `series`)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--nifti-out", metavar="FILE", help="write the HU volume as NIfTI")
     return parser
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 
-from ichmodel.cli._output import print_fields, print_json
+from ichmodel.cli._output import print_fields, print_json, study_command
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
+    parser = study_command(
+        subparsers,
         "measure",
         help="measure the hematoma from the image: planimetric volume, ABC/2, location, IVH",
         description=(
@@ -23,15 +24,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "extension (best effort). Research use only."
         ),
     )
-    parser.add_argument("path", nargs="+", help="folder, .zip, DICOMDIR or DICOM files")
-    parser.add_argument("--series", metavar="UID", help="series UID or key (see `series`)")
     parser.add_argument(
         "--hu-min", type=float, default=None, metavar="X", help="lower blood HU (default 50)"
     )
     parser.add_argument(
         "--hu-max", type=float, default=None, metavar="Y", help="upper blood HU (default 90)"
     )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
         "--mask-out",
         metavar="FILE",

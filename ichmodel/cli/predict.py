@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from ichmodel.cli._output import study_command
+
 
 def _flips_arg(text: str) -> str:
     from ichmodel.flip_axes import check_flip_axes
@@ -26,7 +28,8 @@ def _flips_arg(text: str) -> str:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
+    parser = study_command(
+        subparsers,
         "predict",
         help="model: predicted hematoma volume, poor-outcome probability, Grad-CAM heatmap",
         description=(
@@ -35,8 +38,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "Research use only, not a medical device."
         ),
     )
-    parser.add_argument("path", nargs="+", help="folder, .zip, DICOMDIR or DICOM files")
-    parser.add_argument("--series", metavar="UID", help="series UID or key (see `series`)")
     parser.add_argument(
         "--checkpoint", metavar="FILE", help="a .safetensors model (default: the active model)"
     )
@@ -66,7 +67,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--cam-out", metavar="FILE", help="write the heatmap (0..1) as NIfTI on the load grid"
     )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
 

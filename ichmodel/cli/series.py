@@ -5,20 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ichmodel.cli._output import one_or_many, print_json, print_table, run_with_bar
+from ichmodel.cli._output import one_or_many, print_json, print_table, run_with_bar, study_command
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
+    parser = study_command(
+        subparsers,
         "series",
         help="list the series of a study (folder, .zip, DICOMDIR or files) and the one picked",
         description=(
             "Scan DICOM headers only and list each series with the reason it was or was not "
             "picked as the axial non-contrast head CT. Exit 3 when no series can be picked."
         ),
+        series=False,
     )
-    parser.add_argument("path", nargs="+", help="folder, .zip, DICOMDIR or DICOM files")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
 

@@ -62,19 +62,15 @@ def card_summary(model: ModelIdentity) -> tuple[tuple[str, str], ...]:
     """Short (label, value) rows of the model's card, then its recorded metrics."""
     card = model.card
     rows: list[tuple[str, str]] = [("Name", model.name), ("Provenance", model.provenance.value)]
-    for label, text in (
-        ("Summary", card.summary),
-        ("Training data", card.training_data),
-        ("Intended use", card.intended_use),
-        ("Not for", card.not_for),
-        ("Limitations", card.limitations),
-    ):
-        if text:
-            rows.append((label, text if len(text) <= 400 else text[:397] + "..."))
+    rows += [(title, _shorten(text)) for title, text in card.sections()]
     metrics = ", ".join(f"{k} {_fmt_scalar(v)}" for k, v in model.metrics.items() if _is_scalar(v))
     if metrics:
-        rows.append(("Metrics", metrics if len(metrics) <= 400 else metrics[:397] + "..."))
+        rows.append(("Metrics", _shorten(metrics)))
     return tuple(rows)
+
+
+def _shorten(text: str, limit: int = 400) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_scalar(value: Any) -> bool:
