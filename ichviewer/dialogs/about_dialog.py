@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import html
-import json
 import logging
 import platform
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 import ichviewer
+from ichmodel.flip_axes import flip_words
+
+if TYPE_CHECKING:
+    from ichmodel.checkpoint import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -47,56 +50,36 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _as_mapping(obj: Any) -> Mapping[str, Any]:
-    if obj is None:
-        return {}
-    if isinstance(obj, Mapping):
-        return obj
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    if hasattr(obj, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        return asdict(obj)
-    try:
-        return json.loads(str(obj))
-    except (TypeError, ValueError):
-        return {"card": str(obj)}
-
-
-def model_card_html(model: Any) -> str:
-    """HTML for a loaded model (``ichmodel.checkpoint.LoadedModel``): the card first (what it
-    was trained on, what it is for and not for, its warning), then metrics and technical facts."""
-    name = getattr(model, "name", "unknown model")
-    parts = [f"<h2>{html.escape(str(name))}</h2>"]
-    card = {
-        k: v for k, v in _as_mapping(getattr(model, "card", None)).items() if v not in ("", None)
-    }
-    banner = card.pop("banner", "")
-    notice = card.pop("notice", "")
-    card.pop("name", None)
-    if banner:
+def model_card_html(model: LoadedModel) -> str:
+    """HTML for a loaded model: the card first (its provenance and warning, what it was trained
+    on, what it is for and not for), then metrics and technical facts."""
+    card = model.card
+    parts = [f"<h2>{html.escape(model.name)}</h2>"]
+    if card.warning_banner:
         parts.append(
             "<p style='background:#ffb300; color:#1a1a1a; padding:6px'><b>⚠ "
-            f"{html.escape(str(banner))}</b></p>"
+            f"{html.escape(card.warning_banner)}</b></p>"
         )
-    if card:
-        parts.append(_value_html(card))
-    metrics = _as_mapping(getattr(model, "metrics", None))
-    if metrics:
+    rows: dict[str, Any] = {"provenance": card.provenance.value}
+    rows.update({title.lower(): text for title, text in card.sections()})
+    if card.recommended_cam_flip_axes:
+        rows["recommended heatmap flips"] = flip_words(card.recommended_cam_flip_axes)
+    parts.append(_value_html(rows))
+    if model.metrics:
         parts.append("<h3>Validation metrics</h3>")
-        parts.append(_value_html(metrics))
+        parts.append(_value_html(dict(model.metrics)))
     facts = {
-        "file": str(getattr(model, "path", "") or "(built in, not saved)"),
-        "weights SHA-256": str(getattr(model, "sha256", "") or "—"),
-        "network": _as_mapping(getattr(model, "net_config", None)),
-        "preprocessing": _as_mapping(getattr(model, "preprocess_config", None)),
+        "file": str(model.path or "(built in, not saved)"),
+        "weights SHA-256": model.sha256 or "—",
+        "network": model.net_config.to_dict(),
+        "preprocessing": model.preprocess_config.to_dict(),
         # how its size output becomes ml (scaled by the input's voxel volume, or not)
-        "volume output": _as_mapping(getattr(model, "label_transform", None)),
+        "volume output": model.label_transform.to_dict(),
     }
     parts.append("<h3>Technical details</h3>")
     parts.append(_value_html(facts))
-    parts.append(f"<p style='color:#ef5350'><b>{html.escape(notice or RESEARCH_NOTICE)}</b></p>")
+    parts.append(f"<p style='color:#ef5350'><b>{html.escape(card.notice or RESEARCH_NOTICE)}"
+                 "</b></p>")
     return "".join(parts)
 
 
@@ -122,7 +105,7 @@ class _HtmlDialog(QDialog):
 class ModelCardDialog(_HtmlDialog):
     """Shows the active model's card (what it was trained on, metrics, intended use)."""
 
-    def __init__(self, model: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, model: LoadedModel, parent: QWidget | None = None) -> None:
         super().__init__("Model card", model_card_html(model), parent)
 
 

@@ -4,11 +4,14 @@ not picked. Choosing another series asks the window to load it (``sig_series_cho
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from ichmodel.io.scan import SeriesInfo, StudyScan
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ class SeriesList(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary)
         layout.addWidget(self.list, 1)
-        self._series: list[Any] = []
+        self._series: list[SeriesInfo] = []
         self._current_uid: str | None = None
 
     def clear(self) -> None:
@@ -42,16 +45,16 @@ class SeriesList(QWidget):
         self._current_uid = None
         self.summary.setText("No study open")
 
-    def set_scan(self, scan: Any, current_uid: str | None = None) -> None:
+    def set_scan(self, scan: StudyScan, current_uid: str | None = None) -> None:
         """Fill from a ``StudyScan``; the row of ``current_uid`` (default: the picked one) is
         selected."""
         self.list.clear()
-        self._series = list(getattr(scan, "series", []) or [])
-        picked = getattr(scan, "picked", None)
+        self._series = list(scan.series)
+        picked = scan.picked
         if current_uid is None and picked is not None:
             current_uid = picked.series_uid
         self._current_uid = current_uid
-        skipped = int(getattr(scan, "n_skipped_files", 0) or 0)
+        skipped = scan.n_skipped_files
         text = f"{len(self._series)} series found"
         if skipped:
             text += f", {skipped} file{'s' if skipped != 1 else ''} skipped"
@@ -60,7 +63,7 @@ class SeriesList(QWidget):
             item = QListWidgetItem(self._label(info))
             item.setData(Qt.ItemDataRole.UserRole, info)
             item.setToolTip(self._tooltip(info))
-            if getattr(info, "picked", False):
+            if info.picked:
                 font = QFont(item.font())
                 font.setBold(True)
                 item.setFont(font)
@@ -81,7 +84,7 @@ class SeriesList(QWidget):
                 self.list.setCurrentItem(item)
                 self.list.blockSignals(False)
 
-    def series(self) -> list[Any]:
+    def series(self) -> list[SeriesInfo]:
         return list(self._series)
 
     def choose(self, series_uid: str) -> bool:
@@ -95,19 +98,15 @@ class SeriesList(QWidget):
         return False
 
     @staticmethod
-    def _label(info: Any) -> str:
-        desc = getattr(info, "description", "") or "(no description)"
-        modality = getattr(info, "modality", "")
-        n = getattr(info, "n_images", 0)
-        head = f"{'★ ' if getattr(info, 'picked', False) else ''}{desc}  ·  {modality} · {n} images"
-        reason = getattr(info, "reason", "")
-        return f"{head}\n{reason}" if reason else head
+    def _label(info: SeriesInfo) -> str:
+        desc = info.description or "(no description)"
+        head = f"{'★ ' if info.picked else ''}{desc}  ·  {info.modality} · {info.n_images} images"
+        return f"{head}\n{info.reason}" if info.reason else head
 
     @staticmethod
-    def _tooltip(info: Any) -> str:
+    def _tooltip(info: SeriesInfo) -> str:
         lines = [f"Series UID: {info.series_uid}"]
-        for warning in getattr(info, "warnings", ()) or ():
-            lines.append(f"⚠ {warning}")
+        lines += [f"⚠ {n.text}" for n in info.notices]
         return "\n".join(lines)
 
     def _on_activated(self, item: QListWidgetItem) -> None:
