@@ -23,8 +23,8 @@ from ichmodel.errors import ICHError
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("series", "load", "synth", "measure", "predict", "train", "evaluate", "calibrate",
-            "models")
+COMMANDS = ("series", "load", "synth", "measure", "predict", "batch", "train", "evaluate",
+            "calibrate", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 #: the viewer's widgets read the rules before the model has loaded.
 _LAZY = {
     "NO_MODEL": "ichmodel.reading.read",
+    "complete_reading": "ichmodel.reading.read",
     "load_reading": "ichmodel.reading.read",
     "measure_params": "ichmodel.reading.read",
     "measure_reading": "ichmodel.reading.read",
@@ -42,6 +43,7 @@ __all__ = [
     "NO_MODEL",
     "StudyReading",
     "choose_key_slices",
+    "complete_reading",
     "load_reading",
     "mask_labels",
     "measure_params",
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from ichmodel.reading.key_slices import KeySlice, choose_key_slices
     from ichmodel.reading.read import (
         NO_MODEL,
+        complete_reading,
         load_reading,
         measure_params,
         measure_reading,

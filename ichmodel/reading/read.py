@@ -129,8 +129,28 @@ def read_study(
     ``measure`` False skips the measurement (``ichmodel predict``). The other arguments go to
     :func:`ichmodel.predict.predict`. Closing the generator between steps cancels.
     """
-    params = measure_params(hu_range)  # a bad range fails before anything slow
+    measure_params(hu_range)  # a bad range fails before anything slow
     reading = yield from open_study(source, series_uid=series_uid)
+    return (yield from complete_reading(
+        reading, model=model, device=device, hu_range=hu_range, measure=measure,
+        cam_head=cam_head, cam_layer=cam_layer, cam_flip_axes=cam_flip_axes,
+    ))
+
+
+def complete_reading(
+    reading: StudyReading,
+    *,
+    model: LoadedModel | str | None = None,
+    device: str = "auto",
+    hu_range: tuple[float, float] | None = None,
+    measure: bool = True,
+    cam_head: str | None = "volume",
+    cam_layer: str = "layer4",
+    cam_flip_axes: tuple[str, ...] | None = None,
+) -> Generator[Progress, None, StudyReading]:
+    """Measure and predict a reading that holds its volume (the arguments of
+    :func:`read_study`); ``ichmodel batch`` calls it on each study of a folder."""
+    params = measure_params(hu_range)
     if measure:
         yield Progress("measure", 0, 1, "Measuring the hematoma")
         from ichmodel.measure import measure as measure_volume
