@@ -153,7 +153,13 @@ def test_evaluate_matches_a_hand_computation(tmp_path):
 
 def test_from_scratch_network_options(tmp_path, capsys):
     from ichmodel.cli import build_parser
-    from ichmodel.cli.train import _start_model
+    from ichmodel.cli.train import fine_tune_request
+    from ichmodel.train.fine_tune import ScratchModel
+
+    def _start_model(args, saved):  # the request's start choice: what the session builds
+        start = fine_tune_request(args).start
+        assert isinstance(start, ScratchModel)
+        return start
 
     args = build_parser().parse_args([
         "train", "m.csv", "--out", str(tmp_path), "--from-scratch", "--width", "2",
