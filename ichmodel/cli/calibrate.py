@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from ichmodel.device import plan_for
     from ichmodel.errors import InputError
     from ichmodel.progress import run_to_completion
-    from ichmodel.train.calibrate import calibrate_manifest, save_calibrated
     from ichmodel.registry import data_dir
+    from ichmodel.train.calibrate import calibrate_manifest, save_calibrated
 
     if args.out.suffix.lower() != ".safetensors":
         raise InputError(f"--out must name a .safetensors file, got {args.out.name}")

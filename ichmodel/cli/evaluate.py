@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
     from ichmodel.cli._output import ProgressBar, print_json, print_table
     from ichmodel.device import plan_for
     from ichmodel.progress import run_to_completion
+    from ichmodel.registry import data_dir
     from ichmodel.train.evaluate import evaluate_manifest
     from ichmodel.train.plots import roc_png, scatter_png
-    from ichmodel.registry import data_dir
 
     plan_for(args.device)
     model = load_checkpoint(args.checkpoint) if args.checkpoint else default_model()

@@ -34,8 +34,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ichmodel.cli._output import print_json, print_table
     from ichmodel import registry
+    from ichmodel.cli._output import print_json, print_table
 
     cmd = args.models_command
     if cmd == "list":

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ichmodel.train.config import TrainConfig
+    from ichmodel.train.fine_tune import StartChoice
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -39,7 +43,8 @@ class HyperparameterForm(QGroupBox):
         defaults = TrainConfig()
         self.init_combo = QComboBox()
         self.init_combo.addItem("the active model (fine-tune)", "active")
-        self.init_combo.addItem("scratch (same network, new weights)", "scratch")
+        # the rule of ichmodel.train.fine_tune (and `ichmodel train --from-scratch`)
+        self.init_combo.addItem("scratch (the paper's ResNet34, new seeded weights)", "scratch")
         self.epochs_spin = QSpinBox(minimum=1, maximum=5000, value=defaults.epochs)
         self.batch_spin = QSpinBox(minimum=1, maximum=512, value=defaults.batch_size)
         self.lr_spin = _double(defaults.lr, 1e-7, 1.0, 7, 1e-5)
@@ -81,9 +86,16 @@ class HyperparameterForm(QGroupBox):
 
     @property
     def init(self) -> str:
+        """The combo's choice: "active" or "scratch"."""
         return str(self.init_combo.currentData())
 
-    def train_config(self) -> Any:
+    def start_choice(self) -> StartChoice:
+        """The start model as the fine-tune session takes it."""
+        from ichmodel.train.fine_tune import ActiveModel, ScratchModel
+
+        return ScratchModel() if self.init == "scratch" else ActiveModel()
+
+    def train_config(self) -> TrainConfig:
         """The form as an ``ichmodel.train.config.TrainConfig`` (raises ValueError if refused)."""
         from ichmodel.train.config import TrainConfig
 

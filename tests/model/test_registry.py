@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ichmodel import registry
 from ichmodel.checkpoint import load_checkpoint, save_checkpoint
 from ichmodel.cli import main
 from ichmodel.nets import ICHNet, NetConfig
 from ichmodel.preprocess import PreprocessConfig
-from ichmodel import registry
 
 
 @pytest.fixture()

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from ichmodel import registry
 from ichmodel.checkpoint import load_checkpoint, save_checkpoint
 from ichmodel.cli import main
 from ichmodel.nets import ICHNet, NetConfig
 from ichmodel.preprocess import PreprocessConfig
 from ichmodel.progress import run_to_completion
-from ichmodel import registry
 
 TINY_NET = NetConfig(depth=10, base_width=4)
 TINY_PRE = PreprocessConfig(output_shape=(8, 32, 32))
