@@ -1,4 +1,5 @@
-"""``ichmodel models list|use NAME|rollback|register FILE [--name NAME] [--use]|remove NAME``.
+"""``ichmodel models list|use NAME|rollback|register FILE [--name NAME] [--use]
+[--provenance site|synthetic|untrained]|remove NAME``.
 
 The model registry in the user's data folder (``$ICHVIEWER_DATA_DIR`` overrides it): which
 trained models exist, which one ``predict``/``evaluate``/the viewer use, and going back to the
@@ -28,6 +29,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     reg.add_argument("checkpoint", type=Path)
     reg.add_argument("--name", help="registry name (default model-<date>)")
     reg.add_argument("--use", action="store_true", help="also make it active")
+    reg.add_argument("--provenance", choices=("site", "synthetic", "untrained"),
+                     help="where its training data came from; required (and only allowed to "
+                     "differ from nothing) for a file that does not record it")
     rm = sub.add_parser("remove", help="delete a registered model")
     rm.add_argument("name")
     return p
@@ -89,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
               " (not shipped in this build: predict uses the untrained model)"))
         return 0
     if cmd == "register":
-        entry = registry.register_model(args.checkpoint, args.name, activate=args.use)
-        print(f"registered {entry.name} at {entry.path}" + (" (active)" if args.use else ""))
+        entry = registry.register_model(args.checkpoint, args.name, activate=args.use,
+                                        provenance=args.provenance)
+        print(f"registered {entry.name} ({entry.card.get('provenance', 'unrecorded')}) at "
+              f"{entry.path}" + (" (active)" if args.use else ""))
         return 0
     if cmd == "remove":
         registry.remove_model(args.name)

@@ -58,6 +58,9 @@ class HyperparameterForm(QGroupBox):
         self.freeze_check.setChecked(defaults.freeze_encoder)
         self.patience_spin = QSpinBox(minimum=0, maximum=1000, value=0)
         self.patience_spin.setSpecialValueText("off")
+        self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1, value=defaults.seed)
+        self.seed_spin.setToolTip("seeds the split, the batches, the augmentation and, from "
+                                  "scratch, the weights (ichmodel train --seed)")
         self.device_combo = QComboBox()
         self.device_combo.addItems(DEVICES)
         self.device_combo.setCurrentText(device if device in DEVICES else "auto")
@@ -79,6 +82,7 @@ class HyperparameterForm(QGroupBox):
         form.addRow("Class weights", self.class_combo)
         form.addRow("Freeze encoder", self.freeze_check)
         form.addRow("Early stopping patience", self.patience_spin)
+        form.addRow("Seed", self.seed_spin)
         form.addRow("Device", self.device_combo)
         form.addRow("Precision", self.precision_combo)
         form.addRow("Run folder", self.run_edit)
@@ -110,6 +114,7 @@ class HyperparameterForm(QGroupBox):
             class_weights=self.class_combo.currentText(),
             freeze_encoder=self.freeze_check.isChecked(),
             early_stopping_patience=patience if patience > 0 else None,
+            seed=self.seed_spin.value(),
             device=self.device_combo.currentText(),
             precision=self.precision_combo.currentText(),
         )
