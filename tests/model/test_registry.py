@@ -125,10 +125,10 @@ def test_register_keeps_the_recorded_provenance(data_dir, tmp_path, capsys):
     path = save_checkpoint(tmp_path / "syn.safetensors", ICHNet(cfg), net_config=cfg,
                            preprocess_config=PreprocessConfig(output_shape=(8, 32, 32)),
                            card={"name": "syn", "provenance": "synthetic"})
-    assert main(["models", "register", str(path), "--name", "syn", "--provenance", "site"]) == 3
+    assert main(["models", "register", str(path), "syn", "--provenance", "site"]) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "records provenance 'synthetic'" in err[0]
-    assert main(["models", "register", str(path), "--name", "syn"]) == 0
+    assert main(["models", "register", str(path), "syn"]) == 0
     assert "(synthetic)" in capsys.readouterr().out
     assert load_checkpoint(data_dir / "models" / "syn" / "model.safetensors").provenance == (
         "synthetic"
@@ -138,11 +138,11 @@ def test_register_keeps_the_recorded_provenance(data_dir, tmp_path, capsys):
 def test_an_unrecorded_provenance_must_be_stated_when_registering(data_dir, tmp_path, capsys):
     old = _as_schema_1(_checkpoint(tmp_path, "old"))
     assert load_checkpoint(old).provenance == "unrecorded"
-    assert main(["models", "register", str(old), "--name", "old"]) == 3
+    assert main(["models", "register", str(old), "old"]) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "--provenance site" in err[0]
     assert not (data_dir / "models" / "old").exists()
-    assert main(["models", "register", str(old), "--name", "old", "--provenance", "site"]) == 0
+    assert main(["models", "register", str(old), "old", "--provenance", "site"]) == 0
     registered = load_checkpoint(data_dir / "models" / "old" / "model.safetensors")
     assert registered.provenance == "site" and registered.sha256 == load_checkpoint(old).sha256
     assert registered.metrics["val_mae_ml"] == 1.5  # the rest of the card and metrics kept
