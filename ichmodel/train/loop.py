@@ -14,8 +14,9 @@ that step first, so ``resume=True`` continues from there. The run folder holds `
 ``checkpoints/last`` (model checkpoints that :func:`ichmodel.checkpoint.load_checkpoint` reads)
 and ``checkpoints/state.safetensors`` (the exact training state, no pickle).
 
-Structure: :func:`train` sets a run up (:class:`_Run`: the fixed parts and the session's
-counters; :class:`~ichmodel.train.run_state.RunState`: what is saved), then alternates
+Structure: :func:`train` sets a run up (:func:`~ichmodel.train.run_setup.set_up_run`:
+a :class:`~ichmodel.train.run_setup.RunContext` with the fixed parts and the session's
+counters, and a :class:`~ichmodel.train.run_state.RunState`, what is saved), then alternates
 :func:`_train_epoch` (the steps of one epoch, a generator) and :func:`_end_epoch` (validate,
 checkpoint, log). Extra loss terms come in as :class:`~ichmodel.train.loss_terms.LossTerm`
 objects; the loop never branches on what a term is.
@@ -26,49 +27,23 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from ichmodel.device import DevicePlan, configure_threads, plan_for
 from ichmodel.errors import NonFiniteLossError, TrainingError
 from ichmodel.progress import Progress
 from ichmodel.train.augment import augment_batch
 from ichmodel.train.config import TrainConfig
-from ichmodel.train.dataset import (
-    NO_OUTCOME,
-    CaseDataset,
-    epoch_batches,
-    make_loader,
-    ordered_batches,
-    steps_per_epoch,
-)
+from ichmodel.train.dataset import epoch_batches, make_loader, ordered_batches
 from ichmodel.train.guarded_step import StepOutcome, guarded_step
-from ichmodel.train.loss_terms import LossTerm, TrainBatch, config_loss_terms
-from ichmodel.train.run_files import (
-    STATE_NAME,
-    RunFiles,
-    StartModel,
-    TrainData,
-    TrainResult,
-    prepare_run_dir,
-)
-from ichmodel.train.run_state import RunState
-from ichmodel.train.state import load_train_state, restore_rng, save_train_state
-from ichmodel.train.steps import (
-    class_weight_tensor,
-    lr_at,
-    make_optimizer,
-    set_train_mode,
-    trainable_parameters,
-    validation_metrics,
-)
+from ichmodel.train.loss_terms import LossTerm, TrainBatch
+from ichmodel.train.run_files import STATE_NAME, RunFiles, StartModel, TrainData, TrainResult
+from ichmodel.train.run_setup import RunContext, all_loss_terms, set_up_run
+from ichmodel.train.steps import lr_at, set_train_mode, validation_metrics
 
 log = logging.getLogger(__name__)
-
 
 
 def _augment_generator(seed: int, epoch: int, batch: int) -> torch.Generator:
@@ -82,64 +57,6 @@ def _oom_error(exc: BaseException, batch_size: int) -> TrainingError:
         f"out of memory at batch size {batch_size} ({exc.__class__.__name__}); "
         f"try a smaller batch (--batch-size {smaller}) or the CPU"
     )
-
-
-@dataclass
-class _Run:
-    """One session of a run: what stays fixed, plus counters that are not saved."""
-
-    files: RunFiles
-    start: StartModel
-    config: TrainConfig
-    plan: DevicePlan
-    net: nn.Module
-    optimizer: torch.optim.Optimizer
-    trainable: list[nn.Parameter]
-    float_buffers: list[torch.Tensor]
-    train_ds: CaseDataset
-    val_ds: CaseDataset
-    class_weights: torch.Tensor | None
-    terms: tuple[LossTerm, ...]
-    total_steps: int
-    card_text: str
-    state: RunState
-    t_start: float
-    elapsed_before: float
-    #: Non-finite steps in a row (the run stops past ``config.nonfinite_patience``).
-    consecutive_bad: int = 0
-    session_steps: int = 0
-    #: Steps taken since the state was last saved (a cancel saves them).
-    dirty: bool = False
-    needs_hematoma: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.needs_hematoma = any(t.needs_hematoma for t in self.terms)
-
-    def elapsed_s(self) -> float:
-        return self.elapsed_before + time.perf_counter() - self.t_start
-
-    def save_state(self) -> None:
-        self.state.elapsed_s = self.elapsed_s()
-        save_train_state(self.files.state, model=self.net, optimizer=self.optimizer,
-                         info=self.state.to_info())
-        self.dirty = False
-
-    def save_model(self, which: str) -> None:
-        self.files.save_model(self.net, self.start, self.config, self.state, which,
-                              self.card_text)
-
-    def eta_s(self) -> float:
-        per_step = (time.perf_counter() - self.t_start) / max(1, self.session_steps)
-        return per_step * max(0, self.total_steps - self.state.step)
-
-
-def _all_terms(config: TrainConfig, extra: Sequence[LossTerm]) -> tuple[LossTerm, ...]:
-    terms = config_loss_terms(config) + tuple(extra)
-    names = [t.name for t in terms]
-    if len(set(names)) != len(names):
-        raise TrainingError(f"loss terms need distinct names, got {names}; "
-                            "drop the duplicate (the config's localization weight adds one)")
-    return terms
 
 
 def train(
@@ -161,8 +78,8 @@ def train(
     ``localization_loss_weight`` > 0) plus ``extra_loss_terms``.
     """
     config = config or TrainConfig()
-    run = _set_up(data, start, run_dir, config, resume=resume, card_text=card_text,
-                  terms=_all_terms(config, extra_loss_terms))
+    run = set_up_run(data, start, run_dir, config, resume=resume, card_text=card_text,
+                  terms=all_loss_terms(config, extra_loss_terms))
     state = run.state
     try:
         while state.epoch < config.epochs and state.stopped != "early_stopping":
@@ -180,86 +97,9 @@ def train(
     return run.files.result(state, state.stopped or "completed", run.elapsed_s())
 
 
-def _set_up(
-    data: TrainData,
-    start: StartModel,
-    run_dir: str | Path,
-    config: TrainConfig,
-    *,
-    resume: bool,
-    card_text: str,
-    terms: tuple[LossTerm, ...],
-) -> _Run:
-    """Run folder, datasets, device, optimizer and state (fresh, or restored on resume)."""
-    t_start = time.perf_counter()
-    files, split = prepare_run_dir(run_dir, data, start, config, resume=resume)
-    plan = plan_for(config.device, precision=config.precision, training=True)
-    if config.threads and plan.device.type == "cpu":
-        configure_threads(config.threads)
-    by_id = {c.case_id: c for c in data.cases}
-    needs_hematoma = any(t.needs_hematoma for t in terms)
-    try:
-        train_ds = CaseDataset(data.cache, [by_id[i] for i in split.train],
-                               label_transform=start.label_transform,
-                               with_hematoma=needs_hematoma)
-        val_ds = CaseDataset(data.cache, [by_id[i] for i in split.val],
-                             label_transform=start.label_transform)
-    except ValueError as exc:
-        raise TrainingError(str(exc)) from exc
-    if len(train_ds) == 0:
-        raise TrainingError("no training cases after the split; add cases to the manifest")
-    train_labels = train_ds.labels()
-    for term in terms:
-        term.check(start.net, train_ds)
-    has_outcomes = bool(np.any(train_labels != NO_OUTCOME))
-    if not has_outcomes:
-        log.info("no training case has an outcome: only the volume head (and encoder) train")
-    class_weights = class_weight_tensor(config, train_labels)
-
-    net = start.net
-    if not resume:
-        torch.manual_seed(config.seed)
-        if start.source == "scratch" and config.init_volume_bias:
-            _init_volume_bias(net, train_ds)
-    named = trainable_parameters(
-        net, freeze_encoder=config.freeze_encoder, train_outcome_head=has_outcomes
-    )
-    net.to(plan.device, memory_format=plan.memory_format)
-    optimizer = make_optimizer([p for _, p in named], config)
-    term_names = [t.name for t in terms]
-    state = RunState.new(term_names)
-    if resume:
-        saved = load_train_state(files.state)
-        net.load_state_dict(saved.model)
-        optimizer.load_state_dict(saved.optimizer)
-        restore_rng(saved.rng)
-        state = RunState.from_info(saved.info, term_names)
-        log.info("resuming %s at step %d (epoch %d)", files.root, state.step, state.epoch + 1)
-    net.to(plan.device, memory_format=plan.memory_format)
-    if state.stopped == "early_stopping":
-        log.info("run already stopped early; nothing to resume")
-    return _Run(
-        files=files,
-        start=start,
-        config=config,
-        plan=plan,
-        net=net,
-        optimizer=optimizer,
-        trainable=[p for _, p in named],
-        float_buffers=[b for b in net.buffers() if b.is_floating_point()],
-        train_ds=train_ds,
-        val_ds=val_ds,
-        class_weights=None if class_weights is None else class_weights.to(plan.device),
-        terms=terms,
-        total_steps=steps_per_epoch(len(train_ds), config.batch_size) * config.epochs,
-        card_text=card_text,
-        state=state,
-        t_start=t_start,
-        elapsed_before=state.elapsed_s,
-    )
-
-
-def _batch_on_device(run: _Run, batch: Sequence[torch.Tensor], epoch: int, bi: int) -> TrainBatch:
+def _batch_on_device(
+    run: RunContext, batch: Sequence[torch.Tensor], epoch: int, bi: int
+) -> TrainBatch:
     """The loader's batch moved to the device and augmented (masks moved like the input)."""
     device = run.plan.device
     x, size, label = batch[:3]
@@ -275,7 +115,7 @@ def _batch_on_device(run: _Run, batch: Sequence[torch.Tensor], epoch: int, bi: i
                       hematoma)
 
 
-def _train_epoch(run: _Run) -> Generator[Progress, None, bool]:
+def _train_epoch(run: RunContext) -> Generator[Progress, None, bool]:
     """The remaining steps of the current epoch, one progress event each; True when
     ``config.max_steps`` was reached (the caller saves and stops)."""
     state, config = run.state, run.config
@@ -326,7 +166,7 @@ def _train_epoch(run: _Run) -> Generator[Progress, None, bool]:
     return False
 
 
-def _count_step(run: _Run, outcome: StepOutcome, n: int, lr: float, bi: int) -> None:
+def _count_step(run: RunContext, outcome: StepOutcome, n: int, lr: float, bi: int) -> None:
     """Add one step to the state; stop the run after too many non-finite steps in a row."""
     state = run.state
     if not outcome.ok:
@@ -360,7 +200,7 @@ def _count_step(run: _Run, outcome: StepOutcome, n: int, lr: float, bi: int) -> 
     run.dirty = True
 
 
-def _end_epoch(run: _Run) -> Progress:
+def _end_epoch(run: RunContext) -> Progress:
     """Validate, keep the best checkpoint, write the latest, the state and the metrics."""
     state, config = run.state, run.config
     epoch = state.epoch
@@ -413,15 +253,6 @@ def _end_epoch(run: _Run) -> Progress:
         {k: float(v) for k, v in row.items() if isinstance(v, int | float) and v is not None
          and not isinstance(v, bool)} | {"eta_s": run.eta_s()},
     )
-
-
-def _init_volume_bias(net: torch.nn.Module, dataset: CaseDataset) -> None:
-    volume_head = getattr(net, "volume_head", None)
-    if not hasattr(volume_head, "init_bias"):  # a network without ICHNet's heads
-        return
-    mean = float(np.mean([dataset.target_size_mm(i) for i in range(len(dataset))]))
-    volume_head.init_bias(mean)  # each head knows the unit of its linear part
-    log.info("volume head bias initialised to the mean training size %.2f mm", mean)
 
 
 __all__ = ["STATE_NAME", "RunFiles", "StartModel", "TrainData", "TrainResult", "train"]
