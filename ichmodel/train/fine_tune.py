@@ -191,6 +191,24 @@ def resolve_start(choice: StartChoice, *, seed: int, provenance: Provenance) -> 
                       model.card.recommended_cam_flip_axes, model.label_transform, provenance)
 
 
+def start_preprocess_config(choice: StartChoice) -> PreprocessConfig:
+    """The preprocessing a run from ``choice`` caches its inputs with (read from the
+    checkpoint's document: no weights are loaded)."""
+    from ichmodel.checkpoint import read_document
+    from ichmodel.registry import active_model_path
+
+    if isinstance(choice, ScratchModel):
+        return choice.preprocess_config
+    path = choice.path if isinstance(choice, InitCheckpoint) else active_model_path()
+    if path is None:  # ActiveModel without any model: the scratch fallback of resolve_start
+        return ScratchModel().preprocess_config
+    try:
+        return PreprocessConfig.from_dict(read_document(path)["preprocess_config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrainingError(f"{Path(path).name}: its preprocessing config is unreadable "
+                            f"({exc}); choose another start model") from exc
+
+
 def fine_tune(request: FineTuneRequest) -> Generator[Progress, None, FineTuneResult]:
     """Validate the manifest, cache its studies, train; see the module's rules.
 

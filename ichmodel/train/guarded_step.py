@@ -16,6 +16,8 @@ import torch
 from torch import nn
 
 from ichmodel.device import DevicePlan
+from ichmodel.errors import TrainingError
+from ichmodel.nets.resnet3d import ICHNet
 from ichmodel.train.config import TrainConfig
 from ichmodel.train.loss_terms import ForwardPass, LossTerm, TrainBatch
 from ichmodel.train.steps import LossParts, compute_loss, with_terms
@@ -57,6 +59,8 @@ def forward_pass(
 ) -> ForwardPass:
     """``net(batch.x)`` under the run's autocast; with ``keep_features`` the same pass split
     at the encoder so terms can read its last-stage map."""
+    if keep_features and not isinstance(net, ICHNet):
+        raise TrainingError("a loss term that reads the encoder's features needs an ICHNet")
     with plan.autocast():
         if not keep_features:
             return ForwardPass(net(batch.x), None, net, plan.autocast)

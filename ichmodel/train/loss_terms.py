@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ichmodel.errors import TrainingError
-from ichmodel.nets.resnet3d import NetOutput
+from ichmodel.nets.resnet3d import ICHNet, NetOutput
 from ichmodel.train.config import TrainConfig
 from ichmodel.train.dataset import CaseDataset
 from ichmodel.train.steps import contribution_map, localization_loss
@@ -112,7 +112,7 @@ class LocalizationTerm:
 
     def check(self, net: nn.Module, dataset: CaseDataset) -> None:
         # ICHNet's encoder/heads split gives the last-stage map the volume head pools.
-        if not all(hasattr(net, a) for a in ("encode", "heads", "volume_head")):
+        if not isinstance(net, ICHNet):
             raise TrainingError("localization_loss_weight needs an ICHNet (encoder + volume head)")
         with_map = sum(dataset.cache.hematoma_path(c.cache_key).is_file() for c in dataset.cases)
         if with_map == 0:
@@ -124,13 +124,12 @@ class LocalizationTerm:
                  len(dataset))
 
     def compute(self, batch: TrainBatch, forward: ForwardPass) -> TermValue:
-        if batch.hematoma is None or forward.features is None:
-            raise TrainingError("the localization term needs the batch's masks and features")
-        volume_head = forward.net.volume_head
-        if not isinstance(volume_head, nn.Module):
-            raise TrainingError("the localization term needs the net's volume head")
+        net = forward.net
+        if batch.hematoma is None or forward.features is None or not isinstance(net, ICHNet):
+            raise TrainingError("the localization term needs the batch's masks and an ICHNet's "
+                                "features (its needs_* flags ask the loop for them)")
         with forward.autocast():  # the map is part of the forward pass (same dtype as before)
-            contributions = contribution_map(forward.features, volume_head)
+            contributions = contribution_map(forward.features, net.volume_head)
         value, n = localization_loss(contributions, batch.hematoma)
         return TermValue(value, n)
 

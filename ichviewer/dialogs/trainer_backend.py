@@ -87,15 +87,14 @@ class IchmodelBackend:
     ) -> Generator[Progress, None, ManifestReport]:
         """Load + preprocess every study (into the cache a run from ``start`` reuses);
         returns the manifest report with a problem for each study that does not load."""
-        from ichmodel.model_card import Provenance
         from ichmodel.train.cache import CaseCache, build_cache
-        from ichmodel.train.fine_tune import default_cache_dir, resolve_start
+        from ichmodel.train.fine_tune import default_cache_dir, start_preprocess_config
 
         report = self.validate(manifest, exclude_rows)
         if not report.rows:
             return report
         yield Progress("model", 0, None, "reading the start model's preprocessing")
-        preprocess = resolve_start(start, seed=0, provenance=Provenance.SITE).preprocess_config
+        preprocess = start_preprocess_config(start)
         checked = yield from build_cache(report, CaseCache(default_cache_dir(), preprocess))
         return checked
 

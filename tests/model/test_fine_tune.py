@@ -18,6 +18,7 @@ from ichmodel.train.fine_tune import (
     ScratchModel,
     resolve_start,
     resumed_config,
+    start_preprocess_config,
 )
 
 SMALL = NetConfig(depth=10, base_width=2)
@@ -58,6 +59,9 @@ def test_a_checkpoint_start_is_a_fresh_copy_with_the_requests_provenance(tmp_pat
     assert one.provenance is Provenance.SITE  # the run's data decides, not the start model's
     assert one.cam_flip_axes == ("z",) and one.preprocess_config.output_shape == (8, 32, 32)
     assert one.source.startswith("checkpoint syn (sha256 ")
+    # what the dialog's study check caches with, read without loading the weights
+    assert start_preprocess_config(InitCheckpoint(path)) == one.preprocess_config
+    assert start_preprocess_config(ScratchModel()) == PreprocessConfig()
 
 
 def test_a_resume_keeps_the_runs_settings_but_the_resumable_ones():
