@@ -28,7 +28,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="pair a folder's studies with a label CSV and write a manifest",
         description="Write a manifest pairing FOLDER's sub-folders/zips with a label CSV's rows.",
     )
-    build.add_argument("folder", type=Path, help="folder holding one study per case")
+    build.add_argument("folder", type=Path, metavar="FOLDER",
+                       help="folder holding one study per case")
     build.add_argument("--volumes", type=Path, required=True, metavar="CSV",
                        help="label CSV: a case column, volume_ml, optional poor_outcome, split")
     build.add_argument("--out", type=Path, metavar="MANIFEST",

@@ -33,8 +33,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                      help="the same as the NAME argument (kept for older scripts)")
     reg.add_argument("--use", action="store_true", help="also make it active")
     reg.add_argument("--provenance", choices=("site", "synthetic", "untrained"),
-                     help="where its training data came from; required (and only allowed to "
-                     "differ from nothing) for a file that does not record it")
+                     help="where its training data came from: required for a file that does "
+                     "not record it (schema 1); a recorded provenance cannot be changed")
     rm = sub.add_parser("remove", help="delete a registered model")
     rm.add_argument("name")
     return p
