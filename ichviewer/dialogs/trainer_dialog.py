@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
@@ -48,8 +48,10 @@ from ichviewer.dialogs.trainer_plots import FinalMetricsPanel, TrainingPlots
 from ichviewer.workers import Job, JobError, JobRunner
 
 if TYPE_CHECKING:
+    from ichmodel.train.config import TrainConfig
     from ichmodel.train.fine_tune import FineTuneRequest
     from ichmodel.train.manifest import ManifestReport
+    from ichviewer.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ class TrainerDialog(QDialog):
     def __init__(
         self,
         parent: QWidget | None = None,
-        settings: Any = None,
+        settings: Settings | None = None,
         *,
         runner: JobRunner | None = None,
         backend: TrainingBackend | None = None,
@@ -107,7 +109,7 @@ class TrainerDialog(QDialog):
         self.report_view = self.data.report_view
         left_layout.addWidget(self.data, 1)
 
-        device = getattr(self.settings, "device", "auto") if self.settings else "auto"
+        device = self.settings.device if self.settings is not None else "auto"
         self.form = HyperparameterForm(device, f"default: a new folder in {self.run_root}")
         left_layout.addWidget(self.form)
 
@@ -177,7 +179,7 @@ class TrainerDialog(QDialog):
 
     # --- data -----------------------------------------------------------------------------
     @property
-    def report(self) -> Any:
+    def report(self) -> ManifestReport | None:
         """The manifest's validation report (``ichmodel.train.manifest.ManifestReport``)."""
         return self.data.report
 
@@ -222,7 +224,7 @@ class TrainerDialog(QDialog):
         self.progress_bar.setValue(1000)
 
     # --- hyperparameters ------------------------------------------------------------------
-    def train_config(self) -> Any:
+    def train_config(self) -> TrainConfig:
         return self.form.train_config()
 
     def request(self) -> FineTuneRequest:
@@ -424,13 +426,15 @@ class TrainerDialog(QDialog):
         super().closeEvent(event)
 
     @classmethod
-    def open_for(cls, parent: QWidget | None = None, settings: Any = None) -> TrainerDialog:
+    def open_for(
+        cls, parent: QWidget | None = None, settings: Settings | None = None
+    ) -> TrainerDialog:
         """The window's trainer dialog: the existing one (maybe still training) or a new one,
         shown and raised. Use this for Tools → Fine-tune so a hidden run is never orphaned."""
         dialog = None
         if parent is not None:
             dialog = next(
-                (d for d in parent.findChildren(cls) if not getattr(d, "_shut_down", False)), None
+                (d for d in parent.findChildren(cls) if not d._shut_down), None
             )
         if dialog is None:
             dialog = cls(parent, settings)

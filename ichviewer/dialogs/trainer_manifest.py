@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -32,6 +32,7 @@ from ichmodel.errors import ManifestError
 if TYPE_CHECKING:
     from ichmodel.train.manifest import ManifestReport, RowProblem
     from ichviewer.dialogs.trainer_backend import TrainingBackend
+    from ichviewer.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ class ManifestPanel(QGroupBox):
     sig_check_requested = Signal()  # the user asked whether every study loads
 
     def __init__(
-        self, backend: TrainingBackend, settings: Any = None, parent: QWidget | None = None
+        self, backend: TrainingBackend, settings: Settings | None = None,
+        parent: QWidget | None = None,
     ):
         super().__init__("Training data", parent)
         self.backend = backend
@@ -108,7 +110,7 @@ class ManifestPanel(QGroupBox):
 
     # --- picking --------------------------------------------------------------------------
     def _start_folder(self) -> str:
-        return str(getattr(self.settings, "last_folder", "") or "") if self.settings else ""
+        return self.settings.last_folder if self.settings is not None else ""
 
     def _browse_manifest(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
