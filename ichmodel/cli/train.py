@@ -121,6 +121,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="reuse a previous run's split.json (same validation set)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--device", help="auto (default), cpu or cuda[:N]")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp32"),
+                   help="default auto: bf16 where the device runs it natively (as the dialog)")
     p.add_argument("--max-steps", type=int, help="stop after this many steps (smoke runs)")
     p.add_argument("--exclude-rows", type=parse_rows, default=[], metavar="ROWS",
                    help="leave these manifest rows out, e.g. 3,5,7-9")
@@ -141,6 +143,7 @@ _FIELDS = {
     "schedule": "schedule", "outcome_weight": "outcome_loss_weight",
     "class_weights": "class_weights", "early_stopping": "early_stopping_patience",
     "val_fraction": "val_fraction", "seed": "seed", "device": "device", "max_steps": "max_steps",
+    "precision": "precision",
 }
 
 
