@@ -192,7 +192,7 @@ def fine_tune_request(args: argparse.Namespace) -> FineTuneRequest:
 
     saved = saved_run(args.out) if args.resume else None
     return FineTuneRequest(
-        manifest=args.manifest,
+        data=args.manifest,
         run_dir=args.out,
         start=_start_choice(args),
         config=_train_config(args, saved),

@@ -1,5 +1,9 @@
 """One fine-tune session: manifest → cache → training run, the same for every caller.
 
+Its data is a manifest CSV (the product: every row validated, every study loaded into the
+preprocessing cache) or :class:`CachedCases` already in a cache (research: phantoms cached with
+their masks); the rules below hold for both.
+
 ``ichmodel train`` (:mod:`ichmodel.cli.train`) and the viewer's trainer dialog
 (``ichviewer.dialogs.trainer_backend``) both describe a run as a :class:`FineTuneRequest` and
 drive :func:`fine_tune`; the same request gives the same weights, bit for bit, whoever runs it.
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +45,9 @@ from ichmodel.nets.resnet3d import NetConfig
 from ichmodel.preprocess import PreprocessConfig
 from ichmodel.progress import Progress
 from ichmodel.registry import ModelEntry
+from ichmodel.train.cache import CaseCache
 from ichmodel.train.config import TrainConfig
+from ichmodel.train.dataset import Case
 from ichmodel.train.loss_terms import LossTerm
 from ichmodel.train.manifest import ManifestReport
 from ichmodel.train.run_files import StartModel, TrainData, TrainResult
@@ -78,11 +84,23 @@ StartChoice = ActiveModel | InitCheckpoint | ScratchModel
 
 
 @dataclass(frozen=True)
+class CachedCases:
+    """Cases already preprocessed into a cache (research sets, phantoms): no manifest to read
+    and no study to load. The cache's preprocessing must be the start model's."""
+
+    cache: CaseCache
+    cases: tuple[Case, ...]
+    #: Saved in the run's config.json as where the data came from (seeds, generator, ...).
+    description: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class FineTuneRequest:
     """Everything one fine-tune session needs; ``config.seed`` and ``config.device`` are the
     run's seed and device (one home each)."""
 
-    manifest: Path
+    #: The manifest CSV (study, volume_ml, poor_outcome, split), or cases already cached.
+    data: Path | CachedCases
     run_dir: Path
     start: StartChoice = field(default_factory=ActiveModel)
     config: TrainConfig = field(default_factory=TrainConfig)
@@ -110,6 +128,9 @@ class FineTuneRequest:
             )
         object.__setattr__(self, "provenance", provenance)
         object.__setattr__(self, "exclude_rows", tuple(int(r) for r in self.exclude_rows))
+        if isinstance(self.data, CachedCases) and (self.exclude_rows or self.cache_dir):
+            raise ValueError("exclude_rows and cache_dir belong to a manifest; cached cases "
+                             "come with their cache (leave out the cases you do not want)")
 
 
 @dataclass(frozen=True)
@@ -119,8 +140,9 @@ class FineTuneResult:
     run: TrainResult
     #: The cache and cases of the run (to score its model on the validation cases).
     data: TrainData
-    #: The manifest report after caching (usable rows, what was excluded).
-    report: ManifestReport
+    #: The manifest report after caching (usable rows, what was excluded); None for
+    #: :class:`CachedCases`.
+    report: ManifestReport | None
     start_source: str
     provenance: Provenance
 
@@ -216,16 +238,18 @@ def fine_tune(request: FineTuneRequest) -> Generator[Progress, None, FineTuneRes
     column) a manifest with problems that are not excluded, before and after loading the
     studies. Close the generator to cancel: the loop saves its state for a resume.
     """
-    from ichmodel.train.cache import CaseCache, build_cache
+    from ichmodel.train.cache import build_cache
     from ichmodel.train.dataset import cases_from_report
     from ichmodel.train.loop import train
     from ichmodel.train.manifest import read_manifest
     from ichmodel.train.run_files import start_model_from_run
     from ichmodel.train.split import Split
 
-    yield Progress("validate-manifest", 0, None, f"checking {request.manifest.name}")
-    report = read_manifest(request.manifest, exclude_rows=request.exclude_rows)
-    report.raise_for_problems()
+    report = None
+    if not isinstance(request.data, CachedCases):
+        yield Progress("validate-manifest", 0, None, f"checking {request.data.name}")
+        report = read_manifest(request.data, exclude_rows=request.exclude_rows)
+        report.raise_for_problems()
     yield Progress("model", 0, None, "loading the start model")
     saved = saved_run(request.run_dir) if request.resume else None
     if saved is not None:  # the run's own architecture; its weights come from its state
@@ -235,17 +259,30 @@ def fine_tune(request: FineTuneRequest) -> Generator[Progress, None, FineTuneRes
         start = resolve_start(request.start, seed=request.config.seed,
                               provenance=request.provenance)
         config = request.config
-    cache_dir = request.cache_dir or (saved.cache_dir if saved else None) or default_cache_dir()
-    cache = CaseCache(cache_dir, start.preprocess_config)
-    report = yield from build_cache(report, cache)
-    report.raise_for_problems()  # studies that do not load, every row reported at once
-    data = TrainData(
-        cache,
-        tuple(cases_from_report(report)),
-        split=Split.load(request.split_file) if request.split_file else None,
-        description={"manifest": str(request.manifest.resolve()),
-                     "excluded_rows": list(report.excluded_rows)},
-    )
+    split = Split.load(request.split_file) if request.split_file else None
+    if isinstance(request.data, CachedCases):
+        cached = request.data
+        if cached.cache.preprocess_config != start.preprocess_config:
+            raise TrainingError(
+                f"the cache in {cached.cache.root} holds inputs preprocessed with "
+                f"{cached.cache.preprocess_config}, not the start model's "
+                f"{start.preprocess_config}; cache the cases with the start model's config"
+            )
+        data = TrainData(cached.cache, cached.cases, split, dict(cached.description))
+    else:
+        assert report is not None
+        cache_dir = (request.cache_dir or (saved.cache_dir if saved else None)
+                     or default_cache_dir())
+        cache = CaseCache(cache_dir, start.preprocess_config)
+        report = yield from build_cache(report, cache)
+        report.raise_for_problems()  # studies that do not load, every row reported at once
+        data = TrainData(
+            cache,
+            tuple(cases_from_report(report)),
+            split=split,
+            description={"manifest": str(request.data.resolve()),
+                         "excluded_rows": list(report.excluded_rows)},
+        )
     run = yield from train(data, start, request.run_dir, config, resume=request.resume,
                            extra_loss_terms=request.extra_loss_terms)
     return FineTuneResult(run, data, report, start.source, start.provenance)

@@ -236,7 +236,7 @@ class TrainerDialog(QDialog):
         run_text = self.form.run_edit.text().strip()
         run_dir = Path(run_text) if run_text else self.run_root / time.strftime("%Y%m%d-%H%M%S")
         return FineTuneRequest(
-            manifest=self.data.manifest_path or Path(),
+            data=self.data.manifest_path or Path(),
             run_dir=run_dir,
             start=self.form.start_choice(),
             config=self.train_config(),

@@ -13,9 +13,11 @@ from ichmodel.preprocess import PreprocessConfig
 from ichmodel.train.config import TrainConfig
 from ichmodel.train.fine_tune import (
     ActiveModel,
+    CachedCases,
     FineTuneRequest,
     InitCheckpoint,
     ScratchModel,
+    fine_tune,
     resolve_start,
     resumed_config,
     start_preprocess_config,
@@ -26,6 +28,7 @@ SMALL = NetConfig(depth=10, base_width=2)
 
 def test_the_request_states_a_training_provenance(tmp_path):
     request = FineTuneRequest(tmp_path / "m.csv", tmp_path / "run", provenance="synthetic")
+    assert request.data == tmp_path / "m.csv"
     assert request.provenance is Provenance.SYNTHETIC
     assert FineTuneRequest(tmp_path / "m.csv", tmp_path / "run").provenance is Provenance.SITE
     assert FineTuneRequest(tmp_path / "m.csv", tmp_path / "run").start == ActiveModel()
@@ -70,3 +73,46 @@ def test_a_resume_keeps_the_runs_settings_but_the_resumable_ones():
     config = resumed_config(saved, asked)
     assert (config.epochs, config.lr, config.seed, config.device) == (5, 1e-3, 4, "cpu")
     assert config.max_steps is None  # a smoke-run limit is not inherited
+
+
+def test_cached_cases_run_through_the_same_session_as_a_manifest(tmp_path):
+    """Research data already in a cache: the session is the loop plus its rules, so it gives
+    the weights of the loop driven by hand with the same seeded start."""
+    import numpy as np
+
+    from ichmodel.errors import TrainingError
+    from ichmodel.progress import run_to_completion
+    from ichmodel.train.augment import NO_AUGMENTATION
+    from ichmodel.train.cache import CaseCache
+    from ichmodel.train.dataset import Case
+    from ichmodel.train.loop import train
+    from ichmodel.train.run_files import StartModel, TrainData
+    from ichmodel.train.state import load_train_state
+
+    torch.set_num_threads(1)
+    pre = PreprocessConfig(output_shape=(8, 32, 32))
+    cache = CaseCache(tmp_path / "cache", pre)
+    rng = np.random.default_rng(0)
+    cases = []
+    for i in range(6):
+        key = cache.key(f"toy{i}")
+        cache.put(key, rng.uniform(0, 1, size=(1, 8, 32, 32)).astype(np.float32), {"toy": i})
+        cases.append(Case(f"toy{i}", key, float(4 * i), i % 2))
+    config = TrainConfig(epochs=1, batch_size=2, optimizer="adamw", lr=1e-3, precision="fp32",
+                         augment=NO_AUGMENTATION, val_fraction=0.34, seed=2, device="cpu")
+    cached = CachedCases(cache, tuple(cases), {"generator": "toy"})
+    request = FineTuneRequest(cached, tmp_path / "session", start=ScratchModel(SMALL, pre),
+                              config=config, provenance="synthetic")
+    session = run_to_completion(fine_tune(request))
+    assert session.report is None and session.provenance is Provenance.SYNTHETIC
+    torch.manual_seed(2)
+    by_hand = StartModel(ICHNet(SMALL), SMALL, pre, "scratch", provenance=Provenance.SYNTHETIC)
+    run_to_completion(train(TrainData(cache, tuple(cases)), by_hand, tmp_path / "hand", config))
+    a = load_train_state(tmp_path / "session/checkpoints/state.safetensors").model
+    b = load_train_state(tmp_path / "hand/checkpoints/state.safetensors").model
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(TrainingError, match="preprocessed with"):
+        run_to_completion(fine_tune(FineTuneRequest(cached, tmp_path / "other",
+                                                    start=ScratchModel(SMALL), config=config)))
+    with pytest.raises(ValueError, match="belong to a manifest"):
+        FineTuneRequest(cached, tmp_path / "x", exclude_rows=(3,))
