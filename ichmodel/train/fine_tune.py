@@ -36,7 +36,7 @@ import logging
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ichmodel.errors import TrainingError
 from ichmodel.labels import LabelTransform
@@ -51,6 +51,9 @@ from ichmodel.train.dataset import Case
 from ichmodel.train.loss_terms import LossTerm
 from ichmodel.train.manifest import ManifestReport
 from ichmodel.train.run_files import StartModel, TrainData, TrainResult
+
+if TYPE_CHECKING:
+    from ichmodel.train.split import Split
 
 log = logging.getLogger(__name__)
 
@@ -238,15 +241,12 @@ def fine_tune(request: FineTuneRequest) -> Generator[Progress, None, FineTuneRes
     column) a manifest with problems that are not excluded, before and after loading the
     studies. Close the generator to cancel: the loop saves its state for a resume.
     """
-    from ichmodel.train.cache import build_cache
-    from ichmodel.train.dataset import cases_from_report
     from ichmodel.train.loop import train
     from ichmodel.train.manifest import read_manifest
     from ichmodel.train.run_files import start_model_from_run
-    from ichmodel.train.split import Split
 
     report = None
-    if not isinstance(request.data, CachedCases):
+    if not isinstance(request.data, CachedCases):  # refuse a bad manifest before any work
         yield Progress("validate-manifest", 0, None, f"checking {request.data.name}")
         report = read_manifest(request.data, exclude_rows=request.exclude_rows)
         report.raise_for_problems()
@@ -259,33 +259,53 @@ def fine_tune(request: FineTuneRequest) -> Generator[Progress, None, FineTuneRes
         start = resolve_start(request.start, seed=request.config.seed,
                               provenance=request.provenance)
         config = request.config
-    split = Split.load(request.split_file) if request.split_file else None
     if isinstance(request.data, CachedCases):
-        cached = request.data
-        if cached.cache.preprocess_config != start.preprocess_config:
-            raise TrainingError(
-                f"the cache in {cached.cache.root} holds inputs preprocessed with "
-                f"{cached.cache.preprocess_config}, not the start model's "
-                f"{start.preprocess_config}; cache the cases with the start model's config"
-            )
-        data = TrainData(cached.cache, cached.cases, split, dict(cached.description))
+        data = _cached_data(request.data, start, request.split_file)
     else:
         assert report is not None
         cache_dir = (request.cache_dir or (saved.cache_dir if saved else None)
                      or default_cache_dir())
-        cache = CaseCache(cache_dir, start.preprocess_config)
-        report = yield from build_cache(report, cache)
-        report.raise_for_problems()  # studies that do not load, every row reported at once
-        data = TrainData(
-            cache,
-            tuple(cases_from_report(report)),
-            split=split,
-            description={"manifest": str(request.data.resolve()),
-                         "excluded_rows": list(report.excluded_rows)},
-        )
+        data, report = yield from _manifest_data(report, CaseCache(cache_dir,
+                                                                   start.preprocess_config),
+                                                 request.split_file)
     run = yield from train(data, start, request.run_dir, config, resume=request.resume,
                            extra_loss_terms=request.extra_loss_terms)
     return FineTuneResult(run, data, report, start.source, start.provenance)
+
+
+def _split(split_file: Path | None) -> Split | None:
+    from ichmodel.train.split import Split
+
+    return Split.load(split_file) if split_file else None
+
+
+def _cached_data(cached: CachedCases, start: StartModel, split_file: Path | None) -> TrainData:
+    if cached.cache.preprocess_config != start.preprocess_config:
+        raise TrainingError(
+            f"the cache in {cached.cache.root} holds inputs preprocessed with "
+            f"{cached.cache.preprocess_config}, not the start model's "
+            f"{start.preprocess_config}; cache the cases with the start model's config"
+        )
+    return TrainData(cached.cache, cached.cases, _split(split_file), dict(cached.description))
+
+
+def _manifest_data(
+    report: ManifestReport, cache: CaseCache, split_file: Path | None
+) -> Generator[Progress, None, tuple[TrainData, ManifestReport]]:
+    """Load and preprocess every study not cached yet; refuse the run if any fails."""
+    from ichmodel.train.cache import build_cache
+    from ichmodel.train.dataset import cases_from_report
+
+    report = yield from build_cache(report, cache)
+    report.raise_for_problems()  # studies that do not load, every row reported at once
+    data = TrainData(
+        cache,
+        tuple(cases_from_report(report)),
+        split=_split(split_file),
+        description={"manifest": str(report.path.resolve()),
+                     "excluded_rows": list(report.excluded_rows)},
+    )
+    return data, report
 
 
 def register_run(result: TrainResult, name: str | None = None) -> ModelEntry:
