@@ -6,6 +6,12 @@ The CLI maps :class:`InputError` (and its subclasses) to exit code 3 with a sing
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ichmodel.train.manifest import RowProblem
+
 
 class ICHError(Exception):
     """Base class of every error ichmodel raises on purpose."""
@@ -75,11 +81,13 @@ class TrainingError(ICHError):
 
 
 class ManifestError(TrainingError, InputError):
-    """A training/evaluation manifest has problems; ``problems`` lists each with its row."""
+    """A training/evaluation manifest has problems; ``problems`` holds each one as a
+    :class:`~ichmodel.train.manifest.RowProblem` (row number, column, what is wrong), so a UI
+    marks the rows without parsing the message."""
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+    def __init__(self, message: str, problems: Sequence[RowProblem] = ()) -> None:
         super().__init__(message)
-        self.problems = list(problems or [])
+        self.problems: tuple[RowProblem, ...] = tuple(problems)
 
 
 class NonFiniteLossError(TrainingError):

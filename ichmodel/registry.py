@@ -12,6 +12,7 @@ The bundled demo model (:func:`ichmodel.resources.demo_model_path`) is always li
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -22,10 +23,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ichmodel.errors import InputError
+from ichmodel.model_card import Provenance
 from ichmodel.resources import demo_model_path
+
+if TYPE_CHECKING:
+    from ichmodel.checkpoint import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -172,13 +177,24 @@ def _check_name(name: str) -> str:
 
 
 def register_model(
-    checkpoint: str | Path, name: str | None = None, *, activate: bool = False
+    checkpoint: str | Path,
+    name: str | None = None,
+    *,
+    activate: bool = False,
+    provenance: Provenance | str | None = None,
 ) -> ModelEntry:
-    """Copy a checkpoint (weights + sidecar) into the registry after verifying it loads."""
+    """Copy a checkpoint (weights + sidecar) into the registry after verifying it loads.
+
+    The file's recorded :class:`~ichmodel.model_card.Provenance` is kept: ``provenance`` may
+    only repeat it. A file that recorded none (``unrecorded``, checkpoint schema 1) needs
+    ``provenance``; it is then registered as a schema 2 copy whose card records it (the
+    weights, and so the model's SHA-256, unchanged).
+    """
     from ichmodel.checkpoint import load_checkpoint
 
     checkpoint = Path(checkpoint)
-    load_checkpoint(checkpoint)  # refuses tampered/mismatched/pickle files with a clear error
+    model = load_checkpoint(checkpoint)  # refuses tampered/mismatched/pickle files clearly
+    stated = _registered_provenance(checkpoint, model.provenance, provenance)
     if name is None:
         name = f"model-{time.strftime('%Y%m%d-%H%M%S')}"
     _check_name(name)
@@ -188,8 +204,11 @@ def register_model(
     stem = checkpoint.name[: -len(".safetensors")]
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=_ensure(models_dir())))
     try:
-        for src in _sidecars(checkpoint):
-            shutil.copy2(src, tmp / ("model" + src.name[len(stem):]))
+        if stated is None:
+            for src in _sidecars(checkpoint):
+                shutil.copy2(src, tmp / ("model" + src.name[len(stem):]))
+        else:
+            _save_with_provenance(model, tmp / WEIGHTS_NAME, stated)
         os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -198,6 +217,53 @@ def register_model(
     if activate:
         set_active(name)
     return next(e for e in list_models() if e.name == name)
+
+
+def _registered_provenance(
+    checkpoint: Path, recorded: Provenance, given: Provenance | str | None
+) -> Provenance | None:
+    """The provenance to write into the registered copy; None: copy the file as it is."""
+    if given is not None:
+        try:
+            given = Provenance(given)
+        except ValueError:
+            raise RegistryError(
+                f"provenance must be one of site, synthetic, untrained; got {given!r}"
+            ) from None
+        if given is Provenance.UNRECORDED:
+            raise RegistryError("'unrecorded' is not a provenance one can state; give site, "
+                                "synthetic or untrained")
+    if recorded is Provenance.UNRECORDED:
+        if given is None:
+            raise RegistryError(
+                f"{checkpoint.name} does not record where its training data came from (a file "
+                "from before checkpoint schema 2); say it: --provenance site (trained on real "
+                "cases), synthetic (phantoms) or untrained"
+            )
+        return given
+    if given is not None and given is not recorded:
+        raise RegistryError(
+            f"{checkpoint.name} records provenance '{recorded.value}'; a recorded provenance "
+            f"is kept, so --provenance {given.value} cannot change it (drop --provenance)"
+        )
+    return None
+
+
+def _save_with_provenance(model: LoadedModel, path: Path, provenance: Provenance) -> None:
+    from ichmodel.checkpoint import save_checkpoint
+
+    save_checkpoint(
+        path,
+        model.net,
+        net_config=model.net_config,
+        preprocess_config=model.preprocess_config,
+        card=dataclasses.replace(model.card, provenance=provenance),
+        training=model.training,
+        metrics=model.metrics,
+        dtype=model.weights_dtype,
+        label_transform=model.label_transform,
+    )
+    log.info("recorded provenance %s for %s", provenance.value, model.name)
 
 
 def _ensure(path: Path) -> Path:

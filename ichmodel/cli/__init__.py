@@ -1,5 +1,5 @@
-"""``ichmodel`` command line: ``ichmodel COMMAND`` (series, load, synth, measure, predict, train,
-evaluate, calibrate, models).
+"""``ichmodel`` command line: ``ichmodel COMMAND`` (series, load, synth, measure, predict,
+manifest, train, evaluate, calibrate, models).
 
 Each subcommand lives in its own module here with two functions::
 
@@ -23,8 +23,8 @@ from ichmodel.errors import ICHError
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("series", "load", "synth", "measure", "predict", "batch", "train", "evaluate",
-            "calibrate", "models")
+COMMANDS = ("series", "load", "synth", "measure", "predict", "batch", "manifest", "train",
+            "evaluate", "calibrate", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:

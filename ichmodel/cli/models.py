@@ -1,4 +1,5 @@
-"""``ichmodel models list|use NAME|rollback|register FILE [--name NAME] [--use]|remove NAME``.
+"""``ichmodel models list|use NAME|rollback|register FILE [NAME] [--use]
+[--provenance site|synthetic|untrained]|remove NAME``.
 
 The model registry in the user's data folder (``$ICHVIEWER_DATA_DIR`` overrides it): which
 trained models exist, which one ``predict``/``evaluate``/the viewer use, and going back to the
@@ -8,6 +9,7 @@ bundled demo model.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -26,8 +28,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     sub.add_parser("rollback", help="make the bundled demo model active again")
     reg = sub.add_parser("register", help="copy a checkpoint into the registry")
     reg.add_argument("checkpoint", type=Path)
-    reg.add_argument("--name", help="registry name (default model-<date>)")
+    reg.add_argument("name", nargs="?", help="registry name (default model-<date>)")
+    reg.add_argument("--name", dest="name_option", metavar="NAME",
+                     help="the same as the NAME argument (kept for older scripts)")
     reg.add_argument("--use", action="store_true", help="also make it active")
+    reg.add_argument("--provenance", choices=("site", "synthetic", "untrained"),
+                     help="where its training data came from: required for a file that does "
+                     "not record it (schema 1); a recorded provenance cannot be changed")
     rm = sub.add_parser("remove", help="delete a registered model")
     rm.add_argument("name")
     return p
@@ -89,8 +96,15 @@ def run(args: argparse.Namespace) -> int:
               " (not shipped in this build: predict uses the untrained model)"))
         return 0
     if cmd == "register":
-        entry = registry.register_model(args.checkpoint, args.name, activate=args.use)
-        print(f"registered {entry.name} at {entry.path}" + (" (active)" if args.use else ""))
+        if args.name and args.name_option and args.name != args.name_option:
+            print(f"error: two names given ({args.name}, --name {args.name_option}); give one",
+                  file=sys.stderr)
+            return 2
+        name = args.name or args.name_option
+        entry = registry.register_model(args.checkpoint, name, activate=args.use,
+                                        provenance=args.provenance)
+        print(f"registered {entry.name} ({entry.card.get('provenance', 'unrecorded')}) at "
+              f"{entry.path}" + (" (active)" if args.use else ""))
         return 0
     if cmd == "remove":
         registry.remove_model(args.name)

@@ -1,9 +1,12 @@
 """``ichmodel train MANIFEST --out RUN_DIR [--epochs N] [--batch-size B] [--lr X]
-[--from-scratch|--init FILE] [--freeze-encoder] [--resume] [--device ...]``.
+[--from-scratch|--init FILE] [--provenance site|synthetic] [--freeze-encoder] [--resume]
+[--device ...]``.
 
 Validates every manifest row first (all problems listed together, exit 3), caches the
 preprocessed inputs, then trains with the paper's defaults (SGD, lr 1e-4, momentum 0.9, weight
 decay 5e-4, batch 8, up to 300 epochs) starting from the active model unless told otherwise.
+The flags become one :class:`~ichmodel.train.fine_tune.FineTuneRequest` driven by
+:func:`~ichmodel.train.fine_tune.fine_tune`, the session the trainer dialog runs too.
 ``--resume`` continues a stopped run exactly (its saved settings are reused; only --epochs,
 --device, --max-steps, --early-stopping and worker settings may change).
 """
@@ -11,9 +14,13 @@ decay 5e-4, batch 8, up to 300 epochs) starting from the active model unless tol
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ichmodel.train.config import TrainConfig
+    from ichmodel.train.fine_tune import FineTuneRequest, SavedRun, StartChoice
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +121,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="reuse a previous run's split.json (same validation set)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--device", help="auto (default), cpu or cuda[:N]")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp32"),
+                   help="default auto: bf16 where the device runs it natively (as the dialog)")
     p.add_argument("--max-steps", type=int, help="stop after this many steps (smoke runs)")
     p.add_argument("--exclude-rows", type=parse_rows, default=[], metavar="ROWS",
                    help="leave these manifest rows out, e.g. 3,5,7-9")
     p.add_argument("--cache", type=Path, metavar="DIR",
                    help="preprocessing cache (default: the user data folder's cache)")
+    p.add_argument("--provenance", choices=("site", "synthetic"), default="site",
+                   help="where the manifest's cases come from, recorded in every checkpoint "
+                   "(default site: your own studies; synthetic: phantoms)")
     p.add_argument("--register", metavar="NAME",
                    help="register the best model under NAME and make it active")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -131,10 +143,13 @@ _FIELDS = {
     "schedule": "schedule", "outcome_weight": "outcome_loss_weight",
     "class_weights": "class_weights", "early_stopping": "early_stopping_patience",
     "val_fraction": "val_fraction", "seed": "seed", "device": "device", "max_steps": "max_steps",
+    "precision": "precision",
 }
 
 
-def _train_config(args: argparse.Namespace, saved: dict | None):
+def _train_config(args: argparse.Namespace, saved: SavedRun | None) -> TrainConfig:
+    """The flags as a TrainConfig; resuming, the saved run's with the flags given on top (a
+    flag that may not change on resume is a usage error here, where we know it was typed)."""
     from ichmodel.errors import TrainingError
     from ichmodel.train.config import TrainConfig
 
@@ -144,88 +159,58 @@ def _train_config(args: argparse.Namespace, saved: dict | None):
         given["freeze_encoder"] = True
     if saved is None:
         return TrainConfig(**given)
+    old = saved.config.to_dict()
     changed = [k for k, v in given.items()
-               if k not in TrainConfig.RESUMABLE_CHANGES and saved.get(k) != v]
+               if k not in TrainConfig.RESUMABLE_CHANGES and old.get(k) != v]
     if changed:
         raise TrainingError(
             f"--resume keeps the run's settings; these cannot change: {', '.join(changed)}"
         )
     # --max-steps stops this invocation only; a resumed run does not inherit it.
-    return TrainConfig.from_dict(saved | {"max_steps": None} | given)
+    return TrainConfig.from_dict(old | {"max_steps": None} | given)
 
 
-def _start_model(args: argparse.Namespace, saved: dict | None):
-    import torch
-
-    from ichmodel.checkpoint import load_checkpoint
+def _start_choice(args: argparse.Namespace) -> StartChoice:
     from ichmodel.labels import LabelTransform
-    from ichmodel.nets import ICHNet, NetConfig
-    from ichmodel.preprocess import PreprocessConfig
-    from ichmodel.registry import active_model_path
-    from ichmodel.train.loop import StartModel
-    from ichmodel.train.run_files import start_model_from_run
+    from ichmodel.nets import NetConfig
+    from ichmodel.train.fine_tune import ActiveModel, InitCheckpoint, ScratchModel
 
-    if saved is not None:  # resume: the architecture comes from the run; weights from its state
-        return start_model_from_run(saved)
-    path = args.init
-    if path is None and not args.from_scratch:
-        path = active_model_path()
-        if path is None:
-            log.warning("no active model to fine-tune: training from scratch")
-    if path is not None:
-        model = load_checkpoint(path)
-        net = model.net.train()
-        source = f"checkpoint {model.name} (sha256 {model.sha256[:12]}, {Path(path).name})"
-        return StartModel(net, model.net_config, model.preprocess_config, source,
-                          model.card.recommended_cam_flip_axes, model.label_transform)
+    if args.init is not None:
+        return InitCheckpoint(args.init)
+    if not args.from_scratch:
+        return ActiveModel()
     net_config = NetConfig(depth=34, base_width=args.width, size_head=args.size_head,
                            stage_z_strides=args.z_strides, stage_xy_strides=args.xy_strides)
-    torch.manual_seed(args.seed or 0)
-    return StartModel(ICHNet(net_config), net_config, PreprocessConfig(), "scratch",
-                      label_transform=LabelTransform(voxel_exponent=args.voxel_exponent))
+    return ScratchModel(net_config=net_config,
+                        label_transform=LabelTransform(voxel_exponent=args.voxel_exponent))
+
+
+def fine_tune_request(args: argparse.Namespace) -> FineTuneRequest:
+    """The session ``ichmodel train`` runs (the trainer dialog builds the same kind)."""
+    from ichmodel.model_card import Provenance
+    from ichmodel.train.fine_tune import FineTuneRequest, saved_run
+
+    saved = saved_run(args.out) if args.resume else None
+    return FineTuneRequest(
+        data=args.manifest,
+        run_dir=args.out,
+        start=_start_choice(args),
+        config=_train_config(args, saved),
+        provenance=Provenance(args.provenance),
+        exclude_rows=tuple(args.exclude_rows),
+        resume=args.resume,
+        cache_dir=args.cache,
+        split_file=args.split,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from ichmodel.cli._output import ProgressBar, print_json, print_table
-    from ichmodel.progress import run_to_completion
-    from ichmodel.registry import data_dir, register_model
-    from ichmodel.train.cache import CaseCache, build_cache
-    from ichmodel.train.dataset import cases_from_report
-    from ichmodel.train.loop import TrainData, train
-    from ichmodel.train.manifest import read_manifest
-    from ichmodel.train.split import Split
+    from ichmodel.cli._output import print_json, print_table, run_with_bar
+    from ichmodel.train.fine_tune import fine_tune, register_run
 
-    saved = None
-    if args.resume:
-        config_file = args.out / "config.json"
-        if config_file.is_file():
-            saved = json.loads(config_file.read_text())
-    config = _train_config(args, saved["train"] if saved else None)
-    start = _start_model(args, saved)
-
-    report = read_manifest(args.manifest, exclude_rows=args.exclude_rows)
-    report.raise_for_problems()
-    cache_dir = args.cache or (Path(saved["cache_dir"]) if saved else data_dir() / "cache")
-    cache = CaseCache(cache_dir, start.preprocess_config)
-    bar = ProgressBar(enabled=None if not args.json else False)
-    try:
-        report = run_to_completion(build_cache(report, cache), bar)
-        report.raise_for_problems()  # studies that failed to load, all listed with their rows
-        data = TrainData(
-            cache,
-            tuple(cases_from_report(report)),
-            split=Split.load(args.split) if args.split else None,
-            description={"manifest": str(args.manifest.resolve()),
-                         "excluded_rows": list(report.excluded_rows)},
-        )
-        result = run_to_completion(
-            train(data, start, args.out, config, resume=args.resume), bar
-        )
-    finally:
-        bar.close()
-    registered = None
-    if args.register and result.best_checkpoint:
-        registered = register_model(result.best_checkpoint, args.register, activate=True).name
+    session = run_with_bar(fine_tune(fine_tune_request(args)), quiet=args.json)
+    result = session.run
+    registered = register_run(result, args.register).name if args.register else None
     final = result.final_metrics
     out = {
         "run_dir": str(result.run_dir),
@@ -236,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
         "best_val_loss": result.best_val_loss,
         "best_checkpoint": str(result.best_checkpoint) if result.best_checkpoint else None,
         "last_checkpoint": str(result.last_checkpoint) if result.last_checkpoint else None,
+        "provenance": session.provenance.value,
         "final": final,
         "registered": registered,
         "elapsed_s": round(result.elapsed_s, 2),
@@ -244,7 +230,8 @@ def run(args: argparse.Namespace) -> int:
         print_json(out)
     else:
         rows = [[k, out[k]] for k in ("run_dir", "stopped", "steps", "epochs", "best_epoch",
-                                      "best_val_loss", "best_checkpoint", "registered")]
+                                      "best_val_loss", "best_checkpoint", "provenance",
+                                      "registered")]
         rows += [[k, v] for k, v in final.items() if k.startswith("val_") or k == "train_loss"]
         print_table(["field", "value"], rows)
     return 0

@@ -3,7 +3,16 @@
 Importable with torch + numpy only: studies are read lazily (SimpleITK/pydicom) when the cache
 builder meets a study that is not cached yet.
 
-Typical flow (what ``ichmodel train`` does)::
+The product's one way to train is :func:`ichmodel.train.fine_tune.fine_tune` (``ichmodel
+train`` and the viewer's trainer dialog both drive it)::
+
+    from ichmodel.train.fine_tune import FineTuneRequest, fine_tune, register_run
+
+    request = FineTuneRequest(Path("manifest.csv"), Path("runs/site-1"))  # active model, site
+    session = yield from fine_tune(request)          # manifest -> cache -> train
+    register_run(session.run)                        # best (else last) model, made active
+
+What the session does, step by step (research code may call the steps itself)::
 
     from ichmodel.train.manifest import read_manifest
     from ichmodel.train.cache import CaseCache, build_cache
@@ -19,10 +28,15 @@ Typical flow (what ``ichmodel train`` does)::
     data = TrainData(cache, tuple(cases_from_report(report)))
     result = yield from train(data, start, run_dir, TrainConfig(), resume=False)
 
-Modules: :mod:`.manifest` (CSV validation), :mod:`.cache` (preprocessed inputs on disk),
+Modules: :mod:`.fine_tune` (the session), :mod:`.manifest` (CSV validation),
+:mod:`.manifest_build` (a manifest from a folder + a label CSV), :mod:`.cache` (preprocessed
+inputs on disk),
 :mod:`.split` (study-level stratified split), :mod:`.augment` (flip/rotate/shift/intensity),
 :mod:`.dataset` (cases, batches), :mod:`.config` (:class:`TrainConfig`, paper defaults),
-:mod:`.loop` (the training generator), :mod:`.steps` (loss, optimizer, validation),
+:mod:`.loop` (the training generator: epoch step, end-of-epoch step), :mod:`.run_setup`
+(a run's fixed parts), :mod:`.run_state` (its saved counters), :mod:`.loss_terms` (extra loss
+terms plugged into the loop), :mod:`.guarded_step` (one finite-checked optimizer step),
+:mod:`.steps` (loss, optimizer, validation),
 :mod:`.state` (resumable state without pickle), :mod:`.run_files` (run folder),
 :mod:`.metrics` (MAE/MSE/MAPE/accuracy/ROC/AUC in numpy), :mod:`.evaluate`,
 :mod:`.plots` (ROC and scatter PNGs without matplotlib), :mod:`.phantom_cases` (phantoms
@@ -35,6 +49,11 @@ import importlib
 from typing import Any
 
 _LAZY = {
+    "FineTuneRequest": "ichmodel.train.fine_tune",
+    "FineTuneResult": "ichmodel.train.fine_tune",
+    "fine_tune": "ichmodel.train.fine_tune",
+    "register_run": "ichmodel.train.fine_tune",
+    "LossTerm": "ichmodel.train.loss_terms",
     "TrainConfig": "ichmodel.train.config",
     "StartModel": "ichmodel.train.run_files",
     "TrainData": "ichmodel.train.run_files",

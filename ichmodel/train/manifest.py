@@ -101,7 +101,7 @@ class ManifestReport:
             f"manifest {self.path} has {len(self.problems)} problem(s) in {len(self.bad_rows)} "
             f"row(s):\n  " + "\n  ".join(lines) + f"\nFix these rows or exclude them explicitly "
             f"(--exclude-rows {rows}).",
-            problems=lines,
+            problems=self.problems,
         )
 
     def with_load_results(

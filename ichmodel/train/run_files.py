@@ -31,6 +31,7 @@ from ichmodel.model_card import Provenance
 from ichmodel.train.cache import CaseCache
 from ichmodel.train.config import TrainConfig
 from ichmodel.train.dataset import Case
+from ichmodel.train.run_state import RunState
 from ichmodel.train.split import Split, make_split, reconcile_split
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,12 @@ class TrainResult:
     def final_metrics(self) -> dict[str, Any]:
         return dict(self.history[-1]) if self.history else {}
 
+    @property
+    def model_checkpoint(self) -> Path | None:
+        """The model this run produced: the best by validation loss, else the latest (a run
+        stopped by ``max_steps`` before its first epoch ended has only that)."""
+        return self.best_checkpoint or self.last_checkpoint
+
 
 def _atomic_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -155,7 +162,7 @@ class RunFiles:
         net: nn.Module,
         start: StartModel,
         config: TrainConfig,
-        info: dict[str, Any],
+        state: RunState,
         which: str,
         card_text: str = "",
     ) -> Path:
@@ -165,13 +172,13 @@ class RunFiles:
         final = self.checkpoint(which)
         tmp_stem = f".tmp-{which}-{os.getpid()}"
         tmp = self.checkpoints / f"{tmp_stem}.safetensors"
-        last = info["history"][-1] if info["history"] else {}
+        last = state.history[-1] if state.history else {}
         training = {
             "run_dir": str(self.root),
             "start": start.source,
-            "step": info["step"],
-            "epoch": info["epoch"],
-            "best_epoch": info.get("best_epoch"),
+            "step": state.step,
+            "epoch": state.epoch,
+            "best_epoch": state.best_epoch,
             "train_config": config.to_dict(),
         }
         metrics = {
@@ -184,7 +191,7 @@ class RunFiles:
             "summary": card_text
             or (
                 f"Trained with ichmodel from {start.source} (run {self.root.name}, epoch "
-                f"{info['epoch']}, step {info['step']})."
+                f"{state.epoch}, step {state.step})."
             ),
             "provenance": start.provenance.value,
             "recommended_cam_flip_axes": list(start.cam_flip_axes),
@@ -208,20 +215,20 @@ class RunFiles:
             os.replace(produced, target)
         return final
 
-    def result(self, info: dict[str, Any], stopped: str, elapsed_s: float) -> TrainResult:
+    def result(self, state: RunState, stopped: str, elapsed_s: float) -> TrainResult:
         best = self.checkpoint("best")
         last = self.checkpoint("last")
         return TrainResult(
             run_dir=self.root,
             best_checkpoint=best if best.is_file() else None,
             last_checkpoint=last if last.is_file() else None,
-            best_epoch=info.get("best_epoch"),
-            best_val_loss=info.get("best_val_loss"),
-            steps=int(info["step"]),
-            epochs_done=int(info["epoch"]),
+            best_epoch=state.best_epoch,
+            best_val_loss=state.best_val_loss,
+            steps=state.step,
+            epochs_done=state.epoch,
             stopped=stopped,
             elapsed_s=elapsed_s,
-            history=tuple(info["history"]),
+            history=tuple(state.history),
         )
 
 

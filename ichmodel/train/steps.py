@@ -2,16 +2,18 @@
 
 Loss = MSE(predicted size mm, reference size mm) + λ · CE(outcome logits, label), the
 cross-entropy averaged over the cases *with* an outcome label only (label -1 = unknown). A batch
-without any labelled case contributes exactly zero gradient to the outcome head. Optionally
-(not in the paper) + μ · a localization cross-entropy for cases whose hematoma mask is known.
+without any labelled case contributes exactly zero gradient to the outcome head. Extra terms
+(:mod:`ichmodel.train.loss_terms`) are added by :func:`with_terms`; the localization term's
+pieces (:func:`contribution_map`, :func:`localization_loss`) live here beside the loss.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +25,9 @@ from ichmodel.labels import size_mm_to_ml
 from ichmodel.train.config import TrainConfig
 from ichmodel.train.dataset import NO_OUTCOME
 from ichmodel.train.metrics import evaluation_metrics
+
+if TYPE_CHECKING:
+    from ichmodel.train.loss_terms import LossTerm, TermValue
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +41,8 @@ class LossParts:
     volume: torch.Tensor
     outcome: torch.Tensor
     n_labelled: int
-    #: The localization term before its weight (0 when not computed) and its case count.
-    localization: torch.Tensor | None = None
-    n_localized: int = 0
+    #: Each extra term's value before its weight, by :attr:`LossTerm.name` (in the order added).
+    terms: Mapping[str, TermValue] = field(default_factory=dict)
 
 
 def compute_loss(
@@ -49,15 +53,8 @@ def compute_loss(
     *,
     outcome_weight: float,
     class_weights: torch.Tensor | None = None,
-    contributions: torch.Tensor | None = None,
-    hematoma: torch.Tensor | None = None,
-    localization_weight: float = 0.0,
 ) -> LossParts:
-    """MSE on size (mm²) + λ · masked cross-entropy [+ μ · localization]; computed in fp32.
-
-    The localization term (:func:`localization_loss`) is added when ``contributions`` and
-    ``hematoma`` are given and ``localization_weight`` > 0.
-    """
+    """MSE on size (mm²) + λ · masked cross-entropy; computed in fp32."""
     size_mm = size_mm.float().reshape(-1)
     logits = logits.float()
     volume = F.mse_loss(size_mm, target_size_mm.float().reshape(-1))
@@ -69,11 +66,19 @@ def compute_loss(
     else:
         outcome = logits.sum() * 0.0  # keeps the graph; zero gradient to the outcome head
     total = volume + outcome_weight * outcome
-    localization, n_localized = size_mm.sum() * 0.0, 0
-    if contributions is not None and hematoma is not None and localization_weight > 0:
-        localization, n_localized = localization_loss(contributions, hematoma)
-        total = total + localization_weight * localization
-    return LossParts(total, volume, outcome, n_labelled, localization, n_localized)
+    return LossParts(total, volume, outcome, n_labelled)
+
+
+def with_terms(
+    parts: LossParts, values: Sequence[tuple[LossTerm, TermValue]]
+) -> LossParts:
+    """``parts`` with each term's weighted value added to the total, in order."""
+    if not values:
+        return parts
+    total = parts.total
+    for term, value in values:
+        total = total + term.weight * value.value
+    return replace(parts, total=total, terms={term.name: value for term, value in values})
 
 
 #: Share of the localization target spread evenly over all cells, so its optimum is finite

@@ -1,7 +1,8 @@
-"""Qt-free helpers of the trainer dialog: a manifest from a folder + a CSV, and the curves' data.
+"""Qt-free helpers of the trainer dialog: the curves' data and the ETA text.
 
-* :func:`build_manifest_from_folder` pairs the studies in a folder (sub-folders, zips,
-  DICOMDIRs) with the rows of a label CSV and writes an ``ichmodel`` manifest next to them.
+(Building a manifest from a folder + a label CSV is :mod:`ichmodel.train.manifest_build`,
+shared with ``ichmodel manifest build``.)
+
 * :class:`TrainingCurves` accumulates the training loop's progress events
   (``stage="train"`` per step, ``stage="validate"`` per epoch) into the series the dialog plots:
   train loss, validation loss, validation MAE (ml) and AUC, and the latest ETA.
@@ -9,130 +10,14 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ichmodel.errors import ManifestError
 from ichmodel.progress import Progress
 
 log = logging.getLogger(__name__)
-
-#: Column names accepted for the case identifier of a label CSV (first match wins).
-ID_COLUMNS = ("study", "case", "case_id", "folder", "name", "id")
-MANIFEST_NAME = "manifest.csv"
-
-
-@dataclass(frozen=True)
-class ManifestBuild:
-    """What :func:`build_manifest_from_folder` wrote and what it could not pair."""
-
-    path: Path
-    n_rows: int
-    unmatched_studies: tuple[str, ...] = ()
-    unmatched_labels: tuple[str, ...] = ()
-
-    def summary(self) -> str:
-        text = f"wrote {self.path} with {self.n_rows} case(s)"
-        if self.unmatched_studies:
-            text += (
-                f"; {len(self.unmatched_studies)} stud(ies) without a label row: "
-                + ", ".join(self.unmatched_studies[:8])
-                + (" ..." if len(self.unmatched_studies) > 8 else "")
-            )
-        if self.unmatched_labels:
-            text += (
-                f"; {len(self.unmatched_labels)} label row(s) without a study: "
-                + ", ".join(self.unmatched_labels[:8])
-                + (" ..." if len(self.unmatched_labels) > 8 else "")
-            )
-        return text
-
-
-def _study_entries(folder: Path) -> dict[str, Path]:
-    """Candidate studies in ``folder``: sub-folders and zip files, by name and by stem."""
-    entries: dict[str, Path] = {}
-    for child in sorted(folder.iterdir()):
-        if child.name.startswith("."):
-            continue
-        if child.is_dir() or child.suffix.lower() == ".zip":
-            entries[child.name] = child
-            entries.setdefault(child.stem, child)
-    return entries
-
-
-def build_manifest_from_folder(
-    folder: str | Path, labels_csv: str | Path, out_path: str | Path | None = None
-) -> ManifestBuild:
-    """Write a manifest pairing the studies in ``folder`` with the rows of ``labels_csv``.
-
-    ``labels_csv`` needs a case identifier column (one of :data:`ID_COLUMNS`, matched against
-    the names of ``folder``'s sub-folders or zip files, with or without ``.zip``) and
-    ``volume_ml``; ``poor_outcome`` and ``split`` are copied when present. The manifest goes to
-    ``out_path`` (default ``folder/manifest.csv``) with study paths relative to it where they can
-    be. Cells are copied as written; the manifest validator checks them afterwards.
-    """
-    folder = Path(folder)
-    labels_csv = Path(labels_csv)
-    if not folder.is_dir():
-        raise ManifestError(f"{folder} is not a folder; choose the folder holding the studies")
-    if not labels_csv.is_file():
-        raise ManifestError(f"label file {labels_csv} does not exist; choose a CSV file")
-    try:
-        with labels_csv.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip().lower() for h in (reader.fieldnames or [])]
-            reader.fieldnames = header
-            records = list(reader)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ManifestError(f"{labels_csv} is not a readable UTF-8 CSV file ({exc})") from exc
-    id_column = next((c for c in ID_COLUMNS if c in header), None)
-    if id_column is None or "volume_ml" not in header:
-        raise ManifestError(
-            f"{labels_csv} needs a case column (one of {', '.join(ID_COLUMNS)}) and a volume_ml "
-            f"column; its header is {', '.join(header) or '(empty)'}"
-        )
-    entries = _study_entries(folder)
-    out = Path(out_path) if out_path is not None else folder / MANIFEST_NAME
-    out.parent.mkdir(parents=True, exist_ok=True)
-    rows, unmatched_labels, used = [], [], set()
-    for record in records:
-        key = (record.get(id_column) or "").strip()
-        if not key and not any((v or "").strip() for v in record.values()):
-            continue
-        study = entries.get(key) or entries.get(Path(key).name)
-        if study is None:
-            unmatched_labels.append(key or "(empty)")
-            continue
-        used.add(study)
-        try:
-            relative = study.resolve().relative_to(out.parent.resolve()).as_posix()
-        except ValueError:
-            relative = str(study.resolve())
-        rows.append(
-            [
-                relative,
-                (record.get("volume_ml") or "").strip(),
-                (record.get("poor_outcome") or "").strip(),
-                (record.get("split") or "").strip(),
-            ]
-        )
-    if not rows:
-        raise ManifestError(
-            f"no row of {labels_csv} names a study in {folder} (column '{id_column}' must hold "
-            "the sub-folder or zip names); nothing was written"
-        )
-    with out.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["study", "volume_ml", "poor_outcome", "split"])
-        writer.writerows(rows)
-    unmatched_studies = sorted({p.name for p in entries.values() if p not in used})
-    build = ManifestBuild(out, len(rows), tuple(unmatched_studies), tuple(unmatched_labels))
-    log.info("%s", build.summary())
-    return build
 
 
 def format_eta(seconds: float | None) -> str:

@@ -16,10 +16,9 @@ Everything a user does has a method a test can call without ``exec()``:
 from __future__ import annotations
 
 import logging
-import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
@@ -34,11 +33,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ichmodel.errors import ManifestError
 from ichmodel.progress import Progress
 from ichviewer.dialogs.trainer_backend import (
     IchmodelBackend,
+    TrainingBackend,
     TrainOutcome,
-    TrainRequest,
     default_run_root,
 )
 from ichviewer.dialogs.trainer_data import TrainingCurves, format_eta
@@ -46,6 +46,12 @@ from ichviewer.dialogs.trainer_form import HyperparameterForm
 from ichviewer.dialogs.trainer_manifest import ManifestPanel
 from ichviewer.dialogs.trainer_plots import FinalMetricsPanel, TrainingPlots
 from ichviewer.workers import Job, JobError, JobRunner
+
+if TYPE_CHECKING:
+    from ichmodel.train.config import TrainConfig
+    from ichmodel.train.fine_tune import FineTuneRequest
+    from ichmodel.train.manifest import ManifestReport
+    from ichviewer.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +67,17 @@ class TrainerDialog(QDialog):
     def __init__(
         self,
         parent: QWidget | None = None,
-        settings: Any = None,
+        settings: Settings | None = None,
         *,
         runner: JobRunner | None = None,
-        backend: Any = None,
+        backend: TrainingBackend | None = None,
         run_root: str | Path | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Fine-tune the model")
         self.setModal(False)
         self.settings = settings
-        self.backend = backend or IchmodelBackend()
+        self.backend: TrainingBackend = backend or IchmodelBackend()
         self.runner: JobRunner = runner or JobRunner(self)
         self._owns_runner = runner is None
         self.run_root = Path(run_root) if run_root else default_run_root()
@@ -103,7 +109,7 @@ class TrainerDialog(QDialog):
         self.report_view = self.data.report_view
         left_layout.addWidget(self.data, 1)
 
-        device = getattr(self.settings, "device", "auto") if self.settings else "auto"
+        device = self.settings.device if self.settings is not None else "auto"
         self.form = HyperparameterForm(device, f"default: a new folder in {self.run_root}")
         left_layout.addWidget(self.form)
 
@@ -173,7 +179,7 @@ class TrainerDialog(QDialog):
 
     # --- data -----------------------------------------------------------------------------
     @property
-    def report(self) -> Any:
+    def report(self) -> ManifestReport | None:
         """The manifest's validation report (``ichmodel.train.manifest.ManifestReport``)."""
         return self.data.report
 
@@ -186,16 +192,16 @@ class TrainerDialog(QDialog):
     def check_studies(self) -> Job | None:
         """Load every study of the manifest in the worker (building the cache training reuses)
         and list the rows that fail; returns the job, None when there is nothing to check."""
-        check = getattr(self.backend, "check_studies", None)
         path = self.data.manifest_path
-        if check is None or path is None or self.running or self.data.report is None:
+        if path is None or self.running or self.data.report is None:
             return None
         self._ensure_runner()
-        exclude, init = self.data.exclude_rows, self.form.init
+        exclude, start = self.data.exclude_rows, self.form.start_choice()
+        check = self.backend.check_studies
         self.status_label.setText("Checking that every study loads…")
         self.job = Job(
             name="check studies",
-            fn=lambda: check(path, exclude, init),
+            fn=lambda: check(path, exclude, start),
             lane="model",
             on_progress=self._on_progress,
             on_result=self._on_checked,
@@ -206,8 +212,8 @@ class TrainerDialog(QDialog):
         self.sig_running_changed.emit(True)
         return self.job
 
-    def _on_checked(self, checked: Any) -> None:
-        self.data.show_load_check((p.row, str(p)) for p in checked.problems)
+    def _on_checked(self, checked: ManifestReport) -> None:
+        self.data.show_load_check(checked.problems)
         if not self.data.load_problems:
             self.report_view.appendPlainText("\nEvery study loads.")
         n = len(self.data.load_problems)
@@ -218,17 +224,23 @@ class TrainerDialog(QDialog):
         self.progress_bar.setValue(1000)
 
     # --- hyperparameters ------------------------------------------------------------------
-    def train_config(self) -> Any:
+    def train_config(self) -> TrainConfig:
         return self.form.train_config()
 
-    def request(self) -> TrainRequest:
+    def request(self) -> FineTuneRequest:
+        """The form as the fine-tune session ``ichmodel train`` runs too; the data is the
+        user's own manifest, so its provenance is ``site``."""
+        from ichmodel.model_card import Provenance
+        from ichmodel.train.fine_tune import FineTuneRequest
+
         run_text = self.form.run_edit.text().strip()
         run_dir = Path(run_text) if run_text else self.run_root / time.strftime("%Y%m%d-%H%M%S")
-        return TrainRequest(
-            manifest=self.data.manifest_path or Path(),
+        return FineTuneRequest(
+            data=self.data.manifest_path or Path(),
             run_dir=run_dir,
+            start=self.form.start_choice(),
             config=self.train_config(),
-            init=self.form.init,
+            provenance=Provenance.SITE,
             exclude_rows=self.data.exclude_rows,
             resume=self.form.resume_check.isChecked(),
         )
@@ -317,9 +329,8 @@ class TrainerDialog(QDialog):
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setValue(1000)
         result = outcome.result
-        where = getattr(result, "run_dir", "")
         self.status_label.setText(
-            f"Done ({getattr(result, 'stopped', 'completed')}): {where}. "
+            f"Done ({result.stopped}): {result.run_dir}. "
             "Press “Use this model” to make it the active model."
         )
         self.final_panel.show_outcome(outcome.metrics, outcome.roc_fpr, outcome.roc_tpr)
@@ -331,14 +342,10 @@ class TrainerDialog(QDialog):
     def _on_error(self, error: JobError) -> None:
         self.last_error = error.message
         what = "Training" if self.job is None or self.job.name == "train" else "The study check"
-        problems = getattr(error.exception, "problems", None)
-        if problems:  # refused: rows that do not parse or whose study does not load
-            rows = {}
-            for text in problems:
-                found = re.match(r"row (\d+)", str(text))
-                if found:
-                    rows[int(found.group(1))] = str(text)
-            self.data.show_load_check(rows.items())
+        exc = error.exception
+        if isinstance(exc, ManifestError) and exc.problems:
+            # refused: rows that do not parse or whose study does not load
+            self.data.show_load_check(exc.problems)
             self.data.report_view.appendPlainText(
                 "\nThe run was refused: fix these rows or tick “Exclude the rows with problems”."
             )
@@ -419,13 +426,15 @@ class TrainerDialog(QDialog):
         super().closeEvent(event)
 
     @classmethod
-    def open_for(cls, parent: QWidget | None = None, settings: Any = None) -> TrainerDialog:
+    def open_for(
+        cls, parent: QWidget | None = None, settings: Settings | None = None
+    ) -> TrainerDialog:
         """The window's trainer dialog: the existing one (maybe still training) or a new one,
         shown and raised. Use this for Tools → Fine-tune so a hidden run is never orphaned."""
         dialog = None
         if parent is not None:
             dialog = next(
-                (d for d in parent.findChildren(cls) if not getattr(d, "_shut_down", False)), None
+                (d for d in parent.findChildren(cls) if not d._shut_down), None
             )
         if dialog is None:
             dialog = cls(parent, settings)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ichmodel.train.config import TrainConfig
+    from ichmodel.train.fine_tune import StartChoice
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -39,7 +43,8 @@ class HyperparameterForm(QGroupBox):
         defaults = TrainConfig()
         self.init_combo = QComboBox()
         self.init_combo.addItem("the active model (fine-tune)", "active")
-        self.init_combo.addItem("scratch (same network, new weights)", "scratch")
+        # the rule of ichmodel.train.fine_tune (and `ichmodel train --from-scratch`)
+        self.init_combo.addItem("scratch (the paper's ResNet34, new seeded weights)", "scratch")
         self.epochs_spin = QSpinBox(minimum=1, maximum=5000, value=defaults.epochs)
         self.batch_spin = QSpinBox(minimum=1, maximum=512, value=defaults.batch_size)
         self.lr_spin = _double(defaults.lr, 1e-7, 1.0, 7, 1e-5)
@@ -53,6 +58,9 @@ class HyperparameterForm(QGroupBox):
         self.freeze_check.setChecked(defaults.freeze_encoder)
         self.patience_spin = QSpinBox(minimum=0, maximum=1000, value=0)
         self.patience_spin.setSpecialValueText("off")
+        self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1, value=defaults.seed)
+        self.seed_spin.setToolTip("seeds the split, the batches, the augmentation and, from "
+                                  "scratch, the weights (ichmodel train --seed)")
         self.device_combo = QComboBox()
         self.device_combo.addItems(DEVICES)
         self.device_combo.setCurrentText(device if device in DEVICES else "auto")
@@ -74,6 +82,7 @@ class HyperparameterForm(QGroupBox):
         form.addRow("Class weights", self.class_combo)
         form.addRow("Freeze encoder", self.freeze_check)
         form.addRow("Early stopping patience", self.patience_spin)
+        form.addRow("Seed", self.seed_spin)
         form.addRow("Device", self.device_combo)
         form.addRow("Precision", self.precision_combo)
         form.addRow("Run folder", self.run_edit)
@@ -81,9 +90,16 @@ class HyperparameterForm(QGroupBox):
 
     @property
     def init(self) -> str:
+        """The combo's choice: "active" or "scratch"."""
         return str(self.init_combo.currentData())
 
-    def train_config(self) -> Any:
+    def start_choice(self) -> StartChoice:
+        """The start model as the fine-tune session takes it."""
+        from ichmodel.train.fine_tune import ActiveModel, ScratchModel
+
+        return ScratchModel() if self.init == "scratch" else ActiveModel()
+
+    def train_config(self) -> TrainConfig:
         """The form as an ``ichmodel.train.config.TrainConfig`` (raises ValueError if refused)."""
         from ichmodel.train.config import TrainConfig
 
@@ -98,6 +114,7 @@ class HyperparameterForm(QGroupBox):
             class_weights=self.class_combo.currentText(),
             freeze_encoder=self.freeze_check.isChecked(),
             early_stopping_patience=patience if patience > 0 else None,
+            seed=self.seed_spin.value(),
             device=self.device_combo.currentText(),
             precision=self.precision_combo.currentText(),
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -28,7 +28,11 @@ from PySide6.QtWidgets import (
 )
 
 from ichmodel.errors import ManifestError
-from ichviewer.dialogs.trainer_data import build_manifest_from_folder
+
+if TYPE_CHECKING:
+    from ichmodel.train.manifest import ManifestReport, RowProblem
+    from ichviewer.dialogs.trainer_backend import TrainingBackend
+    from ichviewer.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +43,18 @@ class ManifestPanel(QGroupBox):
     sig_changed = Signal()  # the report (or the exclusion) changed
     sig_check_requested = Signal()  # the user asked whether every study loads
 
-    def __init__(self, backend: Any, settings: Any = None, parent: QWidget | None = None):
+    def __init__(
+        self, backend: TrainingBackend, settings: Settings | None = None,
+        parent: QWidget | None = None,
+    ):
         super().__init__("Training data", parent)
         self.backend = backend
         self.settings = settings
-        self.report: Any = None
+        self.report: ManifestReport | None = None
         self.exclude_rows: tuple[int, ...] = ()
-        #: Rows whose study failed to load in the last study check, {row: message}.
-        self.load_problems: dict[int, str] = {}
+        #: Problems of the last study check (or refused run) not already in the parse report,
+        #: by row.
+        self.load_problems: dict[int, list[RowProblem]] = {}
 
         self.manifest_edit = QLineEdit()
         self.manifest_edit.setPlaceholderText("manifest CSV: study, volume_ml, poor_outcome, split")
@@ -102,7 +110,7 @@ class ManifestPanel(QGroupBox):
 
     # --- picking --------------------------------------------------------------------------
     def _start_folder(self) -> str:
-        return str(getattr(self.settings, "last_folder", "") or "") if self.settings else ""
+        return self.settings.last_folder if self.settings is not None else ""
 
     def _browse_manifest(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -124,9 +132,13 @@ class ManifestPanel(QGroupBox):
             self.build_manifest(folder, labels)
 
     def build_manifest(self, folder: str | Path, labels_csv: str | Path) -> Path | None:
-        """Write ``folder/manifest.csv`` from the folder's studies and a label CSV, then load it."""
+        """Write ``folder/manifest.csv`` from the folder's studies and a label CSV (the same
+        :func:`ichmodel.train.manifest_build.build_manifest` as ``ichmodel manifest build``),
+        then load it."""
+        from ichmodel.train.manifest_build import build_manifest
+
         try:
-            build = build_manifest_from_folder(folder, labels_csv)
+            build = build_manifest(folder, labels_csv)
         except ManifestError as exc:
             self.show_text(f"Could not build a manifest:\n{exc}")
             return None
@@ -161,24 +173,28 @@ class ManifestPanel(QGroupBox):
                 self.show_text(f"This manifest cannot be used:\n{exc}")
         self.sig_changed.emit()
 
-    def show_load_check(self, problems: Iterable[tuple[int, str]]) -> None:
-        """Take the problems of a study-load check (or of a refused run) as (row, text) pairs;
-        rows whose trouble is already a parse problem are left to the manifest report."""
+    def show_load_check(self, problems: Iterable[RowProblem]) -> None:
+        """Take the problems of a study-load check (or of a refused run); rows whose trouble
+        is already a parse problem are left to the manifest report."""
         parse_rows = set(self.report.bad_rows) if self.report is not None else set()
-        self.load_problems = {row: text for row, text in problems if row not in parse_rows}
+        self.load_problems = {}
+        for problem in problems:
+            if problem.row not in parse_rows:
+                self.load_problems.setdefault(problem.row, []).append(problem)
         self.revalidate()
 
-    def _show_report(self, report: Any) -> None:
+    def _show_report(self, report: ManifestReport) -> None:
         lines = [report.summary()]
         if report.problems:
             lines.append("Problems (fix or exclude):")
             lines += [f"  {p}" for p in report.problems]
         else:
             lines.append("No problems: every row parses and every study exists.")
-        loads = {r: m for r, m in self.load_problems.items() if r not in report.excluded_rows}
+        loads = [p for r, ps in self.load_problems.items() if r not in report.excluded_rows
+                 for p in ps]
         if loads:
             lines.append("Studies that do not load (fix or exclude):")
-            lines += [f"  {m}" for m in loads.values()]
+            lines += [f"  {p}" for p in loads]
         n_outcome = sum(1 for r in report.rows if r.poor_outcome is not None)
         n_poor = sum(1 for r in report.rows if r.poor_outcome == 1)
         lines.append(

@@ -18,13 +18,12 @@ import pytest  # noqa: E402
 from ichmodel.errors import ManifestError  # noqa: E402
 from ichmodel.progress import Progress  # noqa: E402
 from ichmodel.train.config import TrainConfig  # noqa: E402
-from ichmodel.train.manifest import read_manifest  # noqa: E402
+from ichmodel.train.fine_tune import ActiveModel  # noqa: E402
+from ichmodel.train.manifest import RowProblem, read_manifest  # noqa: E402
+from ichmodel.train.manifest_build import build_manifest  # noqa: E402
+from ichmodel.train.run_files import TrainResult  # noqa: E402
 from ichviewer.dialogs.trainer_backend import ModelSwitch, TrainOutcome  # noqa: E402
-from ichviewer.dialogs.trainer_data import (  # noqa: E402
-    TrainingCurves,
-    build_manifest_from_folder,
-    format_eta,
-)
+from ichviewer.dialogs.trainer_data import TrainingCurves, format_eta  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -44,9 +43,7 @@ class ScriptedBackend:
     def validate(self, manifest, exclude_rows=()):
         return read_manifest(manifest, exclude_rows=exclude_rows)
 
-    def check_studies(self, manifest, exclude_rows=(), init="active"):
-        from ichmodel.train.manifest import RowProblem
-
+    def check_studies(self, manifest, exclude_rows, start):
         report = read_manifest(manifest, exclude_rows=exclude_rows)
         yield Progress("cache", 1, 2, "row 2: cached")
         return report.with_load_results(
@@ -84,7 +81,13 @@ class ScriptedBackend:
         except GeneratorExit:
             self.closed.set()
             raise
-        result = type("Result", (), {"run_dir": request.run_dir, "stopped": "completed"})()
+        checkpoints = Path(request.run_dir) / "checkpoints"
+        result = TrainResult(
+            run_dir=Path(request.run_dir), best_checkpoint=checkpoints / "best.safetensors",
+            last_checkpoint=checkpoints / "last.safetensors", best_epoch=self.epochs_events,
+            best_val_loss=8.0 / self.epochs_events, steps=total, epochs_done=self.epochs_events,
+            stopped="completed", elapsed_s=0.1, history=(),
+        )
         return TrainOutcome(
             result=result,
             checkpoint=Path(request.run_dir) / "checkpoints" / "best.safetensors",
@@ -176,7 +179,8 @@ def test_training_run_shows_curves_metrics_roc_then_use_and_rollback(make_dialog
     assert dialog.running and not dialog.start_button.isEnabled()
     assert dialog.wait_idle(20)
     request = backend.requests[0]
-    assert request.config.epochs == 3 and request.init == "active"
+    assert request.config.epochs == 3 and request.start == ActiveModel()
+    assert request.provenance == "site"  # the user's own manifest
     series = dialog.plots.series()
     assert len(series["batch"][0]) == 6 and series["batch"][0][-1] == pytest.approx(3.0)
     assert series["val"][1].tolist() == pytest.approx([8.0, 4.0, 8.0 / 3])
@@ -218,12 +222,14 @@ def test_cancel_stops_the_run_and_offers_resume(make_dialog, tmp_path, qtbot):
 
 def test_refused_run_shows_the_problems_and_they_can_be_excluded(make_dialog, tmp_path):
     backend = ScriptedBackend()
-    backend.fail_with = ManifestError("1 study does not load", ["row 3: does not load: boom"])
+    backend.fail_with = ManifestError(
+        "1 study does not load", [RowProblem(3, "study", "does not load: boom")]
+    )
     dialog = make_dialog(backend)
     dialog.set_manifest(write_manifest(tmp_path, GOOD_ROWS))
     dialog.start()
     assert dialog.wait_idle(10)
-    assert "row 3: does not load" in dialog.report_view.toPlainText()
+    assert "row 3, column 'study': does not load: boom" in dialog.report_view.toPlainText()
     assert "Training failed" in dialog.status_label.text()
     assert not dialog.start_button.isEnabled()  # refused until fixed or excluded
     dialog.exclude_check.setChecked(True)
@@ -255,9 +261,12 @@ def test_build_manifest_from_folder_and_csv(tmp_path, make_dialog):
     labels.write_text(
         "Case,volume_ml,poor_outcome\ncase1,12,0\ncase2,30,1\ncase4.zip,5,\nghost,1,0\n"
     )
-    build = build_manifest_from_folder(studies, labels)
+    build = build_manifest(studies, labels)
     assert build.n_rows == 3
     assert build.unmatched_studies == ("case3",) and build.unmatched_labels == ("ghost",)
+    assert build.label_problems == (
+        RowProblem(5, "case", f"'ghost' names no sub-folder or zip in {studies}"),
+    )
     report = read_manifest(build.path)
     assert report.ok and [r.study_text for r in report.rows] == ["case1", "case2", "case4.zip"]
     assert [r.poor_outcome for r in report.rows] == [0, 1, None]
@@ -267,7 +276,7 @@ def test_build_manifest_from_folder_and_csv(tmp_path, make_dialog):
     bad = tmp_path / "bad.csv"
     bad.write_text("who,when\nx,y\n")
     with pytest.raises(ManifestError, match="volume_ml"):
-        build_manifest_from_folder(studies, bad)
+        build_manifest(studies, bad)
     assert dialog.build_manifest(studies, bad) is None
     assert "Could not build" in dialog.report_view.toPlainText()
 
@@ -283,22 +292,22 @@ def test_curves_and_eta_formatting():
     assert format_eta(None) == ""
 
 
-def _tiny_start_model(init: str):
-    """A width-4 ResNet10 on 8x48x48 inputs: a real run of the loop in seconds on CPU."""
+def _activate_tiny_model(tmp_path):
+    """A width-4 ResNet10 on 8x48x48 inputs, registered as the active model: a real run of the
+    loop in seconds on CPU, started the way a user's fine-tune starts."""
     import torch
 
+    from ichmodel import registry
+    from ichmodel.checkpoint import save_checkpoint
     from ichmodel.nets.resnet3d import ICHNet, NetConfig
     from ichmodel.preprocess import PreprocessConfig
-    from ichmodel.train.run_files import StartModel
 
     torch.manual_seed(0)
     config = NetConfig(depth=10, base_width=4)
-    return StartModel(
-        net=ICHNet(config),
-        net_config=config,
-        preprocess_config=PreprocessConfig(output_shape=(8, 48, 48)),
-        source="tiny test net" if init == "active" else "scratch",
-    )
+    path = save_checkpoint(tmp_path / "tiny.safetensors", ICHNet(config), net_config=config,
+                           preprocess_config=PreprocessConfig(output_shape=(8, 48, 48)),
+                           card={"name": "tiny", "provenance": "synthetic"})
+    registry.register_model(path, "tiny", activate=True)
 
 
 def test_real_backend_trains_registers_and_rolls_back(make_dialog, tmp_path, monkeypatch):
@@ -325,8 +334,9 @@ def test_real_backend_trains_registers_and_rolls_back(make_dialog, tmp_path, mon
     labels = tmp_path / "labels.csv"
     labels.write_text("\n".join(lines) + "\n")
 
-    dialog = make_dialog(IchmodelBackend(start_model=_tiny_start_model))
-    assert dialog.active_label.text().endswith("demo")
+    _activate_tiny_model(tmp_path)
+    dialog = make_dialog(IchmodelBackend())
+    assert dialog.active_label.text().endswith("tiny")
     assert dialog.build_manifest(studies, labels) is not None
     assert dialog.report.ok and len(dialog.report.rows) == 4
     form = dialog.form
@@ -364,6 +374,10 @@ def test_real_backend_trains_registers_and_rolls_back(make_dialog, tmp_path, mon
     dialog.sig_use_model.connect(switched.append)
     assert dialog.use_trained_model()
     assert registry.active_name() == "finetune-run1"
+    from ichmodel.checkpoint import load_checkpoint
+
+    # fine-tuned from a synthetic model on the user's manifest: a site model
+    assert load_checkpoint(registry.active_model_path()).provenance == "site"
     assert switched and switched[0] == registry.active_model_path()
     assert dialog.rollback()
     assert registry.active_name() == "demo"

@@ -15,13 +15,16 @@ from ichmodel.train.augment import AugmentConfig, augment_batch
 from ichmodel.train.cache import CaseCache
 from ichmodel.train.config import TrainConfig
 from ichmodel.train.dataset import NO_HEMATOMA_MAP, Case, CaseDataset
+from ichmodel.train.guarded_step import forward_pass
 from ichmodel.train.loop import StartModel, TrainData, train
+from ichmodel.train.loss_terms import LocalizationTerm, TrainBatch, config_loss_terms
 from ichmodel.train.steps import (
     CENTRE_SHARE,
     compute_loss,
     contribution_map,
     localization_loss,
     localization_target,
+    with_terms,
 )
 from ichmodel.volume import Volume
 
@@ -109,7 +112,9 @@ def test_the_target_favours_cells_whose_centre_is_blood():
     assert t[1, 0] == 1.0  # without a blood centre the area share is the whole target
 
 
-def test_compute_loss_adds_the_weighted_term_only_when_asked():
+def test_the_localization_term_adds_its_weighted_value_only_when_asked():
+    from ichmodel.device import plan_for
+
     torch.manual_seed(0)
     net = ICHNet(NET).eval()
     x = torch.rand(2, 1, *SHAPE)
@@ -124,9 +129,16 @@ def test_compute_loss_adds_the_weighted_term_only_when_asked():
     torch.testing.assert_close(c.flatten(1).mean(1) + net.volume_head.fc.bias, pooled)
     args = (out.size_mm, out.logits, torch.tensor([3.0, 4.0]), torch.tensor([0, 1]))
     base = compute_loss(*args, outcome_weight=1.0)
-    with_term = compute_loss(*args, outcome_weight=1.0, contributions=c, hematoma=hematoma,
-                             localization_weight=0.5)
-    assert with_term.n_localized == 2 and float(base.localization.detach()) == 0.0
+    assert base.terms == {} and with_terms(base, []) is base
+    assert config_loss_terms(TrainConfig()) == ()
+    term, = config_loss_terms(TrainConfig(localization_loss_weight=0.5))
+    assert term == LocalizationTerm(0.5) and term.name == "localization"
+    batch = TrainBatch(x, torch.tensor([3.0, 4.0]), torch.tensor([0, 1]), hematoma)
+    forward = forward_pass(net, batch, plan_for("cpu", precision="fp32"), keep_features=True)
+    value = term.compute(batch, forward)
+    assert value.n_cases == 2
+    with_term = with_terms(base, [(term, value)])
+    assert with_term.terms == {"localization": value}
     expected = base.total + 0.5 * localization_loss(c, hematoma)[0]
     torch.testing.assert_close(with_term.total, expected)
 

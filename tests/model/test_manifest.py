@@ -52,7 +52,7 @@ def test_validator_reports_every_bad_row(tmp_path):
     for row in (3, 4, 5, 6, 7, 8):
         assert f"row {row}" in message
     assert "--exclude-rows 3,4,5,6,7,8" in message
-    assert len(info.value.problems) == len(report.problems)
+    assert info.value.problems == report.problems  # structured, never flattened to text
 
 
 def test_excluded_rows_are_skipped_explicitly(tmp_path):

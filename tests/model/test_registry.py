@@ -100,3 +100,49 @@ def test_models_cli(data_dir, tmp_path, capsys):
     assert main(["models", "use", "m1"]) == 0
     assert main(["models", "list"]) == 0
     assert "m1" in capsys.readouterr().out
+
+
+def _as_schema_1(path):
+    """Rewrite a checkpoint as a file from before provenance was recorded (schema 1)."""
+    from ichmodel import checkpoint as ckpt
+    from tests.model.test_checkpoint import _rewrite_metadata
+
+    ckpt.sidecar_path(path).unlink()
+
+    def edit(doc):
+        doc["schema_version"] = 1
+        for key in ("provenance", "recommended_cam_flip_axes"):
+            doc["card"].pop(key)
+        doc["config_sha256"] = ckpt._config_sha256(doc)
+
+    _rewrite_metadata(path, edit)
+    return path
+
+
+def test_register_keeps_the_recorded_provenance(data_dir, tmp_path, capsys):
+    torch.manual_seed(0)
+    cfg = NetConfig(depth=10, base_width=4)
+    path = save_checkpoint(tmp_path / "syn.safetensors", ICHNet(cfg), net_config=cfg,
+                           preprocess_config=PreprocessConfig(output_shape=(8, 32, 32)),
+                           card={"name": "syn", "provenance": "synthetic"})
+    assert main(["models", "register", str(path), "syn", "--provenance", "site"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "records provenance 'synthetic'" in err[0]
+    assert main(["models", "register", str(path), "syn"]) == 0
+    assert "(synthetic)" in capsys.readouterr().out
+    assert load_checkpoint(data_dir / "models" / "syn" / "model.safetensors").provenance == (
+        "synthetic"
+    )
+
+
+def test_an_unrecorded_provenance_must_be_stated_when_registering(data_dir, tmp_path, capsys):
+    old = _as_schema_1(_checkpoint(tmp_path, "old"))
+    assert load_checkpoint(old).provenance == "unrecorded"
+    assert main(["models", "register", str(old), "old"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "--provenance site" in err[0]
+    assert not (data_dir / "models" / "old").exists()
+    assert main(["models", "register", str(old), "old", "--provenance", "site"]) == 0
+    registered = load_checkpoint(data_dir / "models" / "old" / "model.safetensors")
+    assert registered.provenance == "site" and registered.sha256 == load_checkpoint(old).sha256
+    assert registered.metrics["val_mae_ml"] == 1.5  # the rest of the card and metrics kept

@@ -235,8 +235,53 @@ def test_nonfinite_validation_outputs_stop_with_a_clear_message(tmp_path):
 
 
 def test_absurd_gradients_count_as_corrupt():
-    from ichmodel.train.loop import _grads_sane
+    from ichmodel.train.guarded_step import grads_sane
 
-    assert _grads_sane([torch.ones(3), torch.full((2,), -5e3)])
-    assert not _grads_sane([torch.ones(3), torch.tensor([1e37])])  # seen from bf16 CPU backward
-    assert not _grads_sane([torch.tensor([float("nan")])])
+    assert grads_sane([torch.ones(3), torch.full((2,), -5e3)])
+    assert not grads_sane([torch.ones(3), torch.tensor([1e37])])  # seen from bf16 CPU backward
+    assert not grads_sane([torch.tensor([float("nan")])])
+
+
+class _SizeShrinkage:
+    """A research term the loop knows nothing about: the mean squared predicted size."""
+
+    name = "size_l2"
+    needs_hematoma = False
+    needs_features = False
+
+    def __init__(self, weight: float) -> None:
+        self.weight = weight
+
+    def check(self, net, dataset) -> None:
+        pass
+
+    def compute(self, batch, forward):
+        from ichmodel.train.loss_terms import TermValue
+
+        return TermValue(forward.output.size_mm.float().pow(2).mean(), int(batch.x.shape[0]))
+
+
+def test_an_extra_loss_term_plugs_in_without_touching_the_loop(tmp_path):
+    from ichmodel.train.loss_terms import LocalizationTerm
+
+    data = _toy_data(tmp_path)
+    plain = run_to_completion(train(data, _start(), tmp_path / "plain", _config(epochs=2)))
+    events = []
+    zero = run_to_completion(train(data, _start(), tmp_path / "zero", _config(epochs=2),
+                                   extra_loss_terms=[_SizeShrinkage(0.0)]), events.append)
+    # the term is logged per epoch (and its running sum saved for a resume) ...
+    assert all(r["train_size_l2_loss"] > 0 for r in zero.history)
+    assert "epoch_size_l2_loss_sum" in load_train_state(
+        tmp_path / "zero/checkpoints/state.safetensors").info
+    # ... and at weight 0 changes nothing: the loop adds it, never branches on it
+    a, b = _weights(tmp_path / "plain/checkpoints/state.safetensors"), _weights(
+        tmp_path / "zero/checkpoints/state.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["val_loss"] for r in plain.history] == [r["val_loss"] for r in zero.history]
+    pulled = run_to_completion(train(data, _start(), tmp_path / "pulled", _config(epochs=2),
+                                     extra_loss_terms=[_SizeShrinkage(10.0)]))
+    assert pulled.history[-1]["train_size_l2_loss"] < zero.history[-1]["train_size_l2_loss"]
+    with pytest.raises(TrainingError, match="distinct names"):
+        run_to_completion(train(data, _start(), tmp_path / "dup",
+                                _config(localization_loss_weight=1.0),
+                                extra_loss_terms=[LocalizationTerm(2.0)]))

@@ -153,7 +153,13 @@ def test_evaluate_matches_a_hand_computation(tmp_path):
 
 def test_from_scratch_network_options(tmp_path, capsys):
     from ichmodel.cli import build_parser
-    from ichmodel.cli.train import _start_model
+    from ichmodel.cli.train import fine_tune_request
+    from ichmodel.train.fine_tune import ScratchModel
+
+    def _start_model(args, saved):  # the request's start choice: what the session builds
+        start = fine_tune_request(args).start
+        assert isinstance(start, ScratchModel)
+        return start
 
     args = build_parser().parse_args([
         "train", "m.csv", "--out", str(tmp_path), "--from-scratch", "--width", "2",
@@ -221,3 +227,35 @@ def test_calibrate_reports_bad_input_without_writing(synth, env, tmp_path, capsy
     assert main(["calibrate", str(synth), "--checkpoint", str(env), "--out", str(out),
                  "--device", "cpu"]) == 3  # six cases are too few to fit two numbers
     assert "at least 10" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_fine_tune_of_the_synthetic_demo_on_a_manifest_is_a_site_model(synth, tmp_path,
+                                                                         monkeypatch, capsys):
+    """The bundled demo (provenance synthetic) is the active model of a fresh install; one step
+    of fine-tuning it on the user's manifest makes a site model (ichmodel train's default)."""
+    from ichmodel.resources import demo_model_path
+
+    monkeypatch.setenv(registry.ENV_DATA_DIR, str(tmp_path / "data"))
+    torch.set_num_threads(1)
+    assert registry.active_model_path() == demo_model_path()
+    assert load_checkpoint(demo_model_path()).provenance == "synthetic"
+    rc = main(["train", str(synth), "--out", str(tmp_path / "run"), "--max-steps", "1",
+               "--batch-size", "2", "--device", "cpu", "--val-fraction", "0.34",
+               "--register", "site-from-demo", "--json"])
+    assert rc == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    assert out["provenance"] == "site" and out["registered"] == "site-from-demo"
+    tuned = load_checkpoint(registry.active_model_path())
+    assert tuned.provenance == "site" and tuned.training["start"].startswith("checkpoint demo")
+
+
+def test_train_records_the_provenance_it_is_told(synth, env, tmp_path, capsys):
+    assert _train(synth, tmp_path / "run", env, "--max-steps", "1", "--provenance",
+                  "synthetic") == 0
+    last = json.loads(capsys.readouterr().out)["last_checkpoint"]
+    assert load_checkpoint(last).provenance == "synthetic"
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["provenance"] == "synthetic"  # a resumed run keeps it
+    with pytest.raises(SystemExit):
+        main(["train", str(synth), "--out", str(tmp_path / "r2"), "--provenance", "untrained"])
+    assert "--provenance" in capsys.readouterr().err
