@@ -72,8 +72,9 @@ def _dask(jobs: Sequence[BatchJob], request: BatchRequest) -> Iterator[Finished]
     if request.scheduler:
         client = Client(request.scheduler)
     else:
+        # a local cluster listens on the loopback interface only
         cluster = LocalCluster(n_workers=request.jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               host="127.0.0.1", dashboard_address=None)
         client = Client(cluster)
     try:
         client.run(init_worker)
@@ -96,7 +97,8 @@ def _ray(jobs: Sequence[BatchJob], request: BatchRequest) -> Iterator[Finished]:
         if request.scheduler:
             ray.init(address=request.scheduler)
         else:
-            ray.init(num_cpus=request.jobs, include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=request.jobs, include_dashboard=False, log_to_driver=False,
+                     _node_ip_address="127.0.0.1")  # a local instance stays on loopback
     try:
         remote = ray.remote(num_cpus=1)(_ray_job)
         refs = {remote.remote(job, request): job for job in jobs}

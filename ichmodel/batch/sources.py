@@ -1,7 +1,7 @@
 """Which jobs a cohort run has: one per study folder of a tree, or one per manifest row.
 
-A *job* is the unit of resuming and sharding: a folder (or the loose files of the root) whose
-studies are read by one worker; a folder holding several studies gives several rows. Jobs are
+A *job* is the unit of resuming and sharding: a folder or archive whose studies are read by one
+worker; a folder holding several studies gives several rows. Jobs are
 sorted by key, so shards and resumed runs see the same order on every machine.
 """
 
@@ -28,8 +28,8 @@ class BatchJob:
 
 
 def discover_jobs(source: Path) -> tuple[BatchJob, ...]:
-    """The jobs of a cohort: a manifest CSV's rows, or a folder's subfolders (each a job; the
-    root's loose files one more job; a folder with no subfolders is itself one job)."""
+    """The jobs of a cohort: a manifest CSV's rows, or a folder's subfolders and .zip files
+    (each a job; a folder without subfolders is itself one job)."""
     if not source.exists():
         raise InputError(f"{source} does not exist; give a cohort folder or a manifest CSV")
     if source.is_file():
@@ -38,13 +38,13 @@ def discover_jobs(source: Path) -> tuple[BatchJob, ...]:
         return _manifest_jobs(source)
     children = sorted(p for p in source.iterdir() if not p.name.startswith("."))
     folders = [p for p in children if p.is_dir()]
-    loose = tuple(p for p in children if p.is_file())
-    if not folders:
-        return (BatchJob(".", (source,)),) if loose else ()
-    jobs = [BatchJob(p.name, (p,)) for p in folders]
-    if loose:
-        jobs.append(BatchJob(".", loose))
-    return tuple(sorted(jobs, key=lambda j: j.key))
+    if not folders:  # the folder is one study
+        return (BatchJob(".", (source,)),) if children else ()
+    # zips beside the study folders are studies too; other loose files (a manifest, notes) are
+    # not read
+    archives = [p for p in children if p.is_file() and p.suffix.lower() == ".zip"]
+    return tuple(sorted((BatchJob(p.name, (p,)) for p in folders + archives),
+                        key=lambda j: j.key))
 
 
 def _manifest_jobs(manifest: Path) -> tuple[BatchJob, ...]:
