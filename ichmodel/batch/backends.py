@@ -31,6 +31,10 @@ def run_jobs(jobs: Sequence[BatchJob], request: BatchRequest) -> Iterator[Finish
 
 
 def _serial(jobs: Sequence[BatchJob], request: BatchRequest) -> Iterator[Finished]:
+    if not request.predicts:
+        for job in jobs:
+            yield job, process_job(job, request)
+        return
     import torch
 
     threads = torch.get_num_threads()
@@ -48,7 +52,8 @@ def _process_pool(jobs: Sequence[BatchJob], request: BatchRequest) -> Iterator[F
 
     # spawn: a forked child would inherit torch's thread pools and any open GUI/IO state
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(request.jobs, mp_context=context, initializer=init_worker) as pool:
+    with ProcessPoolExecutor(request.jobs, mp_context=context, initializer=init_worker,
+                             initargs=(request.predicts,)) as pool:
         # at most two jobs queued per worker: a killed run loses little, memory stays flat
         pending = {}
         queue = list(jobs)
@@ -77,7 +82,7 @@ def _dask(jobs: Sequence[BatchJob], request: BatchRequest) -> Iterator[Finished]
                                host="127.0.0.1", dashboard_address=None)
         client = Client(cluster)
     try:
-        client.run(init_worker)
+        client.run(init_worker, request.predicts)
         futures = {client.submit(process_job, job, request, pure=False): job for job in jobs}
         for future in as_completed(futures):
             yield futures[future], future.result()
@@ -112,5 +117,5 @@ def _ray(jobs: Sequence[BatchJob], request: BatchRequest) -> Iterator[Finished]:
 
 
 def _ray_job(job: BatchJob, request: BatchRequest) -> list[Row]:
-    init_worker()
+    init_worker(request.predicts)
     return process_job(job, request)

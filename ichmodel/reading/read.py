@@ -13,15 +13,18 @@ import logging
 from collections.abc import Generator, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ichmodel.checkpoint import LoadedModel
 from ichmodel.errors import InputError
-from ichmodel.io.scan import SeriesInfo, StudyScan
 from ichmodel.measure.types import Measurement, MeasureParams
-from ichmodel.predict import Prediction
 from ichmodel.progress import Progress
 from ichmodel.reading import rules
 from ichmodel.reading.types import ModelIdentity, StudyReading
+
+if TYPE_CHECKING:  # measuring alone never imports torch
+    from ichmodel.checkpoint import LoadedModel
+    from ichmodel.io.scan import SeriesInfo, StudyScan
+    from ichmodel.predict import Prediction
 
 log = logging.getLogger(__name__)
 

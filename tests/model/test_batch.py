@@ -149,3 +149,20 @@ def test_parquet_output_holds_the_same_rows(cohort, serial, tmp_path):
     assert [r["planimetric_volume_ml"] for r in ok] == [
         float(r["planimetric_volume_ml"]) for r in serial if r["status"] == "ok"
     ]
+
+
+def test_measuring_never_imports_torch(cohort):
+    """A measure-only worker starts without torch (~2 s of imports saved per worker)."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from ichmodel.batch import BatchRequest, discover_jobs\n"
+        "from ichmodel.batch.worker import init_worker, process_job\n"
+        f"root = Path({str(cohort)!r})\n"
+        "init_worker(False)\n"
+        "rows = process_job(discover_jobs(root)[0], BatchRequest(source=root, out=Path('x.csv')))\n"
+        "print(rows[0]['status'], 'torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                          text=True, check=True, timeout=120)
+    assert done.stdout.split() == ["ok", "False"]
