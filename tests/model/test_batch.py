@@ -160,7 +160,8 @@ def test_measuring_never_imports_torch(cohort):
         "from ichmodel.batch.worker import init_worker, process_job\n"
         f"root = Path({str(cohort)!r})\n"
         "init_worker(False)\n"
-        "rows = process_job(discover_jobs(root)[0], BatchRequest(source=root, out=Path('x.csv')))\n"
+        "job = [j for j in discover_jobs(root) if j.key == 'case_000'][0]\n"
+        "rows = process_job(job, BatchRequest(source=root, out=Path('x.csv')))\n"
         "print(rows[0]['status'], 'torch' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
