@@ -205,10 +205,26 @@ def fine_tune_request(args: argparse.Namespace) -> FineTuneRequest:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from ichmodel.cli._output import print_json, print_table, run_with_bar
+    from ichmodel.train.distributed import leave, rank_device, world_from_env
     from ichmodel.train.fine_tune import fine_tune, register_run
 
-    session = run_with_bar(fine_tune(fine_tune_request(args)), quiet=args.json)
+    # Under torchrun each process is one rank; rank 0 writes, registers and prints.
+    world = world_from_env(args.device)
+    request = fine_tune_request(args)
+    request = replace(request, config=replace(request.config,
+                                              device=rank_device(world, request.config.device)))
+    try:
+        session = run_with_bar(fine_tune(request, world=world),
+                               quiet=args.json or not world.is_main)
+    except BaseException:
+        leave(world, clean=False)  # torchrun stops the other ranks
+        raise
+    leave(world)
+    if not world.is_main:
+        return 0
     result = session.run
     registered = register_run(result, args.register).name if args.register else None
     final = result.final_metrics

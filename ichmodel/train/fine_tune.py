@@ -48,6 +48,7 @@ from ichmodel.registry import ModelEntry
 from ichmodel.train.cache import CaseCache
 from ichmodel.train.config import TrainConfig
 from ichmodel.train.dataset import Case
+from ichmodel.train.distributed import World, main_first
 from ichmodel.train.loss_terms import LossTerm
 from ichmodel.train.manifest import ManifestReport
 from ichmodel.train.run_files import StartModel, TrainData, TrainResult
@@ -234,8 +235,12 @@ def start_preprocess_config(choice: StartChoice) -> PreprocessConfig:
                             f"({exc}); choose another start model") from exc
 
 
-def fine_tune(request: FineTuneRequest) -> Generator[Progress, None, FineTuneResult]:
-    """Validate the manifest, cache its studies, train; see the module's rules.
+def fine_tune(
+    request: FineTuneRequest, *, world: World | None = None
+) -> Generator[Progress, None, FineTuneResult]:
+    """Validate the manifest, cache its studies, train; see the module's rules. ``world``: the
+    training processes under torchrun (rank 0 caches the studies first, then the others read
+    its cache; see :mod:`ichmodel.train.distributed`).
 
     Refuses (:class:`~ichmodel.errors.ManifestError`, every bad row listed with its number and
     column) a manifest with problems that are not excluded, before and after loading the
@@ -245,6 +250,7 @@ def fine_tune(request: FineTuneRequest) -> Generator[Progress, None, FineTuneRes
     from ichmodel.train.manifest import read_manifest
     from ichmodel.train.run_files import start_model_from_run
 
+    world = world or World()
     report = None
     if not isinstance(request.data, CachedCases):  # refuse a bad manifest before any work
         yield Progress("validate-manifest", 0, None, f"checking {request.data.name}")
@@ -265,11 +271,12 @@ def fine_tune(request: FineTuneRequest) -> Generator[Progress, None, FineTuneRes
         assert report is not None
         cache_dir = (request.cache_dir or (saved.cache_dir if saved else None)
                      or default_cache_dir())
-        data, report = yield from _manifest_data(report, CaseCache(cache_dir,
-                                                                   start.preprocess_config),
-                                                 request.split_file)
+        with main_first(world):
+            data, report = yield from _manifest_data(
+                report, CaseCache(cache_dir, start.preprocess_config), request.split_file
+            )
     run = yield from train(data, start, request.run_dir, config, resume=request.resume,
-                           extra_loss_terms=request.extra_loss_terms)
+                           extra_loss_terms=request.extra_loss_terms, world=world)
     return FineTuneResult(run, data, report, start.source, start.provenance)
 
 

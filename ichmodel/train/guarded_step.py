@@ -19,6 +19,7 @@ from ichmodel.device import DevicePlan
 from ichmodel.errors import TrainingError
 from ichmodel.nets.resnet3d import ICHNet
 from ichmodel.train.config import TrainConfig
+from ichmodel.train.distributed import World
 from ichmodel.train.loss_terms import ForwardPass, LossTerm, TrainBatch
 from ichmodel.train.steps import LossParts, compute_loss, with_terms
 
@@ -78,13 +79,16 @@ def guarded_step(
     class_weights: torch.Tensor | None,
     plan: DevicePlan,
     terms: Sequence[LossTerm] = (),
+    world: World | None = None,
 ) -> StepOutcome:
     """One optimizer step on ``batch``.
 
     When the loss or a BatchNorm running statistic is NaN/inf, or a gradient is NaN/inf or
     absurd (> :data:`MAX_SANE_GRADIENT`), the BatchNorm buffers are restored, no update is
-    made and ``ok`` is False (the caller decides whether to stop).
+    made and ``ok`` is False (the caller decides whether to stop). With several processes
+    (``world``) a step is taken by all ranks or by none, on the global batch's mean gradient.
     """
+    world = world or World()
     backup = [b.detach().clone() for b in float_buffers]
     forward = forward_pass(net, batch, plan, keep_features=any(t.needs_features for t in terms))
     out = forward.output
@@ -97,6 +101,9 @@ def guarded_step(
     if ok:
         parts.total.backward()
         ok = grads_sane([p.grad for p in trainable if p.grad is not None])
+    ok = world.agree(ok)
+    if ok:
+        world.average_gradients(trainable, int(batch.x.shape[0]))
     if not ok:
         optimizer.zero_grad(set_to_none=True)
         with torch.no_grad():
@@ -106,4 +113,5 @@ def guarded_step(
     if config.grad_clip_norm:
         torch.nn.utils.clip_grad_norm_(list(trainable), config.grad_clip_norm)
     optimizer.step()
+    world.average_buffers(float_buffers)
     return StepOutcome(loss_value, parts, True)

@@ -37,6 +37,7 @@ from ichmodel.progress import Progress
 from ichmodel.train.augment import augment_batch
 from ichmodel.train.config import TrainConfig
 from ichmodel.train.dataset import epoch_batches, make_loader, ordered_batches
+from ichmodel.train.distributed import World
 from ichmodel.train.guarded_step import StepOutcome, guarded_step
 from ichmodel.train.loss_terms import LossTerm, TrainBatch
 from ichmodel.train.run_files import STATE_NAME, RunFiles, StartModel, TrainData, TrainResult
@@ -68,6 +69,7 @@ def train(
     resume: bool = False,
     card_text: str = "",
     extra_loss_terms: Sequence[LossTerm] = (),
+    world: World | None = None,
 ) -> Generator[Progress, None, TrainResult]:
     """Train ``start.net`` on ``data``; writes everything under ``run_dir``.
 
@@ -75,11 +77,12 @@ def train(
     position in the epoch, history) is restored and training continues exactly where it
     stopped; ``config`` may then differ only in :attr:`TrainConfig.RESUMABLE_CHANGES`.
     The loss is the paper's plus the terms ``config`` asks for (the localization term when
-    ``localization_loss_weight`` > 0) plus ``extra_loss_terms``.
+    ``localization_loss_weight`` > 0) plus ``extra_loss_terms``. ``world``: the training
+    processes under torchrun (:mod:`ichmodel.train.distributed`; default a world of one).
     """
     config = config or TrainConfig()
     run = set_up_run(data, start, run_dir, config, resume=resume, card_text=card_text,
-                  terms=all_loss_terms(config, extra_loss_terms))
+                  terms=all_loss_terms(config, extra_loss_terms), world=world)
     state = run.state
     try:
         while state.epoch < config.epochs and state.stopped != "early_stopping":
@@ -121,6 +124,9 @@ def _train_epoch(run: RunContext) -> Generator[Progress, None, bool]:
     state, config = run.state, run.config
     epoch = state.epoch
     batches = epoch_batches(len(run.train_ds), config.batch_size, config.seed, epoch)
+    if run.world.distributed:  # this rank's part of each global batch; a last batch smaller
+        # than the world (every rank needs a sample) is left out by all ranks alike
+        batches = [run.world.shard(b) for b in batches if len(b) >= run.world.size]
     first = state.batch_in_epoch
     loader = make_loader(
         run.train_ds, batches[first:], device=run.plan.device, num_workers=config.num_workers
@@ -134,7 +140,8 @@ def _train_epoch(run: RunContext) -> Generator[Progress, None, bool]:
         batch = _batch_on_device(run, raw, epoch, bi)
         try:
             outcome = guarded_step(run.net, run.optimizer, run.trainable, run.float_buffers,
-                                   batch, config, run.class_weights, run.plan, run.terms)
+                                   batch, config, run.class_weights, run.plan, run.terms,
+                                   run.world)
         except torch.OutOfMemoryError as exc:
             raise _oom_error(exc, config.batch_size) from exc
         _count_step(run, outcome, int(batch.x.shape[0]), lr, bi)
@@ -204,6 +211,8 @@ def _end_epoch(run: RunContext) -> Progress:
     """Validate, keep the best checkpoint, write the latest, the state and the metrics."""
     state, config = run.state, run.config
     epoch = state.epoch
+    if run.world.distributed:
+        state.add_other_ranks(run.world)
     row = state.epoch_row(lr_at(max(0, state.step - 1), run.total_steps, config))
     if len(run.val_ds):
         val_loader = make_loader(
@@ -241,7 +250,8 @@ def _end_epoch(run: RunContext) -> Progress:
         state.stopped = "early_stopping"
     run.save_model("last")
     run.save_state()
-    run.files.write_metrics(state.history)
+    if run.world.is_main:
+        run.files.write_metrics(state.history)
     return Progress(
         "validate",
         state.step,

@@ -240,6 +240,14 @@ def _compare_configs(saved: dict[str, Any], current: dict[str, Any]) -> list[str
     ]
 
 
+def read_prepared_run(run_dir: str | Path) -> tuple[RunFiles, Split]:
+    """The files and split of a run folder another process (rank 0) has just prepared."""
+    files = RunFiles(run_dir)
+    if not files.split.is_file():
+        raise TrainingError(f"{files.root} holds no split.json; rank 0 did not prepare the run")
+    return files, Split.load(files.split)
+
+
 def prepare_run_dir(
     run_dir: str | Path,
     data: TrainData,

@@ -21,8 +21,15 @@ from ichmodel.device import DevicePlan, configure_threads, plan_for
 from ichmodel.errors import TrainingError
 from ichmodel.train.config import TrainConfig
 from ichmodel.train.dataset import NO_OUTCOME, CaseDataset, steps_per_epoch
+from ichmodel.train.distributed import World
 from ichmodel.train.loss_terms import LossTerm, config_loss_terms
-from ichmodel.train.run_files import RunFiles, StartModel, TrainData, prepare_run_dir
+from ichmodel.train.run_files import (
+    RunFiles,
+    StartModel,
+    TrainData,
+    prepare_run_dir,
+    read_prepared_run,
+)
 from ichmodel.train.run_state import RunState
 from ichmodel.train.state import load_train_state, restore_rng, save_train_state
 from ichmodel.train.steps import class_weight_tensor, make_optimizer, trainable_parameters
@@ -51,6 +58,8 @@ class RunContext:
     state: RunState
     t_start: float
     elapsed_before: float
+    #: The training processes (a world of one unless started by torchrun).
+    world: World = field(default_factory=World)
     #: Non-finite steps in a row (the run stops past ``config.nonfinite_patience``).
     consecutive_bad: int = 0
     session_steps: int = 0
@@ -65,14 +74,18 @@ class RunContext:
         return self.elapsed_before + time.perf_counter() - self.t_start
 
     def save_state(self) -> None:
+        """The resumable state (rank 0 writes it; every rank holds the same weights)."""
         self.state.elapsed_s = self.elapsed_s()
-        save_train_state(self.files.state, model=self.net, optimizer=self.optimizer,
-                         info=self.state.to_info())
+        if self.world.is_main:
+            info = self.state.to_info() | {"world_size": self.world.size}
+            save_train_state(self.files.state, model=self.net, optimizer=self.optimizer,
+                             info=info)
         self.dirty = False
 
     def save_model(self, which: str) -> None:
-        self.files.save_model(self.net, self.start, self.config, self.state, which,
-                              self.card_text)
+        if self.world.is_main:
+            self.files.save_model(self.net, self.start, self.config, self.state, which,
+                                  self.card_text)
 
     def eta_s(self) -> float:
         per_step = (time.perf_counter() - self.t_start) / max(1, self.session_steps)
@@ -98,10 +111,21 @@ def set_up_run(
     resume: bool,
     card_text: str,
     terms: tuple[LossTerm, ...],
+    world: World | None = None,
 ) -> RunContext:
-    """Run folder, datasets, device, optimizer and state (fresh, or restored on resume)."""
+    """Run folder, datasets, device, optimizer and state (fresh, or restored on resume).
+    In a world of several processes rank 0 prepares the folder and the others read it."""
     t_start = time.perf_counter()
-    files, split = prepare_run_dir(run_dir, data, start, config, resume=resume)
+    world = world or World()
+    if world.is_main:
+        files, split = prepare_run_dir(run_dir, data, start, config, resume=resume)
+        world.barrier()
+    else:
+        world.barrier()
+        files, split = read_prepared_run(run_dir)
+    if world.distributed and config.batch_size < world.size:
+        raise TrainingError(f"--batch-size {config.batch_size} is smaller than the "
+                            f"{world.size} training processes; each needs a sample per step")
     plan = plan_for(config.device, precision=config.precision, training=True)
     if config.threads and plan.device.type == "cpu":
         configure_threads(config.threads)
@@ -142,6 +166,12 @@ def set_up_run(
         net.load_state_dict(saved.model)
         optimizer.load_state_dict(saved.optimizer)
         restore_rng(saved.rng)
+        saved_world = int(saved.info.get("world_size", 1))
+        if saved_world != world.size:
+            raise TrainingError(
+                f"{files.root} was trained by {saved_world} process(es); resume it with the "
+                f"same number (now {world.size})"
+            )
         state = RunState.from_info(saved.info, term_names)
         log.info("resuming %s at step %d (epoch %d)", files.root, state.step, state.epoch + 1)
     net.to(plan.device, memory_format=plan.memory_format)
@@ -165,6 +195,7 @@ def set_up_run(
         state=state,
         t_start=t_start,
         elapsed_before=state.elapsed_s,
+        world=world,
     )
 
 

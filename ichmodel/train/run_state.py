@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ichmodel.train.distributed import World
 
 #: Why a run ended: all epochs run, early stopping, or ``TrainConfig.max_steps``.
 STOP_REASONS = ("completed", "early_stopping", "max_steps")
@@ -99,6 +102,17 @@ class RunState:
             skipped_steps=int(info.get("skipped_steps", 0)),
             stopped=info.get("stopped"),
         )
+
+    def add_other_ranks(self, world: World) -> None:
+        """Make the epoch's loss sums those of the whole world's samples (each rank saw its
+        share of every batch); the sums only feed the epoch's metrics row."""
+        names = list(self.epoch_term_loss_sums)
+        local = [self.epoch_loss_sum, self.epoch_volume_loss_sum, self.epoch_outcome_loss_sum,
+                 float(self.epoch_samples)] + [self.epoch_term_loss_sums[n] for n in names]
+        total = world.sum_over_ranks(local)
+        self.epoch_loss_sum, self.epoch_volume_loss_sum, self.epoch_outcome_loss_sum = total[:3]
+        self.epoch_samples = int(round(total[3]))
+        self.epoch_term_loss_sums = dict(zip(names, total[4:], strict=True))
 
     def epoch_row(self, lr: float) -> dict[str, Any]:
         """The finished epoch's training numbers (validation adds its own)."""
