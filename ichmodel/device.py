@@ -143,7 +143,7 @@ def plan_for(
     ``training=True`` never uses channels_last_3d on the CPU: with torch 2.13 on an AMD EPYC,
     bf16 autocast + channels_last_3d gave non-deterministic and sometimes NaN/1e37 gradients
     in the backward pass (forward results were stable), while bf16 in the default layout and
-    fp32 in either layout were exact run to run.
+    fp32 in either layout were exact run to run. ``precision="auto"`` trains in fp32 on the CPU.
     """
     device = resolve_device(request)
     configure_backend(device)
@@ -153,7 +153,12 @@ def plan_for(
         bf16_ok = torch.cuda.is_bf16_supported()
     else:
         bf16_ok = cpu_supports_bf16()
-    use_bf16 = precision == "bf16" or (precision == "auto" and bf16_ok)
+    # "auto" trains in fp32 on the CPU: bf16 backward passes there gave non-finite or ~1e37
+    # gradients now and then even in the default layout (every step of a tiny fine-tune, and
+    # the first steps of `ichmodel train --width 4`, were skipped by the guard), so a CPU run
+    # asks for bf16 explicitly or not at all. Inference keeps bf16 (its forward is stable).
+    auto_bf16 = bf16_ok and not (training and device.type == "cpu")
+    use_bf16 = precision == "bf16" or (precision == "auto" and auto_bf16)
     return DevicePlan(
         device=device,
         autocast_dtype=torch.bfloat16 if use_bf16 else None,

@@ -7,7 +7,9 @@ processes takes exactly the optimizer steps one process takes at the same global
 backward pass the gradients are all-reduced, weighted by each rank's share of the batch (what
 ``DistributedDataParallel`` does in buckets; done here on the one list of trainable parameters so
 the loss terms keep reading the bare network's activations), and the BatchNorm running statistics
-are averaged after each step, so every rank holds the same weights and buffers throughout. Only
+are averaged after each step, so every rank holds the same weights and buffers throughout. Each
+rank needs 2 samples of every batch (BatchNorm), so a last batch smaller than twice the world
+is left out of the epoch by all ranks. Only
 rank 0 writes the run folder, checkpoints, logs and the registry; resuming needs the same world
 size (the saved state records it).
 """

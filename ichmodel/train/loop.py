@@ -124,9 +124,9 @@ def _train_epoch(run: RunContext) -> Generator[Progress, None, bool]:
     state, config = run.state, run.config
     epoch = state.epoch
     batches = epoch_batches(len(run.train_ds), config.batch_size, config.seed, epoch)
-    if run.world.distributed:  # this rank's part of each global batch; a last batch smaller
-        # than the world (every rank needs a sample) is left out by all ranks alike
-        batches = [run.world.shard(b) for b in batches if len(b) >= run.world.size]
+    if run.world.distributed:  # this rank's part of each global batch; a last batch too small
+        # for 2 samples per rank (BatchNorm) is left out by all ranks alike
+        batches = [run.world.shard(b) for b in batches if len(b) >= 2 * run.world.size]
     first = state.batch_in_epoch
     loader = make_loader(
         run.train_ds, batches[first:], device=run.plan.device, num_workers=config.num_workers

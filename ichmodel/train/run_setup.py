@@ -123,9 +123,12 @@ def set_up_run(
     else:
         world.barrier()
         files, split = read_prepared_run(run_dir)
-    if world.distributed and config.batch_size < world.size:
-        raise TrainingError(f"--batch-size {config.batch_size} is smaller than the "
-                            f"{world.size} training processes; each needs a sample per step")
+    if world.distributed and config.batch_size < 2 * world.size:
+        raise TrainingError(
+            f"--batch-size {config.batch_size} is too small for {world.size} training "
+            f"processes: each needs 2 samples per step (BatchNorm); use --batch-size "
+            f"{2 * world.size} or more"
+        )
     plan = plan_for(config.device, precision=config.precision, training=True)
     if config.threads and plan.device.type == "cpu":
         configure_threads(config.threads)
