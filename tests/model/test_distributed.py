@@ -96,3 +96,34 @@ def test_a_world_of_one_needs_no_process_group():
     assert world.agree(False) is False and world.sum_over_ranks([1.5]) == [1.5]
     assert world.shard([4, 5, 6]) == [4, 5, 6]
     assert World(rank=1, size=2).shard([4, 5, 6, 7]) == [5, 7]
+
+
+def test_torchrun_ichmodel_train_writes_and_registers_once(tmp_path, monkeypatch):
+    """The CLI under torchrun: rank 0 prints, writes the checkpoints and registers; a too
+    small global batch is refused with the reason."""
+    import json
+    import os
+
+    from ichmodel import registry
+    from ichmodel.cli import main
+
+    cohort = tmp_path / "cohort"
+    assert main(["synth", str(cohort), "--cases", "6", "--size", "128", "--seed", "9",
+                 "--json"]) == 0
+    env = dict(os.environ, ICHVIEWER_DATA_DIR=str(tmp_path / "data"))
+    torchrun = Path(sys.executable).with_name("torchrun")
+    base = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "ichmodel", "train",
+            str(cohort / "manifest.csv"), "--out", str(tmp_path / "run"), "--from-scratch",
+            "--width", "4", "--max-steps", "2", "--val-fraction", "0.34", "--device", "cpu",
+            "--cache", str(tmp_path / "cache"), "--json"]
+    done = subprocess.run(base + ["--batch-size", "4", "--register", "ddp-tiny"], cwd=REPO_ROOT,
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)  # one JSON document: rank 1 prints nothing
+    assert out["steps"] == 2 and out["registered"] == "ddp-tiny"
+    assert "step skipped" not in done.stderr
+    monkeypatch.setenv(registry.ENV_DATA_DIR, str(tmp_path / "data"))
+    assert [e.name for e in registry.list_models() if not e.bundled] == ["ddp-tiny"]
+    small = subprocess.run(base[:-1] + ["--out", str(tmp_path / "run2"), "--batch-size", "2"],
+                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert small.returncode != 0 and "2 samples per step" in small.stderr
