@@ -41,9 +41,10 @@ def _one_study_peak_mib(study: Path, what: str) -> float:
     code = (
         "import resource, sys\n"
         "from ichmodel.progress import run_to_completion\n"
-        "from ichmodel.reading import NO_MODEL, read_study\n"
+        "from ichmodel.reading import NO_MODEL, HeatmapOptions, read_study\n"
         f"run_to_completion(read_study({str(study)!r}, "
-        f"model={'None' if 'predict' in what else 'NO_MODEL'}, device='cpu', cam_head=None))\n"
+        f"model={'None' if 'predict' in what else 'NO_MODEL'}, device='cpu', "
+        "heatmap=HeatmapOptions(head=None)))\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,

@@ -126,8 +126,9 @@ def predict(
 ) -> Generator[Progress, None, tuple[Prediction, ModelIdentity]]:
     """``ichmodel.reading.predict_reading`` with the active model and its card's recommended
     Grad-CAM flips; returns the prediction and the identity of the model that made it."""
-    from ichmodel.reading import ModelIdentity, predict_reading
+    from ichmodel.reading import HeatmapOptions, ModelIdentity, predict_reading
 
     model = cache.get()
-    prediction = yield from predict_reading(reading, model, device=device, cam_head=cam_head)
+    prediction = yield from predict_reading(reading, model, device=device,
+                                            heatmap=HeatmapOptions(head=cam_head))
     return prediction, ModelIdentity.of(model)

@@ -67,7 +67,7 @@ def process_job(job: BatchJob, request: BatchRequest) -> list[Row]:
 def _read_one(key: str, scan, study_uid: str, request: BatchRequest) -> Row:
     from ichmodel.io.load import select_series
     from ichmodel.progress import run_to_completion
-    from ichmodel.reading import NO_MODEL, complete_reading, load_reading
+    from ichmodel.reading import NO_MODEL, HeatmapOptions, complete_reading, load_reading
 
     t0 = time.perf_counter()
     try:
@@ -76,7 +76,7 @@ def _read_one(key: str, scan, study_uid: str, request: BatchRequest) -> Row:
         model = _model(request) if request.predicts else NO_MODEL
         reading = run_to_completion(complete_reading(
             reading, model=model, device=request.device, hu_range=request.hu_range,
-            cam_head=None,
+            heatmap=HeatmapOptions(head=None),
         ))
     except ICHError as exc:
         return error_row(key, str(exc), study_uid=study_uid)

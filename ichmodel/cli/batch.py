@@ -8,21 +8,20 @@ import argparse
 import sys
 from pathlib import Path
 
+_HELP = "measure (and predict) every study of a cohort: one row per study, resumable"
+_DESCRIPTION = (
+    "Read every study under a folder (each subfolder is a job; a folder holding "
+    "several studies gives a row per study) or listed in a manifest CSV (column "
+    "'study'), and write one row per study with every measured number, the model's "
+    "numbers and the notices' codes. A study that fails is a row with its error. Rows "
+    "are kept as they finish, so a killed run goes on with --resume."
+)
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from ichmodel.batch import BACKENDS
 
-    parser = subparsers.add_parser(
-        "batch",
-        help="measure (and predict) every study of a cohort: one row per study, resumable",
-        description=(
-            "Read every study under a folder (each subfolder is a job; a folder holding "
-            "several studies gives a row per study) or listed in a manifest CSV (column "
-            "'study'), and write one row per study with every measured number, the model's "
-            "numbers and the notices' codes. A study that fails is a row with its error. Rows "
-            "are kept as they finish, so a killed run goes on with --resume."
-        ),
-    )
+    parser = subparsers.add_parser("batch", help=_HELP, description=_DESCRIPTION)
     parser.add_argument("source", type=Path, help="cohort folder or manifest CSV")
     parser.add_argument("--out", type=Path, required=True, help="results .csv or .parquet")
     parser.add_argument("--what", default="measure",

@@ -12,15 +12,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+_HELP = "fit how a model's volumes scale with the input's voxel size (weights unchanged)"
+_DESCRIPTION = "Fit a model's voxel-volume scaling on a manifest and save the result."
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from ichmodel.cli.evaluate import add_manifest_run_options
 
-    p = subparsers.add_parser(
-        "calibrate",
-        help="fit how a model's volumes scale with the input's voxel size (weights unchanged)",
-        description="Fit a model's voxel-volume scaling on a manifest and save the result.",
-    )
+    p = subparsers.add_parser("calibrate", help=_HELP, description=_DESCRIPTION)
     p.add_argument("manifest", type=Path, help="manifest CSV (study, volume_ml, ...)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="where to write the calibrated model (.safetensors)")

@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+_HELP = "the paper's metrics (MAE, MSE, MAPE, accuracy, AUC) of a model on a manifest"
+_DESCRIPTION = "Evaluate a model on a manifest CSV with the seed paper's metrics."
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "evaluate",
-        help="the paper's metrics (MAE, MSE, MAPE, accuracy, AUC) of a model on a manifest",
-        description="Evaluate a model on a manifest CSV with the seed paper's metrics.",
-    )
+    p = subparsers.add_parser("evaluate", help=_HELP, description=_DESCRIPTION)
     p.add_argument("manifest", type=Path, help="manifest CSV (study, volume_ml, poor_outcome)")
     p.add_argument("--checkpoint", type=Path, metavar="FILE",
                    help="a .safetensors model (default: the active model)")

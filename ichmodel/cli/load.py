@@ -6,17 +6,15 @@ import argparse
 
 from ichmodel.cli._output import load_volume, print_fields, print_json, study_command
 
+_HELP = "load the picked (or chosen) series into a HU volume; optionally write NIfTI"
+_DESCRIPTION = (
+    "Load a CT series with correct geometry (tilt and uneven spacing corrected) and "
+    "print its shape, spacing, origin and warnings."
+)
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = study_command(
-        subparsers,
-        "load",
-        help="load the picked (or chosen) series into a HU volume; optionally write NIfTI",
-        description=(
-            "Load a CT series with correct geometry (tilt and uneven spacing corrected) and "
-            "print its shape, spacing, origin and warnings."
-        ),
-    )
+    parser = study_command(subparsers, "load", help=_HELP, description=_DESCRIPTION)
     parser.add_argument("--nifti-out", metavar="FILE", help="write the HU volume as NIfTI")
     return parser
 

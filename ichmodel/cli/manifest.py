@@ -14,13 +14,12 @@ import argparse
 import sys
 from pathlib import Path
 
+_HELP = "build a training manifest from a folder of studies and a label CSV"
+_DESCRIPTION = "Training/evaluation manifests (study, volume_ml, poor_outcome, split)."
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "manifest",
-        help="build a training manifest from a folder of studies and a label CSV",
-        description="Training/evaluation manifests (study, volume_ml, poor_outcome, split).",
-    )
+    p = subparsers.add_parser("manifest", help=_HELP, description=_DESCRIPTION)
     sub = p.add_subparsers(dest="manifest_command", metavar="ACTION")
     sub.required = True
     build = sub.add_parser(

@@ -12,18 +12,16 @@ import argparse
 
 from ichmodel.cli._output import print_fields, print_json, study_command
 
+_HELP = "measure the hematoma from the image: planimetric volume, ABC/2, location, IVH"
+_DESCRIPTION = (
+    "Segment acute blood (a HU range inside the skull), report its planimetric volume "
+    "in ml, the automated ABC/2 (A, B, C in mm), its location and intraventricular "
+    "extension (best effort). Research use only."
+)
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = study_command(
-        subparsers,
-        "measure",
-        help="measure the hematoma from the image: planimetric volume, ABC/2, location, IVH",
-        description=(
-            "Segment acute blood (a HU range inside the skull), report its planimetric volume "
-            "in ml, the automated ABC/2 (A, B, C in mm), its location and intraventricular "
-            "extension (best effort). Research use only."
-        ),
-    )
+    parser = study_command(subparsers, "measure", help=_HELP, description=_DESCRIPTION)
     parser.add_argument(
         "--hu-min", type=float, default=None, metavar="X", help="lower blood HU (default 50)"
     )

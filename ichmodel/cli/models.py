@@ -12,13 +12,12 @@ import argparse
 import sys
 from pathlib import Path
 
+_HELP = "list trained models, pick the active one, roll back to the bundled demo"
+_DESCRIPTION = "Manage the model registry (user data folder)."
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "models",
-        help="list trained models, pick the active one, roll back to the bundled demo",
-        description="Manage the model registry (user data folder).",
-    )
+    p = subparsers.add_parser("models", help=_HELP, description=_DESCRIPTION)
     sub = p.add_subparsers(dest="models_command", metavar="ACTION")
     sub.required = True
     ls = sub.add_parser("list", help="list models (the active one is marked)")

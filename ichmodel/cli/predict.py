@@ -14,6 +14,13 @@ import argparse
 
 from ichmodel.cli._output import study_command
 
+_HELP = "model: predicted hematoma volume, poor-outcome probability, Grad-CAM heatmap"
+_DESCRIPTION = (
+    "Run the multi-task 3D ResNet on a head NCCT study: predicted hematoma volume in ml, "
+    "poor-outcome probability and a Grad-CAM heatmap of where the model looked. "
+    "Research use only, not a medical device."
+)
+
 
 def _flips_arg(text: str) -> str:
     from ichmodel.flip_axes import check_flip_axes
@@ -28,16 +35,7 @@ def _flips_arg(text: str) -> str:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = study_command(
-        subparsers,
-        "predict",
-        help="model: predicted hematoma volume, poor-outcome probability, Grad-CAM heatmap",
-        description=(
-            "Run the multi-task 3D ResNet on a head NCCT study: predicted hematoma volume in ml, "
-            "poor-outcome probability and a Grad-CAM heatmap of where the model looked. "
-            "Research use only, not a medical device."
-        ),
-    )
+    parser = study_command(subparsers, "predict", help=_HELP, description=_DESCRIPTION)
     parser.add_argument(
         "--checkpoint", metavar="FILE", help="a .safetensors model (default: the active model)"
     )
@@ -75,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from ichmodel.checkpoint import load_checkpoint
     from ichmodel.cli._output import one_or_many, print_json, print_table, run_with_bar
     from ichmodel.device import plan_for
-    from ichmodel.reading import read_study
+    from ichmodel.reading import HeatmapOptions, read_study
 
     plan_for(args.device)  # a bad --device fails before anything slow happens
     model = load_checkpoint(args.checkpoint) if args.checkpoint else default_model()
@@ -83,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
     reading = run_with_bar(
         read_study(one_or_many(args.path), series_uid=args.series, model=model,
-                   device=args.device, measure=False, cam_head=args.cam_head,
-                   cam_layer=args.cam_layer, cam_flip_axes=flips),
+                   device=args.device, measure=False,
+                   heatmap=HeatmapOptions(args.cam_head, args.cam_layer, flips)),
         quiet=args.json,
     )
     prediction = reading.prediction

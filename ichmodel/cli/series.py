@@ -7,18 +7,15 @@ import sys
 
 from ichmodel.cli._output import one_or_many, print_json, print_table, run_with_bar, study_command
 
+_HELP = "list the series of a study (folder, .zip, DICOMDIR or files) and the one picked"
+_DESCRIPTION = (
+    "Scan DICOM headers only and list each series with the reason it was or was not "
+    "picked as the axial non-contrast head CT. Exit 3 when no series can be picked."
+)
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = study_command(
-        subparsers,
-        "series",
-        help="list the series of a study (folder, .zip, DICOMDIR or files) and the one picked",
-        description=(
-            "Scan DICOM headers only and list each series with the reason it was or was not "
-            "picked as the axial non-contrast head CT. Exit 3 when no series can be picked."
-        ),
-        series=False,
-    )
+    parser = study_command(subparsers, "series", help=_HELP, description=_DESCRIPTION, series=False)
     return parser
 
 

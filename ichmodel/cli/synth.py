@@ -12,6 +12,14 @@ import time
 
 from ichmodel.cli._output import ProgressBar, print_json, print_table
 
+_HELP = "write synthetic head-CT phantoms (DICOM) with a manifest of true volumes"
+_DESCRIPTION = (
+    "Generate synthetic head NCCT phantoms with a hematoma of known volume and write "
+    "each as a DICOM series plus OUT/manifest.csv (study,volume_ml,poor_outcome,site). "
+    "poor_outcome is a proxy label (>= 30 ml supratentorial, >= 15 ml "
+    "infratentorial), not a patient outcome."
+)
+
 
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -30,16 +38,7 @@ def _non_negative_int(text: str) -> int:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from ichmodel.phantom.config import SITES
 
-    parser = subparsers.add_parser(
-        "synth",
-        help="write synthetic head-CT phantoms (DICOM) with a manifest of true volumes",
-        description=(
-            "Generate synthetic head NCCT phantoms with a hematoma of known volume and write "
-            "each as a DICOM series plus OUT/manifest.csv (study,volume_ml,poor_outcome,site). "
-            "poor_outcome is a proxy label (>= 30 ml supratentorial, >= 15 ml "
-            "infratentorial), not a patient outcome."
-        ),
-    )
+    parser = subparsers.add_parser("synth", help=_HELP, description=_DESCRIPTION)
     parser.add_argument("out", metavar="OUT", help="output folder (created; must hold no manifest)")
     parser.add_argument("--cases", type=_positive_int, required=True, help="number of studies")
     parser.add_argument("--seed", type=_non_negative_int, default=0, help="dataset seed (0)")

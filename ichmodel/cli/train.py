@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+_HELP = "train or fine-tune the model on a manifest of studies"
+_DESCRIPTION = (
+    "Train or fine-tune the multi-task model on a manifest CSV (study, volume_ml, "
+    "poor_outcome, split). Research use only."
+)
+
+
 def _parse_strides(text: str, field: str) -> tuple[int, ...]:
     from ichmodel.nets import NetConfig
 
@@ -74,12 +81,7 @@ def parse_rows(text: str | None) -> list[int]:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "train",
-        help="train or fine-tune the model on a manifest of studies",
-        description="Train or fine-tune the multi-task model on a manifest CSV (study, "
-        "volume_ml, poor_outcome, split). Research use only.",
-    )
+    p = subparsers.add_parser("train", help=_HELP, description=_DESCRIPTION)
     p.add_argument("manifest", type=Path, help="manifest CSV")
     p.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run folder")
     start = p.add_mutually_exclusive_group()

@@ -30,6 +30,7 @@ _LAZY = {
     "predict_reading": "ichmodel.reading.read",
     "read_study": "ichmodel.reading.read",
     "source_label": "ichmodel.reading.read",
+    "HeatmapOptions": "ichmodel.reading.read",
     "KeySlice": "ichmodel.reading.key_slices",
     "choose_key_slices": "ichmodel.reading.key_slices",
     "ModelIdentity": "ichmodel.reading.types",
@@ -38,6 +39,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "HeatmapOptions",
     "KeySlice",
     "ModelIdentity",
     "NO_MODEL",
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
     from ichmodel.reading.key_slices import KeySlice, choose_key_slices
     from ichmodel.reading.read import (
         NO_MODEL,
+        HeatmapOptions,
         complete_reading,
         load_reading,
         measure_params,

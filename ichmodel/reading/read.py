@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,24 +89,36 @@ def measure_reading(
     return measure(reading.volume, measure_params(hu_range))
 
 
+@dataclass(frozen=True)
+class HeatmapOptions:
+    """Which Grad-CAM a prediction carries: ``head`` 'volume' or 'prognosis' (None: no
+    heatmap), ``layer`` 'layer4' (the paper's) or 'layer3' (finer), and the test-time flips it
+    is averaged over (None: what the model's card recommends,
+    :attr:`~ichmodel.model_card.ModelCard.recommended_cam_flip_axes`)."""
+
+    head: str | None = "volume"
+    layer: str = "layer4"
+    flip_axes: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.head is not None and self.head not in rules.CAM_HEADS:
+            raise InputError(f"the heatmap explains one of {rules.CAM_HEADS}, not {self.head!r}")
+
+
 def predict_reading(
     reading: StudyReading,
     model: LoadedModel,
     *,
     device: str = "auto",
-    cam_head: str | None = "volume",
-    cam_layer: str = "layer4",
-    cam_flip_axes: tuple[str, ...] | None = None,
+    heatmap: HeatmapOptions = HeatmapOptions(),
 ) -> Generator[Progress, None, Prediction]:
-    """The model's prediction for the reading's volume. ``cam_flip_axes`` None: the axes the
-    model's card recommends (:attr:`~ichmodel.model_card.ModelCard.recommended_cam_flip_axes`)."""
+    """The model's prediction for the reading's volume, with the heatmap ``heatmap`` asks for."""
     from ichmodel.predict import predict
 
-    if cam_head is not None and cam_head not in rules.CAM_HEADS:
-        raise InputError(f"the heatmap explains one of {rules.CAM_HEADS}, not {cam_head!r}")
-    flips = model.card.recommended_cam_flip_axes if cam_flip_axes is None else cam_flip_axes
+    flips = (model.card.recommended_cam_flip_axes if heatmap.flip_axes is None
+             else heatmap.flip_axes)
     return (yield from predict(
-        reading.volume, model, device=device, cam_head=cam_head, cam_layer=cam_layer,
+        reading.volume, model, device=device, cam_head=heatmap.head, cam_layer=heatmap.layer,
         cam_flip_axes=tuple(flips),
     ))
 
@@ -119,9 +131,7 @@ def read_study(
     device: str = "auto",
     hu_range: tuple[float, float] | None = None,
     measure: bool = True,
-    cam_head: str | None = "volume",
-    cam_layer: str = "layer4",
-    cam_flip_axes: tuple[str, ...] | None = None,
+    heatmap: HeatmapOptions = HeatmapOptions(),
 ) -> Generator[Progress, None, StudyReading]:
     """Read one study: scan, load, measure and predict; yields :class:`Progress`, returns the
     :class:`StudyReading`.
@@ -129,15 +139,13 @@ def read_study(
     ``model``: a loaded model, None for the active one (registry, else the bundled demo, else the
     loudly labelled untrained network), or :data:`NO_MODEL` to measure only (the reading then
     says why it has no prediction). ``hu_range``: the blood range in HU (default 50-90).
-    ``measure`` False skips the measurement (``ichmodel predict``). The other arguments go to
-    :func:`ichmodel.predict.predict`. Closing the generator between steps cancels.
+    ``measure`` False skips the measurement (``ichmodel predict``); ``heatmap`` chooses the
+    Grad-CAM (:class:`HeatmapOptions`). Closing the generator between steps cancels.
     """
     measure_params(hu_range)  # a bad range fails before anything slow
     reading = yield from open_study(source, series_uid=series_uid)
-    return (yield from complete_reading(
-        reading, model=model, device=device, hu_range=hu_range, measure=measure,
-        cam_head=cam_head, cam_layer=cam_layer, cam_flip_axes=cam_flip_axes,
-    ))
+    return (yield from complete_reading(reading, model=model, device=device, hu_range=hu_range,
+                                        measure=measure, heatmap=heatmap))
 
 
 def complete_reading(
@@ -147,9 +155,7 @@ def complete_reading(
     device: str = "auto",
     hu_range: tuple[float, float] | None = None,
     measure: bool = True,
-    cam_head: str | None = "volume",
-    cam_layer: str = "layer4",
-    cam_flip_axes: tuple[str, ...] | None = None,
+    heatmap: HeatmapOptions = HeatmapOptions(),
 ) -> Generator[Progress, None, StudyReading]:
     """Measure and predict a reading that holds its volume (the arguments of
     :func:`read_study`); ``ichmodel batch`` calls it on each study of a folder."""
@@ -169,8 +175,6 @@ def complete_reading(
 
         model = default_model()
     identity = ModelIdentity.of(model)
-    prediction = yield from predict_reading(
-        reading.with_model(identity), model, device=device, cam_head=cam_head,
-        cam_layer=cam_layer, cam_flip_axes=cam_flip_axes,
-    )
+    prediction = yield from predict_reading(reading.with_model(identity), model, device=device,
+                                            heatmap=heatmap)
     return reading.with_prediction(prediction, identity)
