@@ -67,17 +67,22 @@ def process_job(job: BatchJob, request: BatchRequest) -> list[Row]:
 def _read_one(key: str, scan, study_uid: str, request: BatchRequest) -> Row:
     from ichmodel.io.load import select_series
     from ichmodel.progress import run_to_completion
-    from ichmodel.reading import NO_MODEL, HeatmapOptions, complete_reading, load_reading
+    from ichmodel.reading import (
+        NO_MODEL,
+        HeatmapOptions,
+        ReadOptions,
+        complete_reading,
+        load_reading,
+    )
 
     t0 = time.perf_counter()
     try:
         series = select_series(scan, None)
         reading = run_to_completion(load_reading(scan, series, key))
         model = _model(request) if request.predicts else NO_MODEL
-        reading = run_to_completion(complete_reading(
-            reading, model=model, device=request.device, hu_range=request.hu_range,
-            heatmap=HeatmapOptions(head=None),
-        ))
+        options = ReadOptions(model=model, device=request.device, hu_range=request.hu_range,
+                              heatmap=HeatmapOptions(head=None))
+        reading = run_to_completion(complete_reading(reading, options))
     except ICHError as exc:
         return error_row(key, str(exc), study_uid=study_uid)
     except Exception as exc:  # noqa: BLE001 - an unexpected failure is that study's row

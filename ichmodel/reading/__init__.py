@@ -34,6 +34,7 @@ _LAZY = {
     "KeySlice": "ichmodel.reading.key_slices",
     "choose_key_slices": "ichmodel.reading.key_slices",
     "ModelIdentity": "ichmodel.reading.types",
+    "ReadOptions": "ichmodel.reading.read",
     "StudyReading": "ichmodel.reading.types",
     "mask_labels": "ichmodel.reading.types",
 }
@@ -43,6 +44,7 @@ __all__ = [
     "KeySlice",
     "ModelIdentity",
     "NO_MODEL",
+    "ReadOptions",
     "StudyReading",
     "choose_key_slices",
     "complete_reading",
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
     from ichmodel.reading.read import (
         NO_MODEL,
         HeatmapOptions,
+        ReadOptions,
         complete_reading,
         load_reading,
         measure_params,

@@ -123,6 +123,17 @@ def predict_reading(
     ))
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """How a loaded study is measured and predicted (see :func:`read_study`)."""
+
+    model: LoadedModel | str | None = None
+    device: str = "auto"
+    hu_range: tuple[float, float] | None = None
+    measure: bool = True
+    heatmap: HeatmapOptions = HeatmapOptions()
+
+
 def read_study(
     source: StudySource,
     *,
@@ -142,30 +153,25 @@ def read_study(
     ``measure`` False skips the measurement (``ichmodel predict``); ``heatmap`` chooses the
     Grad-CAM (:class:`HeatmapOptions`). Closing the generator between steps cancels.
     """
+    options = ReadOptions(model, device, hu_range, measure, heatmap)
     measure_params(hu_range)  # a bad range fails before anything slow
     reading = yield from open_study(source, series_uid=series_uid)
-    return (yield from complete_reading(reading, model=model, device=device, hu_range=hu_range,
-                                        measure=measure, heatmap=heatmap))
+    return (yield from complete_reading(reading, options))
 
 
 def complete_reading(
-    reading: StudyReading,
-    *,
-    model: LoadedModel | str | None = None,
-    device: str = "auto",
-    hu_range: tuple[float, float] | None = None,
-    measure: bool = True,
-    heatmap: HeatmapOptions = HeatmapOptions(),
+    reading: StudyReading, options: ReadOptions = ReadOptions()
 ) -> Generator[Progress, None, StudyReading]:
-    """Measure and predict a reading that holds its volume (the arguments of
-    :func:`read_study`); ``ichmodel batch`` calls it on each study of a folder."""
-    params = measure_params(hu_range)
-    if measure:
+    """Measure and predict a reading that holds its volume (``ichmodel batch`` calls it on each
+    study of a folder; :func:`read_study` after opening one)."""
+    params = measure_params(options.hu_range)
+    if options.measure:
         yield Progress("measure", 0, 1, "Measuring the hematoma")
         from ichmodel.measure import measure as measure_volume
 
         reading = reading.with_measurement(measure_volume(reading.volume, params))
         yield Progress("measure", 1, 1, "Measured")
+    model = options.model
     if isinstance(model, str):
         if model != NO_MODEL:
             raise ValueError(f"model is a LoadedModel, None or {NO_MODEL!r}, got {model!r}")
@@ -175,6 +181,6 @@ def complete_reading(
 
         model = default_model()
     identity = ModelIdentity.of(model)
-    prediction = yield from predict_reading(reading.with_model(identity), model, device=device,
-                                            heatmap=heatmap)
+    prediction = yield from predict_reading(reading.with_model(identity), model,
+                                            device=options.device, heatmap=options.heatmap)
     return reading.with_prediction(prediction, identity)

@@ -43,6 +43,15 @@ def _ml(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} ml"
 
 
+def _group(title: str) -> tuple[QGroupBox, QVBoxLayout, QFormLayout]:
+    """A titled box holding a form, in a column that wrapped labels can be added to below it."""
+    box = QGroupBox(title)
+    column = QVBoxLayout(box)
+    form = QFormLayout()
+    column.addLayout(form)
+    return box, column, form
+
+
 def _value_label() -> QLabel:
     label = QLabel("—")
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -76,10 +85,7 @@ class ResultsPanel(QWidget):
         layout.addWidget(self.banner)
 
         # --- volumes ---
-        box = QGroupBox("Hematoma volume")
-        column = QVBoxLayout(box)
-        form = QFormLayout()
-        column.addLayout(form)
+        box, column, form = _group("Hematoma volume")
         self.model_volume = _value_label()
         self.planimetric_volume = _value_label()
         self.abc2_volume = _value_label()
@@ -191,10 +197,7 @@ class ResultsPanel(QWidget):
         layout.addWidget(box)
 
         # --- model ---
-        box = QGroupBox("Model")
-        column = QVBoxLayout(box)
-        form = QFormLayout()
-        column.addLayout(form)
+        box, column, form = _group("Model")
         self.model_name = _value_label()
         self.device = _value_label()
         self.timings = _value_label()
