@@ -26,6 +26,15 @@ def study_command(
     return parser
 
 
+def action_command(subparsers, name: str, *, help: str, description: str):
+    """A subcommand with actions of its own (``ichmodel models list``): returns the actions'
+    subparsers; one action must be given."""
+    parser = subparsers.add_parser(name, help=help, description=description)
+    actions = parser.add_subparsers(dest=f"{name}_command", metavar="ACTION")
+    actions.required = True
+    return parser, actions
+
+
 def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, default=_json_default))
 

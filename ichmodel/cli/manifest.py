@@ -19,9 +19,9 @@ _DESCRIPTION = "Training/evaluation manifests (study, volume_ml, poor_outcome, s
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("manifest", help=_HELP, description=_DESCRIPTION)
-    sub = p.add_subparsers(dest="manifest_command", metavar="ACTION")
-    sub.required = True
+    from ichmodel.cli._output import action_command
+
+    p, sub = action_command(subparsers, "manifest", help=_HELP, description=_DESCRIPTION)
     build = sub.add_parser(
         "build",
         help="pair a folder's studies with a label CSV and write a manifest",

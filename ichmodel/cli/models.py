@@ -17,9 +17,9 @@ _DESCRIPTION = "Manage the model registry (user data folder)."
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("models", help=_HELP, description=_DESCRIPTION)
-    sub = p.add_subparsers(dest="models_command", metavar="ACTION")
-    sub.required = True
+    from ichmodel.cli._output import action_command
+
+    p, sub = action_command(subparsers, "models", help=_HELP, description=_DESCRIPTION)
     ls = sub.add_parser("list", help="list models (the active one is marked)")
     ls.add_argument("--json", action="store_true")
     use = sub.add_parser("use", help="make a model active")

@@ -30,7 +30,7 @@ class AugmentConfig:
     #: A network has no reason to put its Grad-CAM evidence *on* the bleed rather than at a
     #: fixed offset from it along an axis it never sees flipped (the LR flip keeps x centred);
     #: these flips push it to centre y and z too. (The shipped demo model instead averages its
-    #: Grad-CAM over flips at inference, ``LoadedModel.cam_flip_axes``: 3 epochs of a CPU
+    #: Grad-CAM over flips at inference, its card's ``recommended_cam_flip_axes``: 3 epochs of a CPU
     #: fine-tune with these flips only moved its front-back offset from ~20 to ~13 voxels.)
     flip_ap_probability: float = 0.0
     flip_si_probability: float = 0.0
