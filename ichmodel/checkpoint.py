@@ -45,6 +45,7 @@ from ichmodel.labels import LabelTransform
 from ichmodel.model_card import UNTRAINED_BANNER, ModelCard, Provenance
 from ichmodel.nets.resnet3d import ICHNet, NetConfig
 from ichmodel.notices import Notice, Source, texts
+from ichmodel.ood_gate import FeatureGate
 from ichmodel.preprocess import PreprocessConfig
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,10 @@ class LoadedModel:
     weights_dtype: str = "float32"
     #: Problems met while choosing this model (e.g. the active model failed to load).
     load_warnings: tuple[str, ...] = ()
+    #: Whether a scan looks like its training data (None: no gate was fitted).
+    gate: FeatureGate | None = None
+    #: Temperature of the outcome head's softmax, fitted on held-out cases (1: none fitted).
+    outcome_temperature: float = 1.0
 
     @property
     def provenance(self) -> Provenance:
@@ -139,6 +144,8 @@ def _config_sha256(doc: Mapping[str, Any]) -> str:
     else:
         card = doc.get("card")
         hashed["provenance"] = card.get("provenance") if isinstance(card, Mapping) else None
+        hashed["ood_gate"] = doc.get("ood_gate")
+        hashed["outcome_temperature"] = doc.get("outcome_temperature")
     canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -172,13 +179,16 @@ def save_checkpoint(
     dtype: str = "float32",
     label_transform: LabelTransform | None = None,
     write_sidecar: bool = True,
+    gate: FeatureGate | None = None,
+    outcome_temperature: float = 1.0,
 ) -> Path:
     """Write ``net``'s weights and their description atomically; returns the path.
 
     ``dtype`` 'float16' halves the file (the demo model); floating tensors are cast, integer
     buffers kept. ``training`` (provenance: data, seeds, epochs, ...) and ``metrics`` must be
     JSON-serialisable. Loading gives the net back bit-exactly (in fp32 after an fp16 save).
-    The card's ``provenance`` (site, synthetic, untrained) is part of the config digest.
+    The card's ``provenance`` (site, synthetic, untrained), the out-of-distribution ``gate``
+    and the outcome head's ``outcome_temperature`` are part of the config digest.
     """
     from safetensors.torch import save_file
 
@@ -208,6 +218,8 @@ def save_checkpoint(
         "label_transform": (label_transform or LabelTransform()).to_dict(),
         "weights_dtype": dtype,
         "weights_sha256": weights_sha256(tensors),
+        "ood_gate": gate.to_doc() if gate is not None else None,
+        "outcome_temperature": _check_temperature(outcome_temperature),
         "card": card.to_dict(),
         "training": dict(training or {}),
         "metrics": dict(metrics or {}),
@@ -290,6 +302,8 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedMod
         preprocess_config = PreprocessConfig.from_dict(doc["preprocess_config"])
         label_transform = LabelTransform.from_dict(doc["label_transform"])
         card = _card_from_document(doc)
+        gate = FeatureGate.from_doc(doc["ood_gate"]) if doc.get("ood_gate") else None
+        temperature = _check_temperature(doc.get("outcome_temperature") or 1.0)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{name}: its recorded configuration is invalid ({exc})") from exc
     tensors = load_file(str(path), device="cpu")
@@ -343,7 +357,16 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedMod
         training=dict(doc.get("training") or {}),
         created_utc=str(doc.get("created_utc", "")),
         weights_dtype=str(doc.get("weights_dtype", "float32")),
+        gate=gate,
+        outcome_temperature=temperature,
     )
+
+
+def _check_temperature(value: float) -> float:
+    value = float(value)
+    if not (value > 0 and value < 1e3):
+        raise ValueError(f"the outcome temperature must be a positive number, got {value}")
+    return value
 
 
 def _card_from_document(doc: Mapping[str, Any]) -> ModelCard:

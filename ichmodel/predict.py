@@ -69,6 +69,18 @@ class Prediction:
     notices: tuple[Notice, ...] = ()
     #: Axes whose flips the Grad-CAM was averaged over (the caller's ``cam_flip_axes``).
     cam_flip_axes: tuple[str, ...] = ()
+    #: The model's out-of-distribution score of this scan (Mahalanobis distance of its pooled
+    #: features, :mod:`ichmodel.ood_gate`) and whether it is within the gate's threshold; both
+    #: None for a model without a gate.
+    ood_score: float | None = None
+    in_distribution: bool | None = None
+    #: The gate's threshold the score was compared with.
+    ood_threshold: float | None = None
+
+    @property
+    def trusted(self) -> bool:
+        """False when the model's gate says it has not seen scans like this one."""
+        return self.in_distribution is not False
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -85,6 +97,9 @@ class Prediction:
             "cam_head": self.cam_head,
             "cam_layer": self.cam_layer,
             "cam_flip_axes": list(self.cam_flip_axes),
+            "in_distribution": self.in_distribution,
+            "ood_score": None if self.ood_score is None else round(self.ood_score, 4),
+            "ood_threshold": None if self.ood_threshold is None else round(self.ood_threshold, 4),
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
             "notices": [n.to_dict() for n in self.notices],
         }
@@ -116,6 +131,14 @@ class Predictor:
     ) -> tuple[NetOutput, torch.Tensor | None]:
         """Outputs (fp32, on CPU) for a (B, C, z, y, x) batch, and the ``capture`` stage's
         activation (for :meth:`explain`) when asked."""
+        out, activation, _ = self.forward_with_features(x, capture)
+        return out, activation
+
+    def forward_with_features(
+        self, x: torch.Tensor, capture: str | None = None
+    ) -> tuple[NetOutput, torch.Tensor | None, torch.Tensor]:
+        """:meth:`forward`, plus the encoder's globally average-pooled features (B, C) fp32 on
+        the CPU (what the out-of-distribution gate scores)."""
         plan = self.plan
         with self._lock, torch.inference_mode():
             x = x.to(plan.device, torch.float32).contiguous(memory_format=plan.memory_format)
@@ -129,7 +152,8 @@ class Predictor:
                 activation = cap.activation
             out = self.net.heads(features.float())
             out = NetOutput(out.size_mm.float().cpu(), out.logits.float().cpu())
-        return out, activation
+            pooled = features.float().mean(dim=(2, 3, 4)).cpu()
+        return out, activation, pooled
 
     def explain(self, activation: torch.Tensor, layer: str, head: str) -> torch.Tensor:
         """Unnormalised Grad-CAM (B, z', y', x') on CPU from a captured stage activation."""
@@ -223,10 +247,27 @@ def predict(
     flips = flip_sets(cam_flip_axes) if cam_head else [()]
     x = model_input.tensor()
     batch = torch.cat([x.flip(dims) if dims else x for dims in flips])  # flips[0] is ()
-    out, activation = predictor.forward(batch, capture=cam_layer if cam_head else None)
+    out, activation, pooled = predictor.forward_with_features(
+        batch, capture=cam_layer if cam_head else None
+    )
     timings["forward"] = time.perf_counter() - t
     size_mm = float(out.size_mm[0])
-    probability = float(torch.softmax(out.logits[0], dim=0)[1])
+    # the outcome head's temperature, fitted on held-out cases (1 when none was)
+    probability = float(torch.softmax(out.logits[0] / model.outcome_temperature, dim=0)[1])
+    ood_score = in_distribution = None
+    if model.gate is not None:
+        t = time.perf_counter()
+        ood_score = float(model.gate.scores(pooled[:1].numpy())[0])
+        in_distribution = bool(ood_score <= model.gate.threshold)
+        if not in_distribution:
+            found.append(notices.critical(
+                "model.out_of_distribution",
+                f"this model has not seen scans like this one (out-of-distribution score "
+                f"{ood_score:.1f}, above {model.gate.threshold:.1f} of its training data): its "
+                "volume and probability are not shown; trust the measurement",
+                Source.MODEL,
+            ))
+        timings["gate"] = time.perf_counter() - t
     if not (math.isfinite(size_mm) and math.isfinite(probability)):
         found.append(notices.critical(
             "model.non_finite_output",
@@ -281,6 +322,9 @@ def predict(
         cam_head=cam_head,
         cam_layer=cam_layer if cam_head else None,
         cam_flip_axes=cam_flip_axes if cam_head else (),
+        ood_score=ood_score,
+        in_distribution=in_distribution,
+        ood_threshold=model.gate.threshold if model.gate is not None else None,
         model_name=model.name,
         model_sha256=model.sha256,
         device=predictor.plan.description,

@@ -14,8 +14,8 @@ COLUMNS: tuple[str, ...] = (
     "job", "study_uid", "series_uid", "series_description", "status", "error",
     "planimetric_volume_ml", "abc2_volume_ml", "abc2_a_mm", "abc2_b_mm", "abc2_c_mm",
     "abc2_slice_index", "location", "ivh", "ivh_volume_ml", "n_hematomas", "hu_min", "hu_max",
-    "model_name", "model_sha256", "model_provenance", "model_volume_ml",
-    "poor_outcome_probability", "volumes_disagree", "notice_codes",
+    "model_name", "model_sha256", "model_provenance", "model_in_distribution", "model_ood_score",
+    "model_volume_ml", "poor_outcome_probability", "volumes_disagree", "notice_codes",
     "seconds_read", "seconds_measure", "seconds_predict",
 )
 #: Columns that may differ between two runs of the same cohort.
@@ -54,6 +54,8 @@ def reading_row(job: str, reading: StudyReading, seconds_read: float) -> Row:
         row.update(
             model_name=model.name, model_sha256=model.sha256,
             model_provenance=model.provenance.value,
+            model_in_distribution=p.in_distribution,
+            model_ood_score=_number(p.ood_score),
             model_volume_ml=_number(p.predicted_volume_ml),
             poor_outcome_probability=_number(p.poor_outcome_probability, 6),
             seconds_predict=_number(p.timings_s.get("total"), 3),

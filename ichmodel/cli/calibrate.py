@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from ichmodel.errors import InputError
     from ichmodel.progress import run_to_completion
     from ichmodel.registry import data_dir
-    from ichmodel.train.calibrate import calibrate_manifest, save_calibrated
+    from ichmodel.train.calibrate import calibrate_and_trust, save_calibrated
 
     if args.out.suffix.lower() != ".safetensors":
         raise InputError(f"--out must name a .safetensors file, got {args.out.name}")
@@ -45,16 +45,19 @@ def run(args: argparse.Namespace) -> int:
     model = load_checkpoint(args.checkpoint) if args.checkpoint else default_model()
     bar = ProgressBar(enabled=None if not args.json else False)
     try:
-        fit = run_to_completion(
-            calibrate_manifest(args.manifest, model, cache_dir=args.cache or data_dir() / "cache",
-                               device=args.device, exclude_rows=args.exclude_rows),
+        _, fit, trust = run_to_completion(
+            calibrate_and_trust(args.manifest, model,
+                                cache_dir=args.cache or data_dir() / "cache",
+                                device=args.device, exclude_rows=args.exclude_rows),
             bar,
         )
     finally:
         bar.close()
     path = save_calibrated(model, fit, args.out, {"manifest": str(args.manifest),
-                                                  "excluded_rows": list(args.exclude_rows)})
+                                                  "excluded_rows": list(args.exclude_rows)},
+                           trust)
     out = {"model": model.name, "from_sha256": model.sha256, "out": str(path), **fit.to_dict(),
+           **trust.to_dict(),
            "note": "the MAE after is measured on the cases it was fitted to; evaluate on others"}
     if args.json:
         print_json(out)
@@ -65,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         ["reference voxel (mm^3)", f"{fit.label_transform.reference_voxel_mm3:.4g}"],
         ["MAE before (ml)", f"{fit.mae_ml_before:.4g}"],
         ["MAE after (ml, same cases)", f"{fit.mae_ml_after:.4g}"],
+        ["out-of-distribution threshold", f"{trust.gate.threshold:.4g}"],
+        ["outcome temperature", f"{trust.outcome_temperature:.4g}"],
         ["written", str(path)],
     ])
     print("note: the MAE after is measured on the cases it was fitted to; "

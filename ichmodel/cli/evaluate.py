@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from ichmodel.progress import run_to_completion
     from ichmodel.registry import data_dir
     from ichmodel.train.evaluate import evaluate_manifest
-    from ichmodel.train.plots import roc_png, scatter_png
+    from ichmodel.train.metrics import reliability_bins
+    from ichmodel.train.plots import reliability_png, roc_png, scatter_png
 
     plan_for(args.device)
     model = load_checkpoint(args.checkpoint) if args.checkpoint else default_model()
@@ -82,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
                                        result.metrics.auc))
         else:
             warnings.append("no ROC plot: the labelled cases do not hold both outcomes")
+        labelled = [(c.poor_outcome, c.poor_outcome_probability) for c in result.cases
+                    if c.poor_outcome is not None]
+        if labelled:
+            bins = reliability_bins([y for y, _ in labelled], [p for _, p in labelled])
+            plots["reliability"] = str(reliability_png(args.plots / "reliability.png", *bins,
+                                                       ece=result.metrics.ece))
         out["plots"] = plots
     if args.json:
         print_json(out)
@@ -95,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
                                        if m.n_mape_skipped_zero else "")],
         ["accuracy", _f(m.accuracy) + f" (n={m.n_outcome})"],
         ["auc", _f(m.auc)],
+        ["ece", _f(m.ece)],
+        ["brier", _f(m.brier)],
+        ["out of distribution", "no gate" if result.flagged_fraction is None
+         else f"{100 * result.flagged_fraction:.1f} % of cases flagged"],
         ["model", f"{result.model_name} ({result.model_sha256[:12]})"],
         ["device", result.device],
     ]

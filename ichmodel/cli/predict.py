@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     rows = [
         ("predicted volume", f"{prediction.predicted_volume_ml:.2f} ml"),
         ("poor-outcome probability", f"{prediction.poor_outcome_probability:.3f}"),
+        ("in distribution", _gate_text(prediction)),
         ("model", f"{prediction.model_name} (sha256 {prediction.model_sha256[:12]}, "
                   f"{reading.model.provenance.value})"),
         ("device", prediction.device),
@@ -120,6 +121,13 @@ def run(args: argparse.Namespace) -> int:
     for warning in summary["warnings"]:
         print(f"warning: {warning}")
     return 0
+
+
+def _gate_text(prediction) -> str:
+    if prediction.in_distribution is None:
+        return "not checked (the model has no out-of-distribution gate)"
+    verdict = "yes" if prediction.in_distribution else "NO: the model has not seen scans like this"
+    return f"{verdict} (score {prediction.ood_score:.1f}, threshold {prediction.ood_threshold:.1f})"
 
 
 def _flip_axes(text: str) -> tuple[str, ...]:

@@ -150,14 +150,21 @@ class StudyReading:
 
     @property
     def model_volume_ml(self) -> float | None:
+        """The model's volume as it came out (see :attr:`model_trusted` before showing it)."""
         return None if self.prediction is None else self.prediction.predicted_volume_ml
 
     @property
+    def model_trusted(self) -> bool:
+        """A prediction exists and the model's gate does not call the scan out of distribution.
+        An untrusted model's volume and probability are never shown as plain numbers."""
+        return self.prediction is not None and self.prediction.trusted
+
+    @property
     def volumes_disagree(self) -> bool:
-        """The planimetric, ABC/2 and model volumes disagree (:func:`rules.volumes_disagree`)."""
-        return rules.volumes_disagree(
-            (self.planimetric_volume_ml, self.abc2_volume_ml, self.model_volume_ml)
-        )
+        """The planimetric, ABC/2 and (when trusted) model volumes disagree
+        (:func:`rules.volumes_disagree`); an out-of-distribution model is left out."""
+        model_ml = self.model_volume_ml if self.model_trusted else None
+        return rules.volumes_disagree((self.planimetric_volume_ml, self.abc2_volume_ml, model_ml))
 
     @property
     def largest_hematoma_slice(self) -> int | None:

@@ -111,16 +111,54 @@ def calibrate_manifest(
     return fit
 
 
+def calibrate_and_trust(
+    manifest: str | Path,
+    model: Any,
+    *,
+    cache_dir: str | Path,
+    device: str = "auto",
+    exclude_rows: Sequence[int] = (),
+) -> Generator[Progress, None, tuple[Any, VoxelScaleFit, Any]]:
+    """A site's calibration in one pass over its manifest: the voxel scaling (all cases), then
+    the out-of-distribution gate (fitted on half the cases, threshold from the other half) and
+    the outcome temperature (the other half's labelled cases). Returns the calibrated model
+    (a LoadedModel, weights unchanged), the voxel fit and the :class:`TrustFit`."""
+    from ichmodel.train.trust_fit import halves, trust_cases
+
+    cache, cases = yield from cache_manifest(manifest, model, cache_dir, exclude_rows)
+    fit = yield from calibrate_cases(model, cache, cases, device=device)
+    training = dict(model.training or {})
+    training["voxel_scale_calibration"] = {"from_sha256": model.sha256,
+                                           "manifest": str(manifest), "fit": fit.to_dict()}
+    calibrated = dataclasses.replace(model, label_transform=fit.label_transform,
+                                     training=training)
+    fit_half, held_half = halves(cases)
+    if len(fit_half) < 3 or len(held_half) < 2:
+        raise TrainingError(f"{len(cases)} cases are too few to fit the out-of-distribution "
+                            "gate (at least 5); add cases to the manifest")
+    trust = yield from trust_cases(
+        calibrated, cache, fit_half, held_half, device=device,
+        fitted_on=f"{len(fit_half)} + {len(held_half)} cases of {Path(manifest).name}",
+    )
+    return calibrated, fit, trust
+
+
 def save_calibrated(
-    model: Any, fit: VoxelScaleFit, path: str | Path, provenance: Mapping[str, Any]
+    model: Any, fit: VoxelScaleFit, path: str | Path, provenance: Mapping[str, Any],
+    trust: Any = None,
 ) -> Path:
-    """``model``'s weights, configs and card with the fitted transform, written to ``path``;
+    """``model``'s weights, configs and card with the fitted transform (and ``trust``, a
+    :class:`~ichmodel.train.trust_fit.TrustFit`, when given), written to ``path``;
     ``training["voxel_scale_calibration"]`` records the fit and ``provenance``."""
     from ichmodel.checkpoint import save_checkpoint
+    from ichmodel.train.trust_fit import save_with_trust
 
     training = dict(model.training or {})
     training["voxel_scale_calibration"] = {"from_sha256": model.sha256, **dict(provenance),
                                            "fit": fit.to_dict()}
+    if trust is not None:
+        return save_with_trust(dataclasses.replace(model, training=training), trust, path,
+                               provenance, label_transform=fit.label_transform)
     return save_checkpoint(
         path, model.net, net_config=model.net_config, preprocess_config=model.preprocess_config,
         card=model.card, training=training, metrics=model.metrics, dtype=model.weights_dtype,

@@ -33,6 +33,8 @@ class CasePrediction:
     predicted_ml: float
     poor_outcome: int | None
     poor_outcome_probability: float
+    #: The model's out-of-distribution verdict for the case (None: the model has no gate).
+    in_distribution: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,16 @@ class EvaluationResult:
     model_sha256: str
     device: str
     warnings: tuple[str, ...] = ()
+    #: The encoder's pooled features (n, C) and the outcome head's raw logits (n, 2) of each
+    #: case, in case order (what the out-of-distribution gate and the temperature are fitted on).
+    features: np.ndarray | None = None
+    logits: np.ndarray | None = None
+    #: Share of the cases the model's gate calls out of distribution (None: no gate).
+    flagged_fraction: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = self.metrics.to_dict()
+        d["flagged_out_of_distribution"] = self.flagged_fraction
         d["model"] = {"name": self.model_name, "sha256": self.model_sha256}
         d["device"] = self.device
         d["cases"] = [c.__dict__ for c in self.cases]
@@ -85,22 +94,36 @@ def evaluate_cases(
         raise TrainingError(str(exc)) from exc
     loader = make_loader(dataset, _ordered(len(cases), batch_size), device=plan.device)
     sizes: list[np.ndarray] = []
-    probs: list[np.ndarray] = []
+    logits: list[np.ndarray] = []
+    pooled: list[np.ndarray] = []
     done = 0
     try:
         with torch.inference_mode():
             for x, _, _, _ in loader:
                 x = x.to(plan.device).contiguous(memory_format=plan.memory_format)
                 with plan.autocast():
-                    out = net(x)
+                    features = net.encode(x)
+                    out = net.heads(features)
                 sizes.append(out.size_mm.float().reshape(-1).cpu().numpy())
-                probs.append(torch.softmax(out.logits.float(), 1)[:, 1].cpu().numpy())
+                logits.append(out.logits.float().cpu().numpy())
+                pooled.append(features.float().mean(dim=(2, 3, 4)).cpu().numpy())
                 done += int(x.shape[0])
                 yield Progress("evaluate", done, len(cases), f"{done}/{len(cases)} cases")
     finally:
         net.train(was_training)
     predicted_ml = dataset.to_ml(np.concatenate(sizes), np.arange(len(cases))).reshape(-1)
-    prob = np.concatenate(probs).astype(np.float64)
+    all_logits = np.concatenate(logits).astype(np.float64)
+    all_features = np.concatenate(pooled).astype(np.float64)
+    # the probabilities predict() reports: the model's outcome temperature applied
+    scaled = all_logits / float(model.outcome_temperature)
+    scaled -= scaled.max(axis=1, keepdims=True)
+    prob = np.exp(scaled[:, 1]) / np.exp(scaled).sum(axis=1)
+    verdicts: list[bool | None] = [None] * len(cases)
+    flagged = None
+    if model.gate is not None:
+        inside = model.gate.scores(all_features) <= model.gate.threshold
+        verdicts = [bool(v) for v in inside]
+        flagged = float(1.0 - inside.mean())
     reference = np.array([c.volume_ml for c in cases], dtype=np.float64)
     labels = [c.poor_outcome for c in cases]
     metrics = evaluation_metrics(predicted_ml, reference, labels, prob)
@@ -115,8 +138,8 @@ def evaluate_cases(
             f"MAPE skips {metrics.n_mape_skipped_zero} case(s) whose reference volume is 0 ml"
         )
     rows = tuple(
-        CasePrediction(c.case_id, c.volume_ml, float(p), c.poor_outcome, float(q))
-        for c, p, q in zip(cases, predicted_ml, prob, strict=True)
+        CasePrediction(c.case_id, c.volume_ml, float(p), c.poor_outcome, float(q), v)
+        for c, p, q, v in zip(cases, predicted_ml, prob, verdicts, strict=True)
     )
     return EvaluationResult(
         metrics=metrics,
@@ -126,6 +149,9 @@ def evaluate_cases(
         model_sha256=str(getattr(model, "sha256", "")),
         device=plan.description,
         warnings=tuple(warnings),
+        features=all_features,
+        logits=all_logits,
+        flagged_fraction=flagged,
     )
 
 

@@ -277,7 +277,32 @@ def fine_tune(
             )
     run = yield from train(data, start, request.run_dir, config, resume=request.resume,
                            extra_loss_terms=request.extra_loss_terms, world=world)
+    if world.is_main:
+        yield from _fit_trust(run, data, config)
     return FineTuneResult(run, data, report, start.source, start.provenance)
+
+
+def _fit_trust(run: TrainResult, data: TrainData, config: TrainConfig
+               ) -> Generator[Progress, None, None]:
+    """The gate and temperature of the run's own cases into its checkpoints (a site model
+    trusts the site's scans; see :mod:`ichmodel.train.trust_fit`)."""
+    from ichmodel.train.split import Split
+    from ichmodel.train.trust_fit import refit_run_checkpoints
+
+    checkpoints = [p for p in (run.best_checkpoint, run.last_checkpoint) if p is not None]
+    split_file = Path(run.run_dir) / "split.json"
+    if not checkpoints or not split_file.is_file():
+        return
+    split = Split.load(split_file)
+    by_id = {c.case_id: c for c in data.cases}
+    yield Progress("trust", 0, None, "fitting the out-of-distribution gate and temperature")
+    trust = yield from refit_run_checkpoints(
+        checkpoints, data.cache, [by_id[i] for i in split.train if i in by_id],
+        [by_id[i] for i in split.val if i in by_id], device=config.device,
+    )
+    if trust is None:
+        log.warning("too few cases to fit the out-of-distribution gate; the run's model has "
+                    "none (its predictions are not checked against its training data)")
 
 
 def _split(split_file: Path | None) -> Split | None:

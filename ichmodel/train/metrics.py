@@ -52,6 +52,9 @@ class EvaluationMetrics:
     n_outcome: int
     accuracy: float | None
     auc: float | None
+    #: Expected calibration error (10 equal-width bins) and Brier score of the probabilities.
+    ece: float | None = None
+    brier: float | None = None
 
     def to_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -155,7 +158,7 @@ def evaluation_metrics(
     AUC is None when the labelled cases hold only one class; accuracy None when none is labelled.
     """
     reg = regression_metrics(predicted_ml, reference_ml)
-    acc = auc = None
+    acc = auc = ece = brier = None
     n_outcome = 0
     if outcome_labels is not None and outcome_probabilities is not None:
         raw = [np.nan if v is None else float(v) for v in outcome_labels]
@@ -168,6 +171,7 @@ def evaluation_metrics(
         if n_outcome:
             y = lab[keep].astype(np.int64)
             acc = accuracy(y, prob[keep], threshold)
+            ece, brier = expected_calibration_error(y, prob[keep]), brier_score(y, prob[keep])
             if 0 < y.sum() < y.size:
                 auc = roc_auc(y, prob[keep])
     return EvaluationMetrics(
@@ -179,7 +183,66 @@ def evaluation_metrics(
         n_outcome=n_outcome,
         accuracy=acc,
         auc=auc,
+        ece=ece,
+        brier=brier,
     )
+
+
+def reliability_bins(
+    labels: Sequence[int] | np.ndarray, probabilities: Sequence[float] | np.ndarray,
+    n_bins: int = 10,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-width probability bin: the mean predicted probability, the observed rate of
+    poor outcome and the number of cases (empty bins have NaN rates)."""
+    y, p = _check_labels(labels, probabilities)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.bincount(which, weights=p, minlength=n_bins) / count
+        rate = np.bincount(which, weights=y, minlength=n_bins) / count
+    return mean_p, rate, count
+
+
+def expected_calibration_error(
+    labels: Sequence[int] | np.ndarray, probabilities: Sequence[float] | np.ndarray,
+    n_bins: int = 10,
+) -> float:
+    """ECE (Naeini et al. 2015; Guo et al. 2017): Σ_bins (n_b / n) |observed rate − mean p|."""
+    mean_p, rate, count = reliability_bins(labels, probabilities, n_bins)
+    used = count > 0
+    return float(np.sum(count[used] / count.sum() * np.abs(rate[used] - mean_p[used])))
+
+
+def brier_score(
+    labels: Sequence[int] | np.ndarray, probabilities: Sequence[float] | np.ndarray
+) -> float:
+    """Mean squared difference between the probability and the 0/1 outcome."""
+    y, p = _check_labels(labels, probabilities)
+    return float(np.mean((p - y) ** 2))
+
+
+def fit_temperature(logits: np.ndarray, labels: Sequence[int] | np.ndarray) -> float:
+    """Temperature scaling (Guo et al. 2017, "On Calibration of Modern Neural Networks"): the T
+    that minimises the negative log-likelihood of softmax(logits / T) on held-out labelled cases
+    (a 1-D search on log T in [0.05, 20]); 1 when the cases cannot tell."""
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(labels).astype(np.int64).reshape(-1)
+    if z.ndim != 2 or z.shape[1] != 2 or len(z) != len(y):
+        raise ValueError(f"logits must be (n, 2) for n labels, got {z.shape} and {y.shape}")
+    if len(y) < 2 or y.min() == y.max():
+        return 1.0
+
+    def nll(log_t: float) -> float:
+        s = z / np.exp(log_t)
+        s = s - s.max(axis=1, keepdims=True)
+        log_p = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+        return float(-log_p[np.arange(len(y)), y].mean())
+
+    from scipy.optimize import minimize_scalar
+
+    best = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(best.x)) if best.success and nll(best.x) < nll(0.0) else 1.0
 
 
 def finite_or_none(value: float | None) -> float | None:

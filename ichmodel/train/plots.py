@@ -157,6 +157,26 @@ def roc_png(path: str | Path, fpr: np.ndarray, tpr: np.ndarray, auc: float | Non
     return c.save_png(path)
 
 
+def reliability_png(path: str | Path, mean_probability: np.ndarray, observed_rate: np.ndarray,
+                    count: np.ndarray, ece: float | None = None) -> Path:
+    """Reliability diagram: the observed rate of poor outcome against the mean predicted
+    probability in each bin (dot size grows with the bin's cases), with the diagonal."""
+    c = Canvas()
+    ax = _Axes(c, (0.0, 1.0), (0.0, 1.0), margin=(70, 30, 60, 60))
+    title = "RELIABILITY" + ("" if ece is None else f"  ECE {ece:.3f}")
+    ax.frame(title, "MEAN PREDICTED PROBABILITY", "OBSERVED")
+    c.line(*ax.px(0, 0), *ax.px(1, 1), GREY)
+    largest = float(max(1.0, np.nanmax(count) if len(count) else 1.0))
+    points = []
+    for p, r, n in zip(mean_probability, observed_rate, count, strict=True):
+        if n > 0 and np.isfinite(p) and np.isfinite(r):
+            points.append(ax.px(float(p), float(r)))
+            c.dot(*points[-1], RED, radius=2 + int(4 * n / largest))
+    for (xa, ya), (xb, yb) in zip(points, points[1:], strict=False):
+        c.line(xa, ya, xb, yb, BLUE, width=1)
+    return c.save_png(path)
+
+
 def scatter_png(path: str | Path, reference_ml: np.ndarray, predicted_ml: np.ndarray,
                 mae_ml: float | None = None) -> Path:
     """Predicted against reference hematoma volume (ml) with the identity line."""

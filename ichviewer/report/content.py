@@ -162,11 +162,12 @@ def _results(reading: StudyReading) -> tuple[tuple[str, str, str], ...]:
     measurement, prediction = reading.measurement, reading.prediction
     abc2 = measurement.abc2 if measurement is not None else None
     model_name = reading.model.name if reading.model is not None else ""
+    untrusted = prediction is not None and not reading.model_trusted
     rows: list[tuple[str, str, str]] = [
         (
             "Hematoma volume, model (ml)",
-            fmt_ml(_finite(reading.model_volume_ml)),
-            f"3D CNN regression ({model_name})" if model_name else "3D CNN regression",
+            UNTRUSTED_VALUE if untrusted else fmt_ml(_finite(reading.model_volume_ml)),
+            _model_note(prediction, model_name, untrusted),
         ),
         (
             "Hematoma volume, planimetric (ml)",
@@ -192,18 +193,31 @@ def _results(reading: StudyReading) -> tuple[tuple[str, str, str], ...]:
             )
         )
     probability = _finite(prediction.poor_outcome_probability) if prediction else None
-    rows.append(
-        (
-            "Poor-outcome probability",
-            NOT_AVAILABLE
-            if probability is None
-            else f"{probability:.2f} ({probability * 100:.0f} %)",
-            "model prognosis head",
-        )
-    )
+    if untrusted:
+        probability_text = UNTRUSTED_VALUE
+    elif probability is None:
+        probability_text = NOT_AVAILABLE
+    else:
+        probability_text = f"{probability:.2f} ({probability * 100:.0f} %)"
+    rows.append(("Poor-outcome probability", probability_text, "model prognosis head"))
     rows.append(_location_row(measurement))
     rows.append(("Intraventricular hemorrhage", _ivh_text(measurement), "blood in the ventricles"))
     return tuple(rows)
+
+
+#: What the report prints instead of an out-of-distribution model's numbers.
+UNTRUSTED_VALUE = "not shown"
+
+
+def _model_note(prediction: Prediction | None, model_name: str, untrusted: bool) -> str:
+    method = f"3D CNN regression ({model_name})" if model_name else "3D CNN regression"
+    if untrusted and prediction is not None:
+        return (f"this model has not seen scans like this one (out-of-distribution score "
+                f"{prediction.ood_score:.1f} > {prediction.ood_threshold:.1f}); "
+                "read the planimetric volume")
+    if prediction is not None and prediction.in_distribution:
+        return f"{method}; in distribution (score {prediction.ood_score:.1f})"
+    return method
 
 
 def _finite(value: float | None) -> float | None:
@@ -290,12 +304,13 @@ def build_report_content(
         identification=_identification(reading.volume, options.anonymize),
         software=_software(reading.prediction, model, str(app_version)),
         results=_results(reading),
-        model_volume_ml=_finite(reading.model_volume_ml),
+        model_volume_ml=_finite(reading.model_volume_ml) if reading.model_trusted else None,
         planimetric_volume_ml=reading.planimetric_volume_ml,
         abc2_volume_ml=reading.abc2_volume_ml,
         abc2_mm=(abc2.a_mm, abc2.b_mm, abc2.c_mm) if reading.abc2_volume_ml else None,
         poor_outcome_probability=(
-            _finite(reading.prediction.poor_outcome_probability) if reading.prediction else None
+            _finite(reading.prediction.poor_outcome_probability)
+            if reading.prediction and reading.model_trusted else None
         ),
         volumes_disagree=reading.volumes_disagree,
         loader_warnings=tuple(n.text for n in loader),

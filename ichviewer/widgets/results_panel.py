@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PENDING = "…"
+#: What the panel says instead of an out-of-distribution model's numbers.
+UNTRUSTED_TEXT = "this model has not seen scans like this one"
 #: Notices whose text the banner already shows (``LoadedModel.notices``: model.provenance_*).
 PROVENANCE_NOTICE_PREFIX = "model.provenance_"
 
@@ -241,6 +243,7 @@ class ResultsPanel(QWidget):
             self.timings,
         ):
             label.setText("—")
+        self.model_volume.setToolTip("")
         self.status.setText("")
         self.status.setVisible(False)
         self.model_warnings.setVisible(False)
@@ -294,8 +297,18 @@ class ResultsPanel(QWidget):
     def _show_prediction(self, reading: StudyReading) -> None:
         p = reading.prediction
         assert p is not None
-        self.model_volume.setText(_ml(p.predicted_volume_ml))
-        self.probability.setText(f"{100.0 * p.poor_outcome_probability:.0f} %")
+        if reading.model_trusted:
+            self.model_volume.setToolTip("")
+            self.model_volume.setText(_ml(p.predicted_volume_ml))
+            self.probability.setText(f"{100.0 * p.poor_outcome_probability:.0f} %")
+        else:  # greyed and struck through, never a plain number
+            for label, value in ((self.model_volume, _ml(p.predicted_volume_ml)),
+                                 (self.probability, f"{100.0 * p.poor_outcome_probability:.0f} %")):
+                label.setText(f"<span style='color:#78909c'><s>{value}</s> — "
+                              f"{UNTRUSTED_TEXT}</span>")
+            self.model_volume.setToolTip(
+                f"Out-of-distribution score {p.ood_score:.1f} is above the model's "
+                f"threshold {p.ood_threshold:.1f}: read the measurement instead.")
         if p.timings_s:
             self.timings.setText(", ".join(f"{k} {v:.2f} s" for k, v in p.timings_s.items()))
         self.device.setText(p.device or "—")
@@ -357,7 +370,7 @@ class ResultsPanel(QWidget):
             self.disagree.setVisible(False)
             return
         named = (
-            ("model", reading.model_volume_ml),
+            ("model", reading.model_volume_ml if reading.model_trusted else None),
             ("planimetric", reading.planimetric_volume_ml),
             ("ABC/2", reading.abc2_volume_ml),
         )

@@ -116,15 +116,24 @@ def test_evaluate_matches_a_hand_computation(tmp_path):
     from ichmodel.train.evaluate import evaluate_cases
 
     class Fixed(torch.nn.Module):
-        def forward(self, x):
-            m = x.float().mean(dim=(1, 2, 3, 4))
+        """Its 'encoder' passes the input through; its heads read the mean."""
+
+        def encode(self, x):
+            return x.float()
+
+        def heads(self, features):
+            m = features.mean(dim=(1, 2, 3, 4))
             p = m.clamp(1e-6, 1 - 1e-6)
             return NetOutput(10.0 * m, torch.stack([torch.log1p(-p), torch.log(p)], 1))
+
+        def forward(self, x):
+            return self.heads(self.encode(x))
 
     class Model:
         net = Fixed()
         name, sha256 = "fixed", "0" * 64
         label_transform = LabelTransform()
+        gate, outcome_temperature = None, 1.0
 
     cache = CaseCache(tmp_path, TINY_PRE)
     values = [0.25, 0.5, 0.75, 0.125]  # exact in float16

@@ -107,9 +107,15 @@ def test_the_cache_records_the_voxel_volume(tmp_path):
 class _Fixed(torch.nn.Module):
     """size_mm = 10 for every input, p = 0.5."""
 
-    def forward(self, x):
-        n = x.shape[0]
+    def encode(self, x):
+        return x.float()
+
+    def heads(self, features):
+        n = features.shape[0]
         return NetOutput(torch.full((n,), 10.0), torch.zeros(n, 2))
+
+    def forward(self, x):
+        return self.heads(self.encode(x))
 
 
 def _cases(cache, voxels):
@@ -124,8 +130,9 @@ def _cases(cache, voxels):
 
 def test_evaluate_converts_each_case_with_its_own_voxel_volume(tmp_path):
     cache = CaseCache(tmp_path, PRE)
-    model = dataclasses.make_dataclass("M", ["net", "name", "sha256", "label_transform"])(
-        _Fixed(), "fixed", "0" * 64, SCALED)
+    model = dataclasses.make_dataclass(
+        "M", ["net", "name", "sha256", "label_transform", "gate", "outcome_temperature"])(
+        _Fixed(), "fixed", "0" * 64, SCALED, None, 1.0)
     res = run_to_completion(evaluate_cases(model, cache, _cases(cache, [2.0, 4.0, 8.0]),
                                            device="cpu", precision="fp32"))
     assert [c.predicted_ml for c in res.cases] == pytest.approx([0.5, 1.0, 2.0])
