@@ -105,6 +105,17 @@ class Prediction:
         }
 
 
+def out_of_distribution_notice(score: float, threshold: float) -> Notice:
+    """What a prediction says when the model's gate calls the scan out of distribution."""
+    return notices.critical(
+        "model.out_of_distribution",
+        f"this model has not seen scans like this one (out-of-distribution score {score:.1f}, "
+        f"above {threshold:.1f} of its training data): its volume and probability are not "
+        "shown; trust the measurement",
+        Source.MODEL,
+    )
+
+
 class Predictor:
     """A model prepared for inference on one device; reuse it across studies.
 
@@ -260,13 +271,7 @@ def predict(
         ood_score = float(model.gate.scores(pooled[:1].numpy())[0])
         in_distribution = bool(ood_score <= model.gate.threshold)
         if not in_distribution:
-            found.append(notices.critical(
-                "model.out_of_distribution",
-                f"this model has not seen scans like this one (out-of-distribution score "
-                f"{ood_score:.1f}, above {model.gate.threshold:.1f} of its training data): its "
-                "volume and probability are not shown; trust the measurement",
-                Source.MODEL,
-            ))
+            found.append(out_of_distribution_notice(ood_score, model.gate.threshold))
         timings["gate"] = time.perf_counter() - t
     if not (math.isfinite(size_mm) and math.isfinite(probability)):
         found.append(notices.critical(

@@ -18,7 +18,7 @@ from ichmodel.errors import NoDicomFoundError
 from ichmodel.io.scan import SeriesInfo, StudyScan
 from ichmodel.measure.types import ABC2, Measurement
 from ichmodel.notices import Source
-from ichmodel.predict import Prediction
+from ichmodel.predict import Prediction, out_of_distribution_notice
 from ichmodel.progress import Progress
 from ichmodel.reading import ModelIdentity, StudyReading, measure_params
 from ichmodel.volume import SeriesMeta, Volume
@@ -95,6 +95,8 @@ class FakeBackend:
     predict_volume_ml: float = 9.5
     load_step_s: float = 0.0
     fail_predict: bool = False
+    #: The gate's verdict the fake prediction carries (None: a model without a gate).
+    predict_in_distribution: bool | None = None
     calls: list = field(default_factory=list)
     closed: list = field(default_factory=list)  # names of generators closed before the end
 
@@ -178,6 +180,7 @@ class FakeBackend:
         self.calls.append(("predict", cam_head, device))
         steps, busy_s, step_s = self.predict_steps, self.predict_busy_s, self.predict_step_s
         fail, volume_ml = self.fail_predict, self.predict_volume_ml
+        verdict = self.predict_in_distribution
         volume = reading.volume
         model = cache.loaded or shared_tiny_model()
 
@@ -204,7 +207,12 @@ class FakeBackend:
                 predicted_volume_ml=volume_ml, size_mm=float((volume_ml * 1000) ** (1 / 3)),
                 poor_outcome_probability=0.42, cam=cam, cam_head=cam_head, cam_layer="layer4",
                 model_name=model.name, model_sha256=model.sha256, device="cpu (fp32)",
-                timings_s={"preprocess": 0.01, "forward": 0.02}, notices=model.notices,
+                timings_s={"preprocess": 0.01, "forward": 0.02},
+                notices=model.notices + (
+                    (out_of_distribution_notice(41.5, 7.5),) if verdict is False else ()),
+                in_distribution=verdict,
+                ood_score=None if verdict is None else (3.0 if verdict else 41.5),
+                ood_threshold=None if verdict is None else 7.5,
             )
             return prediction, ModelIdentity.of(model)
 
