@@ -15,6 +15,7 @@ tilted series the reading's notices say so, and the key images are the faithful 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +96,15 @@ def build_results(
     Raises :class:`DicomExportError` for a reading without a measurement or without source
     DICOM files, or for bytes that are not a PDF.
     """
+    with warnings.catch_warnings():
+        # highdicom warns about a single-component PatientName (e.g. "REMOVED"); it is the
+        # source's, copied as it is, not ours to rewrite
+        warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person")
+        return _build(reading, pdf_bytes=pdf_bytes, anonymize=anonymize,
+                      heatmap_opacity=heatmap_opacity)
+
+
+def _build(reading, *, pdf_bytes, anonymize, heatmap_opacity) -> DicomResults:
     from ichmodel.dicom_out.pdf import build_encapsulated_pdf
     from ichmodel.dicom_out.sc import build_key_images
     from ichmodel.dicom_out.seg import build_seg
@@ -131,10 +141,20 @@ def build_results(
                                      sop_uid=uid["pdf"])
     else:
         remarks.append("no PDF report was given: no Encapsulated PDF")
+    for ds in [seg, sr, *key_images, pdf]:
+        if ds is not None:
+            _copy_deidentification(ds, source.first)
     return DicomResults(
         study_uid=source.study_uid, seg=seg, segments=tuple(specs), sr=sr,
         key_images=tuple(key_images), pdf=pdf, remarks=tuple(remarks),
     )
+
+
+def _copy_deidentification(ds, source) -> None:
+    """highdicom copies the patient's identity but not whether it was removed: keep that."""
+    for keyword in ("PatientIdentityRemoved", "DeidentificationMethod"):
+        if keyword in source and source[keyword].value:
+            setattr(ds, keyword, source[keyword].value)
 
 
 _PREFIX = {"SEG": "SEG", "SR": "SR", "OT": "SC", "DOC": "PDF"}

@@ -65,7 +65,9 @@ def build_key_images(
         image.BurnedInAnnotation = "YES"
         image.BodyPartExamined = "HEAD"
         image.SeriesDescription = "ICH key images (research use)"
-        image.ImageComments = f"{key.caption}. {note}"[:10240]
+        # plain ASCII: the source's character set may be Latin-1, which has no "·"
+        caption = key.caption.replace("·", "-").replace("²", "2")
+        image.ImageComments = f"{caption}. {note}"[:10240]
         image.ConversionType = "WSD"
         images.append(image)
     log.info("SC: %d key image(s)", len(images))

@@ -33,7 +33,7 @@ class SegmentSpec:
     n_source_voxels: int
     #: The measurement's volume (on the Volume grid), ml: what the SR reports.
     volume_ml: float
-    #: ``n_source_voxels`` x the source voxel (pixel area x slice gap), ml.
+    #: The segment's volume on the source images (pixel area x each image's slab), ml.
     source_volume_ml: float
 
 
@@ -83,14 +83,18 @@ def build_seg(
     import highdicom as hd
 
     on_source = masks_on_source(volume, [hematoma_mask, ivh_mask], source)
-    voxel_ml = _source_voxel_ml(source)
+    first = source.first
+    pixel_mm2 = float(first.PixelSpacing[0]) * float(first.PixelSpacing[1])
+    slab_ml = _source_slab_mm(source) * pixel_mm2 / 1000.0  # per source image
     wanted = []
     for m, (label, ivh, mask) in enumerate(
         ((HEMATOMA_LABEL, False, hematoma_mask), (IVH_LABEL, True, ivh_mask))
     ):
         count = int(on_source[..., m].sum())
         if count:
-            wanted.append((m, label, ivh, count, float(mask.sum()) * volume.voxel_volume_ml))
+            ml = float(mask.sum()) * volume.voxel_volume_ml
+            source_ml = float((on_source[..., m].sum(axis=(1, 2)) * slab_ml).sum())
+            wanted.append((m, label, ivh, count, ml, source_ml))
     if not wanted:
         raise DicomExportError(
             "no blood was measured, so there is no segmentation to send (the SR and key "
@@ -100,7 +104,7 @@ def build_seg(
     # The SR's measurement groups name the same tracking UIDs: derived from the SEG's UID
     descriptions = [
         _description(n, label, ivh=ivh, tracking_uid=tracking_uid(sop_uid, n))
-        for n, (_, label, ivh, _, _) in enumerate(wanted, 1)
+        for n, (_, label, ivh, *_) in enumerate(wanted, 1)
     ]
     seg = hd.seg.Segmentation(
         source_images=list(source.datasets),
@@ -121,21 +125,22 @@ def build_seg(
     )
     specs = tuple(
         SegmentSpec(number=n, label=label, n_source_voxels=count, volume_ml=ml,
-                    source_volume_ml=count * voxel_ml)
-        for n, (_, label, _, count, ml) in enumerate(wanted, 1)
+                    source_volume_ml=source_ml)
+        for n, (_, label, _, count, ml, source_ml) in enumerate(wanted, 1)
     )
     log.info("SEG: %d segment(s) on %d source images", len(specs), len(source.datasets))
     return seg, specs
 
 
-def _source_voxel_ml(source: SourceSeries) -> float:
-    """Volume of one source voxel, ml: pixel area x the median gap between images."""
+def _source_slab_mm(source: SourceSeries) -> np.ndarray:
+    """The slab of patient each source image stands for along the normal, mm: half the gap to
+    each neighbour (the outer images count their one gap twice), so uneven stacks add up."""
     first = source.first
-    dr, dc = (float(v) for v in first.PixelSpacing)
-    if len(source.datasets) < 2:
-        return dr * dc * float(first.get("SliceThickness", 1.0) or 1.0) / 1000.0
     iop = np.asarray(first.ImageOrientationPatient, float).reshape(2, 3)
     normal = np.cross(iop[0], iop[1])
-    heights = [float(np.dot(np.asarray(d.ImagePositionPatient, float), normal))
-               for d in source.datasets]
-    return dr * dc * float(np.median(np.diff(heights))) / 1000.0
+    heights = np.array([float(np.dot(np.asarray(d.ImagePositionPatient, float), normal))
+                        for d in source.datasets])
+    if len(heights) < 2:
+        return np.full(1, float(first.get("SliceThickness", 1.0) or 1.0))
+    gaps = np.diff(heights)
+    return (np.concatenate([[gaps[0]], gaps]) + np.concatenate([gaps, [gaps[-1]]])) / 2.0

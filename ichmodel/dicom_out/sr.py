@@ -53,6 +53,13 @@ _SITE_MEANINGS = {
 }
 
 
+def _ascii(text: str) -> str:
+    """Text safe in any source character set (the SR inherits the source's, often Latin-1)."""
+    for fancy, plain in (("—", "-"), ("–", "-"), ("·", "-"), ("’", "'"), ("²", "2")):
+        text = text.replace(fancy, plain)
+    return text.encode("ascii", "replace").decode("ascii")
+
+
 def _classical_algorithm():
     import highdicom as hd
 
@@ -66,12 +73,12 @@ def _model_algorithm(reading):
 
     model = reading.model
     return hd.sr.AlgorithmIdentification(
-        name=f"model: {model.name}"[:64],
+        name=_ascii(f"model: {model.name}")[:64],
         version=model.sha256[:16],
         parameters=[
             f"provenance={model.provenance.value}",
             f"weights_sha256={model.sha256}",
-            (model.banner or "site model")[:64],
+            _ascii(model.banner or "site model"),
         ],
     )
 
@@ -189,7 +196,7 @@ def _model_group(reading):
         ))
     if not values:
         return None
-    return _plain_group(f"model: {reading.model.name}"[:64], values, algorithm=algorithm)
+    return _plain_group(_ascii(f"model: {reading.model.name}")[:64], values, algorithm=algorithm)
 
 
 def build_sr(
