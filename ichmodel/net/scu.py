@@ -248,7 +248,11 @@ def move(
                     "(AE title, our host and listener port) to the node's modalities"
                 )
             if code & 0xF000 in (0xA000, 0xC000):
-                raise NetworkError(f"{node}: C-MOVE failed ({text})")
+                # Orthanc answers an unknown destination with 0xC000, not 0xA801
+                raise NetworkError(
+                    f"{node}: C-MOVE failed ({text}); check that the node knows the destination "
+                    f"{destination_aet!r} (AE title, our host and listener port) and the study"
+                )
             if code in (0x0000, 0xB000) and "NumberOfCompletedSuboperations" in status:
                 moved = int(status.NumberOfCompletedSuboperations)
     finally:
