@@ -3,8 +3,9 @@
 One volumetric group per SEG segment (TID 1411) holds its planimetric volume, the threshold
 voxel count and, for the hematoma, ABC/2 with A, B and C; a plain group (TID 1501) holds the
 model's volume and poor-outcome probability, identified as the model's by its algorithm
-identification (name, weights digest, provenance). Units are UCUM (``mL``, ``mm``, ``%``). ABC/2 is a group of its own for the same segment
-with its method (CID 7472) on the group, where dcmqi reads it.
+identification (name, weights digest, provenance). Units are UCUM (``mL``, ``mm``, ``%``).
+ABC/2 is a group of its own for the same segment with its method (CID 7472) on the group,
+where dcmqi reads it.
 
 Concepts DICOM has no code for (poor-outcome probability, our location heuristic, the voxel
 count) use the private coding scheme ``99ICHV`` (DICOM PS3.16 allows "99"-prefixed local

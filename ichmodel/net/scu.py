@@ -42,7 +42,7 @@ def _reachable(node: DicomNode, timeout_s: float) -> None:
     try:
         with socket.create_connection((node.host, node.port), timeout=timeout_s):
             pass
-    except (TimeoutError, socket.timeout) as exc:
+    except TimeoutError as exc:
         raise NetworkError(
             f"{node}: no answer within {timeout_s:g} s; check the host, the port and any firewall"
         ) from exc
