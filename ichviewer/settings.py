@@ -131,8 +131,9 @@ class Settings:
     # --- PACS (issue 19) ---------------------------------------------------------------------
     @property
     def dicom_nodes(self) -> list[str]:
-        """Configured DICOM nodes as ``AET@HOST:PORT``, as the user entered them (valid ones)."""
+        """Configured nodes as ``AET@HOST:PORT`` or DICOMweb URLs, as entered (valid ones)."""
         from ichmodel.net.nodes import DicomNode, NetworkError
+        from ichmodel.net.web import check_url
 
         value = self._qs.value("pacs/nodes", [])
         if isinstance(value, str):
@@ -142,7 +143,9 @@ class Settings:
         found = []
         for text in value:
             try:
-                found.append(str(DicomNode.parse(str(text))))
+                text = str(text)
+                is_url = text.lower().startswith(("http://", "https://"))
+                found.append(check_url(text) if is_url else str(DicomNode.parse(text)))
             except NetworkError:
                 log.warning("ignoring a malformed saved DICOM node")
         return found

@@ -34,17 +34,28 @@ class Orthanc:
     log: Path
 
     @property
+    def dicomweb_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/dicom-web"
+
+    @property
     def node(self):
         from ichmodel.net.nodes import DicomNode
 
         return DicomNode(ORTHANC_AET, "127.0.0.1", self.dicom_port)
 
 
-def start_orthanc(work: Path, *, listener_aet: str, listener_port: int) -> Orthanc:
+DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
+
+
+def start_orthanc(
+    work: Path, *, listener_aet: str, listener_port: int, dicomweb: bool = False
+) -> Orthanc:
     binary = shutil.which("Orthanc") or (
         "/usr/sbin/Orthanc" if Path("/usr/sbin/Orthanc").exists() else None)
     if binary is None:
         pytest.skip("Orthanc is not installed (apt-get install orthanc; .ci/run does it)")
+    if dicomweb and not DICOMWEB_PLUGIN.exists():
+        pytest.skip("Orthanc's DICOMweb plugin is not installed (apt-get install orthanc-dicomweb)")
     work.mkdir(parents=True, exist_ok=True)
     dicom_port, http_port = free_port(), free_port()
     config = {
@@ -53,7 +64,9 @@ def start_orthanc(work: Path, *, listener_aet: str, listener_port: int) -> Ortha
         "StorageDirectory": str(work / "db"), "IndexDirectory": str(work / "db"),
         "DicomCheckCalledAet": True, "DicomScpTimeout": 10,
         "DicomModalities": {"ich": [listener_aet, "127.0.0.1", listener_port]},
-        "Plugins": [], "HttpServerEnabled": True, "StableAge": 1,
+        "Plugins": [str(DICOMWEB_PLUGIN)] if dicomweb else [],
+        "DicomWeb": {"Enable": dicomweb, "Root": "/dicom-web/"},
+        "HttpServerEnabled": True, "StableAge": 1,
         "UnknownSopClassAccepted": True,
     }  # fmt: skip
     (work / "orthanc.json").write_text(json.dumps(config))

@@ -1,4 +1,4 @@
-"""``ichmodel export PATH --dicom-out DIR [--pdf REPORT.pdf] [--send AET@HOST:PORT] [--json]``.
+"""``ichmodel export PATH --dicom-out DIR [--pdf FILE] [--send AET@HOST:PORT | --stow URL]``.
 
 Reads the study (measure, and predict with ``--model``), writes its results as DICOM objects a
 PACS shows (SEG, SR TID 1500, key-image SC, and the PDF report as Encapsulated PDF when given
@@ -30,7 +30,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "measures only")
     parser.add_argument("--anonymize", action="store_true",
                         help="blank patient name, ID and birth date in the objects")
-    parser.add_argument("--send", metavar="AET@HOST:PORT", help="C-STORE the objects to this node")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--send", metavar="AET@HOST:PORT", help="C-STORE the objects to this node")
+    target.add_argument("--stow", metavar="URL",
+                        help="STOW-RS the objects to this DICOMweb root (http://HOST:PORT/PATH)")
     parser.add_argument("--aet", default="ICHVIEWER", help="our AE title (default ICHVIEWER)")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
                         help="network time limit per step, seconds (default 10)")
@@ -44,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
     from ichmodel.dicom_out import DicomExportError, build_results, write_results
     from ichmodel.net.nodes import DicomNode, NetworkError
     from ichmodel.net.scu import echo, send
+    from ichmodel.net.web import check_url, stow
     from ichmodel.reading import read_study
 
     node = DicomNode.parse(args.send) if args.send else None  # a bad node fails before reading
+    url = check_url(args.stow) if args.stow else None
     pdf = None
     if args.pdf:
         try:
@@ -67,18 +72,22 @@ def run(args: argparse.Namespace) -> int:
         "remarks": list(results.remarks),
         "sent": None,
     }
-    if node is not None:
-        echo(node, calling_aet=args.aet, timeout_s=args.timeout)
-        report = run_with_bar(send(results.datasets, node, calling_aet=args.aet,
-                                   timeout_s=args.timeout, retries=args.retries),
-                              quiet=args.json)
-        summary["sent"] = {"node": str(node), "stored": len(report.stored),
+    if node is not None or url is not None:
+        if node is not None:
+            echo(node, calling_aet=args.aet, timeout_s=args.timeout)
+            report = run_with_bar(send(results.datasets, node, calling_aet=args.aet,
+                                       timeout_s=args.timeout, retries=args.retries),
+                                  quiet=args.json)
+        else:
+            report = stow(results.datasets, str(url), timeout_s=args.timeout)
+        target = node if node is not None else url
+        summary["sent"] = {"node": str(target), "stored": len(report.stored),
                            "failed": [{"sop_instance_uid": u, "why": w} for u, w in report.failed]}
         if report.failed:
             if args.json:
                 print_json(summary)
             uid, why = report.failed[0]
-            raise NetworkError(f"{node} refused {len(report.failed)} of {len(paths)} object(s) "
+            raise NetworkError(f"{target} refused {len(report.failed)} of {len(paths)} object(s) "
                                f"(first: {why}); the files are in {args.dicom_out}")
     if args.json:
         print_json(summary)
@@ -87,6 +96,6 @@ def run(args: argparse.Namespace) -> int:
         print(path)
     for remark in results.remarks:
         print(f"note: {remark}", file=sys.stderr)
-    if node is not None:
-        print(f"sent {len(paths)} object(s) to {node}")
+    if node is not None or url is not None:
+        print(f"sent {len(paths)} object(s) to {node or url}")
     return 0

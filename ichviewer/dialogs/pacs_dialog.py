@@ -57,9 +57,15 @@ class NodeBox(QComboBox):
         self.lineEdit().setPlaceholderText("ORTHANC@127.0.0.1:4242")
 
     def node(self):
-        """The node typed or chosen (raises NetworkError with the reason when malformed); a new
-        valid one is saved in the settings."""
-        node = _parse(self.currentText())
+        """The node typed or chosen: a DicomNode, or a DICOMweb URL (str) for STOW-RS; raises
+        NetworkError with the reason when malformed. A new valid one is saved in the settings."""
+        text = self.currentText().strip()
+        if text.lower().startswith(("http://", "https://")):
+            from ichmodel.net.web import check_url
+
+            node = check_url(text)
+        else:
+            node = _parse(text)
         known = self.settings.dicom_nodes
         if str(node) not in known:
             self.settings.dicom_nodes = [str(node)] + known
@@ -87,7 +93,7 @@ class SendToPacsDialog(QDialog):
         self.test_button.clicked.connect(self.test_connection)
         self.send_button.clicked.connect(self.send)
         form = QFormLayout()
-        form.addRow("Node (AET@HOST:PORT)", self.nodes)
+        form.addRow("Node (AET@HOST:PORT or DICOMweb URL)", self.nodes)
         form.addRow("", self.anonymize)
         buttons = QHBoxLayout()
         buttons.addWidget(self.test_button)
@@ -113,6 +119,9 @@ class SendToPacsDialog(QDialog):
         node = self._node_or_error()
         if node is None:
             return
+        if isinstance(node, str):
+            self.status.setText("A DICOMweb URL is tested by sending; press Send.")
+            return
         self.status.setText(f"Testing {node}…")
         self.run_job("Testing the PACS connection", lambda: echo(node, timeout_s=5),
                      lambda _: self.status.setText(f"{node} answered (C-ECHO ok)."),
@@ -131,8 +140,13 @@ class SendToPacsDialog(QDialog):
 
             results = build_results(reading, pdf_bytes=pdf_bytes(reading, options),
                                     anonymize=anonymize)
-            echo(node, timeout_s=10)
-            report = run_to_completion(send(results.datasets, node))
+            if isinstance(node, str):
+                from ichmodel.net.web import stow
+
+                report = stow(results.datasets, node)
+            else:
+                echo(node, timeout_s=10)
+                report = run_to_completion(send(results.datasets, node))
             if report.failed:
                 from ichmodel.net.nodes import NetworkError
 

@@ -175,3 +175,26 @@ def test_listener_keeps_duplicates_once_and_survives_bad_senders(tmp_path):
     assert not list(study.glob(".incoming-*"))  # no half-written files left
     assert completed[0] == study
     threading.enumerate()  # the watcher and server threads stopped with the listener
+
+
+@pytest.mark.slow
+def test_cli_export_stow_to_orthanc_dicomweb(tmp_path, capsys):
+    import json
+
+    from ichmodel.cli import main
+
+    orthanc = start_orthanc(tmp_path / "o", listener_aet="ICHVIEWER", listener_port=free_port(),
+                            dicomweb=True)
+    try:
+        rc = main(["export", str(sample_study_dir() / "DICOM"), "--dicom-out",
+                   str(tmp_path / "out"), "--stow", orthanc.dicomweb_url, "--json"])
+        summary = json.loads(capsys.readouterr().out)
+        assert rc == 0 and summary["sent"]["stored"] == 5  # SEG, SR, 3 SC (no PDF given)
+        series = find_series(orthanc.node, summary["study_uid"])
+        assert sorted(s["Modality"] for s in series) == ["OT", "SEG", "SR"]  # never the CT
+    finally:
+        stop_orthanc(orthanc)
+    rc = main(["export", str(sample_study_dir() / "DICOM"), "--dicom-out", str(tmp_path / "x"),
+               "--stow", f"http://127.0.0.1:{free_port()}/dicom-web", "--timeout", "2"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 3 and len(err) == 1 and "cannot connect" in err[0]
