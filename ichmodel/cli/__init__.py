@@ -24,7 +24,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ("series", "load", "synth", "measure", "predict", "train", "evaluate", "calibrate",
-            "models", "export", "listen")
+            "models", "export", "listen", "query")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
                                        timeout_s=args.timeout, retries=args.retries),
                                   quiet=args.json)
         else:
-            report = stow(results.datasets, str(url), timeout_s=args.timeout)
+            report = stow(results.datasets, str(url), timeout_s=args.timeout,
+                          retries=args.retries)
         target = node if node is not None else url
         summary["sent"] = {"node": str(target), "stored": len(report.stored),
                            "failed": [{"sop_instance_uid": u, "why": w} for u, w in report.failed]}

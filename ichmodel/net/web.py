@@ -26,13 +26,20 @@ def check_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def stow(datasets: Sequence, url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> SendReport:
-    """STOW-RS every dataset (one request per study) to ``url``; a :class:`SendReport`."""
+def stow(
+    datasets: Sequence, url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, retries: int = 2
+) -> SendReport:
+    """STOW-RS every dataset (one request per study) to ``url``; a :class:`SendReport`.
+    ``retries``: further attempts after a failed request (short back-off)."""
     import requests
     from dicomweb_client import DICOMwebClient
 
     url = check_url(url)
     client = DICOMwebClient(url, timeout=timeout_s)
+    # dicomweb-client's default is 5 attempts with second-scale exponential back-off, about
+    # 30 s before a down server is reported; ours says so within a few seconds
+    client.set_http_retry_params(retry=retries > 0, max_attempts=retries + 1,
+                                 wait_exponential_multiplier=200)
     stored: list[str] = []
     failed: list[tuple[str, str]] = []
     by_study: dict[str, list] = {}

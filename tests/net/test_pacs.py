@@ -116,7 +116,7 @@ def test_failures_are_one_clear_error_never_a_hang(tmp_path):
 
 
 @pytest.mark.slow
-def test_orthanc_refusing_our_called_ae_title(tmp_path):
+def test_orthanc_refusing_our_called_ae_title_and_query(tmp_path, capsys):
     orthanc = start_orthanc(tmp_path / "o", listener_aet="ICHVIEWER", listener_port=free_port())
     try:
         wrong = DicomNode("NOTORTHANC", "127.0.0.1", orthanc.dicom_port)
@@ -124,6 +124,21 @@ def test_orthanc_refusing_our_called_ae_title(tmp_path):
             echo(wrong, timeout_s=5)
         with pytest.raises(NetworkError, match="destination 'STRANGER'"):
             move(orthanc.node, "1.2.3", "STRANGER", timeout_s=10)
+        # query by patient: the sample study once stored there
+        import json
+
+        from ichmodel.cli import main
+
+        datasets = _sample_datasets()
+        assert run_to_completion(send(datasets, orthanc.node)).ok
+        capsys.readouterr()
+        rc = main(["query", str(orthanc.node), "--patient-id", str(datasets[0].PatientID),
+                   "--json"])
+        [study] = json.loads(capsys.readouterr().out)
+        assert rc == 0 and study["StudyInstanceUID"] == datasets[0].StudyInstanceUID
+        assert study["NumberOfStudyRelatedSeries"] == "1"
+        assert main(["query", str(wrong), "--patient-id", "x", "--timeout", "3"]) == 3
+        assert "refused the association" in capsys.readouterr().err
     finally:
         stop_orthanc(orthanc)
 
