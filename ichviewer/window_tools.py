@@ -163,6 +163,28 @@ class WindowToolsMixin:
         dialog.show()
         return dialog
 
+    def export_dicom_results(self, folder: Path) -> list[Path] | None:
+        """Write the open study's SEG/SR/key images/PDF as DICOM files into ``folder`` now (the
+        smoke test checks the frozen bundle's highdicom with it). Errors become a dialog."""
+        from ichmodel.dicom_out import build_results, write_results
+        from ichviewer.dialogs.pacs_dialog import pdf_bytes
+        from ichviewer.report import ReportOptions
+
+        study = self.controller.study
+        if study is None or study.reading is None:
+            return None
+        anonymize = self.act_anonymize.isChecked()
+        try:
+            pdf = pdf_bytes(study.reading, ReportOptions(anonymize=anonymize))
+            results = build_results(study.reading, pdf_bytes=pdf, anonymize=anonymize)
+            return write_results(results, folder)
+        except Exception as exc:  # shown, never a crash
+            log.exception("DICOM export failed")
+            import traceback
+
+            self.show_error("Could not write the DICOM results", str(exc), traceback.format_exc())
+            return None
+
     def open_listener(self):
         """Tools → DICOM listener (one per window; returned for tests)."""
         from ichviewer.dialogs.pacs_dialog import ListenerDialog
