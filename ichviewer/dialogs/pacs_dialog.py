@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -188,7 +189,13 @@ class ListenerDialog(QDialog):
         self.folder = QLineEdit(str(Path.home() / "ICHViewer" / "incoming"))
         self.process = QCheckBox("Measure each complete study and send results to:")
         self.nodes = NodeBox(settings, self)
+        self.nodes.setEnabled(False)
+        self.process.toggled.connect(self.nodes.setEnabled)
         self.status = QLabel("Stopped.")
+        # the listener's counters are read from its threads once a second
+        self.refresh_timer = QTimer(self)
+        self.refresh_timer.setInterval(1000)
+        self.refresh_timer.timeout.connect(self.refresh_status)
         self.toggle_button = QPushButton("Start")
         self.toggle_button.clicked.connect(self.toggle)
         form = QFormLayout()
@@ -228,8 +235,19 @@ class ListenerDialog(QDialog):
             self.show_error("Could not start the DICOM listener", str(exc))
             return
         self.settings.listener_port = self.port.value()
-        self.status.setText(f"Listening as {self.aet.text()} on port {self.port.value()}.")
+        self.refresh_status()
+        self.refresh_timer.start()
         self.toggle_button.setText("Stop")
+
+    def refresh_status(self) -> None:
+        if self.listener is None:
+            return
+        stats = self.listener.stats
+        self.status.setText(
+            f"Listening as {self.listener.ae_title} on port {self.listener.port}: "
+            f"{stats.received} instance(s) received, {len(stats.studies_completed)} study(ies) "
+            f"complete, {stats.duplicates} duplicate(s), {stats.refused} refused."
+        )
 
     @staticmethod
     def _processor(out: Path, node):
@@ -243,6 +261,7 @@ class ListenerDialog(QDialog):
         return process
 
     def stop(self) -> None:
+        self.refresh_timer.stop()
         if self.listener is not None:
             self.listener.stop()
             self.listener = None

@@ -52,7 +52,15 @@ def test_listener_dialog_starts_answers_echo_and_reports_a_busy_port(window, qtb
     dialog.folder.setText(str(tmp_path / "in"))
     qtbot.mouseClick(dialog.toggle_button, Qt.MouseButton.LeftButton)
     assert dialog.running and dialog.toggle_button.text() == "Stop"
+    assert not dialog.nodes.isEnabled()  # no node needed unless results are sent back
     echo(DicomNode("ICHVIEWER", "127.0.0.1", port), timeout_s=5)
+    from ichmodel.net.scu import send
+    from ichmodel.progress import run_to_completion
+    from tests.net.test_pacs import _sample_datasets
+
+    assert run_to_completion(send(_sample_datasets()[:2], DicomNode("ICHVIEWER", "127.0.0.1",
+                                                                    port))).ok
+    qtbot.waitUntil(lambda: "2 instance(s) received" in dialog.status.text(), timeout=5000)
     qtbot.mouseClick(dialog.toggle_button, Qt.MouseButton.LeftButton)
     assert not dialog.running
 
