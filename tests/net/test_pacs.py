@@ -213,3 +213,39 @@ def test_cli_export_stow_to_orthanc_dicomweb(tmp_path, capsys):
                "--stow", f"http://127.0.0.1:{free_port()}/dicom-web", "--timeout", "2"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 3 and len(err) == 1 and "cannot connect" in err[0]
+
+
+@pytest.mark.slow
+def test_cli_listen_process_writes_results(tmp_path):
+    """``ichmodel listen --process``: a study sent to it is measured and its results written."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ichmodel", "listen", "--port", str(port), "--host", "127.0.0.1",
+         "--out", str(tmp_path), "--quiet", "1", "--process", "--for-seconds", "90"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        node = DicomNode("ICHVIEWER", "127.0.0.1", port)
+        _wait(lambda: _answers(node), 30)
+        datasets = _sample_datasets()
+        assert run_to_completion(send(datasets, node)).ok
+        study = datasets[0].StudyInstanceUID
+        results = tmp_path / "results" / study
+        _wait(lambda: len(list(results.glob("*.dcm"))) == 5, 120)  # SEG, SR, 3 SC
+        assert len(list((tmp_path / study).glob("*.dcm"))) == 35
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert f"study {study} complete" in out
+    assert "Traceback" not in out
+
+
+def _answers(node) -> bool:
+    try:
+        echo(node, timeout_s=1)
+    except NetworkError:
+        return False
+    return True
