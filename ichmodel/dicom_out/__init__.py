@@ -18,9 +18,13 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ichmodel.dicom_out.seg import SegmentSpec
 from ichmodel.dicom_out.source import DicomExportError, SourceSeries, source_of
+
+if TYPE_CHECKING:  # pydicom loads on first use
+    from pydicom import Dataset
 
 __all__ = [
     "DicomExportError",
@@ -41,16 +45,16 @@ class DicomResults:
     """The result objects of one reading (pydicom Datasets), ready to write or send."""
 
     study_uid: str
-    seg: object | None
+    seg: Dataset | None
     segments: tuple[SegmentSpec, ...]
-    sr: object
-    key_images: tuple[object, ...]
-    pdf: object | None
+    sr: Dataset
+    key_images: tuple[Dataset, ...]
+    pdf: Dataset | None
     #: Why an object is missing or what to know about one ("no blood: no SEG", tilt, ...).
     remarks: tuple[str, ...] = ()
 
     @property
-    def datasets(self) -> tuple[object, ...]:
+    def datasets(self) -> tuple[Dataset, ...]:
         """Every object, SEG first (an SR refers to it)."""
         found = [self.seg] if self.seg is not None else []
         found.append(self.sr)
@@ -61,13 +65,13 @@ class DicomResults:
 
     def series_uids(self) -> dict[str, str]:
         """{kind: series UID} of the objects made (kind: SEG, SR, SC, DOC)."""
-        out = {"SR": str(self.sr.SeriesInstanceUID)}  # type: ignore[attr-defined]
+        out = {"SR": str(self.sr.SeriesInstanceUID)}
         if self.seg is not None:
-            out["SEG"] = str(self.seg.SeriesInstanceUID)  # type: ignore[attr-defined]
+            out["SEG"] = str(self.seg.SeriesInstanceUID)
         if self.key_images:
-            out["SC"] = str(self.key_images[0].SeriesInstanceUID)  # type: ignore[attr-defined]
+            out["SC"] = str(self.key_images[0].SeriesInstanceUID)
         if self.pdf is not None:
-            out["DOC"] = str(self.pdf.SeriesInstanceUID)  # type: ignore[attr-defined]
+            out["DOC"] = str(self.pdf.SeriesInstanceUID)
         return out
 
 
@@ -170,10 +174,10 @@ def write_results(results: DicomResults, folder: str | Path) -> list[Path]:
         raise DicomExportError(f"cannot create the output folder {folder}: {exc}") from exc
     paths = []
     for ds in results.datasets:
-        kind = _PREFIX.get(str(ds.Modality), str(ds.Modality))  # type: ignore[attr-defined]
-        path = folder / f"{kind}_{ds.SOPInstanceUID}.dcm"  # type: ignore[attr-defined]
+        kind = _PREFIX.get(str(ds.Modality), str(ds.Modality))
+        path = folder / f"{kind}_{ds.SOPInstanceUID}.dcm"
         try:
-            ds.save_as(path, enforce_file_format=True)  # type: ignore[attr-defined]
+            ds.save_as(path, enforce_file_format=True)
         except OSError as exc:
             raise DicomExportError(f"cannot write {path}: {exc}") from exc
         paths.append(path)

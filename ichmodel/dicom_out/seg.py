@@ -30,6 +30,8 @@ class SegmentSpec:
 
     number: int
     label: str
+    #: True for the intraventricular blood, False for the intraparenchymal hematoma.
+    is_ivh: bool
     n_source_voxels: int
     #: The measurement's volume (on the Volume grid), ml: what the SR reports.
     volume_ml: float
@@ -124,9 +126,9 @@ def build_seg(
         content_description="hematoma and intraventricular blood, HU threshold (research use)",
     )
     specs = tuple(
-        SegmentSpec(number=n, label=label, n_source_voxels=count, volume_ml=ml,
+        SegmentSpec(number=n, label=label, is_ivh=ivh, n_source_voxels=count, volume_ml=ml,
                     source_volume_ml=source_ml)
-        for n, (_, label, _, count, ml, source_ml) in enumerate(wanted, 1)
+        for n, (_, label, ivh, count, ml, source_ml) in enumerate(wanted, 1)
     )
     log.info("SEG: %d segment(s) on %d source images", len(specs), len(source.datasets))
     return seg, specs

@@ -149,7 +149,7 @@ def _segment_group(spec: SegmentSpec, seg, source: SourceSeries, measurements, e
         segment_number=spec.number,
         source_series=hd.sr.SourceSeriesForSegmentation(source.series_uid),
     )
-    ivh = spec.number > 1 or spec.label.lower().startswith("intraventricular")
+    ivh = spec.is_ivh
     return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(
             uid=tracking_uid(str(seg.SOPInstanceUID), spec.number), identifier=spec.label
@@ -217,9 +217,8 @@ def build_sr(
         from ichmodel.dicom_out.source import DicomExportError
 
         raise DicomExportError("the study was not measured: measure it before making the SR")
-    hematoma_spec = next((s for s in specs if s.number == 1 and "hematoma" in s.label.lower()),
-                         None)
-    ivh_spec = next((s for s in specs if "intraventricular" in s.label.lower()), None)
+    hematoma_spec = next((s for s in specs if not s.is_ivh), None)
+    ivh_spec = next((s for s in specs if s.is_ivh), None)
     voxel_sum = codes.DCM.SumOfSegmentedVoxelMethodForVolume
     # ABC/2: an ellipsoid from two orthogonal diameters on one slice and the height
     two_regions = codes.DCM.VolumeEstimatedFromTwoNonCoplanar2DRegions

@@ -278,3 +278,21 @@ def _frames_centroid_lps(seg_path: Path) -> tuple[np.ndarray, int]:
         points.append(ipp + np.outer(c * dc, iop[:3]) + np.outer(r * dr, iop[3:]))
     allpoints = np.concatenate(points)
     return allpoints.mean(axis=0), len(allpoints)
+
+
+def test_cli_export_writes_every_object(tmp_path, capsys):
+    import json
+
+    from ichmodel.cli import main
+
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(PDF)
+    rc = main(["export", str(sample_study_dir() / "DICOM"), "--dicom-out", str(tmp_path / "o"),
+               "--pdf", str(pdf), "--anonymize", "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert rc == 0 and len(summary["written"]) == 6 and summary["remarks"] == []
+    assert set(summary["series"]) == {"SEG", "SR", "SC", "DOC"}
+    assert summary["segments"][0]["label"] == "Intraparenchymal hematoma"
+    assert main(["export", str(sample_study_dir() / "DICOM"), "--dicom-out", str(tmp_path),
+                 "--pdf", str(tmp_path / "missing.pdf")]) == 3
+    assert "cannot read the PDF report" in capsys.readouterr().err
