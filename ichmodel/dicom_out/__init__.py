@@ -132,7 +132,8 @@ def _build(reading, *, pdf_bytes, anonymize, heatmap_opacity) -> DicomResults:
     if any(n.code in RESAMPLED_CODES for n in reading.notices):
         remarks.append(
             "the series was resampled (gantry tilt or uneven spacing): the SEG was mapped back "
-            "onto the source slices by nearest neighbour; check it against the key images"
+            "onto the source slices by nearest neighbour; some viewers (dcmqi, 3D Slicer) "
+            "cannot place a SEG on tilted slices, so read the key images"
         )
     sr = build_sr(reading, source, seg, specs, series_uid=uid["sr-series"], sop_uid=uid["sr"])
     key_images = build_key_images(
