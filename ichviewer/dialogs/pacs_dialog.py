@@ -189,8 +189,10 @@ class ListenerDialog(QDialog):
         self.folder = QLineEdit(str(Path.home() / "ICHViewer" / "incoming"))
         self.process = QCheckBox("Measure each complete study and send results to:")
         self.nodes = NodeBox(settings, self)
-        self.nodes.setEnabled(False)
-        self.process.toggled.connect(self.nodes.setEnabled)
+        self.predict = QCheckBox("also predict with the active model")
+        for widget in (self.nodes, self.predict):
+            widget.setEnabled(False)
+            self.process.toggled.connect(widget.setEnabled)
         self.status = QLabel("Stopped.")
         # the listener's counters are read from its threads once a second
         self.refresh_timer = QTimer(self)
@@ -204,6 +206,7 @@ class ListenerDialog(QDialog):
         form.addRow("Folder", self.folder)
         form.addRow(self.process)
         form.addRow("Node", self.nodes)
+        form.addRow("", self.predict)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.status)
@@ -226,7 +229,8 @@ class ListenerDialog(QDialog):
         try:
             node = self.nodes.node() if self.process.isChecked() else None
             out = Path(self.folder.text())
-            on_complete = self._processor(out, node) if node is not None else None
+            on_complete = (self._processor(out, node, self.predict.isChecked())
+                           if node is not None else None)
             self.listener = StorageListener(out, port=self.port.value(),
                                             ae_title=self.aet.text(), host="0.0.0.0",
                                             on_complete=on_complete).start()
@@ -250,12 +254,14 @@ class ListenerDialog(QDialog):
         )
 
     @staticmethod
-    def _processor(out: Path, node):
+    def _processor(out: Path, node, predict: bool):
         def process(folder: Path) -> None:
             from ichmodel.net.process import process_study
             from ichviewer.report import ReportOptions
 
+            # model None: the active model (registry, else the bundled demo), as the viewer
             process_study(folder, results_dir=out / "results", send_to=node,
+                          model=None if predict else "none",
                           make_pdf=lambda reading: pdf_bytes(reading, ReportOptions()))
 
         return process
