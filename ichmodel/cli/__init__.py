@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.debug:  # pynetdicom logs a refused association as ERROR; ours is the one line
+        logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
     try:
         return int(args._run(args) or 0)
     except ICHError as exc:

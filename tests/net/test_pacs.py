@@ -138,7 +138,8 @@ def test_orthanc_refusing_our_called_ae_title_and_query(tmp_path, capsys):
         assert rc == 0 and study["StudyInstanceUID"] == datasets[0].StudyInstanceUID
         assert study["NumberOfStudyRelatedSeries"] == "1"
         assert main(["query", str(wrong), "--patient-id", "x", "--timeout", "3"]) == 3
-        assert "refused the association" in capsys.readouterr().err
+        [line] = capsys.readouterr().err.strip().splitlines()  # one line, no pynetdicom log
+        assert line.startswith("error: ") and "refused the association" in line
     finally:
         stop_orthanc(orthanc)
 
@@ -249,3 +250,30 @@ def _answers(node) -> bool:
     except NetworkError:
         return False
     return True
+
+
+def test_cli_refused_association_is_one_line_in_a_real_process():
+    """Run as its own process (pytest's log capture would hide pynetdicom's own ERROR lines)."""
+    import subprocess
+    import sys
+
+    from pynetdicom import AE
+    from pynetdicom.sop_class import Verification
+
+    ae = AE(ae_title="REAL")
+    ae.require_called_aet = True
+    ae.add_supported_context(Verification)
+    server = ae.start_server(("127.0.0.1", 0), block=False)
+    try:
+        port = server.server_address[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "ichmodel", "query", f"WRONG@127.0.0.1:{port}",
+             "--patient-id", "x", "--timeout", "5"],
+            capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        server.shutdown()
+    assert out.returncode == 3
+    assert out.stderr.splitlines() == [
+        f"error: WRONG@127.0.0.1:{port} refused the association: it does not accept the called "
+        "AE title 'WRONG' or our AE title 'ICHVIEWER'; check both in its configuration"]
