@@ -126,8 +126,10 @@ def _qualitative(measurement):
 
     site = measurement.location if measurement.location in _SITE_MEANINGS else "none"
     return [
+        # not "Finding Site": that concept already names the anatomy (Brain) of the group
         hd.sr.QualitativeEvaluation(
-            codes.SCT.FindingSite, _local(f"site-{site}", _SITE_MEANINGS[site])
+            _local("location", "Hematoma location (estimated)"),
+            _local(f"site-{site}", _SITE_MEANINGS[site]),
         ),
         hd.sr.QualitativeEvaluation(
             _local("ivh", "Intraventricular extension"),

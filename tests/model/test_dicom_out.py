@@ -152,6 +152,10 @@ def test_dcmqi_rebuilds_the_seg_and_reads_the_sr(sample_files, tmp_path):
     m = reading.measurement
     assert values[("Volume", "mL")] == pytest.approx(m.hematoma_volume_ml, rel=1e-6)
     assert values[("Voxels in the blood HU window", "{voxels}")] == int(ours.sum())
+    evaluations = {q["conceptCode"]["CodeMeaning"]: q["conceptValue"]["CodeValue"]
+                   for q in planimetric["qualitativeEvaluations"]}
+    assert evaluations == {"Hematoma location (estimated)": f"site-{m.location}",
+                           "Intraventricular extension": "373067005"}  # SNOMED "No"
     assert abc2["measurementMethod"]["CodeValue"] == "121218"
     items = {i["quantity"]["CodeMeaning"]: float(i["value"]) for i in abc2["measurementItems"]}
     assert items["Volume"] == pytest.approx(m.abc2.volume_ml, rel=1e-6)
