@@ -153,6 +153,9 @@ def run_smoke_test(
         path = window.export_report(report_out)
         if path is None or not path.is_file():
             finish(EXIT_FAILED, "error: the report could not be written")
+        # the DICOM results too (highdicom in a frozen bundle), beside the report
+        elif not window.export_dicom_results(report_out.parent / f"{report_out.stem}-dicom"):
+            finish(EXIT_FAILED, "error: the DICOM results could not be written")
         else:
             finish(EXIT_OK, str(path))
 

@@ -325,6 +325,9 @@ class MainWindow(WindowToolsMixin, QMainWindow):
                 trainer.shutdown()
             except RuntimeError:  # already deleted by Qt
                 pass
+        listener = getattr(self, "_listener_dialog", None)
+        if listener is not None:  # the DICOM listener's port is released with the window
+            listener.stop()
         self.controller.shutdown()
         for dialog in list(self.error_dialogs):
             dialog.close()

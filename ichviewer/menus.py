@@ -47,6 +47,8 @@ def build_menus(self) -> None:
     self.act_export = make_action(self, "&Export report…", self.export_report_dialog, "Ctrl+E")
     self.act_export.setEnabled(False)
     m.addAction(self.act_export)
+    m.addAction(make_action(self, "Send to &PACS…", self.send_to_pacs_dialog,
+                            tip="Send the segmentation, report and key images to a DICOM node"))
     self.act_anonymize = make_action(
         self,
         "Anonymize reports",
@@ -81,6 +83,7 @@ def build_menus(self) -> None:
     m.addAction(make_action(self, "&Fine-tune the model…", self.open_trainer))
     m.addAction(make_action(self, "Use the &default model", lambda: self.use_model(None)))
     m.addAction(make_action(self, "Use a model &file…", self.choose_model_file))
+    m.addAction(make_action(self, "DICOM &listener…", self.open_listener))
     device_menu = m.addMenu("&Device")
     group = QActionGroup(self)
     for device in DEVICES:

@@ -127,3 +127,37 @@ class Settings:
 
     def clear_recent_studies(self) -> None:
         self._qs.setValue("paths/recent", [])
+
+    # --- PACS (issue 19) ---------------------------------------------------------------------
+    @property
+    def dicom_nodes(self) -> list[str]:
+        """Configured nodes as ``AET@HOST:PORT`` or DICOMweb URLs, as entered (valid ones)."""
+        from ichmodel.net.nodes import DicomNode, NetworkError
+        from ichmodel.net.web import check_url
+
+        value = self._qs.value("pacs/nodes", [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            return []
+        found = []
+        for text in value:
+            try:
+                text = str(text)
+                is_url = text.lower().startswith(("http://", "https://"))
+                found.append(check_url(text) if is_url else str(DicomNode.parse(text)))
+            except NetworkError:
+                log.warning("ignoring a malformed saved DICOM node")
+        return found
+
+    @dicom_nodes.setter
+    def dicom_nodes(self, nodes: list[str]) -> None:
+        self._qs.setValue("pacs/nodes", [str(n) for n in nodes])
+
+    @property
+    def listener_port(self) -> int:
+        return int(self._float("pacs/listener_port", 11112, 1, 65535))
+
+    @listener_port.setter
+    def listener_port(self, port: int) -> None:
+        self._qs.setValue("pacs/listener_port", int(port))

@@ -134,6 +134,66 @@ class WindowToolsMixin:
 
         return write
 
+    # --- PACS (issue 19) ---------------------------------------------------------------------
+    def _run_network_job(self, name: str, fn, on_result, on_error) -> None:
+        from ichviewer.workers import Job
+
+        self.controller.runner.submit(Job(name, fn, lane="io", on_result=on_result,
+                                          on_error=lambda e: on_error(e.message)))
+
+    def send_to_pacs_dialog(self):
+        """File → Send to PACS…: the dialog for the open, measured study (returned for tests)."""
+        from ichviewer.dialogs.pacs_dialog import SendToPacsDialog
+
+        study = self.controller.study
+        if study is None or study.reading is None or study.reading.measurement is None:
+            self.show_error("Nothing to send", "Open a study and wait for its measurement first.")
+            return None
+        from ichviewer import report
+
+        r = self.results
+        report_options = report.ReportOptions(
+            anonymize=self.act_anonymize.isChecked(),
+            heatmap_opacity=self.slice_view.heatmap_opacity(),
+            show_heatmap=r.heatmap_check.isChecked(), show_contour=r.contour_check.isChecked(),
+            show_abc2_segments=r.abc2_check.isChecked(),
+        )
+        dialog = SendToPacsDialog(self.settings, self._run_network_job, study.reading,
+                                  report_options, self.show_error, self)
+        dialog.show()
+        return dialog
+
+    def export_dicom_results(self, folder: Path) -> list[Path] | None:
+        """Write the open study's SEG/SR/key images/PDF as DICOM files into ``folder`` now (the
+        smoke test checks the frozen bundle's highdicom with it). Errors become a dialog."""
+        from ichmodel.dicom_out import build_results, write_results
+        from ichviewer.dialogs.pacs_dialog import pdf_bytes
+        from ichviewer.report import ReportOptions
+
+        study = self.controller.study
+        if study is None or study.reading is None:
+            return None
+        anonymize = self.act_anonymize.isChecked()
+        try:
+            pdf = pdf_bytes(study.reading, ReportOptions(anonymize=anonymize))
+            results = build_results(study.reading, pdf_bytes=pdf, anonymize=anonymize)
+            return write_results(results, folder)
+        except Exception as exc:  # shown, never a crash
+            log.exception("DICOM export failed")
+            import traceback
+
+            self.show_error("Could not write the DICOM results", str(exc), traceback.format_exc())
+            return None
+
+    def open_listener(self):
+        """Tools → DICOM listener (one per window; returned for tests)."""
+        from ichviewer.dialogs.pacs_dialog import ListenerDialog
+
+        if getattr(self, "_listener_dialog", None) is None:
+            self._listener_dialog = ListenerDialog(self.settings, self.show_error, self)
+        self._listener_dialog.show()
+        return self._listener_dialog
+
     def export_report(self, path: Path) -> Path | None:
         """Write the PDF report of the open study now (the smoke test and tests use this;
         the menu runs the same in a worker). Errors become a dialog; returns the path."""

@@ -23,8 +23,8 @@ from ichmodel.errors import ICHError
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("series", "load", "synth", "measure", "predict", "batch", "manifest", "train",
-            "evaluate", "calibrate", "models")
+COMMANDS = ("series", "load", "synth", "measure", "predict", "batch", "export", "listen",
+            "query", "manifest", "train", "evaluate", "calibrate", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.debug:  # pynetdicom logs a refused association as ERROR; ours is the one line
+        logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
     try:
         return int(args._run(args) or 0)
     except ICHError as exc:

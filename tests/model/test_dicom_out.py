@@ -1,0 +1,302 @@
+"""DICOM results (ichmodel.dicom_out): SEG, SR TID 1500, key images and Encapsulated PDF.
+
+Checked by real readers: dciodvfy validates every object; dcmqi rebuilds the SEG and reads the SR
+as 3D Slicer does. The bundled sample study (not tilted) and dcm_qa_ct ``In/GE`` (tilted, no
+PatientBirthDate/PatientSex) are the sources; the GE head has no bleed, so a sphere of known
+position is painted on its Volume grid to check the mapping back onto the tilted slices.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ichmodel.dicom_out import DicomExportError, build_results, write_results
+from ichmodel.progress import run_to_completion
+from ichmodel.resources import sample_study_dir
+from tests.dicom_tools import dciodvfy_errors, dcmqi_segments, dcmqi_sr
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+@functools.lru_cache(maxsize=2)
+def sample_reading(with_model: bool = True):
+    """The bundled sample study, measured, and predicted by a tiny real model."""
+    from ichmodel.reading import ModelIdentity, predict_reading, read_study
+    from tests.readings import tiny_model
+
+    reading = run_to_completion(read_study(sample_study_dir() / "DICOM", model="none"))
+    if with_model:
+        model = tiny_model()
+        prediction = run_to_completion(predict_reading(reading, model, device="cpu"))
+        reading = reading.with_prediction(prediction, ModelIdentity.of(model))
+    return reading
+
+
+def _with_ivh(reading):
+    """The sample reading with a small intraventricular blob added (a second segment)."""
+    m = reading.measurement
+    ivh = np.zeros_like(m.hematoma_mask)
+    z = m.abc2.slice_index
+    ivh[z - 1 : z + 2, 120:130, 60:70] = True
+    ivh &= ~m.hematoma_mask
+    ml = float(ivh.sum()) * reading.volume.voxel_volume_ml
+    return reading.with_measurement(replace(m, ivh=True, ivh_mask=ivh, ivh_volume_ml=ml))
+
+
+def _sphere_reading(reading, centre_zyx, radius_mm: float):
+    """``reading`` with its hematoma replaced by a sphere (Volume grid) of known centre."""
+    vol = reading.volume
+    zz, yy, xx = np.indices(vol.shape, dtype=float)
+    sz, sy, sx = vol.spacing_mm
+    cz, cy, cx = centre_zyx
+    sphere = ((zz - cz) * sz) ** 2 + ((yy - cy) * sy) ** 2 + ((xx - cx) * sx) ** 2 <= radius_mm**2
+    m = reading.measurement
+    return reading.with_measurement(replace(
+        m, hematoma_mask=sphere, hematoma_volume_ml=float(sphere.sum()) * vol.voxel_volume_ml,
+        ivh=False, ivh_mask=np.zeros_like(sphere), ivh_volume_ml=0.0,
+    ))
+
+
+def _lps_centroid(mask: np.ndarray, image) -> np.ndarray:
+    """Physical centroid (LPS mm) of a (z, y, x) mask on a SimpleITK image's grid."""
+    idx = np.argwhere(mask).mean(axis=0)[::-1]  # (x, y, z)
+    return np.asarray(image.TransformContinuousIndexToPhysicalPoint(tuple(float(v) for v in idx)))
+
+
+@pytest.fixture(scope="module")
+def sample_files(tmp_path_factory):
+    reading = sample_reading()
+    results = build_results(reading, pdf_bytes=PDF)
+    folder = tmp_path_factory.mktemp("dicom_out")
+    return reading, results, write_results(results, folder)
+
+
+def test_every_object_is_valid_and_in_the_source_study(sample_files):
+    import pydicom
+
+    reading, results, paths = sample_files
+    kinds = sorted(pydicom.dcmread(p).Modality for p in paths)
+    assert kinds == ["DOC", "OT", "OT", "OT", "SEG", "SR"]
+    source = pydicom.dcmread(reading.series.files[0], stop_before_pixels=True)
+    series = set()
+    for path in paths:
+        assert dciodvfy_errors(path) == [], path.name
+        ds = pydicom.dcmread(path)
+        assert ds.StudyInstanceUID == source.StudyInstanceUID
+        assert ds.PatientID == source.PatientID and ds.PatientName == source.PatientName
+        assert ds.SeriesInstanceUID != source.SeriesInstanceUID
+        series.add(ds.SeriesInstanceUID)
+    assert len(series) == 4  # SEG, SR, SC, DOC each a new series
+
+
+def test_key_images_are_burned_in_head_images(sample_files):
+    import pydicom
+
+    reading, results, _ = sample_files
+    keys, _ = reading.key_slices()
+    assert len(results.key_images) == len(keys) == 3
+    for image in results.key_images:
+        assert image.BurnedInAnnotation == "YES" and image.BodyPartExamined == "HEAD"
+        rgb = image.pixel_array
+        assert rgb.ndim == 3 and rgb.shape[2] == 3
+    # the largest slice's picture shows the green contour (burned in, not an overlay)
+    largest = next(i for i, k in enumerate(keys) if k.is_largest)
+    rgb = pydicom.dcmread(_save(results.key_images[largest])).pixel_array
+    assert np.any((rgb[..., 1] > 200) & (rgb[..., 0] < 30))
+    # an SC without BodyPartExamined is what dciodvfy flags: the check above is not idle
+    bare = results.key_images[0]
+    del bare.BodyPartExamined
+    assert dciodvfy_errors(_save(bare))
+    bare.BodyPartExamined = "HEAD"
+
+
+_saved: list[Path] = []
+
+
+def _save(ds) -> Path:
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="ich_dicom_out_")) / "x.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    _saved.append(path.parent)
+    return path
+
+
+def teardown_module() -> None:
+    for folder in _saved:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_dcmqi_rebuilds_the_seg_and_reads_the_sr(sample_files, tmp_path):
+    reading, results, paths = sample_files
+    seg_path = next(p for p in paths if p.name.startswith("SEG_"))
+    segments = dcmqi_segments(seg_path, tmp_path / "seg")
+    assert len(segments) == 1 == len(results.segments)  # no IVH here: a one-segment SEG
+    mask, _ = segments[0]
+    ours = reading.measurement.hematoma_mask
+    assert int(mask.sum()) == int(ours.sum()) == results.segments[0].n_source_voxels
+
+    sr = dcmqi_sr(next(p for p in paths if p.name.startswith("SR_")), tmp_path / "sr")
+    groups = sr["Measurements"]
+    by_segment = [g for g in groups if g.get("ReferencedSegment") == 1]
+    assert len(by_segment) == 2  # planimetric and ABC/2, both tied to the hematoma segment
+    planimetric, abc2 = by_segment
+    values = {(m["quantity"]["CodeMeaning"], m["units"]["CodeValue"]): float(m["value"])
+              for m in planimetric["measurementItems"]}
+    m = reading.measurement
+    assert values[("Volume", "mL")] == pytest.approx(m.hematoma_volume_ml, rel=1e-6)
+    assert values[("Voxels in the blood HU window", "{voxels}")] == int(ours.sum())
+    evaluations = {q["conceptCode"]["CodeMeaning"]: q["conceptValue"]["CodeValue"]
+                   for q in planimetric["qualitativeEvaluations"]}
+    assert evaluations == {"Hematoma location (estimated)": f"site-{m.location}",
+                           "Intraventricular extension": "373067005"}  # SNOMED "No"
+    assert abc2["measurementMethod"]["CodeValue"] == "121218"
+    items = {i["quantity"]["CodeMeaning"]: float(i["value"]) for i in abc2["measurementItems"]}
+    assert items["Volume"] == pytest.approx(m.abc2.volume_ml, rel=1e-6)
+    assert items["Long axis"] == pytest.approx(m.abc2.a_mm, rel=1e-6)
+    assert items["Short axis"] == pytest.approx(m.abc2.b_mm, rel=1e-6)
+    assert items["Height"] == pytest.approx(m.abc2.c_mm, rel=1e-6)
+    model_group = next(g for g in groups if "ReferencedSegment" not in g)
+    algorithm = model_group["measurementAlgorithmIdentification"]
+    assert algorithm["AlgorithmName"] == f"model: {reading.model.name}"
+    assert "provenance=synthetic" in algorithm["AlgorithmParameters"]
+    model_items = {i["quantity"]["CodeMeaning"]: float(i["value"])
+                   for i in model_group["measurementItems"]}
+    assert model_items["Volume"] == pytest.approx(reading.prediction.predicted_volume_ml, 1e-6)
+    assert model_items["Probability of poor outcome, research model"] == pytest.approx(
+        100 * reading.prediction.poor_outcome_probability, rel=1e-6)
+
+
+def test_hematoma_and_ivh_are_two_segments_each_with_its_volume(tmp_path):
+    reading = _with_ivh(sample_reading(with_model=False))
+    results = build_results(reading)
+    assert [s.label for s in results.segments] == [
+        "Intraparenchymal hematoma", "Intraventricular hemorrhage"]
+    paths = write_results(results, tmp_path / "out")
+    for path in paths:
+        assert dciodvfy_errors(path) == [], path.name
+    seg = results.seg
+    types = [d.SegmentedPropertyTypeCodeSequence[0].CodeValue for d in seg.SegmentSequence]
+    assert types == ["35566002", "50960005"]  # SNOMED hematoma, hemorrhage (in the ventricle)
+    rebuilt = dcmqi_segments(next(p for p in paths if p.name.startswith("SEG_")), tmp_path / "q")
+    assert [int(m.sum()) for m, _ in rebuilt] == [
+        int(reading.measurement.hematoma_mask.sum()), int(reading.measurement.ivh_mask.sum())]
+    sr = dcmqi_sr(next(p for p in paths if p.name.startswith("SR_")), tmp_path / "sr")
+    ivh_group = next(g for g in sr["Measurements"] if g.get("ReferencedSegment") == 2)
+    volume = next(float(i["value"]) for i in ivh_group["measurementItems"]
+                  if i["quantity"]["CodeMeaning"] == "Volume")
+    assert volume == pytest.approx(reading.measurement.ivh_volume_ml, rel=1e-6)
+
+
+def test_anonymize_blanks_name_id_and_birth_date(tmp_path):
+    results = build_results(sample_reading(with_model=False), pdf_bytes=PDF, anonymize=True)
+    for ds in results.datasets:
+        assert str(ds.PatientName) == "" and ds.PatientID == "" and not ds.PatientBirthDate
+        assert ds.PatientIdentityRemoved == "YES"
+    for path in write_results(results, tmp_path):
+        assert dciodvfy_errors(path) == [], path.name
+
+
+def test_source_without_type2_patient_attributes(tmp_path):
+    """Sources lacking PatientBirthDate/PatientSex (as dcm_qa_ct In/GE) still give a SEG."""
+    import pydicom
+
+    from ichmodel.reading import read_study
+
+    copy = tmp_path / "src"
+    copy.mkdir()
+    for path in sorted((sample_study_dir() / "DICOM").glob("*.dcm")):
+        ds = pydicom.dcmread(path)
+        for keyword in ("PatientBirthDate", "PatientSex", "ReferringPhysicianName"):
+            if keyword in ds:
+                delattr(ds, keyword)
+        ds.save_as(copy / path.name)
+    reading = run_to_completion(read_study(copy, model="none"))
+    results = build_results(reading)
+    assert results.seg is not None and results.seg.PatientSex == ""
+    for path in write_results(results, tmp_path / "out"):
+        assert dciodvfy_errors(path) == [], path.name
+
+
+def test_clear_errors_for_what_cannot_be_exported():
+    from tests.readings import phantom_reading
+
+    with pytest.raises(DicomExportError, match="no source DICOM series"):
+        build_results(phantom_reading())
+    reading = sample_reading(with_model=False)
+    with pytest.raises(DicomExportError, match="not a PDF"):
+        build_results(reading, pdf_bytes=b"hello")
+    with pytest.raises(DicomExportError, match="not measured"):
+        build_results(replace(reading, measurement=None))
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_tilted_ge_series_seg_lies_on_the_source_slices(dcm_qa_ct, tmp_path):
+    """The GE series is tilted and unevenly spaced: the SEG lies on its own (sheared) slices, at
+    the sphere's position (mm), with its volume. dcmqi 1.5.7 cannot rebuild any sheared stack
+    ("Frame 0 origin ... is outside image geometry"), so the frames are read back here."""
+    from ichmodel.reading import read_study
+
+    reading = run_to_completion(read_study(dcm_qa_ct / "In" / "GE", model="none"))
+    codes = {n.code for n in reading.notices}
+    assert "load.gantry_tilt_corrected" in codes
+    nz, ny, nx = reading.volume.shape
+    centre = (nz / 2, ny / 2, nx / 2 + 20)
+    reading = _sphere_reading(reading, centre, radius_mm=15.0)
+    results = build_results(reading, pdf_bytes=PDF)
+    assert any("resampled" in r for r in results.remarks)
+    paths = write_results(results, tmp_path / "out")
+    for path in paths:
+        assert dciodvfy_errors(path) == [], path.name
+    seg_path = next(p for p in paths if p.name.startswith("SEG_"))
+    # Read the frames back ourselves: each frame's pixels at its own plane position (mm)
+    centroid, n_voxels = _frames_centroid_lps(seg_path)
+    assert n_voxels == results.segments[0].n_source_voxels > 0
+    ours = np.asarray(reading.volume.index_to_physical(centre))
+    assert np.linalg.norm(centroid - ours) < 1.5  # mm, about one source pixel / slab
+    # the sphere's volume counted on the uneven source slabs agrees with ours
+    assert results.segments[0].source_volume_ml == pytest.approx(
+        reading.measurement.hematoma_volume_ml, rel=0.05)
+
+
+def _frames_centroid_lps(seg_path: Path) -> tuple[np.ndarray, int]:
+    """Centroid (LPS mm) and voxel count of a binary SEG, from its per-frame plane positions."""
+    import pydicom
+
+    seg = pydicom.dcmread(seg_path)
+    shared = seg.SharedFunctionalGroupsSequence[0]
+    iop = np.asarray(shared.PlaneOrientationSequence[0].ImageOrientationPatient, float)
+    dr, dc = (float(v) for v in shared.PixelMeasuresSequence[0].PixelSpacing)
+    pixels = seg.pixel_array.reshape(-1, seg.Rows, seg.Columns)
+    points = []
+    for frame, group in zip(pixels, seg.PerFrameFunctionalGroupsSequence, strict=True):
+        ipp = np.asarray(group.PlanePositionSequence[0].ImagePositionPatient, float)
+        r, c = np.nonzero(frame)
+        points.append(ipp + np.outer(c * dc, iop[:3]) + np.outer(r * dr, iop[3:]))
+    allpoints = np.concatenate(points)
+    return allpoints.mean(axis=0), len(allpoints)
+
+
+def test_cli_export_writes_every_object(tmp_path, capsys):
+    import json
+
+    from ichmodel.cli import main
+
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(PDF)
+    rc = main(["export", str(sample_study_dir() / "DICOM"), "--dicom-out", str(tmp_path / "o"),
+               "--pdf", str(pdf), "--anonymize", "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert rc == 0 and len(summary["written"]) == 6 and summary["remarks"] == []
+    assert set(summary["series"]) == {"SEG", "SR", "SC", "DOC"}
+    assert summary["segments"][0]["label"] == "Intraparenchymal hematoma"
+    assert main(["export", str(sample_study_dir() / "DICOM"), "--dicom-out", str(tmp_path),
+                 "--pdf", str(tmp_path / "missing.pdf")]) == 3
+    assert "cannot read the PDF report" in capsys.readouterr().err
