@@ -114,7 +114,7 @@ def _skull_base(a: Anatomy) -> tuple[list[Ellipsoid], list[Ellipsoid], Ellipsoid
         # petrous ridge: runs from the mastoid forwards and inwards to the apex
         yaw = rotation_matrix(side * 50.0, 0, 0)
         bone.append(
-            Ellipsoid((side * 32 * s, 14 * s, floor_mid - 2 * s), (7 * s, 26 * s, 8 * s), yaw)
+            Ellipsoid((side * 30 * s, 8 * s, floor_mid - 2 * s), (5 * s, 22 * s, 6 * s), yaw)
         )
         # temporal bone / mastoid block low and lateral, with air cells
         bone.append(
@@ -186,14 +186,14 @@ def _streaks(
         t = ((yy - y0) * dy + (xx - x0) * dx) / (length * length)
         perp = ((yy - y0) * ny_ + (xx - x0) * nx_) * h  # mm
         along = np.clip(1 - np.abs(2 * t - 1), 0, 1) ** 0.5
-        bar = -rng.uniform(15, 30) * np.exp(-((perp / rng.uniform(3, 6)) ** 2)) * along
+        bar = -rng.uniform(8, 18) * np.exp(-((perp / rng.uniform(3, 6)) ** 2)) * along
         rays = np.zeros_like(bar)
         for _ in range(int(rng.integers(2, 5))):
             ang = math.radians(rng.uniform(-30, 30))
             c, s_ = math.cos(ang), math.sin(ang)
             my, mx = (y0 + y1) / 2, (x0 + x1) / 2
             d_line = ((yy - my) * (-dx * s_ + dy * c) - (xx - mx) * (dy * s_ + dx * c)) / length
-            amp = rng.uniform(10, 25) * (1 if rng.random() < 0.5 else -1)
+            amp = rng.uniform(6, 15) * (1 if rng.random() < 0.5 else -1)
             rays += amp * np.exp(-((d_line * h / 1.2) ** 2)) * np.exp(-np.abs(perp) / 40.0)
         out[k] = (bar + rays) * strength
     return out
