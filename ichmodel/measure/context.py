@@ -25,6 +25,7 @@ from ichmodel.measure.extra_axial import find_extra_axial
 from ichmodel.measure.hematoma import (
     BloodPrep,
     BloodSegmentation,
+    drop_below_skull_base,
     drop_inside,
     prepare_blood,
     segment_blood,
@@ -147,6 +148,8 @@ class MeasureContext:
         seg = segment_blood(prep, params)
         found = list(seg.notices)
         cand = seg.rejected | seg.mask
+        area = prep.inside.reshape(prep.inside.shape[0], -1).sum(axis=1)
+        seg = drop_below_skull_base(seg, area)
         collection = find_extra_axial(cand, prep.inside, frame.height, prep.spacing_mm)
         if collection is not None:
             seg = drop_inside(seg, collection.mask)

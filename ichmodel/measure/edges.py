@@ -49,6 +49,9 @@ class Levels:
     blood_hu: float
     tissue_hu: float
     edge_hu: float
+    #: Fraction of the shell around the bleed that is measurable intracranial tissue (not
+    #: bone, its rim, or outside the head): a hematoma lies in the brain, so near 1.
+    tissue_shell_fraction: float = 1.0
 
 
 def refine_edges(
@@ -84,18 +87,22 @@ def refine_edges(
         if np.count_nonzero(core) < MIN_LEVEL_VOXELS:
             core = comp
         shell = _morph.dilate(comp, shell_out) & ~_morph.dilate(comp, shell_in)
+        n_shell = max(1, int(np.count_nonzero(shell)))
         shell &= allowed[box] & ~blood_any[box]
+        enclosed = float(np.count_nonzero(shell)) / n_shell
         band = _morph.erode(comp, shell_in) & ~_morph.erode(comp, shell_out)
         if np.count_nonzero(band) < MIN_LEVEL_VOXELS:
             band = core
         blood_level = float(np.median(s[band]))
         if np.count_nonzero(shell) < MIN_LEVEL_VOXELS:
-            levels[int(i)] = Levels(blood_level, params.hu_min * 2 - blood_level, params.hu_min)
+            levels[int(i)] = Levels(
+                blood_level, params.hu_min * 2 - blood_level, params.hu_min, enclosed
+            )
             continue
         tissue_level = float(np.median(s[shell]))
         local = 0.5 * (blood_level + tissue_level)
         t = min(max(local, params.hu_min - MAX_SHIFT_HU), params.hu_min + MAX_SHIFT_HU)
-        levels[int(i)] = Levels(blood_level, tissue_level, t)
+        levels[int(i)] = Levels(blood_level, tissue_level, t, enclosed)
         log.debug(
             "bleed %d: blood %.1f HU, tissue %.1f HU, edge at %.1f HU",
             i,

@@ -4,10 +4,11 @@ The measurement counts only intraparenchymal blood; a subdural or epidural hemat
 different diagnosis with a different volume rule, but the reader must hear of it. Bone
 partial volume also lies along the skull in the blood range (every real head holds 20-50 ml
 of it), as a thin, graded rim; a collection is *thick*: this notice fires when a connected
-blood-range region within ``RIM_MM`` of the inner table, not part of a hematoma, is at least
-``MIN_THICKNESS_MM`` thick (twice its in-plane inscribed radius) on at least ``MIN_SLICES``
-slices of the supratentorial convexity (relative height ``HEIGHT_RANGE``: the skull base and
-the vertex, where thick slices cut the bone obliquely, are left out), and at least
+blood-range region within ``RIM_MM`` of the inner table is at least ``MIN_THICKNESS_MM``
+thick (its mean thickness: area over the length it touches the inner table) on at least
+``MIN_SLICES`` slices of the supratentorial convexity (relative height ``HEIGHT_RANGE``:
+the skull base and the vertex, where thick slices cut the bone obliquely, are left out), and
+at least
 ``MIN_LENGTH_MM`` long in contact with the inner table there (a convexity hematoma 1 cm
 from the skull touches it nowhere). Hematomas found inside such a collection are dropped:
 it is one extra-axial collection, not intracerebral blood.
@@ -86,10 +87,12 @@ def find_extra_axial(
             plane = comp[k]
             if not plane.any():
                 continue
-            depth = ndi.distance_transform_edt(plane, sampling=h)
-            thickness = 2.0 * float(depth.max())
-            # along the inner table: its pixels in the first row inside the skull
+            # along the inner table: its pixels in the first row inside the skull; the mean
+            # thickness is its area over that length (a sinus's triangle on a thin rim of
+            # bone partial volume stays thin, a crescent does not)
             contact_mm = float(np.count_nonzero(plane & (edge[k] <= CONTACT_MM))) * h[0]
+            area_mm2 = float(np.count_nonzero(plane)) * h[0] * h[1]
+            thickness = area_mm2 / max(contact_mm, h[0])
             if thickness >= MIN_THICKNESS_MM and contact_mm >= MIN_LENGTH_MM:
                 thick_slices += 1
                 thickest = max(thickest, thickness)

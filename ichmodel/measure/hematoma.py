@@ -33,6 +33,12 @@ log = logging.getLogger(__name__)
 #: crop does not bleed tens of HU into the brain next to it.
 CLIP_LOW_HU = -100.0
 CLIP_HIGH_HU = 200.0
+#: A hematoma's surroundings are mostly measurable tissue; below this fraction of its shell
+#: (:attr:`~ichmodel.measure.edges.Levels.tissue_shell_fraction`) it is walled in by bone.
+MIN_TISSUE_SHELL = 0.5
+#: Slices with less intracranial area than this fraction of the largest hold no hematoma
+#: we report (see :func:`drop_below_skull_base`).
+MIN_SLICE_AREA = 0.1
 #: A smoothing sigma below this many voxels is a no-op; skip that axis.
 MIN_SIGMA_VOXELS = 0.3
 
@@ -135,8 +141,11 @@ def segment_blood(prep: BloodPrep, params: MeasureParams) -> BloodSegmentation:
         cand, seeds, prep.near_skull, prep.spacing_mm, params.core_radius_mm, params.min_core_ml
     )
     labels, levels = refine_edges(cores.labels, cores.n, sm, prep.allowed, prep.spacing_mm, params)
-    for i, lv in levels.items():  # a hazy smear (tentorium on thick slices), not a clot
-        if lv.blood_hu - lv.tissue_hu < params.min_contrast_hu:
+    for i, lv in levels.items():
+        # a hazy smear (the tentorium on thick slices), not a clot; or a pocket walled in by
+        # bone (the brainstem in the foramen magnum on a thick slice), not in the brain
+        hazy = lv.blood_hu - lv.tissue_hu < params.min_contrast_hu
+        if hazy or lv.tissue_shell_fraction < MIN_TISSUE_SHELL:
             labels[labels == i] = 0
     labels = _fill_holes_per_label(labels, cores.n)
     labels[~prep.inside | prep.calcified] = 0
@@ -160,14 +169,36 @@ def drop_inside(seg: BloodSegmentation, collection: np.ndarray) -> BloodSegmenta
         return seg
     sizes = np.bincount(seg.labels.ravel(), minlength=n + 1)
     inside = np.bincount(seg.labels[collection], minlength=n + 1)
-    drop = inside >= 0.5 * np.maximum(sizes, 1)
+    return drop_labels(seg, inside >= 0.5 * np.maximum(sizes, 1))
+
+
+def drop_below_skull_base(seg: BloodSegmentation, slice_area: np.ndarray) -> BloodSegmentation:
+    """``seg`` without hematomas centred on slices whose intracranial area is under
+    ``MIN_SLICE_AREA`` of the largest (``slice_area``: (z,) pixels per crop slice): the
+    foramen magnum and the skull base, where a thick slice mixes bone into every voxel."""
+    n = seg.n_components
+    if n == 0 or slice_area.max() <= 0:
+        return seg
+    z = np.arange(seg.labels.shape[0], dtype=float)[:, None, None]
+    sizes = np.bincount(seg.labels.ravel(), minlength=n + 1).astype(float)
+    zsum = np.bincount(
+        seg.labels.ravel(), weights=np.broadcast_to(z, seg.labels.shape).ravel(), minlength=n + 1
+    )
+    zc = np.rint(zsum / np.maximum(sizes, 1)).astype(int)
+    small = slice_area / slice_area.max() < MIN_SLICE_AREA
+    return drop_labels(seg, small[np.clip(zc, 0, len(small) - 1)] & (sizes > 0))
+
+
+def drop_labels(seg: BloodSegmentation, drop: np.ndarray) -> BloodSegmentation:
+    """``seg`` without the labels where ``drop`` (bool per label, index 0 ignored) holds."""
+    drop = drop.copy()
     drop[0] = False
     if not drop.any():
         return seg
     labels = np.where(drop[seg.labels], 0, seg.labels).astype(np.int32)
     mask = labels > 0
     return BloodSegmentation(
-        mask, labels, n, seg.levels, seg.rejected | (seg.mask & ~mask), seg.notices
+        mask, labels, seg.n_components, seg.levels, seg.rejected | (seg.mask & ~mask), seg.notices
     )
 
 
