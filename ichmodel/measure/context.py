@@ -27,6 +27,7 @@ from ichmodel.measure.hematoma import (
     BloodSegmentation,
     drop_below_skull_base,
     drop_inside,
+    drop_midline_dural,
     prepare_blood,
     segment_blood,
 )
@@ -150,7 +151,10 @@ class MeasureContext:
         cand = seg.rejected | seg.mask
         area = prep.inside.reshape(prep.inside.shape[0], -1).sum(axis=1)
         seg = drop_below_skull_base(seg, area)
-        collection = find_extra_axial(cand, prep.inside, frame.height, prep.spacing_mm)
+        seg = drop_midline_dural(seg, frame)
+        collection = find_extra_axial(
+            cand, prep.inside, frame.height, prep.spacing_mm, hematoma=seg.mask
+        )
         if collection is not None:
             seg = drop_inside(seg, collection.mask)
             found.append(

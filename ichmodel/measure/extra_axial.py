@@ -54,11 +54,16 @@ def find_extra_axial(
     inside: np.ndarray,
     height: np.ndarray,
     spacing_mm: tuple[float, float, float],
+    hematoma: np.ndarray | None = None,
 ) -> ExtraAxial | None:
-    """Crescents among the blood-range ``candidates`` (bool, crop grid), or None."""
+    """Crescents among the blood-range ``candidates`` (bool, crop grid), or None.
+
+    ``hematoma`` (bool): voxels already taken as hematomas; a region that is mostly
+    hematoma is a bleed near the surface, not a collection."""
     sz, sy, sx = spacing_mm
     f = max(1, int(round(COARSE_YX_MM / min(sy, sx))))
     rej = _morph.block_mean(candidates.astype(np.float32), 1, f) >= 0.5
+    hem = None if hematoma is None else _morph.block_mean(hematoma.astype(np.float32), 1, f) >= 0.5
     ins = _morph.block_mean(inside.astype(np.float32), 1, f) >= 0.5
     if not rej.any():
         return None
@@ -68,7 +73,7 @@ def find_extra_axial(
         if ins[k].any():
             to_edge[k] = ndi.distance_transform_edt(ins[k], sampling=h)
     band = (height >= HEIGHT_RANGE[0]) & (height <= HEIGHT_RANGE[1])
-    rim = rej & (to_edge <= RIM_MM) & band[: rej.shape[0], None, None]
+    rim = rej & (to_edge <= RIM_MM)
     labels, n = ndi.label(rim)
     if n == 0:
         return None
@@ -81,11 +86,14 @@ def find_extra_axial(
         if i == 0 or objects[i - 1] is None:
             continue
         comp = labels[objects[i - 1]] == i
+        if hem is not None and np.count_nonzero(comp & hem[objects[i - 1]]) >= 0.5 * sizes[i]:
+            continue
         edge = to_edge[objects[i - 1]]
+        z0 = objects[i - 1][0].start
         thick_slices, thickest = 0, 0.0
         for k in range(comp.shape[0]):
             plane = comp[k]
-            if not plane.any():
+            if not plane.any() or not band[z0 + k]:
                 continue
             # along the inner table: its pixels in the first row inside the skull; the mean
             # thickness is its area over that length (a sinus's triangle on a thin rim of

@@ -24,6 +24,7 @@ from ichmodel.measure import _morph
 from ichmodel.measure.brain import IntracranialRegion
 from ichmodel.measure.detect import find_cores
 from ichmodel.measure.edges import Levels, refine_edges
+from ichmodel.measure.location import HeadFrame
 from ichmodel.measure.types import MeasureParams
 from ichmodel.notices import Notice
 
@@ -39,6 +40,9 @@ MIN_TISSUE_SHELL = 0.5
 #: Slices with less intracranial area than this fraction of the largest hold no hematoma
 #: we report (see :func:`drop_below_skull_base`).
 MIN_SLICE_AREA = 0.1
+#: Midline dural structures (see :func:`drop_midline_dural`), mm.
+DURAL_OFFSET_MM = 4.0
+DURAL_WIDTH_MM = 10.0
 #: A smoothing sigma below this many voxels is a no-op; skip that axis.
 MIN_SIGMA_VOXELS = 0.3
 
@@ -187,6 +191,27 @@ def drop_below_skull_base(seg: BloodSegmentation, slice_area: np.ndarray) -> Blo
     zc = np.rint(zsum / np.maximum(sizes, 1)).astype(int)
     small = slice_area / slice_area.max() < MIN_SLICE_AREA
     return drop_labels(seg, small[np.clip(zc, 0, len(small) - 1)] & (sizes > 0))
+
+
+def drop_midline_dural(seg: BloodSegmentation, frame: HeadFrame) -> BloodSegmentation:
+    """``seg`` without narrow regions hugging the midline plane: the straight and superior
+    sagittal sinuses and the falx seen edge-on (at most ``DURAL_WIDTH_MM`` across the
+    midline, centred within ``DURAL_OFFSET_MM`` of it). A midline hematoma of 1 ml or more
+    (vermis, pons, a cast third ventricle) is wider."""
+    n = seg.n_components
+    if n == 0 or not frame.orientation.axial:
+        return seg
+    sy, sx = frame.spacing_mm[1:]
+    normal = np.array([-frame.ap_axis_mm[1], frame.ap_axis_mm[0]])  # left-right unit (mm)
+    drop = np.zeros(n + 1, dtype=bool)
+    for i, box in enumerate(ndi.find_objects(seg.labels, max_label=n), start=1):
+        if box is None:
+            continue
+        zyx = np.argwhere(seg.labels[box] == i) + np.array([b.start for b in box])
+        across = ((zyx[:, 1:] - frame.centroid_yx[zyx[:, 0]]) * (sy, sx)) @ normal
+        width = float(across.max() - across.min()) + max(sy, sx)
+        drop[i] = abs(float(np.median(across))) <= DURAL_OFFSET_MM and width <= DURAL_WIDTH_MM
+    return drop_labels(seg, drop)
 
 
 def drop_labels(seg: BloodSegmentation, drop: np.ndarray) -> BloodSegmentation:

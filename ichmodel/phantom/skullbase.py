@@ -233,9 +233,10 @@ def add_extras(
     fractions["skull_base_bone"] = bone - airf
     fractions["skull_base_air"] = airf
 
-    dura_hu = float(rng.uniform(55, 80))
-    falx = _sheet(grid, frame, anatomy, "falx", float(rng.uniform(1.0, 2.0)))
-    tent = _sheet(grid, frame, anatomy, "tentorium", float(rng.uniform(1.0, 2.0)))
+    # dura is 50-70 HU and about a millimetre thick; thicker slices dim it further
+    dura_hu = float(rng.uniform(50, 70))
+    falx = _sheet(grid, frame, anatomy, "falx", float(rng.uniform(0.8, 1.5)))
+    tent = _sheet(grid, frame, anatomy, "tentorium", float(rng.uniform(0.8, 1.5)))
     falx *= keep
     tent *= keep
     dura = np.maximum(falx, tent) * (1 - bone)
