@@ -156,7 +156,7 @@ class MeasureContext:
             cand, prep.inside, frame.height, prep.spacing_mm, hematoma=seg.mask
         )
         if collection is not None:
-            seg = drop_inside(seg, collection.mask)
+            seg = drop_inside(seg, collection.mask, prep.near_skull)
             found.append(
                 notices.warning(
                     EXTRA_AXIAL_CODE,

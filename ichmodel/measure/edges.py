@@ -52,6 +52,9 @@ class Levels:
     #: Fraction of the shell around the bleed that is measurable intracranial tissue (not
     #: bone, its rim, or outside the head): a hematoma lies in the brain, so near 1.
     tissue_shell_fraction: float = 1.0
+    #: Fraction of that tissue shell that is itself in the blood range: a bleed is ringed
+    #: by brain, a dural structure (tentorium, sinus) runs on through its surroundings.
+    shell_blood_fraction: float = 0.0
 
 
 def refine_edges(
@@ -100,9 +103,10 @@ def refine_edges(
             )
             continue
         tissue_level = float(np.median(s[shell]))
+        in_range = float(np.count_nonzero(s[shell] >= params.hu_min)) / max(1, int(shell.sum()))
         local = 0.5 * (blood_level + tissue_level)
         t = min(max(local, params.hu_min - MAX_SHIFT_HU), params.hu_min + MAX_SHIFT_HU)
-        levels[int(i)] = Levels(blood_level, tissue_level, t, enclosed)
+        levels[int(i)] = Levels(blood_level, tissue_level, t, enclosed, in_range)
         log.debug(
             "bleed %d: blood %.1f HU, tissue %.1f HU, edge at %.1f HU",
             i,

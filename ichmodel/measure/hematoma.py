@@ -37,6 +37,11 @@ CLIP_HIGH_HU = 200.0
 #: A hematoma's surroundings are mostly measurable tissue; below this fraction of its shell
 #: (:attr:`~ichmodel.measure.edges.Levels.tissue_shell_fraction`) it is walled in by bone.
 MIN_TISSUE_SHELL = 0.5
+#: A hematoma's tissue shell is brain: more than this fraction of it in the blood range
+#: means the region runs on through its surroundings (the tentorium meeting a sinus).
+MAX_SHELL_BLOOD = 0.1
+#: See :func:`drop_inside`.
+COLLECTION_CONTACT = 0.25
 #: Slices with less intracranial area than this fraction of the largest hold no hematoma
 #: we report (see :func:`drop_below_skull_base`).
 MIN_SLICE_AREA = 0.1
@@ -149,7 +154,8 @@ def segment_blood(prep: BloodPrep, params: MeasureParams) -> BloodSegmentation:
         # a hazy smear (the tentorium on thick slices), not a clot; or a pocket walled in by
         # bone (the brainstem in the foramen magnum on a thick slice), not in the brain
         hazy = lv.blood_hu - lv.tissue_hu < params.min_contrast_hu
-        if hazy or lv.tissue_shell_fraction < MIN_TISSUE_SHELL:
+        dural = lv.shell_blood_fraction > MAX_SHELL_BLOOD  # runs on: tentorium + sinus
+        if hazy or dural or lv.tissue_shell_fraction < MIN_TISSUE_SHELL:
             labels[labels == i] = 0
     labels = _fill_holes_per_label(labels, cores.n)
     labels[~prep.inside | prep.calcified] = 0
@@ -166,14 +172,20 @@ def segment_blood(prep: BloodPrep, params: MeasureParams) -> BloodSegmentation:
     return BloodSegmentation(mask, labels, len(order), new_levels, cand & ~mask)
 
 
-def drop_inside(seg: BloodSegmentation, collection: np.ndarray) -> BloodSegmentation:
-    """``seg`` without the hematomas lying mostly (>= half) inside ``collection`` (bool)."""
+def drop_inside(
+    seg: BloodSegmentation, collection: np.ndarray, near_skull: np.ndarray
+) -> BloodSegmentation:
+    """``seg`` without the hematomas that are part of an extra-axial ``collection`` (bool):
+    mostly (>= half) inside it and lying against the skull (>= ``COLLECTION_CONTACT`` of
+    their voxels within ``skull_contact_mm`` of bone). A parenchymal bleed that merely
+    touches a collection keeps its place."""
     n = seg.n_components
     if n == 0:
         return seg
-    sizes = np.bincount(seg.labels.ravel(), minlength=n + 1)
+    sizes = np.maximum(np.bincount(seg.labels.ravel(), minlength=n + 1), 1)
     inside = np.bincount(seg.labels[collection], minlength=n + 1)
-    return drop_labels(seg, inside >= 0.5 * np.maximum(sizes, 1))
+    against = np.bincount(seg.labels[near_skull], minlength=n + 1)
+    return drop_labels(seg, (inside >= 0.5 * sizes) & (against >= COLLECTION_CONTACT * sizes))
 
 
 def drop_below_skull_base(seg: BloodSegmentation, slice_area: np.ndarray) -> BloodSegmentation:

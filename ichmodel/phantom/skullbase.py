@@ -264,6 +264,7 @@ def add_extras(
         side = 1.0 if rng.random() < 0.5 else -1.0
         side_name = "left" if side > 0 else "right"
         sdh_f = _subdural(grid, frame, anatomy, side, float(rng.uniform(5.0, 12.0)))
+        sdh_f *= keep  # a bleed already drawn keeps its voxels
         hu += sdh_f * (np.float32(rng.uniform(55, 75)) - hu)
     fractions["subdural"] = sdh_f
 
