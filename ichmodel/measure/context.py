@@ -31,7 +31,7 @@ from ichmodel.measure.hematoma import (
     prepare_blood,
     segment_blood,
 )
-from ichmodel.measure.ivh import Ventricles, find_ventricles, split_ivh
+from ichmodel.measure.ivh import MIN_IVH_ML, Ventricles, find_ventricles, layering_ivh, split_ivh
 from ichmodel.measure.partial import fractional_volumes_ml
 from ichmodel.measure.types import ABC2, LOCATION_CAVEAT, Hematoma, Measurement, MeasureParams
 from ichmodel.notices import Notice, Source
@@ -179,6 +179,11 @@ class MeasureContext:
             seg.mask, seg.labels, frame, ventricles, prep.voxel_ml, params.min_component_ml
         )
         voxel_ml = self.volume.voxel_volume_ml
+        layering = layering_ivh(seg.rejected, ventricles, frame) & ~parenchymal
+        if (ivh | layering).any() and float(
+            np.count_nonzero(ivh | layering)
+        ) * voxel_ml >= MIN_IVH_ML:
+            ivh = ivh | layering
         ivh_ml = float(np.count_nonzero(ivh)) * voxel_ml
         hematomas, labels = self._hematomas(seg, parenchymal, params)
         hematoma_ml = float(sum(h.volume_ml for h in hematomas))

@@ -129,6 +129,26 @@ def _central_components(csf: np.ndarray, central: np.ndarray, spacing_mm) -> np.
     return ok[labels]
 
 
+def layering_ivh(rejected: np.ndarray, ventricles: Ventricles, frame: HeadFrame) -> np.ndarray:
+    """Thin intraventricular blood no hematoma core found: blood-range regions (``rejected``
+    candidates, bool) touching ventricular CSF. Layering blood in an occipital horn is a few
+    millimetres thick (no 3 mm core) and lies against the CSF above it; bone partial volume
+    and dura never touch the ventricles, and the CSF-brain wall (5-30 HU) is never in the
+    blood range."""
+    if not ventricles.found or not rejected.any():
+        return np.zeros_like(rejected)
+    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
+    central = (frame.elliptic_radius(rejected.shape) < CENTRAL_RADIUS) & band[:, None, None]
+    rejected = rejected & central
+    labels, n = _morph.label_in_box(rejected)
+    if n == 0:
+        return np.zeros_like(rejected)
+    touching = np.zeros(n + 1, dtype=bool)
+    touching[np.unique(labels[ventricles.target & rejected])] = True
+    touching[0] = False
+    return touching[labels]
+
+
 def split_ivh(
     blood: np.ndarray,
     labels: np.ndarray,
