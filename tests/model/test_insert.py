@@ -61,3 +61,28 @@ def test_requests_are_checked_and_no_room_is_a_clear_error(head):
     no_skull = make_head(shape=(12, 120, 100), skull=False)
     with pytest.raises(InsertionError, match="cannot insert a bleed"):
         insert_hematomas(no_skull, [BleedRequest("deep", 3.0)], seed=0)
+
+
+def test_synth_into_writes_a_series_whose_truth_is_its_fraction_map(tmp_path, capsys):
+    import json
+
+    from ichmodel.cli import main
+    from ichmodel.io.load import load_study
+    from ichmodel.io.sitk_bridge import read_nifti
+    from ichmodel.io.write import write_dicom_series
+
+    vol = make_head(spacing_mm=(5.0, 1.0, 1.0), shape=(28, 200, 170), seed=2)
+    write_dicom_series(vol, tmp_path / "head")
+    out = tmp_path / "out"
+    code = main(["synth", str(out), "--into", str(tmp_path / "head"), "--bleed", "lobar:5",
+                 "--seed", "3", "--json"])  # fmt: skip
+    assert code == 0
+    truth = json.loads((out / "TRUTH.json").read_text())
+    assert truth == json.loads(capsys.readouterr().out)
+    fraction = read_nifti(out / "truth_fraction.nii.gz")
+    ml = float(fraction.hu.sum(dtype=np.float64)) * fraction.voxel_volume_ml
+    assert ml == pytest.approx(truth["hematoma_volume_ml"], abs=1e-3)
+    inserted = load_study(out / "series")
+    assert inserted.shape == vol.shape
+    assert 50 <= float(np.median(inserted.hu[fraction.hu > 0.99])) <= 95
+    assert main(["synth", str(out), "--into", str(tmp_path / "head"), "--bleed", "nowhere:5"]) == 3
