@@ -156,6 +156,18 @@ def summarize_phantoms(cases: list[Case]) -> bool:
         if sel:
             e = np.array([(c.ml - c.truth_ml) / c.truth_ml for c in sel])
             _row(f"  signed % at {t:g} mm slices (n={len(sel)})", f"{100 * e.mean():+.1f} %")
+    for label, sel in (
+        ("bleeds without IVH", [c for c in bleed if not c.truth_ivh]),
+        ("bleeds with IVH (the IVH split's misses count as parenchyma)",
+         [c for c in bleed if c.truth_ivh]),
+    ):  # fmt: skip
+        if sel:
+            e = np.array([c.ml - c.truth_ml for c in sel])
+            rel = 100 * np.mean(e / np.array([c.truth_ml for c in sel]))
+            _row(
+                f"  {label} (n={len(sel)}): MAE / signed",
+                f"{np.abs(e).mean():.2f} ml / {rel:+.1f} %",
+            )
     dice = np.array([c.dice for c in bleed])
     _row("Dice mean / min", f"{dice.mean():.3f} / {dice.min():.3f}")
     misses = [c for c in bleed if c.truth_ml >= 1.0 and c.ml < 0.5 * c.truth_ml]
@@ -248,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"sdh {case.subdural}/{case.extra_axial_notice} {case.seconds:.2f}s",
                 flush=True,
             )
-    ok = summarize_phantoms(cases)
+    ok = summarize_phantoms(cases) if cases else True
     if args.real_cases and GE.is_dir():
         from ichmodel.io.load import load_study
 
