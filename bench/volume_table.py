@@ -51,16 +51,30 @@ def main(argv=None) -> int:
         plan.append(m.hematoma_volume_ml)
         net.append(pred.predicted_volume_ml)
     rows = {}
-    for name, values in (("automated ABC/2", abc2), ("planimetric", plan),
-                         (f"model ({model.name})", net)):
+    for name, values in (
+        ("automated ABC/2", abc2),
+        ("planimetric", plan),
+        (f"model ({model.name})", net),
+    ):
         r = regression_metrics(values, ref)
-        rows[name] = {"mae_ml": r.mae_ml, "mse_ml2": r.mse_ml2, "mape_pct": r.mape_pct,
-                      "mape_skipped_zero": r.n_mape_skipped_zero}
-    out = {"n": a.n, "seeds": [a.seed0, a.seed0 + a.n - 1], "model": model.name,
-           "model_sha256": model.sha256, "elapsed_s": round(time.perf_counter() - t0, 1),
-           "rows": rows}
-    print(f"Volume errors on {a.n} phantoms (seeds {a.seed0}..{a.seed0 + a.n - 1}; "
-          f"reference = ground-truth hematoma volume)")
+        rows[name] = {
+            "mae_ml": r.mae_ml,
+            "mse_ml2": r.mse_ml2,
+            "mape_pct": r.mape_pct,
+            "mape_skipped_zero": r.n_mape_skipped_zero,
+        }
+    out = {
+        "n": a.n,
+        "seeds": [a.seed0, a.seed0 + a.n - 1],
+        "model": model.name,
+        "model_sha256": model.sha256,
+        "elapsed_s": round(time.perf_counter() - t0, 1),
+        "rows": rows,
+    }
+    print(
+        f"Volume errors on {a.n} phantoms (seeds {a.seed0}..{a.seed0 + a.n - 1}; "
+        f"reference = ground-truth hematoma volume)"
+    )
     print(f"{'method':<28}{'MAE (ml)':>10}{'MSE (ml2)':>11}{'MAPE (%)':>10}")
     for name, r in rows.items():
         mape = "n/a" if r["mape_pct"] is None else f"{r['mape_pct']:.1f}"

@@ -30,6 +30,8 @@ CONFIG = PhantomConfig(
     volume_ml=33.0,
     ivh=False,
     calcifications=True,
+    # the bundled study and the demo model's figures were made with generator v5; keep it
+    version="5",
 )
 
 

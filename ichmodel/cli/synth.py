@@ -1,5 +1,10 @@
 """``ichmodel synth OUT --cases N [--seed S]``: write synthetic head-CT phantom studies.
 
+``ichmodel synth OUT --into SERIES --bleed SITE:ML [...]``: insert synthetic hematomas of
+exactly known volume into a real head CT (:mod:`ichmodel.phantom.insert`); writes
+``OUT/series/`` (DICOM), ``OUT/truth_fraction.nii.gz`` (blood fraction per voxel),
+``OUT/truth_mask.nii.gz`` (fraction >= 0.5) and ``OUT/TRUTH.json``.
+
 Each case is a DICOM series in ``OUT/case_XXX/``; ``OUT/manifest.csv`` lists them with the
 true hematoma volume (ml), the *proxy* poor-outcome label and the site, ready for
 ``ichmodel train`` / ``ichmodel evaluate``.
@@ -40,7 +45,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     parser = subparsers.add_parser("synth", help=_HELP, description=_DESCRIPTION)
     parser.add_argument("out", metavar="OUT", help="output folder (created; must hold no manifest)")
-    parser.add_argument("--cases", type=_positive_int, required=True, help="number of studies")
+    parser.add_argument("--cases", type=_positive_int, help="number of studies (phantoms)")
+    parser.add_argument(
+        "--into",
+        metavar="SERIES",
+        help="insert bleeds into this real head CT (folder, file or zip) instead of phantoms",
+    )
+    parser.add_argument(
+        "--bleed",
+        action="append",
+        metavar="SITE:ML",
+        help="with --into: a bleed to insert, e.g. lobar:12 (repeat for several; sites "
+        "deep, lobar, convexity, infratentorial, periventricular; default lobar:10)",
+    )
     parser.add_argument("--seed", type=_non_negative_int, default=0, help="dataset seed (0)")
     parser.add_argument(
         "--size", type=int, default=256, choices=(128, 192, 256, 384, 512), help="matrix (256)"
@@ -59,6 +76,61 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _parse_bleeds(texts: list[str] | None):
+    from ichmodel.errors import InputError
+    from ichmodel.phantom.insert import BleedRequest
+
+    out = []
+    for text in texts or ["lobar:10"]:
+        site, _, ml = text.partition(":")
+        try:
+            out.append(BleedRequest(site.strip(), float(ml)))
+        except ValueError as exc:
+            raise InputError(f"--bleed {text!r}: {exc} (write SITE:ML, e.g. lobar:12)") from None
+    return out
+
+
+def run_into(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ichmodel.errors import InputError
+    from ichmodel.io.load import load_study
+    from ichmodel.io.sitk_bridge import write_nifti
+    from ichmodel.io.write import write_dicom_series
+    from ichmodel.phantom.insert import InsertionError, insert_hematomas
+
+    requests = _parse_bleeds(args.bleed)
+    out = Path(args.out)
+    if (out / "TRUTH.json").exists() and not args.overwrite:
+        raise InputError(f"{out} already holds TRUTH.json; pass --overwrite or another OUT")
+    volume = load_study(args.into)
+    try:
+        inserted = insert_hematomas(volume, requests, seed=args.seed)
+    except InsertionError as exc:
+        raise InputError(str(exc)) from None
+    description = f"{volume.meta.series_description or 'CT'} + synthetic hematoma (research)"
+    write_dicom_series(
+        inserted.volume, out / "series", seed=args.seed, series_description=description[:64]
+    )
+    write_nifti(out / "truth_fraction.nii.gz", inserted.volume, inserted.fraction)
+    write_nifti(out / "truth_mask.nii.gz", inserted.volume, inserted.mask)
+    truth = {**inserted.truth(), "source": str(args.into), "seed": args.seed}
+    (out / "TRUTH.json").write_text(json.dumps(truth, indent=2))
+    if args.json:
+        print_json(truth)
+        return 0
+    rows = [
+        (f"bleed {i}", f"{b.site} {b.volume_ml:.2f} ml ({b.shape}, {b.blood_hu:.0f} HU)")
+        for i, b in enumerate(inserted.bleeds, start=1)
+    ]
+    print_table(
+        ("field", "value"),
+        [("series", out / "series"), ("truth ml", f"{inserted.volume_ml:.3f}"), *rows],
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -67,6 +139,10 @@ def run(args: argparse.Namespace) -> int:
     from ichmodel.phantom.dataset import iter_write_synth_dataset, read_manifest_rows
     from ichmodel.progress import run_to_completion
 
+    if args.into:
+        return run_into(args)
+    if args.cases is None:
+        raise InputError("give --cases N (phantoms) or --into SERIES (insert into a real CT)")
     try:
         config = PhantomConfig(
             size=args.size,

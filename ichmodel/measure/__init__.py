@@ -11,11 +11,20 @@ Public API::
 """
 
 from ichmodel.measure.abc2 import kothari_weights, measure_abc2
-from ichmodel.measure.context import MeasureContext, measure, prepare
-from ichmodel.measure.types import ABC2, LOCATION_CAVEAT, SITES, Measurement, MeasureParams
+from ichmodel.measure.context import EXTRA_AXIAL_CODE, MeasureContext, measure, prepare
+from ichmodel.measure.types import (
+    ABC2,
+    LOCATION_CAVEAT,
+    SITES,
+    Hematoma,
+    Measurement,
+    MeasureParams,
+)
 
 __all__ = [
     "ABC2",
+    "EXTRA_AXIAL_CODE",
+    "Hematoma",
     "LOCATION_CAVEAT",
     "SITES",
     "MeasureContext",

@@ -103,11 +103,12 @@ def _in_plane_distance_mm(mask: np.ndarray, spacing_yx: tuple[float, float]) -> 
 
 
 def _within_mm(distance: np.ndarray, radius_mm: float, slice_mm: float) -> np.ndarray:
-    """Voxels within ``radius_mm`` in-plane of the mask, on this or the slices within
-    ``radius_mm`` above/below (a cylinder: a superset of the ball; on 5 mm slices and a
-    radius under 2.5 mm, just the slice itself)."""
+    """Voxels within ``radius_mm`` in-plane of the mask, on this or the slices whose centres
+    lie within ``radius_mm`` above/below (a cylinder: a superset of the ball; a 2 mm radius
+    on 2.5-5 mm slices is just the slice itself: rounding would reach a slice 3 mm away and
+    take the edge of a bleed near the skull out of the measurement)."""
     out = distance <= radius_mm
-    nz = int(round(radius_mm / slice_mm))
+    nz = int(radius_mm // slice_mm + 1e-9)
     if nz > 0:
         out = ndi.maximum_filter1d(out.view(np.uint8), size=2 * nz + 1, axis=0).view(bool)
     return out

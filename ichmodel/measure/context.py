@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from ichmodel import notices
 from ichmodel.errors import SingleSliceError
@@ -20,9 +21,19 @@ from ichmodel.measure import location as loc
 from ichmodel.measure._morph import bbox
 from ichmodel.measure.abc2 import measure_abc2
 from ichmodel.measure.brain import IntracranialRegion, find_intracranial
-from ichmodel.measure.hematoma import BloodPrep, prepare_blood, segment_blood
-from ichmodel.measure.ivh import Ventricles, find_ventricles, split_ivh
-from ichmodel.measure.types import ABC2, LOCATION_CAVEAT, Measurement, MeasureParams
+from ichmodel.measure.extra_axial import find_extra_axial
+from ichmodel.measure.hematoma import (
+    BloodPrep,
+    BloodSegmentation,
+    drop_below_skull_base,
+    drop_inside,
+    drop_midline_dural,
+    prepare_blood,
+    segment_blood,
+)
+from ichmodel.measure.ivh import MIN_IVH_ML, Ventricles, find_ventricles, layering_ivh, split_ivh
+from ichmodel.measure.partial import fractional_volumes_ml
+from ichmodel.measure.types import ABC2, LOCATION_CAVEAT, Hematoma, Measurement, MeasureParams
 from ichmodel.notices import Notice, Source
 from ichmodel.volume import Volume
 
@@ -30,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: A warning when ABC/2 and the planimetric volume differ by more than this fraction.
 ABC2_DISAGREEMENT = 0.3
+#: The notice of a plausible subdural/epidural collection (:mod:`.extra_axial`).
+EXTRA_AXIAL_CODE = "measure.extra_axial_collection"
 
 
 def _check_volume(volume: Volume) -> None:
@@ -135,65 +148,91 @@ class MeasureContext:
         assert region.box is not None
         seg = segment_blood(prep, params)
         found = list(seg.notices)
+        cand = seg.rejected | seg.mask
+        area = prep.inside.reshape(prep.inside.shape[0], -1).sum(axis=1)
+        seg = drop_below_skull_base(seg, area)
+        seg = drop_midline_dural(seg, frame)
+        collection = find_extra_axial(
+            cand, prep.inside, frame.height, prep.spacing_mm, hematoma=seg.mask
+        )
+        if collection is not None:
+            seg = drop_inside(seg, collection.mask, prep.near_skull)
+            found.append(
+                notices.warning(
+                    EXTRA_AXIAL_CODE,
+                    f"possible extra-axial collection (subdural/epidural): a crescent of blood "
+                    f"density along the skull, up to {collection.thickness_mm:.0f} mm thick over "
+                    f"{collection.n_slices} slices (~{collection.volume_ml:.0f} ml); it is not in "
+                    "the intracerebral hematoma volume",
+                    Source.MEASURE,
+                )
+            )
         if not ventricles.found and seg.mask.any():
-            found.append(notices.warning(
-                "measure.ventricles_not_found",
-                "ventricles not found: intraventricular blood not assessed",
-                Source.MEASURE,
-            ))
+            found.append(
+                notices.warning(
+                    "measure.ventricles_not_found",
+                    "ventricles not found: intraventricular blood not assessed",
+                    Source.MEASURE,
+                )
+            )
         parenchymal, ivh = split_ivh(
             seg.mask, seg.labels, frame, ventricles, prep.voxel_ml, params.min_component_ml
         )
         voxel_ml = self.volume.voxel_volume_ml
-        hematoma_ml = float(np.count_nonzero(parenchymal)) * voxel_ml
+        layering = layering_ivh(seg.rejected, ventricles, frame) & ~parenchymal
+        if (ivh | layering).any() and float(
+            np.count_nonzero(ivh | layering)
+        ) * voxel_ml >= MIN_IVH_ML:
+            ivh = ivh | layering
         ivh_ml = float(np.count_nonzero(ivh)) * voxel_ml
-        if hematoma_ml == 0.0 and ivh_ml == 0.0:
+        hematomas, labels = self._hematomas(seg, parenchymal, params)
+        hematoma_ml = float(sum(h.volume_ml for h in hematomas))
+        threshold_ml = float(sum(h.threshold_volume_ml for h in hematomas))
+        if not hematomas and ivh_ml == 0.0:
             return self._empty(params, f"no hematoma found above {params.hu_min:g} HU", found)
-
-        from scipy import ndimage as ndi
-
-        box = bbox(parenchymal)
-        n = 0
-        if box is not None:
-            labels, n = ndi.label(parenchymal[box])
+        abc2, site, words, number = ABC2(), "none", "no intraparenchymal hematoma", None
+        if hematomas:
+            main = labels == 1
+            box = bbox(main)
+            assert box is not None
             offset = tuple(
                 int(a.start) + int(b.start) for a, b in zip(region.box, box, strict=True)
             )
-        if n:
-            sizes = np.bincount(labels.ravel(), minlength=n + 1)
-            sizes[0] = 0
-            main = labels == int(np.argmax(sizes))
-            abc2 = measure_abc2(main, self.volume.spacing_mm, offset)  # type: ignore[arg-type]
-            in_crop = tuple(int(b.start) for b in box)  # type: ignore[union-attr]
-            site, words = loc.classify_site(main, frame, in_crop)
-            if n > 1:
-                rest_ml = float(sizes.sum() - sizes.max()) * voxel_ml
-                found.append(notices.info(
-                    "measure.several_hematomas",
-                    f"{n} separate hematomas; ABC/2 and location describe the largest "
-                    f"(the others hold {rest_ml:.1f} ml)",
-                    Source.MEASURE,
-                ))
-        else:
-            abc2, site, words = ABC2(), "none", "no intraparenchymal hematoma"
-        if abc2.volume_ml > 0 and hematoma_ml > 0:
-            ratio = abc2.volume_ml / hematoma_ml
+            abc2 = measure_abc2(main[box], self.volume.spacing_mm, offset)  # type: ignore[arg-type]
+            site, words, number = hematomas[0].location, hematomas[0].location_description, 1
+            if len(hematomas) > 1:
+                found.append(
+                    notices.info(
+                        "measure.several_hematomas",
+                        f"{len(hematomas)} separate hematomas, each measured on its own; ABC/2 "
+                        f"and location describe the largest (the others hold "
+                        f"{hematoma_ml - hematomas[0].volume_ml:.1f} ml)",
+                        Source.MEASURE,
+                    )
+                )
+        if abc2.volume_ml > 0 and hematomas:
+            main_ml = hematomas[0].volume_ml
+            ratio = abc2.volume_ml / main_ml
             if abs(ratio - 1.0) > ABC2_DISAGREEMENT:
-                found.append(notices.info(
-                    "measure.abc2_differs_from_planimetric",
-                    f"ABC/2 ({abc2.volume_ml:.1f} ml) differs from the planimetric volume "
-                    f"({hematoma_ml:.1f} ml) by {100 * (ratio - 1):+.0f} %: "
-                    "ABC/2 approximates the bleed from three diameters",
-                    Source.MEASURE,
-                ))
-        if n == 0:
+                found.append(
+                    notices.info(
+                        "measure.abc2_differs_from_planimetric",
+                        f"ABC/2 ({abc2.volume_ml:.1f} ml) differs from the planimetric volume of "
+                        f"the same hematoma ({main_ml:.1f} ml) by {100 * (ratio - 1):+.0f} %: "
+                        "ABC/2 approximates the bleed from three diameters",
+                        Source.MEASURE,
+                    )
+                )
+        if not hematomas:
             status = f"intraventricular blood only ({ivh_ml:.1f} ml)"
         else:
             status = f"hematoma measured: {hematoma_ml:.1f} ml in {params.hu_min:g}-"
             status += f"{params.hu_max:g} HU"
         description = words if site in ("none", "unknown") else f"{words} ({LOCATION_CAVEAT})"
+        full_labels = np.zeros(self.volume.shape, dtype=np.int16)
+        full_labels[region.box] = labels
         return Measurement(
-            hematoma_mask=self._to_full(parenchymal),
+            hematoma_mask=full_labels > 0,
             hematoma_volume_ml=hematoma_ml,
             abc2=abc2,
             location=site,
@@ -202,11 +241,60 @@ class MeasureContext:
             ivh_volume_ml=ivh_ml,
             ivh_mask=self._to_full(ivh),
             intracranial_volume_ml=region.volume_ml,
-            n_components=int(n),
+            n_components=len(hematomas),
             status=status,
             notices=tuple(found),
             params=params,
+            hematomas=hematomas,
+            hematoma_labels=full_labels,
+            threshold_volume_ml=threshold_ml,
+            abc2_hematoma_number=number,
         )
+
+    def _hematomas(
+        self, seg: BloodSegmentation, parenchymal: np.ndarray, params: MeasureParams
+    ) -> tuple[tuple[Hematoma, ...], np.ndarray]:
+        """Each parenchymal hematoma measured on its own, largest (partial volume) first,
+        and their labels on the crop (1 = largest)."""
+        prep, frame, region = self._prep, self._frame, self.region
+        assert prep is not None and frame is not None and region.box is not None
+        labels = np.where(parenchymal, seg.labels, 0).astype(np.int32)
+        min_voxels = max(1, int(np.ceil(params.min_component_ml / prep.voxel_ml - 1e-9)))
+        counts = np.bincount(labels.ravel(), minlength=seg.n_components + 1)
+        ids = [i for i in range(1, seg.n_components + 1) if counts[i] >= min_voxels]
+        if not ids:
+            return (), np.zeros_like(labels)
+        pv = fractional_volumes_ml(
+            labels, ids, prep.smoothed, prep.allowed, seg.levels, prep.spacing_mm
+        )
+        centroids = ndi.center_of_mass(labels > 0, labels, ids)
+        ids_sorted = sorted(ids, key=lambda i: -pv[i])
+        relabel = np.zeros(seg.n_components + 1, dtype=np.int32)
+        objects = ndi.find_objects(labels)
+        origin = [int(b.start) for b in region.box]
+        out = []
+        for number, i in enumerate(ids_sorted, start=1):
+            relabel[i] = number
+            c_crop = centroids[ids.index(i)]
+            site, words = loc.classify_centroid(c_crop, frame)
+            c_full = tuple(float(c + o) for c, o in zip(c_crop, origin, strict=True))
+            zs = objects[i - 1][0]
+            lv = seg.levels.get(i)
+            out.append(
+                Hematoma(
+                    number=number,
+                    volume_ml=float(pv[i]),
+                    threshold_volume_ml=float(counts[i]) * prep.voxel_ml,
+                    centroid_zyx=c_full,  # type: ignore[arg-type]
+                    centroid_lps_mm=tuple(float(v) for v in self.volume.index_to_physical(c_full)),  # type: ignore[arg-type]
+                    location=site,
+                    location_description=words,
+                    slice_range=(int(zs.start) + origin[0], int(zs.stop) - 1 + origin[0]),
+                    blood_hu=float(lv.blood_hu) if lv else float("nan"),
+                    tissue_hu=float(lv.tissue_hu) if lv else float("nan"),
+                )
+            )
+        return tuple(out), relabel[labels]
 
     def _to_full(self, crop_mask: np.ndarray) -> np.ndarray:
         full = np.zeros(self.volume.shape, dtype=bool)

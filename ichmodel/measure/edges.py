@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -41,46 +42,71 @@ MIN_LEVEL_VOXELS = 20
 _CROSS_3D = ndi.generate_binary_structure(3, 1)
 
 
+@dataclass(frozen=True)
+class Levels:
+    """One bleed's own HU levels (smoothed): its blood, the tissue around it, the edge."""
+
+    blood_hu: float
+    tissue_hu: float
+    edge_hu: float
+    #: Fraction of the shell around the bleed that is measurable intracranial tissue (not
+    #: bone, its rim, or outside the head): a hematoma lies in the brain, so near 1.
+    tissue_shell_fraction: float = 1.0
+    #: Fraction of that tissue shell that is itself in the blood range: a bleed is ringed
+    #: by brain, a dural structure (tentorium, sinus) runs on through its surroundings.
+    shell_blood_fraction: float = 0.0
+
+
 def refine_edges(
-    mask: np.ndarray,
+    labels: np.ndarray,
+    n: int,
     smoothed: np.ndarray,
     allowed: np.ndarray,
     spacing_mm: tuple[float, float, float],
     params: MeasureParams,
-) -> np.ndarray:
-    """The blood mask with each bleed's edge at its local partial-volume midpoint."""
-    labels, n = _morph.label_in_box(mask)
+) -> tuple[np.ndarray, dict[int, Levels]]:
+    """Each bleed (label 1..n) with its edge at its local partial-volume midpoint, and its
+    levels. Bleeds are refined one by one; a voxel another bleed holds stays that bleed's."""
+    levels: dict[int, Levels] = {}
     if n == 0:
-        return mask
+        return labels, levels
     sy, sx = spacing_mm[1:]
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     sizes[0] = 0
-    objects = ndi.find_objects(labels)
+    objects = ndi.find_objects(labels, max_label=n)
     pad = (1, math.ceil(SHELL_MM[1] / sy) + 1, math.ceil(SHELL_MM[1] / sx) + 1)
     shell_in = _morph.disk(SHELL_MM[0], (sy, sx))
     shell_out = _morph.disk(SHELL_MM[1], (sy, sx))
     grow = _morph.disk(GROW_MM, (sy, sx))
-    out = mask.copy()
+    blood_any = labels > 0
+    out = labels.copy()
     for i in np.argsort(-sizes)[:MAX_BLEEDS]:
-        if sizes[i] == 0:
+        if sizes[i] == 0 or objects[i - 1] is None:
             break
-        box = _pad(objects[i - 1], pad, mask.shape)
+        box = _pad(objects[i - 1], pad, labels.shape)
         comp = labels[box] == i
         s = smoothed[box]
         core = ndi.binary_erosion(comp, structure=_morph.IN_PLANE)
         if np.count_nonzero(core) < MIN_LEVEL_VOXELS:
             core = comp
         shell = _morph.dilate(comp, shell_out) & ~_morph.dilate(comp, shell_in)
-        shell &= allowed[box] & ~mask[box]
-        if np.count_nonzero(shell) < MIN_LEVEL_VOXELS:
-            continue
+        n_shell = max(1, int(np.count_nonzero(shell)))
+        shell &= allowed[box] & ~blood_any[box]
+        enclosed = float(np.count_nonzero(shell)) / n_shell
         band = _morph.erode(comp, shell_in) & ~_morph.erode(comp, shell_out)
         if np.count_nonzero(band) < MIN_LEVEL_VOXELS:
             band = core
         blood_level = float(np.median(s[band]))
+        if np.count_nonzero(shell) < MIN_LEVEL_VOXELS:
+            levels[int(i)] = Levels(
+                blood_level, params.hu_min * 2 - blood_level, params.hu_min, enclosed
+            )
+            continue
         tissue_level = float(np.median(s[shell]))
+        in_range = float(np.count_nonzero(s[shell] >= params.hu_min)) / max(1, int(shell.sum()))
         local = 0.5 * (blood_level + tissue_level)
         t = min(max(local, params.hu_min - MAX_SHIFT_HU), params.hu_min + MAX_SHIFT_HU)
+        levels[int(i)] = Levels(blood_level, tissue_level, t, enclosed, in_range)
         log.debug(
             "bleed %d: blood %.1f HU, tissue %.1f HU, edge at %.1f HU",
             i,
@@ -88,8 +114,12 @@ def refine_edges(
             tissue_level,
             t,
         )
+        if not params.refine_edges:
+            continue
         near = ndi.binary_dilation(_morph.dilate(comp, grow), structure=_CROSS_3D)
-        new = near & allowed[box] & (s >= t) & (s <= params.hu_max)
+        region = out[box]
+        free = (region == 0) | (region == i)
+        new = near & allowed[box] & (s >= t) & (s <= params.hu_max) & free
         parts, n_parts = ndi.label(new)
         if n_parts == 0:
             continue
@@ -97,9 +127,10 @@ def refine_edges(
         keep = np.zeros(n_parts + 1, dtype=bool)
         keep[touching] = True
         keep[0] = False
-        region = out[box]
-        out[box] = (region & ~comp) | keep[parts]
-    return out
+        grown = keep[parts]
+        region[(region == i) & ~grown] = 0
+        region[grown] = i
+    return out, levels
 
 
 def _pad(box: tuple[slice, ...], pad: tuple[int, ...], shape: tuple[int, ...]):

@@ -4,10 +4,11 @@ Split in two so a live HU-range slider stays fast:
 
 * :func:`prepare_blood` (HU-range independent, ~50-100 ms on a typical study): clip and smooth
   the cropped HU, find calcifications and their halo.
-* :func:`segment_blood` (per HU range, ~20-50 ms): threshold the smoothed HU to
-  [hu_min, hu_max], label 6-connected components, keep those that are big enough
-  (``min_component_ml``), clearly blood somewhere (max >= hu_min + ``seed_margin_hu``: a
-  hysteresis threshold) and not a streak along the skull; fill their in-plane holes.
+* :func:`segment_blood` (per HU range): threshold the smoothed HU to [hu_min, hu_max], find
+  each hematoma by its thick core away from bone (:mod:`.detect`: not a streak, a sinus, a
+  dural sheet or bone partial volume), clearly blood somewhere (max >= hu_min +
+  ``seed_margin_hu``: hysteresis), grow it back to its edge, refine the edge per bleed,
+  fill its in-plane holes, drop those under ``min_component_ml``.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from ichmodel import notices
 from ichmodel.measure import _morph
 from ichmodel.measure.brain import IntracranialRegion
-from ichmodel.measure.edges import refine_edges
+from ichmodel.measure.detect import find_cores
+from ichmodel.measure.edges import Levels, refine_edges
+from ichmodel.measure.location import HeadFrame
 from ichmodel.measure.types import MeasureParams
-from ichmodel.notices import Notice, Source
+from ichmodel.notices import Notice
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,20 @@ log = logging.getLogger(__name__)
 #: crop does not bleed tens of HU into the brain next to it.
 CLIP_LOW_HU = -100.0
 CLIP_HIGH_HU = 200.0
-#: Below this many ml, dropped skull-contact regions are not worth a warning.
-WARN_DROPPED_ML = 0.5
+#: A hematoma's surroundings are mostly measurable tissue; below this fraction of its shell
+#: (:attr:`~ichmodel.measure.edges.Levels.tissue_shell_fraction`) it is walled in by bone.
+MIN_TISSUE_SHELL = 0.5
+#: A hematoma's tissue shell is brain: more than this fraction of it in the blood range
+#: means the region runs on through its surroundings (the tentorium meeting a sinus).
+MAX_SHELL_BLOOD = 0.1
+#: See :func:`drop_inside`.
+COLLECTION_CONTACT = 0.25
+#: Slices with less intracranial area than this fraction of the largest hold no hematoma
+#: we report (see :func:`drop_below_skull_base`).
+MIN_SLICE_AREA = 0.1
+#: Midline dural structures (see :func:`drop_midline_dural`), mm.
+DURAL_OFFSET_MM = 4.0
+DURAL_WIDTH_MM = 10.0
 #: A smoothing sigma below this many voxels is a no-op; skip that axis.
 MIN_SIGMA_VOXELS = 0.3
 
@@ -58,12 +72,15 @@ class BloodPrep:
 
 @dataclass(frozen=True, eq=False)
 class BloodSegmentation:
-    """Blood mask on the crop, its component labels (0 = background) and notes."""
+    """Hematomas on the crop: labels 1..n by size (0 = none), their levels, and the
+    blood-range candidates no hematoma claimed (for the extra-axial check)."""
 
     mask: np.ndarray
     labels: np.ndarray
     n_components: int
-    notices: tuple[Notice, ...]
+    levels: dict[int, Levels]
+    rejected: np.ndarray
+    notices: tuple[Notice, ...] = ()
 
 
 def smoothing_sigmas(spacing_mm: tuple[float, float, float], sigma_mm: float) -> tuple[float, ...]:
@@ -124,42 +141,112 @@ def _dilate_mm(mask: np.ndarray, radius_mm: float, spacing_mm: tuple[float, floa
 
 
 def segment_blood(prep: BloodPrep, params: MeasureParams) -> BloodSegmentation:
-    """Blood-range components that pass the size, hysteresis and skull-contact tests."""
+    """Hematomas among the blood-range voxels: found by their cores (:mod:`.detect`), edges
+    refined per bleed (:mod:`.edges`), enclosed holes filled, tiny ones dropped."""
     sm = prep.smoothed
     cand = prep.allowed & (sm >= params.hu_min) & (sm <= params.hu_max)
-    labels, n = ndi.label(cand)
-    empty = BloodSegmentation(np.zeros_like(cand), np.zeros_like(labels), 0, ())
-    if n == 0:
-        return empty
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    seeds = cand & (sm >= params.hu_min + params.seed_margin_hu)
+    cores = find_cores(
+        cand, seeds, prep.near_skull, prep.spacing_mm, params.core_radius_mm, params.min_core_ml
+    )
+    labels, levels = refine_edges(cores.labels, cores.n, sm, prep.allowed, prep.spacing_mm, params)
+    for i, lv in levels.items():
+        # a hazy smear (the tentorium on thick slices), not a clot; or a pocket walled in by
+        # bone (the brainstem in the foramen magnum on a thick slice), not in the brain
+        hazy = lv.blood_hu - lv.tissue_hu < params.min_contrast_hu
+        dural = lv.shell_blood_fraction > MAX_SHELL_BLOOD  # runs on: tentorium + sinus
+        if hazy or dural or lv.tissue_shell_fraction < MIN_TISSUE_SHELL:
+            labels[labels == i] = 0
+    labels = _fill_holes_per_label(labels, cores.n)
+    labels[~prep.inside | prep.calcified] = 0
+    sizes = np.bincount(labels.ravel(), minlength=cores.n + 1)
+    sizes[0] = 0
     min_voxels = max(1, math.ceil(params.min_component_ml / prep.voxel_ml - 1e-9))
-    big = np.flatnonzero(sizes[1:] >= min_voxels) + 1
-    if big.size == 0:
-        return empty
-    seeds = np.bincount(labels[sm >= params.hu_min + params.seed_margin_hu], minlength=n + 1)
-    contact = np.bincount(labels[prep.near_skull], minlength=n + 1)[big] / sizes[big]
-    seeded = seeds[big] > 0
-    along_skull = contact > params.max_skull_contact_fraction
-    keep = big[seeded & ~along_skull]
-    found: list[Notice] = []
-    dropped_ml = float(sizes[big[seeded & along_skull]].sum()) * prep.voxel_ml
-    if dropped_ml >= WARN_DROPPED_ML:
-        found.append(notices.info(
-            "measure.skull_contact_not_counted",
-            f"not counted: {dropped_ml:.1f} ml of blood-range voxels hugging the skull (usually "
-            "partial volume of bone; an extra-axial bleed there would not be measured either)",
-            Source.MEASURE,
-        ))
-    if keep.size == 0:
-        return BloodSegmentation(np.zeros_like(cand), np.zeros_like(labels), 0, tuple(found))
-    lut = np.zeros(n + 1, dtype=bool)
-    lut[keep] = True
-    mask = lut[labels]
-    if params.refine_edges:
-        mask = refine_edges(mask, sm, prep.allowed, prep.spacing_mm, params)
-    # Enclosed holes of a bleed (a few voxels over hu_max, a calcification's carved halo) are
-    # bleed; the calcification itself is not blood.
-    mask = _morph.fill_holes_per_slice(mask) & prep.inside & ~prep.calcified
-    out_labels, n_out = _morph.label_in_box(mask)
-    log.debug("blood: %d candidate components, %d kept", n, n_out)
-    return BloodSegmentation(mask, out_labels, int(n_out), tuple(found))
+    order = [int(i) for i in np.argsort(-sizes, kind="stable") if sizes[i] >= min_voxels and i]
+    relabel = np.zeros(cores.n + 1, dtype=np.int32)
+    relabel[order] = np.arange(1, len(order) + 1)
+    labels = relabel[labels]
+    new_levels = {int(relabel[i]): lv for i, lv in levels.items() if relabel[i]}
+    mask = labels > 0
+    log.debug("blood: %d cores, %d hematomas kept", cores.n, len(order))
+    return BloodSegmentation(mask, labels, len(order), new_levels, cand & ~mask)
+
+
+def drop_inside(
+    seg: BloodSegmentation, collection: np.ndarray, near_skull: np.ndarray
+) -> BloodSegmentation:
+    """``seg`` without the hematomas that are part of an extra-axial ``collection`` (bool):
+    mostly (>= half) inside it and lying against the skull (>= ``COLLECTION_CONTACT`` of
+    their voxels within ``skull_contact_mm`` of bone). A parenchymal bleed that merely
+    touches a collection keeps its place."""
+    n = seg.n_components
+    if n == 0:
+        return seg
+    sizes = np.maximum(np.bincount(seg.labels.ravel(), minlength=n + 1), 1)
+    inside = np.bincount(seg.labels[collection], minlength=n + 1)
+    against = np.bincount(seg.labels[near_skull], minlength=n + 1)
+    return drop_labels(seg, (inside >= 0.5 * sizes) & (against >= COLLECTION_CONTACT * sizes))
+
+
+def drop_below_skull_base(seg: BloodSegmentation, slice_area: np.ndarray) -> BloodSegmentation:
+    """``seg`` without hematomas centred on slices whose intracranial area is under
+    ``MIN_SLICE_AREA`` of the largest (``slice_area``: (z,) pixels per crop slice): the
+    foramen magnum and the skull base, where a thick slice mixes bone into every voxel."""
+    n = seg.n_components
+    if n == 0 or slice_area.max() <= 0:
+        return seg
+    z = np.arange(seg.labels.shape[0], dtype=float)[:, None, None]
+    sizes = np.bincount(seg.labels.ravel(), minlength=n + 1).astype(float)
+    zsum = np.bincount(
+        seg.labels.ravel(), weights=np.broadcast_to(z, seg.labels.shape).ravel(), minlength=n + 1
+    )
+    zc = np.rint(zsum / np.maximum(sizes, 1)).astype(int)
+    small = slice_area / slice_area.max() < MIN_SLICE_AREA
+    return drop_labels(seg, small[np.clip(zc, 0, len(small) - 1)] & (sizes > 0))
+
+
+def drop_midline_dural(seg: BloodSegmentation, frame: HeadFrame) -> BloodSegmentation:
+    """``seg`` without narrow regions hugging the midline plane: the straight and superior
+    sagittal sinuses and the falx seen edge-on (at most ``DURAL_WIDTH_MM`` across the
+    midline, centred within ``DURAL_OFFSET_MM`` of it). A midline hematoma of 1 ml or more
+    (vermis, pons, a cast third ventricle) is wider."""
+    n = seg.n_components
+    if n == 0 or not frame.orientation.axial:
+        return seg
+    sy, sx = frame.spacing_mm[1:]
+    normal = np.array([-frame.ap_axis_mm[1], frame.ap_axis_mm[0]])  # left-right unit (mm)
+    drop = np.zeros(n + 1, dtype=bool)
+    for i, box in enumerate(ndi.find_objects(seg.labels, max_label=n), start=1):
+        if box is None:
+            continue
+        zyx = np.argwhere(seg.labels[box] == i) + np.array([b.start for b in box])
+        across = ((zyx[:, 1:] - frame.centroid_yx[zyx[:, 0]]) * (sy, sx)) @ normal
+        width = float(across.max() - across.min()) + max(sy, sx)
+        drop[i] = abs(float(np.median(across))) <= DURAL_OFFSET_MM and width <= DURAL_WIDTH_MM
+    return drop_labels(seg, drop)
+
+
+def drop_labels(seg: BloodSegmentation, drop: np.ndarray) -> BloodSegmentation:
+    """``seg`` without the labels where ``drop`` (bool per label, index 0 ignored) holds."""
+    drop = drop.copy()
+    drop[0] = False
+    if not drop.any():
+        return seg
+    labels = np.where(drop[seg.labels], 0, seg.labels).astype(np.int32)
+    mask = labels > 0
+    return BloodSegmentation(
+        mask, labels, seg.n_components, seg.levels, seg.rejected | (seg.mask & ~mask), seg.notices
+    )
+
+
+def _fill_holes_per_label(labels: np.ndarray, n: int) -> np.ndarray:
+    """Enclosed in-plane holes of each bleed (a few voxels over hu_max, a calcification's
+    carved halo) belong to it."""
+    out = labels.copy()
+    for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
+        if box is None:
+            continue
+        part = out[box]
+        filled = _morph.fill_holes_per_slice(part == i)
+        part[filled & (part == 0)] = i
+    return out

@@ -8,11 +8,13 @@
   region lying mostly inside it is IVH as a whole.
 * A ventricle cast entirely with blood has no CSF left to find. The ventricles are paired
   across the midline, so a central blood region whose mirror image (across the head's own
-  midline, which follows a head turned in the scanner) falls mostly on another blood region
-  (both horns cast; ``MIRROR_FRACTION``) or almost entirely on ventricular CSF or blood
-  (``MIRROR_CSF_FRACTION``) is IVH too. A deep hematoma mirrors onto brain; one
-  beside a ventricle that mirrors onto the other ventricle still has its own ventricle's CSF
-  next to it (displaced, not cast), which vetoes the CSF match.
+  midline, which follows a head turned in the scanner) falls mostly on blood in or against
+  the other ventricle, or on a small (< ``SMALL_CAST_ML``) blood region (both horns cast;
+  ``MIRROR_FRACTION``; a larger parenchymal bleed on the other side never counts, so a
+  second hematoma cannot change the first's measurement), or almost entirely on
+  ventricular CSF or blood (``MIRROR_CSF_FRACTION``) is IVH too. A deep hematoma mirrors
+  onto brain; one beside a ventricle that mirrors onto the other ventricle still has its
+  own ventricle's CSF next to it (displaced, not cast), which vetoes the CSF match.
 * Less than ``MIN_IVH_ML`` in all is not called IVH: partial volume at a ventricle wall.
 
 Known gaps: a midline cast (third ventricle) with no CSF around is counted as parenchymal;
@@ -59,6 +61,12 @@ OWN_VENTRICLE_FRACTION = 0.5
 #: Only blood regions centred within this elliptic radius are tested by mirror (ventricles
 #: are central; a lobar bleed is not intraventricular).
 MIRROR_MAX_RADIUS = 0.7
+#: A blood region with this fraction of its voxels on ventricular CSF (with the mirror
+#: tolerance) may stand for a cast horn in the other's mirror test.
+VENTRICLE_CONTACT_FRACTION = 0.1
+#: ... or is smaller than this (ml): layering blood can fill an occipital horn's tip and
+#: leave no CSF beside it.
+SMALL_CAST_ML = 3.0
 #: Less intraventricular blood than this (ml) is not called IVH.
 MIN_IVH_ML = 0.3
 
@@ -121,6 +129,26 @@ def _central_components(csf: np.ndarray, central: np.ndarray, spacing_mm) -> np.
     return ok[labels]
 
 
+def layering_ivh(rejected: np.ndarray, ventricles: Ventricles, frame: HeadFrame) -> np.ndarray:
+    """Thin intraventricular blood no hematoma core found: blood-range regions (``rejected``
+    candidates, bool) touching ventricular CSF. Layering blood in an occipital horn is a few
+    millimetres thick (no 3 mm core) and lies against the CSF above it; bone partial volume
+    and dura never touch the ventricles, and the CSF-brain wall (5-30 HU) is never in the
+    blood range."""
+    if not ventricles.found or not rejected.any():
+        return np.zeros_like(rejected)
+    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
+    central = (frame.elliptic_radius(rejected.shape) < CENTRAL_RADIUS) & band[:, None, None]
+    rejected = rejected & central
+    labels, n = _morph.label_in_box(rejected)
+    if n == 0:
+        return np.zeros_like(rejected)
+    touching = np.zeros(n + 1, dtype=bool)
+    touching[np.unique(labels[ventricles.target & rejected])] = True
+    touching[0] = False
+    return touching[labels]
+
+
 def split_ivh(
     blood: np.ndarray,
     labels: np.ndarray,
@@ -140,7 +168,7 @@ def split_ivh(
     inside = np.bincount(labels[in_space], minlength=n + 1).astype(float)
     whole = inside >= IVH_WHOLE_FRACTION * np.maximum(sizes, 1.0)
     whole[0] = False
-    mirrored, partial = _mirror_matches(labels, sizes, whole, frame, ventricles)
+    mirrored, partial = _mirror_matches(labels, sizes, whole, frame, ventricles, voxel_ml)
     ivh = in_space | (whole | mirrored)[labels] | partial
     if float(np.count_nonzero(ivh)) * voxel_ml < MIN_IVH_ML:
         return blood, none
@@ -191,6 +219,7 @@ def _mirror_matches(
     already: np.ndarray,
     frame: HeadFrame,
     ventricles: Ventricles,
+    voxel_ml: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mirror test. Returns (per label: IVH as a whole, bool mask of further IVH voxels).
 
@@ -217,6 +246,10 @@ def _mirror_matches(
     origin = np.array([b.start for b in box_all])
     blood_tol = ndi.grey_dilation(labels[box_all], footprint=tol) if n > 1 else labels[box_all]
     tested: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    touching = np.bincount(labels[ventricles.target], minlength=n + 1)
+    ventricular = already | (touching >= VENTRICLE_CONTACT_FRACTION * np.maximum(sizes, 1))
+    ventricular |= sizes * voxel_ml < SMALL_CAST_ML  # a horn's tip filled with layering blood
+    ventricular[0] = False
     for i in candidates:
         box = objects[i - 1]
         if box is None:
@@ -238,7 +271,9 @@ def _mirror_matches(
         other = np.zeros(len(z), dtype=labels.dtype)
         other[inb] = blood_tol[bz[inb], by[inb], bx[inb]]
         other[other == i] = 0
-        on_blood = other > 0
+        # only blood in or against a ventricle counts as a cast horn to mirror onto: a
+        # parenchymal bleed on the other side must not change this one's measurement
+        on_blood = ventricular[other] & (other > 0)
         blood_fraction = float(np.count_nonzero(on_blood)) / max(1, len(zyx))
         fraction = float(np.count_nonzero(on_csf | on_blood)) / max(1, len(zyx))
         log.debug(

@@ -165,10 +165,18 @@ def classify_site(
     """
     if not mask.any():
         return "none", "no hematoma"
+    zc, yc, xc = (c + o for c, o in zip(ndi.center_of_mass(mask), offset_zyx, strict=True))
+    return classify_centroid((zc, yc, xc), frame)
+
+
+def classify_centroid(
+    centroid_zyx: tuple[float, float, float], frame: HeadFrame
+) -> tuple[str, str]:
+    """(site, description) of a hematoma whose centroid is at ``centroid_zyx`` (crop index)."""
     if not frame.orientation.axial:
         return "unknown", "location not judged: the series is not axial"
-    zc, yc, xc = (c + o for c, o in zip(ndi.center_of_mass(mask), offset_zyx, strict=True))
-    k = int(round(zc))
+    zc, yc, xc = centroid_zyx
+    k = min(max(int(round(zc)), 0), len(frame.height) - 1)
     h = float(np.interp(zc, np.arange(len(frame.height)), frame.height))
     cy, cx = frame.centre_yx[k]
     hy, hx = frame.half_yx[k]

@@ -48,10 +48,17 @@ class MeasureParams:
       skull (thin slices through the vault, the skull base) inside the bone mask.
     * ``skull_rim_mm`` 2 mm: intracranial voxels this close to bone are not measured: a voxel
       that is part bone part brain reads 50-90 HU and would look like blood.
-    * ``skull_contact_mm`` 5 mm / ``max_skull_contact_fraction`` 0.5: a blood-range region with
-      more than half its voxels within 5 mm of the skull is a partial-volume streak along the
-      vault (thick slices cut the skull obliquely near the vertex and skull base) or an
-      extra-axial collection, not an intracerebral hematoma; it is dropped with a warning.
+    * ``skull_contact_mm`` 5 mm: a hematoma's *core* must lie farther than this from bone;
+      ``core_radius_mm`` 3 mm: and that deep inside the blood-range region (a ball of 3 mm
+      fits). Bone partial volume (vault, petrous ridges, clinoids), beam-hardening streaks,
+      the falx, the tentorium and the dural sinuses (3-4 mm across, against the inner
+      table) have no such core; every hematoma of 1 ml or more (a 6 mm sphere) has one,
+      including convexity bleeds 1 cm from the skull (see :mod:`ichmodel.measure.detect`).
+    * ``min_core_ml`` 0.01 ml: smaller cores are noise.
+    * ``min_contrast_hu`` 18 HU: a hematoma's own blood level (median of its inner band) must
+      exceed the tissue around it by this much; the tentorium cut obliquely by a thick slice
+      is a hazy 55 HU smear in 40-45 HU surroundings, a clot is 55-85 HU in 20-35 HU brain
+      and edema.
     * ``calcification_hu`` 100 HU, on the smoothed image: after smoothing, acute blood reads
       at most ~90 HU, so anything brighter inside the skull is calcification (pineal, choroid
       plexus, falx, vessel walls) or bone partial volume - also a small calcification that a
@@ -76,7 +83,9 @@ class MeasureParams:
     bone_hu: float = 300.0
     skull_rim_mm: float = 2.0
     skull_contact_mm: float = 5.0
-    max_skull_contact_fraction: float = 0.5
+    core_radius_mm: float = 3.0
+    min_core_ml: float = 0.01
+    min_contrast_hu: float = 18.0
     calcification_hu: float = 100.0
     calcification_halo_mm: float = 2.0
     refine_edges: bool = True
@@ -86,7 +95,13 @@ class MeasureParams:
             raise ValueError(f"hu_min ({self.hu_min}) must be below hu_max ({self.hu_max}) HU")
         if self.min_component_ml < 0:
             raise ValueError(f"min_component_ml must be >= 0, got {self.min_component_ml}")
-        for name in ("smoothing_mm", "skull_rim_mm", "skull_contact_mm", "calcification_halo_mm"):
+        for name in (
+            "smoothing_mm",
+            "skull_rim_mm",
+            "skull_contact_mm",
+            "calcification_halo_mm",
+            "core_radius_mm",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 mm, got {getattr(self, name)}")
 
@@ -154,12 +169,59 @@ class ABC2:
         }
 
 
+@dataclass(frozen=True)
+class Hematoma:
+    """One intraparenchymal hematoma, measured on its own.
+
+    ``volume_ml`` is the partial-volume (fractional) volume, the headline; ``threshold_
+    volume_ml`` the plain count of its mask's voxels (what a 3D Slicer threshold segmentation
+    gives). ``number`` is 1 for the largest; its voxels are ``hematoma_labels == number``.
+    ``centroid_zyx`` is a (fractional) voxel index on the Volume grid, ``centroid_lps_mm``
+    the same point in patient coordinates. ``blood_hu``/``tissue_hu``: its own blood level
+    and the tissue around it (smoothed HU), which set its edge and its partial volume.
+    """
+
+    number: int
+    volume_ml: float
+    threshold_volume_ml: float
+    centroid_zyx: tuple[float, float, float]
+    centroid_lps_mm: tuple[float, float, float]
+    location: str
+    location_description: str
+    slice_range: tuple[int, int]
+    blood_hu: float
+    tissue_hu: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "volume_ml": round(self.volume_ml, 3),
+            "threshold_volume_ml": round(self.threshold_volume_ml, 3),
+            "centroid_zyx": [round(c, 2) for c in self.centroid_zyx],
+            "centroid_lps_mm": [round(c, 1) for c in self.centroid_lps_mm],
+            "location": self.location,
+            "location_description": self.location_description,
+            "slice_range": list(self.slice_range),
+            "blood_hu": round(self.blood_hu, 1),
+            "tissue_hu": round(self.tissue_hu, 1),
+        }
+
+
+#: How ``Measurement.hematoma_volume_ml`` is obtained (stated in its JSON).
+VOLUME_METHOD = "partial-volume fraction per voxel from each bleed's own blood and tissue levels"
+THRESHOLD_METHOD = "voxel count of the mask (what a 3D Slicer threshold segmentation gives)"
+
+
 @dataclass(frozen=True, eq=False)
 class Measurement:
     """Everything the classical measurement found in one Volume.
 
-    ``hematoma_mask`` (bool, (z, y, x), on the Volume grid) is the intraparenchymal hematoma;
+    ``hematoma_mask`` (bool, (z, y, x), on the Volume grid) is the intraparenchymal hematoma
+    (every one of ``hematomas``: the contour the viewer draws is exactly what is counted);
     blood inside the ventricles is ``ivh_mask`` and is *not* in ``hematoma_volume_ml``.
+    ``hematoma_volume_ml`` is the sum of the hematomas' partial-volume volumes;
+    ``threshold_volume_ml`` the voxel count of ``hematoma_mask`` (3D Slicer's threshold).
+    ABC/2 and ``location`` describe hematoma number ``abc2_hematoma_number`` (the largest).
     ``location`` is one of :data:`SITES`; ``location_description`` says it in words (side,
     compartment) and that it is best effort. ``status`` is one human sentence ("hematoma
     measured", "no hematoma found above 50 HU", ...); ``found`` tells whether any blood was
@@ -182,6 +244,12 @@ class Measurement:
     notices: tuple[Notice, ...]
     params: MeasureParams
     timings_s: dict[str, float] = field(default_factory=dict)
+    #: Every intraparenchymal hematoma, largest first.
+    hematomas: tuple[Hematoma, ...] = ()
+    #: int16 (z, y, x): 0 none, k = ``hematomas[k - 1]``; None when nothing was found.
+    hematoma_labels: np.ndarray | None = None
+    threshold_volume_ml: float = 0.0
+    abc2_hematoma_number: int | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -214,6 +282,11 @@ class Measurement:
             "ivh_volume_ml": round(self.ivh_volume_ml, 3),
             "intracranial_volume_ml": round(self.intracranial_volume_ml, 1),
             "n_components": self.n_components,
+            "hematomas": [h.to_dict() for h in self.hematomas],
+            "abc2_hematoma_number": self.abc2_hematoma_number,
+            "threshold_volume_ml": round(self.threshold_volume_ml, 3),
+            "volume_method": VOLUME_METHOD,
+            "threshold_method": THRESHOLD_METHOD,
             "status": self.status,
             "notices": [n.to_dict() for n in self.notices],
             "params": self.params.to_dict(),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Generator versions :func:`~ichmodel.phantom.make_phantom` can reproduce.
+PHANTOM_VERSIONS = ("5", "6")
+
 SITES = ("none", "deep", "lobar", "infratentorial")
 BLEED_SITES = ("deep", "lobar", "infratentorial")
 #: Bleed shape kinds; "irregular" draws one of BLEED_SHAPES per case (``shape_weights``).
@@ -97,6 +100,20 @@ class PhantomConfig:
     #: Scanner noise SD (HU) at 5 mm slices; thinner slices are noisier (x (5/t)**0.25).
     noise_sd_hu: tuple[float, float] = (3.0, 6.0)
 
+    # --- generator version and what v6 adds (ignored by "5") -------------------------------
+    #: "6" (default): skull base, falx/tentorium, dural sinuses, petrous streaks, pallidal
+    #: calcifications, optional motion blur and subdural crescent (:mod:`.skullbase`).
+    #: "5" reproduces the earlier generator exactly (the sample study and the demo model's
+    #: figures were made with it); v6 draws its additions from a separate random stream, so
+    #: the v5 part of a v6 phantom is the same head and bleed.
+    version: str = "6"
+    #: Force a subdural crescent (a labelled negative for ICH) on/off; None samples it.
+    subdural: bool | None = None
+    p_subdural: float = 0.08
+    #: Force in-plane motion blur on a few slices on/off; None samples it.
+    motion_blur: bool | None = None
+    p_motion: float = 0.1
+
     def __post_init__(self) -> None:
         problems = []
         if not 32 <= self.size <= 1024:
@@ -111,7 +128,11 @@ class PhantomConfig:
             problems.append("slice_thickness_choices_mm and _weights must have the same length")
         if self.volume_ml is not None and not 0 < self.volume_ml <= 200:
             problems.append(f"volume_ml must be in (0, 200] ml, got {self.volume_ml}")
-        if not 0 <= self.p_no_bleed <= 1 or not 0 <= self.p_ivh <= 1:
+        if self.version not in PHANTOM_VERSIONS:
+            problems.append(f"version must be one of {PHANTOM_VERSIONS}, got {self.version!r}")
+        if not all(
+            0 <= p <= 1 for p in (self.p_no_bleed, self.p_ivh, self.p_subdural, self.p_motion)
+        ):
             problems.append("probabilities must lie in [0, 1]")
         if problems:
             raise ValueError("invalid PhantomConfig: " + "; ".join(problems))

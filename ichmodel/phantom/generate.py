@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -15,11 +15,13 @@ from ichmodel.phantom.compose import compose
 from ichmodel.phantom.config import PhantomConfig, proxy_poor_outcome
 from ichmodel.phantom.geometry import Grid, HeadFrame, rotation_matrix
 from ichmodel.phantom.hematoma import HematomaSpec, sample_hematoma, sample_ivh, sample_site
+from ichmodel.phantom.skullbase import add_extras
 from ichmodel.volume import SeriesMeta, Volume
 
 log = logging.getLogger(__name__)
 
-PHANTOM_VERSION = "5"
+#: The current generator version (``PhantomConfig.version`` may ask for an older one).
+PHANTOM_VERSION = "6"
 HU_MIN, HU_MAX = -1024.0, 3071.0
 
 #: Codes of :attr:`Phantom.labels` (each voxel's majority tissue).
@@ -33,6 +35,9 @@ TISSUE_LABELS = {
     6: "calcification",
     7: "hematoma",
     8: "ivh",
+    9: "dural_sinus",  # v6
+    10: "dura",  # v6: falx and tentorium
+    11: "subdural",  # v6: extra-axial blood, not ICH
 }
 
 
@@ -74,6 +79,14 @@ class Phantom:
     config: PhantomConfig
     anatomy: Anatomy  # the sampled head (internal parameters, head coordinates in mm)
     frame: HeadFrame  # where the head sits in the scanner (LPS)
+    #: v6: bool (z, y, x) mask (fraction >= 0.5) of each added structure, by name
+    #: (:data:`ichmodel.phantom.skullbase.STRUCTURES`); empty for v5.
+    structures: dict[str, np.ndarray] = field(default_factory=dict)
+    #: v6: a subdural crescent's volume (ml) and side ("" when none): extra-axial, not ICH.
+    subdural_volume_ml: float = 0.0
+    subdural_side: str = ""
+    motion_blur: bool = False
+    version: str = PHANTOM_VERSION
 
     def __repr__(self) -> str:
         bleed = (
@@ -127,7 +140,14 @@ class Phantom:
             "seed": self.seed,
             "shape_zyx": list(v.shape),
             "spacing_mm_zyx": [round(s, 6) for s in v.spacing_mm],
-            "phantom_version": PHANTOM_VERSION,
+            "phantom_version": self.version,
+            "subdural_volume_ml": round(self.subdural_volume_ml, 4),
+            "subdural_side": self.subdural_side,
+            "motion_blur": self.motion_blur,
+            "structures_ml": {
+                name: round(float(mask.sum()) * v.voxel_volume_ml, 3)
+                for name, mask in self.structures.items()
+            },
         }
 
 
@@ -138,10 +158,11 @@ def _uid(*parts: object) -> str:
 
 
 def _rngs(seed: int) -> list[np.random.Generator]:
-    """Independent streams: anatomy, bleed, texture, noise, metadata."""
+    """Independent streams: anatomy, bleed, texture, noise, metadata, v6 extras (the first
+    five are those of v5: spawned children depend only on their index)."""
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5)]
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(6)]
 
 
 def _placement(
@@ -173,7 +194,7 @@ def _placement(
     return grid, HeadFrame(center_mm=center, rotation=rotation)
 
 
-def _meta(rng: np.random.Generator, seed: int, thickness: float) -> SeriesMeta:
+def _meta(rng: np.random.Generator, seed: int, thickness: float, version: str) -> SeriesMeta:
     age = int(rng.integers(40, 91))
     return SeriesMeta(
         patient_name="PHANTOM^SYNTHETIC",
@@ -183,13 +204,13 @@ def _meta(rng: np.random.Generator, seed: int, thickness: float) -> SeriesMeta:
         study_date="20240101",
         study_time="120000",
         study_description="Synthetic head CT (phantom)",
-        study_uid=_uid("ichmodel-phantom-study", PHANTOM_VERSION, seed),
-        series_uid=_uid("ichmodel-phantom-series", PHANTOM_VERSION, seed),
+        study_uid=_uid("ichmodel-phantom-study", version, seed),
+        series_uid=_uid("ichmodel-phantom-series", version, seed),
         series_number="2",
         series_description="Synthetic head NCCT (phantom)",
         modality="CT",
         manufacturer="ICH Viewer phantom",
-        model=f"ichmodel.phantom v{PHANTOM_VERSION}",
+        model=f"ichmodel.phantom v{version}",
         kernel="STANDARD",
         slice_thickness_mm=float(thickness),
         window_center_hu=40.0,
@@ -220,7 +241,7 @@ def make_phantom(seed: int, config: PhantomConfig | None = None) -> Phantom:
     :class:`~ichmodel.phantom.PhantomConfig` for what can be varied or forced.
     """
     config = config or PhantomConfig()
-    r_anat, r_bleed, r_tex, r_noise, r_meta = _rngs(seed)
+    r_anat, r_bleed, r_tex, r_noise, r_meta, r_extra = _rngs(seed)
     thickness = config.slice_thickness_mm or float(
         r_anat.choice(
             config.slice_thickness_choices_mm,
@@ -237,6 +258,25 @@ def make_phantom(seed: int, config: PhantomConfig | None = None) -> Phantom:
 
     parts = compose(grid, frame, anatomy, spec, ivh_spec, r_tex)
     hu = parts.hu
+    structures: dict[str, np.ndarray] = {}
+    extras = None
+    if config.version == "6":
+        protect = parts.hematoma_fraction + parts.ivh_mask
+        extras = add_extras(hu, grid, frame, anatomy, config, r_extra, protect)
+        solid = extras.fractions["skull_base_bone"] + extras.fractions["skull_base_air"]
+        taken = np.clip(solid + extras.fractions["subdural"], 0, 1)
+        # blood never shares a voxel with bone, air or the subdural collection: the truth
+        # keeps only what is left (the HU were drawn over it the same way)
+        parts.hematoma_fraction[...] *= 1 - taken
+        parts.ivh_mask[...] &= taken < 0.5
+        parts.intracranial_mask[...] &= solid < 0.5
+        structures = {name: f >= 0.5 for name, f in extras.fractions.items()}
+        labels = parts.labels
+        labels[structures["skull_base_bone"]] = 2
+        labels[structures["skull_base_air"]] = 0
+        labels[structures["dural_sinus"]] = 9
+        labels[structures["falx"] | structures["tentorium"]] = 10
+        labels[structures["subdural"]] = 11
     sd = float(r_noise.uniform(*config.noise_sd_hu)) * (5.0 / thickness) ** 0.25
     step = max(1, 2_000_000 // (grid.shape[1] * grid.shape[2]))
     for k in range(0, grid.shape[0], step):  # in slabs: no full-size temporaries
@@ -254,7 +294,7 @@ def make_phantom(seed: int, config: PhantomConfig | None = None) -> Phantom:
         hu=hu,
         spacing_mm=grid.spacing_mm,
         origin_mm=grid.origin_mm,
-        meta=_meta(r_meta, seed, thickness),
+        meta=_meta(r_meta, seed, thickness, config.version),
     )
     ivh_ml = parts.ivh_volume_ml
     log.debug(
@@ -283,4 +323,9 @@ def make_phantom(seed: int, config: PhantomConfig | None = None) -> Phantom:
         config=config,
         anatomy=anatomy,
         frame=frame,
+        structures=structures,
+        subdural_volume_ml=0.0 if extras is None else extras.subdural_volume_ml,
+        subdural_side="" if extras is None else extras.subdural_side,
+        motion_blur=False if extras is None else extras.motion_blur,
+        version=config.version,
     )

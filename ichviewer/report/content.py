@@ -172,9 +172,30 @@ def _results(reading: StudyReading) -> tuple[tuple[str, str, str], ...]:
         (
             "Hematoma volume, planimetric (ml)",
             fmt_ml(reading.planimetric_volume_ml),
-            "voxel count of the segmented hematoma × voxel volume",
+            "segmented hematoma, edge voxels weighted by their blood fraction (partial volume)",
         ),
     ]
+    if measurement is not None and measurement.hematomas:
+        rows.append(
+            (
+                "Threshold count (ml)",
+                fmt_ml(measurement.threshold_volume_ml),
+                "voxel count of the contour, what a 3D Slicer threshold segmentation gives",
+            )
+        )
+    if measurement is not None and len(measurement.hematomas) > 1:
+        for h in measurement.hematomas:
+            first, last = h.slice_range
+            which = (
+                "; ABC/2 describes this one" if h.number == measurement.abc2_hematoma_number else ""
+            )
+            rows.append(
+                (
+                    f"  Hematoma {h.number} (ml)",
+                    fmt_ml(h.volume_ml),
+                    f"{h.location_description}, slices {first + 1}-{last + 1}{which}",
+                )
+            )
     if abc2 is not None and abc2.slice_index is not None:
         abc_note = (
             f"A = {abc2.a_mm:.1f} mm, B = {abc2.b_mm:.1f} mm, C = {abc2.c_mm:.1f} mm "

@@ -30,6 +30,7 @@ from ichmodel.notices import Notice, Source
 from ichmodel.reading import rules
 
 if TYPE_CHECKING:
+    from ichmodel.measure import Measurement
     from ichmodel.reading import StudyReading
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,19 @@ def _group(title: str) -> tuple[QGroupBox, QVBoxLayout, QFormLayout]:
     form = QFormLayout()
     column.addLayout(form)
     return box, column, form
+
+
+def hematoma_lines(m: Measurement) -> str:
+    """One line per hematoma: number, ml, where, slices; which one ABC/2 describes."""
+    lines = []
+    for h in m.hematomas:
+        first, last = h.slice_range
+        abc2 = " · ABC/2" if h.number == m.abc2_hematoma_number else ""
+        lines.append(
+            f"#{h.number}: {h.volume_ml:.1f} ml · {h.location_description} · "
+            f"slices {first + 1}–{last + 1}{abc2}"
+        )
+    return "\n".join(lines)
 
 
 def _value_label() -> QLabel:
@@ -93,7 +107,13 @@ class ResultsPanel(QWidget):
         self.abc2_volume = _value_label()
         self.abc2_axes = _value_label()
         form.addRow("Model (predicted)", self.model_volume)
+        self.threshold_volume = _value_label()
+        self.threshold_volume.setToolTip(
+            "plain voxel count of the contour (what a 3D Slicer threshold segmentation gives); "
+            "the planimetric figure above weights edge voxels by their blood fraction"
+        )
         form.addRow("Planimetric", self.planimetric_volume)
+        form.addRow("Threshold count", self.threshold_volume)
         form.addRow("ABC/2", self.abc2_volume)
         form.addRow("A × B × C", self.abc2_axes)
         self.disagree = QLabel("")
@@ -106,6 +126,11 @@ class ResultsPanel(QWidget):
         # wrapped labels go in the box's column, not in form rows: a QFormLayout spanning row
         # does not grow with heightForWidth inside a scroll area and the text overlapped
         column.addWidget(self.disagree)
+        # every hematoma, measured on its own (wrapped text: in the column, not a form row)
+        self.hematoma_list = QLabel("")
+        self.hematoma_list.setWordWrap(True)
+        self.hematoma_list.setVisible(False)
+        column.addWidget(self.hematoma_list)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color:#90a4ae")
@@ -232,9 +257,11 @@ class ResultsPanel(QWidget):
     # --- inputs -----------------------------------------------------------------------------
     def clear(self) -> None:
         self._reading = None
+        self.hematoma_list.setVisible(False)
         for label in (
             self.model_volume,
             self.planimetric_volume,
+            self.threshold_volume,
             self.abc2_volume,
             self.abc2_axes,
             self.probability,
@@ -256,6 +283,7 @@ class ResultsPanel(QWidget):
         if measuring:
             for label in (
                 self.planimetric_volume,
+                self.threshold_volume,
                 self.abc2_volume,
                 self.abc2_axes,
                 self.location,
@@ -280,6 +308,9 @@ class ResultsPanel(QWidget):
         m = reading.measurement
         assert m is not None
         self.planimetric_volume.setText(_ml(m.hematoma_volume_ml))
+        self.threshold_volume.setText(_ml(m.threshold_volume_ml))
+        self.hematoma_list.setText(hematoma_lines(m))
+        self.hematoma_list.setVisible(len(m.hematomas) > 1)
         if reading.abc2_volume_ml is not None:
             abc2 = m.abc2
             self.abc2_volume.setText(_ml(abc2.volume_ml))

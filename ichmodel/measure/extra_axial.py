@@ -1,0 +1,116 @@
+"""A plausible extra-axial collection: blood-range voxels lying as a crescent on the skull.
+
+The measurement counts only intraparenchymal blood; a subdural or epidural hematoma is a
+different diagnosis with a different volume rule, but the reader must hear of it. Bone
+partial volume also lies along the skull in the blood range (every real head holds 20-50 ml
+of it), as a thin, graded rim; a collection is *thick*: this notice fires when a connected
+blood-range region within ``RIM_MM`` of the inner table is at least ``MIN_THICKNESS_MM``
+thick (its mean thickness: area over the length it touches the inner table) on at least
+``MIN_SLICES`` slices of the supratentorial convexity (relative height ``HEIGHT_RANGE``:
+the skull base and the vertex, where thick slices cut the bone obliquely, are left out), and
+at least
+``MIN_LENGTH_MM`` long in contact with the inner table there (a convexity hematoma 1 cm
+from the skull touches it nowhere). Hematomas found inside such a collection are dropped:
+it is one extra-axial collection, not intracerebral blood.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ichmodel.measure import _morph
+
+log = logging.getLogger(__name__)
+
+RIM_MM = 15.0
+MIN_THICKNESS_MM = 3.0
+MIN_SLICES = 3
+MIN_LENGTH_MM = 20.0
+HEIGHT_RANGE = (0.3, 0.9)
+MIN_ML = 1.0
+#: Pixels this close (mm) to the intracranial edge touch the inner table (the rim left out
+#: of the region is ``skull_rim_mm``; one coarse pixel more).
+CONTACT_MM = 1.5
+COARSE_YX_MM = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class ExtraAxial:
+    """The plausible collections: the largest's ml, thickness (mm) and slices over the
+    thickness, and all of them as a bool mask on the crop (not intracerebral blood)."""
+
+    volume_ml: float
+    thickness_mm: float
+    n_slices: int
+    mask: np.ndarray
+
+
+def find_extra_axial(
+    candidates: np.ndarray,
+    inside: np.ndarray,
+    height: np.ndarray,
+    spacing_mm: tuple[float, float, float],
+    hematoma: np.ndarray | None = None,
+) -> ExtraAxial | None:
+    """Crescents among the blood-range ``candidates`` (bool, crop grid), or None.
+
+    ``hematoma`` (bool): voxels already taken as hematomas; a region that is mostly
+    hematoma is a bleed near the surface, not a collection."""
+    sz, sy, sx = spacing_mm
+    f = max(1, int(round(COARSE_YX_MM / min(sy, sx))))
+    rej = _morph.block_mean(candidates.astype(np.float32), 1, f) >= 0.5
+    hem = None if hematoma is None else _morph.block_mean(hematoma.astype(np.float32), 1, f) >= 0.5
+    ins = _morph.block_mean(inside.astype(np.float32), 1, f) >= 0.5
+    if not rej.any():
+        return None
+    h = (sy * f, sx * f)
+    to_edge = np.zeros(ins.shape, dtype=np.float32)
+    for k in range(ins.shape[0]):
+        if ins[k].any():
+            to_edge[k] = ndi.distance_transform_edt(ins[k], sampling=h)
+    band = (height >= HEIGHT_RANGE[0]) & (height <= HEIGHT_RANGE[1])
+    rim = rej & (to_edge <= RIM_MM)
+    labels, n = ndi.label(rim)
+    if n == 0:
+        return None
+    voxel_ml = sz * h[0] * h[1] / 1000.0
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    best: tuple[float, float, int] | None = None
+    found_mask = np.zeros(labels.shape, dtype=bool)
+    objects = ndi.find_objects(labels)
+    for i in np.flatnonzero(sizes * voxel_ml >= MIN_ML):
+        if i == 0 or objects[i - 1] is None:
+            continue
+        comp = labels[objects[i - 1]] == i
+        if hem is not None and np.count_nonzero(comp & hem[objects[i - 1]]) >= 0.5 * sizes[i]:
+            continue
+        edge = to_edge[objects[i - 1]]
+        z0 = objects[i - 1][0].start
+        thick_slices, thickest = 0, 0.0
+        for k in range(comp.shape[0]):
+            plane = comp[k]
+            if not plane.any() or not band[z0 + k]:
+                continue
+            # along the inner table: its pixels in the first row inside the skull; the mean
+            # thickness is its area over that length (a sinus's triangle on a thin rim of
+            # bone partial volume stays thin, a crescent does not)
+            contact_mm = float(np.count_nonzero(plane & (edge[k] <= CONTACT_MM))) * h[0]
+            area_mm2 = float(np.count_nonzero(plane)) * h[0] * h[1]
+            thickness = area_mm2 / max(contact_mm, h[0])
+            if thickness >= MIN_THICKNESS_MM and contact_mm >= MIN_LENGTH_MM:
+                thick_slices += 1
+                thickest = max(thickest, thickness)
+        if thick_slices >= MIN_SLICES:
+            found_mask[objects[i - 1]] |= comp
+            ml = float(sizes[i]) * voxel_ml
+            if best is None or ml > best[0]:
+                best = (ml, thickest, thick_slices)
+    if best is None:
+        return None
+    log.debug("extra-axial collection %s", best)
+    mask = _morph.upsample(found_mask, 1, f, candidates.shape) & candidates
+    return ExtraAxial(best[0], best[1], best[2], mask)
