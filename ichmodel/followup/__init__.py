@@ -1,0 +1,1 @@
+"""Follow-up comparison (filled in below)."""

@@ -1,0 +1,1 @@
+"""Midline shift (filled in below)."""
