@@ -1,1 +1,0 @@
-"""Midline shift (filled in below)."""
