@@ -128,9 +128,12 @@ class WindowToolsMixin:
         )
         reading = study.reading
         assert reading is not None
+        comparison = self.last_comparison  # FollowupToolsMixin; None until a comparison ran
+        if comparison is not None and comparison.baseline.volume is not reading.volume:
+            comparison = None  # made for another study
 
         def write() -> Path:
-            return Path(report.export_report(path, reading, options))
+            return Path(report.export_report(path, reading, options, comparison))
 
         return write
 

@@ -30,6 +30,7 @@ from ichviewer.report.fields import (
     fmt_person_name,
     or_dash,
 )
+from ichviewer.report.score_rows import comparison_rows, midline_rows, score_rows
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,7 @@ def _results(reading: StudyReading) -> tuple[tuple[str, str, str], ...]:
     )
     rows.append(_location_row(measurement))
     rows.append(("Intraventricular hemorrhage", _ivh_text(measurement), "blood in the ventricles"))
+    rows += midline_rows(reading.midline) + score_rows(reading.scores)
     return tuple(rows)
 
 
@@ -266,7 +268,7 @@ def _legend(reading: StudyReading, options: ReportOptions) -> str:
 
 
 def build_report_content(
-    reading: StudyReading, options: ReportOptions | None = None
+    reading: StudyReading, options: ReportOptions | None = None, comparison=None
 ) -> ReportContent:
     """Decide everything the report says. Pure (no Qt, no files); ``options.created`` pins time."""
     options = options or ReportOptions()
@@ -289,7 +291,7 @@ def build_report_content(
         anonymized=options.anonymize,
         identification=_identification(reading.volume, options.anonymize),
         software=_software(reading.prediction, model, str(app_version)),
-        results=_results(reading),
+        results=_results(reading) + tuple(comparison_rows(comparison)),
         model_volume_ml=_finite(reading.model_volume_ml),
         planimetric_volume_ml=reading.planimetric_volume_ml,
         abc2_volume_ml=reading.abc2_volume_ml,
