@@ -87,12 +87,12 @@ class ScoreResult:
 
     @property
     def summary(self) -> str:
-        """One line for panels and reports: "ICH score 3 / 6 (30-day mortality 72 %)"."""
+        """One line for panels and reports: "ICH score 3 / 6 (30-day mortality: 72 %)"."""
         if not self.complete:
             return f"{self.name}: incomplete (missing {', '.join(self.missing)})"
         out = f"{self.name} {self.total} / {self.max_points}"
         if self.outcome_text:
-            out += f" ({self.outcome_label} {self.outcome_text})"
+            out += f" ({self.outcome_label}: {self.outcome_text})"
         return out
 
     def to_dict(self) -> dict[str, Any]:

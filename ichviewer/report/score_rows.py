@@ -29,7 +29,7 @@ def score_rows(sheet: ScoreSheet | None) -> list[Row]:
         else:
             value = f"incomplete (missing {', '.join(score.missing)})"
         inputs = "; ".join(
-            f"{i.label} {i.value_text} = {'?' if i.points is None else i.points}"
+            f"{i.label}: {i.value_text} -> {'?' if i.points is None else i.points}"
             for i in score.items
         )
         note = f"{score.reference}. Inputs: {inputs}. Volume: {score.volume_method_reason}."

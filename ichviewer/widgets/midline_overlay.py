@@ -30,7 +30,8 @@ class MidlineOverlay:
             pen=pg.mkPen(SHIFT_COLOR, width=3, cosmetic=True), symbol="o", symbolSize=7,
             symbolBrush=None, symbolPen=pg.mkPen(SHIFT_COLOR, width=2),
         )
-        self.label_item = pg.TextItem("", color=SHIFT_COLOR, anchor=(0, 1))
+        self.label_item = pg.TextItem("", color="#ffffff", anchor=(0, 1),
+                                     fill=pg.mkBrush(183, 28, 28, 200))
         for item in (self.line_item, self.shift_item, self.label_item):
             item.setParentItem(view.ct_item)
             item.setZValue(4)
