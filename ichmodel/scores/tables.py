@@ -18,7 +18,7 @@ impairment no = 1, yes = 0 (total 0-11; higher is better). Outcome: functional i
 patient with FUNC <= 4 reached independence, 80 % of those with 11 did. The middle rows
 (5-7, 8, 9-10) are in the paper's figure and are *not* transcribed here: the figures calculators
 quote (29 / 48 / 75 / 95 %) contradict the abstract's 80 % at 11, and we could not check them
-against the paper, so the middle rows show "see Rost 2008" rather than a number.
+against the paper, so the middle rows say "not transcribed" rather than show a number.
 
 **max-ICH score** - Sembill JA et al. *Severity assessment in maximally treated ICH patients:
 the max-ICH score.* Neurology 2017;89:423-431. Items (the paper's score table): NIHSS 0-6 = 0,
@@ -219,7 +219,8 @@ def _func_outcome(total: int) -> str:
     for lo, hi, text in FUNC_INDEPENDENCE:
         if lo <= total <= hi:
             band = f"{lo}" if lo == hi else f"{lo}-{hi}"
-            return text if text is not None else f"see {ROST_2008} (band {band})"
+            return text if text is not None else (
+                f"band {band}: in the paper's figure, not transcribed")
     return ""
 
 
@@ -294,7 +295,7 @@ MAX_ICH_SCORE = ScoreSpec(
     volume_method_reason="our primary (planimetric) volume; the paper's method is not recorded "
     "here",
     items=_max_ich_items,
-    outcome=lambda total: f"rises with the score; see {SEMBILL_2017}",
+    outcome=lambda total: "rises with the score (the per-score figure is not transcribed)",
     thresholds=lambda imaging: (30.0,) if imaging.location == "lobar" else (10.0,),
 )
 

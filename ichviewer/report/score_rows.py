@@ -22,17 +22,20 @@ def score_rows(sheet: ScoreSheet | None) -> list[Row]:
         return []
     rows = []
     for score in sheet.scores:
+        # the value column is narrow: the number there, the outcome row in the notes
         if score.complete:
             value = f"{score.total} / {score.max_points}"
-            if score.outcome_text:
-                value += f" ({score.outcome_label}: {score.outcome_text})"
+            outcome = f"{score.outcome_label}: {score.outcome_text}. " if score.outcome_text \
+                else ""
         else:
-            value = f"incomplete (missing {', '.join(score.missing)})"
+            value = "incomplete"
+            outcome = f"Missing: {', '.join(score.missing)}. "
         inputs = "; ".join(
             f"{i.label}: {i.value_text} -> {'?' if i.points is None else i.points}"
             for i in score.items
         )
-        note = f"{score.reference}. Inputs: {inputs}. Volume: {score.volume_method_reason}."
+        note = (f"{outcome}{score.reference}. Inputs: {inputs}. Volume: "
+                f"{score.volume_method_reason}.")
         if score.straddle is not None:
             note += f" {score.straddle.reason}."
         rows.append((score.name, value, note))
@@ -44,10 +47,9 @@ def midline_rows(midline: MidlineShift | None) -> list[Row]:
         return []
     if not midline.measured:
         return [("Midline shift", NOT_AVAILABLE, f"could not be measured: {midline.reason}")]
-    value = f"{midline.shift_mm:.1f} mm" + (f" {midline.direction}" if midline.direction else "")
-    if midline.flagged:
-        value += " (> 5 mm)"
-    note = (f"septum pellucidum vs the ideal midline (falx attachments), slice "
+    value = f"{midline.shift_mm:.1f} mm" + (" (> 5 mm)" if midline.flagged else "")
+    towards = f"septum {midline.direction}; " if midline.direction else ""
+    note = (f"{towards}septum pellucidum vs the ideal midline (falx attachments), slice "
             f"{(midline.slice_index or 0) + 1}; best effort from image geometry")
     return [("Midline shift", value, note)]
 

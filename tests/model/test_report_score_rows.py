@@ -34,10 +34,13 @@ def test_report_rows_for_scores_midline_and_followup():
     rows = {label: (value, note) for label, value, note in
             build_report_content(reading, comparison=comparison).results}
     ich_value, ich_note = rows["ICH score"]
-    assert ich_value.startswith(f"{sheet.by_name('ICH score').total} / 6")
+    assert ich_value == f"{sheet.by_name('ICH score').total} / 6"
+    assert "30-day mortality" in ich_note
     assert "GCS: GCS 9 -> 1" in ich_note and "Hemphill" in ich_note
-    assert rows["FUNC score"][0].startswith("incomplete (missing pre-ICH cognitive impairment")
-    assert rows["Midline shift"][0] == "6.3 mm to the patient's right (> 5 mm)"
+    assert rows["FUNC score"][0] == "incomplete"
+    assert rows["FUNC score"][1].startswith("Missing: pre-ICH cognitive impairment")
+    assert rows["Midline shift"][0] == "6.3 mm (> 5 mm)"
+    assert "to the patient's right" in rows["Midline shift"][1]
     assert rows["Change since baseline"][0].startswith("+0.0 ml")
     assert rows["Hematoma expansion"][0] == "standard no, revised no"
     assert np.isfinite(float(rows["Follow-up hematoma volume (ml)"][0]))

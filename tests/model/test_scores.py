@@ -116,7 +116,7 @@ def test_func_total_and_table_ends():
     middle = _score(FUNC_SCORE, ImagingInputs(40.0, 40.0, "deep", False),
                     ClinicalInputs(gcs=10, age_years=75, cognitive_impairment=False))
     assert middle.total == 2 + 1 + 1 + 2 + 1
-    assert "see Rost" in middle.outcome_text  # not transcribed: never a made-up number
+    assert "not transcribed" in middle.outcome_text  # never a made-up number
 
 
 def test_max_ich_total_lobar_and_nonlobar():
