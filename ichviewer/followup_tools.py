@@ -47,8 +47,11 @@ class FollowupToolsMixin:
         self.tabifyDockWidget(self.docks["results"], dock)
         self.docks["results"].raise_()
         self.docks["scores"] = dock
+        self._midline_for = None  # the Volume the midline job was submitted for
+        # after the measurement and the model: the midline's optimiser holds the GIL for
+        # a few seconds and must not delay either, nor stutter the window while they run
+        self.controller.sig_ready.connect(lambda _token: self._midline_when_ready())
         self.scores.sig_inputs_changed.connect(self._on_score_inputs)
-        self.scores.sig_sheet_changed.connect(self._on_score_sheet)
 
     # --- scores -----------------------------------------------------------------------------
     def followup_study_opened(self) -> None:
@@ -60,7 +63,6 @@ class FollowupToolsMixin:
         self.scores.set_inputs(self.score_store.load(uid))
         self.scores.set_reading(reading)
         self.midline_overlay.set_midline(None)
-        self._submit_midline(reading)
 
     def followup_measurement(self, reading: StudyReading) -> None:
         self.scores.set_reading(self._current_reading() or reading)
@@ -74,12 +76,24 @@ class FollowupToolsMixin:
         if reading is not None:
             self.score_store.save(reading.volume.meta.series_uid, inputs)
 
-    def _on_score_sheet(self, sheet) -> None:
-        study = self.controller.study
-        if study is not None and study.reading is not None:
-            study.reading = study.reading.with_scores(sheet)
+    def report_extras(self, reading: StudyReading) -> dict:
+        """What the report adds to the open study's reading: the scores, the midline and the
+        comparison made for it (the reading itself stays the one the controller holds)."""
+        comparison = self.last_comparison
+        if comparison is not None and comparison.baseline.volume is not reading.volume:
+            comparison = None  # made for another study
+        midline = self.midline_overlay.result
+        if midline is not None and self._midline_for is not reading.volume:
+            midline = None
+        return {"comparison": comparison, "scores": self.scores.sheet, "midline": midline}
 
     # --- midline ----------------------------------------------------------------------------
+    def _midline_when_ready(self) -> None:
+        reading = self._current_reading()
+        if reading is not None and reading.volume is not self._midline_for:
+            self._midline_for = reading.volume
+            self._submit_midline(reading)
+
     def _submit_midline(self, reading: StudyReading) -> None:
         from ichviewer.workers import Job
 
@@ -95,9 +109,8 @@ class FollowupToolsMixin:
             current = self.controller.study
             if current is None or current.reading is None or current.reading.volume is not volume:
                 return
-            current.reading = current.reading.with_midline(result)
             self.midline_overlay.set_midline(result)
-            self.scores.set_reading(current.reading)
+            self.scores.set_midline(result)
 
         self.controller.runner.submit(Job(
             "Measuring the midline shift", run, lane="io",

@@ -128,12 +128,10 @@ class WindowToolsMixin:
         )
         reading = study.reading
         assert reading is not None
-        comparison = self.last_comparison  # FollowupToolsMixin; None until a comparison ran
-        if comparison is not None and comparison.baseline.volume is not reading.volume:
-            comparison = None  # made for another study
+        extras = {k: v for k, v in self.report_extras(reading).items() if v is not None}
 
         def write() -> Path:
-            return Path(report.export_report(path, reading, options, comparison))
+            return Path(report.export_report(path, reading, options, **extras))
 
         return write
 

@@ -123,6 +123,10 @@ class ScoresPanel(QWidget):
         self.reading = reading
         self._recompute()
 
+    def set_midline(self, midline) -> None:
+        """Show the midline result (MidlineShift or None) under the scores."""
+        self.midline_label.setText("" if midline is None else midline.summary)
+
     def clear(self) -> None:
         self.reading = None
         self.set_inputs(ClinicalInputs())
@@ -141,8 +145,6 @@ class ScoresPanel(QWidget):
             f"age {age.years} ({age.source})" if age.years is not None else age.source)
         self.result_label.setText(sheet_html(self.sheet, measured=self.reading.measurement
                                              is not None))
-        midline = self.reading.midline
-        self.midline_label.setText("" if midline is None else midline.summary)
         self.sig_sheet_changed.emit(self.sheet)
 
 
