@@ -28,6 +28,7 @@ from ichmodel import resources
 from ichviewer import logging_setup
 from ichviewer.controller import StudyController
 from ichviewer.dialogs.error_dialog import ErrorDialog, show_error
+from ichviewer.followup_tools import FollowupToolsMixin
 from ichviewer.menus import build_menus, build_toolbar, make_action
 from ichviewer.settings import Settings
 from ichviewer.widgets.progress import ProgressStrip
@@ -52,7 +53,7 @@ def sample_study_source() -> Path:
     return root / "DICOM" if (root / "DICOM").is_dir() else root
 
 
-class MainWindow(WindowToolsMixin, QMainWindow):
+class MainWindow(FollowupToolsMixin, WindowToolsMixin, QMainWindow):
     sig_error_shown = Signal(object)  # ErrorDialog
 
     def __init__(
@@ -82,6 +83,7 @@ class MainWindow(WindowToolsMixin, QMainWindow):
         self.preset_box = WindowPresetBox()
         self.progress = ProgressStrip()
         self._build_docks()
+        self.build_followup_tools()
         build_menus(self)
         build_toolbar(self)
         self.statusBar().addPermanentWidget(self.progress)
@@ -241,6 +243,7 @@ class MainWindow(WindowToolsMixin, QMainWindow):
         self.results.clear()
         self.act_export.setEnabled(False)
         self.act_jump.setEnabled(False)
+        self.followup_study_opened()
         self.setWindowTitle(f"ICH Viewer — {study.source_label}")
 
     def _on_series_chosen(self, info: SeriesInfo) -> None:
@@ -265,6 +268,7 @@ class MainWindow(WindowToolsMixin, QMainWindow):
         desc = meta.series_description or meta.study_description or "series"
         self.setWindowTitle(f"ICH Viewer — {desc}")
         self.act_export.setEnabled(True)
+        self.followup_volume(reading)
         self.slice_view.setFocus()
 
     def _on_measurement(self, reading: StudyReading) -> None:
@@ -275,6 +279,7 @@ class MainWindow(WindowToolsMixin, QMainWindow):
         self.slice_view.set_mask(m.hematoma_mask)
         abc2 = m.abc2
         self.slice_view.set_abc2(abc2.slice_index, abc2.a_segment_zyx, abc2.b_segment_zyx)
+        self.followup_measurement(reading)
 
     def _on_prediction(self, reading: StudyReading, head: str) -> None:
         self.results.set_reading(reading)

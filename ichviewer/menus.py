@@ -43,6 +43,9 @@ def build_menus(self) -> None:
     m.addAction(make_action(self, "Open &files…", self.open_files_dialog))
     self.recent_menu = m.addMenu("Open &recent")
     m.addAction(make_action(self, "Open the &sample study", self.open_demo))
+    self.act_compare = make_action(self, "&Compare with…", self.compare_with_dialog,
+                                   tip="Open a follow-up of the same patient beside this study")
+    m.addAction(self.act_compare)
     m.addSeparator()
     self.act_export = make_action(self, "&Export report…", self.export_report_dialog, "Ctrl+E")
     self.act_export.setEnabled(False)
@@ -78,6 +81,9 @@ def build_menus(self) -> None:
     self.act_jump.setToolTip("Jump to the slice with the largest hematoma area (J)")
     self.act_jump.setEnabled(False)
     m.addAction(self.act_jump)
+    m.addAction(make_action(self, "Jump to the &midline-shift slice", self.jump_to_midline, "M"))
+    m.addAction(make_action(self, "Show the &midline", self.midline_overlay.set_visible,
+                            checkable=True, checked=True))
 
     m = bar.addMenu("&Tools")
     m.addAction(make_action(self, "&Fine-tune the model…", self.open_trainer))

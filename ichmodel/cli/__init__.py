@@ -1,5 +1,5 @@
 """``ichmodel`` command line: ``ichmodel COMMAND`` (series, load, synth, measure, predict,
-manifest, train, evaluate, calibrate, models).
+batch, export, listen, query, score, compare, manifest, train, evaluate, calibrate, models).
 
 Each subcommand lives in its own module here with two functions::
 
@@ -24,7 +24,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ("series", "load", "synth", "measure", "predict", "batch", "export", "listen",
-            "query", "manifest", "train", "evaluate", "calibrate", "models")
+            "query", "score", "compare", "manifest", "train", "evaluate", "calibrate", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:

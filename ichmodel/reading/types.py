@@ -24,7 +24,9 @@ if TYPE_CHECKING:  # a reading is plain data: importing it loads neither torch n
     from ichmodel.checkpoint import LoadedModel
     from ichmodel.io.scan import SeriesInfo, StudyScan
     from ichmodel.measure.types import Measurement
+    from ichmodel.midline import MidlineShift
     from ichmodel.predict import Prediction
+    from ichmodel.scores import ScoreSheet
     from ichmodel.volume import Volume
 
 
@@ -89,6 +91,10 @@ class StudyReading:
     model: ModelIdentity | None = None
     #: Why ``prediction`` is None ("" while one may still come or when there is one).
     no_prediction_reason: str = ""
+    #: ICH score, FUNC, max-ICH from the measurement and the reader's entries (when computed).
+    scores: ScoreSheet | None = None
+    #: The midline shift (or why it could not be measured), when measured.
+    midline: MidlineShift | None = None
 
     # --- assembling -------------------------------------------------------------------------
     def with_measurement(self, measurement: Measurement) -> StudyReading:
@@ -105,6 +111,12 @@ class StudyReading:
         """The model that is (or will be) run; drops a prediction made by another one."""
         keep = self.prediction if (self.prediction and self.model == model) else None
         return replace(self, model=model, prediction=keep)
+
+    def with_scores(self, scores: ScoreSheet | None) -> StudyReading:
+        return replace(self, scores=scores)
+
+    def with_midline(self, midline: MidlineShift | None) -> StudyReading:
+        return replace(self, midline=midline)
 
     def without_prediction(self, reason: str) -> StudyReading:
         return replace(self, prediction=None, no_prediction_reason=reason)
@@ -193,7 +205,7 @@ class StudyReading:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (no arrays): every number, the model's identity and the notices."""
         volume = self.volume
-        return {
+        out: dict[str, Any] = {
             "series": {
                 "series_uid": volume.meta.series_uid,
                 "study_uid": volume.meta.study_uid,
@@ -210,6 +222,11 @@ class StudyReading:
             "notices": [n.to_dict() for n in self.notices],
             "warnings": [n.text for n in self.notices],
         }
+        if self.scores is not None:
+            out["scores"] = self.scores.to_dict()
+        if self.midline is not None:
+            out["midline"] = self.midline.to_dict()
+        return out
 
     def __repr__(self) -> str:
         return (

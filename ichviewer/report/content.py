@@ -30,6 +30,7 @@ from ichviewer.report.fields import (
     fmt_person_name,
     or_dash,
 )
+from ichviewer.report.score_rows import comparison_rows, midline_rows, score_rows
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def _identification(volume: Volume, anonymize: bool) -> tuple[tuple[str, str], .
     return tuple(rows)
 
 
-def _results(reading: StudyReading) -> tuple[tuple[str, str, str], ...]:
+def _results(reading: StudyReading, scores=None, midline=None) -> tuple[tuple[str, str, str], ...]:
     measurement, prediction = reading.measurement, reading.prediction
     abc2 = measurement.abc2 if measurement is not None else None
     model_name = reading.model.name if reading.model is not None else ""
@@ -223,6 +224,7 @@ def _results(reading: StudyReading) -> tuple[tuple[str, str, str], ...]:
     rows.append(("Poor-outcome probability", probability_text, "model prognosis head"))
     rows.append(_location_row(measurement))
     rows.append(("Intraventricular hemorrhage", _ivh_text(measurement), "blood in the ventricles"))
+    rows += midline_rows(midline or reading.midline) + score_rows(scores or reading.scores)
     return tuple(rows)
 
 
@@ -301,9 +303,13 @@ def _legend(reading: StudyReading, options: ReportOptions) -> str:
 
 
 def build_report_content(
-    reading: StudyReading, options: ReportOptions | None = None
+    reading: StudyReading, options: ReportOptions | None = None, comparison=None, *,
+    scores=None, midline=None,
 ) -> ReportContent:
-    """Decide everything the report says. Pure (no Qt, no files); ``options.created`` pins time."""
+    """Decide everything the report says. Pure (no Qt, no files); ``options.created`` pins time.
+
+    ``comparison`` (a follow-up :class:`~ichmodel.followup.Comparison`), ``scores`` and
+    ``midline`` add their rows; the latter two default to the reading's own fields."""
     options = options or ReportOptions()
     if options.app_version is not None:
         app_version = options.app_version
@@ -324,7 +330,7 @@ def build_report_content(
         anonymized=options.anonymize,
         identification=_identification(reading.volume, options.anonymize),
         software=_software(reading.prediction, model, str(app_version)),
-        results=_results(reading),
+        results=_results(reading, scores, midline) + tuple(comparison_rows(comparison)),
         model_volume_ml=_finite(reading.model_volume_ml) if reading.model_trusted else None,
         planimetric_volume_ml=reading.planimetric_volume_ml,
         abc2_volume_ml=reading.abc2_volume_ml,

@@ -166,7 +166,7 @@ def test_export_report_from_the_menu_runs_in_the_worker(
         window.open_path(study_dir(tmp_path))
     seen = {}
 
-    def fake_export(path, reading, options):
+    def fake_export(path, reading, options, **extras):  # extras: scores, midline, comparison
         seen["thread"] = threading.current_thread() is threading.main_thread()
         seen["options"] = options
         seen["reading"] = reading
