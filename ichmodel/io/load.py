@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections import Counter
 from collections.abc import Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -107,10 +106,10 @@ def _meta(records: list[HeaderRecord]) -> SeriesMeta:
 
     for record in records[:8]:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # they quote raw header bytes (names)
-                ds = pydicom.dcmread(record.path, stop_before_pixels=True, defer_size=4096)
-                return series_meta(ds)
+            ds = pydicom.dcmread(
+                record.path, stop_before_pixels=True, defer_size=4096, force=True
+            )
+            return series_meta(ds)
         except Exception as exc:  # noqa: BLE001 - a malformed header; try the next slice
             log.debug("cannot read the full header of a slice: %s", type(exc).__name__)
     first = records[0]
@@ -328,8 +327,9 @@ def iter_load_study(
 ) -> Generator[Progress, None, Volume]:
     """Scan ``path`` and load the picked (or requested) series, yielding progress."""
     scan = yield from iter_scan_study(path)
-    series = select_series(scan, series_uid)
-    volume = yield from load_series(series)
+    with scan:  # extracted archives are removed once the volume is in memory
+        series = select_series(scan, series_uid)
+        volume = yield from load_series(series)
     extra = tuple(n for n in scan.notices if n not in volume.notices)
     return volume.with_notices(*extra) if extra else volume
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import struct
-import warnings
 from collections import Counter, defaultdict
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field, replace
@@ -32,7 +31,7 @@ from ichmodel.io.dicom_tags import (
     record_from_raw,
 )
 from ichmodel.io.fastheader import MalformedHeader, read_raw_header
-from ichmodel.io.sources import collect_files
+from ichmodel.io.sources import Workspace, collect_files
 from ichmodel.notices import Notice, Source, texts
 from ichmodel.progress import Progress, run_to_completion
 
@@ -91,10 +90,23 @@ class StudyScan:
     #: (path, why) for each skipped file (non-DICOM, unreadable, directory files excluded).
     skipped: tuple[tuple[str, str], ...]
     notices: tuple[Notice, ...]
+    #: Temporary folders of extracted archives the series' files live in (None: none).
+    workspace: Workspace | None = field(default=None, repr=False, compare=False)
 
     @property
     def warnings(self) -> tuple[str, ...]:
         return texts(self.notices)
+
+    def close(self) -> None:
+        """Remove extracted archives (the series' files there are gone afterwards)."""
+        if self.workspace is not None:
+            self.workspace.close()
+
+    def __enter__(self) -> StudyScan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def find(self, uid_or_key: str) -> list[SeriesInfo]:
         """Series whose key equals ``uid_or_key``, else all parts with that series UID."""
@@ -158,11 +170,9 @@ def read_header(path: Path) -> tuple[HeaderRecord | None, str]:
                 return record, ""
     broken = BROKEN_DICOM if preamble else "malformed DICOM header"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom quotes raw header bytes (names) in them
-            ds = pydicom.dcmread(
-                path, stop_before_pixels=True, defer_size=4096, force=not preamble
-            )
+        # pydicom's warnings (which may quote raw header bytes, names included) go to the
+        # debug log: the CLI and the viewer capture them (ichmodel.warnings_capture)
+        ds = pydicom.dcmread(path, stop_before_pixels=True, defer_size=4096, force=not preamble)
         if not preamble and ("SOPClassUID" not in ds or "SeriesInstanceUID" not in ds):
             return None, "not a DICOM file"
     except (OSError, EOFError) as exc:
@@ -370,6 +380,17 @@ def iter_scan_study(
         MissingFilesError: a DICOMDIR whose listed files are all missing.
     """
     collected = collect_files(path_or_paths)
+    try:
+        scan = yield from _scan_files(path_or_paths, collected)
+    except BaseException:  # an error, or the generator closed (cancel): nothing stays in /tmp
+        collected.workspace.close()
+        raise
+    return scan
+
+
+def _scan_files(
+    path_or_paths: str | Path | Iterable[str | Path], collected
+) -> Generator[Progress, None, StudyScan]:
     files = collected.files
     total = len(files)
     yield Progress("scan", 0, total, f"reading {total} file headers")
@@ -384,7 +405,7 @@ def iter_scan_study(
             n_directories += 1
         else:
             skipped.append((str(path), why))
-        if (i + 1) % 50 == 0:
+        if (i + 1) % 10 == 0:  # each yield is a cancel point
             yield Progress("scan", i + 1, total, f"read {i + 1}/{total} headers")
     found = list(collected.notices)
     if not records:
@@ -475,6 +496,7 @@ def iter_scan_study(
         n_skipped_files=len(skipped),
         skipped=tuple(skipped),
         notices=tuple(found),
+        workspace=collected.workspace if collected.workspace.folders else None,
     )
 
 
