@@ -318,11 +318,20 @@ def _build_series(
     identity = _mixed_identity(records)
     records, set_aside = _majority(uid, records)
     parts = _split(uid, records)
+    groups = sorted(_orientation_groups(records), key=len, reverse=True)
+    n_turned = sum(len(g) for g in groups[1:])
     out: list[tuple[SeriesInfo, cl.Classification]] = []
     for index, (part, mixed, warning) in enumerate(parts):
         first = part[0]
         cls = cl.classify(part, mixed_sizes=mixed, mixed_identity=identity)
         extra = (set_aside,) if set_aside is not None and index == 0 else ()
+        if index == 0 and n_turned:
+            extra += (notices.warning(
+                "scan.other_orientation_images_left_out",
+                f"{n_turned} image(s) of this series have another orientation; they are "
+                "listed as separate part(s) and not loaded with it",
+                Source.SCAN,
+            ),)
         key = uid if len(parts) == 1 else f"{uid}#{index + 1}"
         thickness = first.slice_thickness_mm
         thickness_counts = Counter(r.slice_thickness_mm for r in part)
