@@ -48,7 +48,7 @@ from ichmodel.io.sanity import (
 )
 from ichmodel.io.scan import SeriesInfo, StudyScan, iter_scan_study, read_header
 from ichmodel.notices import Notice, Source
-from ichmodel.progress import Progress, run_to_completion
+from ichmodel.progress import Progress, raise_if_cancelled, run_to_completion
 from ichmodel.volume import AIR_HU, SeriesMeta, Volume
 
 log = logging.getLogger(__name__)
@@ -188,6 +188,7 @@ def load_series(series: SeriesInfo) -> Generator[Progress, None, Volume]:
     try:
         futures = [pool.submit(_read_into, r, stack[k]) for k, r in enumerate(ordered)]
         for k, future in enumerate(futures):
+            raise_if_cancelled()  # the pool's shutdown below drops the slices not started
             try:
                 future.result()
             except InputError as exc:

@@ -33,7 +33,7 @@ from ichmodel.io.dicom_tags import (
 from ichmodel.io.fastheader import MalformedHeader, read_raw_header
 from ichmodel.io.sources import Workspace, collect_files
 from ichmodel.notices import Notice, Source, texts
-from ichmodel.progress import Progress, run_to_completion
+from ichmodel.progress import Progress, raise_if_cancelled, run_to_completion
 
 log = logging.getLogger(__name__)
 
@@ -407,6 +407,7 @@ def _scan_files(
     skipped: list[tuple[str, str]] = []
     n_directories = 0
     for i, path in enumerate(files):
+        raise_if_cancelled()
         record, why = read_header(path)
         if record is not None:
             records.append(record)

@@ -31,6 +31,7 @@ from ichmodel import notices
 from ichmodel.errors import ArchiveError, InputError, MissingFilesError, NoDicomFoundError
 from ichmodel.io import limits
 from ichmodel.notices import Notice, Source
+from ichmodel.progress import raise_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ def _extract_zip(path: Path, workspace: Workspace) -> tuple[Path, list[Notice]]:
             total = 0
             n_good = 0
             for member in members:
+                raise_if_cancelled()
                 problem = _zip_member_problem(member)
                 if not problem and total + member.file_size > limits.MAX_ZIP_TOTAL_BYTES:
                     raise ArchiveError(
@@ -221,6 +223,7 @@ def _walk(folder: Path) -> _Walk:
     seen: set[str] = set()
     stack: list[tuple[str, int]] = [(str(folder), 0)]
     while stack:
+        raise_if_cancelled()
         current, depth = stack.pop()
         try:
             with os.scandir(current) as it:
