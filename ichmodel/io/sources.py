@@ -107,10 +107,10 @@ def _shown(names: Sequence[str], n: int = 5) -> str:
 
 def _zip_member_problem(member: zipfile.ZipInfo) -> str:
     if member.flag_bits & 0x1:
-        return "encrypted (password-protected)"
+        return "is encrypted (password-protected)"
     if member.compress_type not in _ZIP_METHODS:
         name = _ZIP_METHOD_NAMES.get(member.compress_type, f"method {member.compress_type}")
-        return f"compressed with {name}, which cannot be unpacked here"
+        return f"is compressed with {name}, which cannot be unpacked here"
     if member.file_size > limits.MAX_ZIP_ENTRY_BYTES:
         return (
             f"inflates to {limits.human_bytes(member.file_size)}, more than the "
@@ -173,9 +173,9 @@ def _extract_zip(path: Path, workspace: Workspace) -> tuple[Path, list[Notice]]:
         if not n_good:
             workspace.close()
             raise ArchiveError(
-                f"no member of the archive {path.name} can be unpacked: {bad[0][0]} is "
-                f"{bad[0][1]}; re-create the archive without encryption, with ordinary "
-                "(deflate) compression"
+                f"no member of the archive {path.name} can be unpacked: {bad[0][0]} "
+                f"{bad[0][1]}; re-create the archive (no password, ordinary deflate "
+                "compression) or extract it and point at the folder"
             )
         found.append(notices.warning(
             "scan.archive_members_skipped",

@@ -17,6 +17,8 @@ THIRD_PARTY_LOGGERS = ("py.warnings", "pydicom")
 
 def capture_third_party_warnings(debug: bool = False) -> None:
     """Route ``warnings.warn`` to logging; show it (and pydicom's logs) only when ``debug``."""
+    import pydicom.config  # noqa: F401 - it sets its logger's level when first imported
+
     logging.captureWarnings(True)
     level = logging.DEBUG if debug else logging.CRITICAL
     for name in THIRD_PARTY_LOGGERS:

@@ -109,7 +109,7 @@ def _byte_cases(seed: int) -> list[Case]:
         out.append(Case("bytes", f"truncate_all_{fraction}", _study(
             lambda p, fr=fraction: [f.truncate(x, fr) for x in p]), "error"))
         out.append(Case("bytes", f"truncate_one_{fraction}", _study(
-            lambda p, fr=fraction: f.truncate(p[4], fr)), "warn", n_slices=N_SLICES - 1))
+            lambda p, fr=fraction: f.truncate(p[4], fr)), "warn", n_slices=N_SLICES))
     for k in range(3):
         out.append(Case("bytes", f"random_file_beside_{k}", _study(
             lambda p, k=k: f.random_bytes_file(p[0].parent / f"junk{k}.dcm", 2000 + k, k)),
