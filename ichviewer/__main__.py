@@ -96,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     from ichviewer.logging_setup import setup_logging
 
     setup_logging(logging.DEBUG if args.debug else logging.INFO)
+    from ichviewer.desktop_check import check_desktop, show_plainly
+
+    missing = check_desktop()  # before Qt: a missing xcb library would abort it silently
+    if missing is not None:
+        log.error("%s", missing)
+        show_plainly(missing)
+        return EXIT_FAILED
     from ichviewer.app import create_app
 
     app = create_app()
