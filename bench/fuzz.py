@@ -171,7 +171,8 @@ def main() -> int:
             continue
         runs = [("load", True)] + ([("load", False)] if case.plain else [])
         if case.name in sample:
-            runs += [("measure", True), ("predict", True)] + ([] if args.skip_gui else [("gui", True)])
+            runs += [("measure", True), ("predict", True)]
+            runs += [] if args.skip_gui else [("gui", True)]
         for command, as_json in runs:
             if command == "gui":
                 verdict, peak = run_gui(case, paths, root, args.limit_s)
@@ -182,6 +183,7 @@ def main() -> int:
             peaks.append((peak, f"{label} {case.name}"))
             if verdict.outcome == FAILURE:
                 failures.append(f"[{label}] {case.family}/{case.name}: {verdict.why}")
+                print(f"\nFAIL {failures[-1]}", file=sys.stderr)
         print(f"\r{n}/{len(corpus)} cases, {len(failures)} failure(s)", end="", file=sys.stderr)
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -1,13 +1,16 @@
-"""A minimal, fast reader for the top-level header elements of a DICOM Part 10 file.
+"""A minimal, fast, bounded reader for the top-level header elements of a DICOM Part 10 file.
 
 pydicom parses a CT header in ~1-1.5 ms (generic element generator, conversion, validation);
 a study of 300 files then takes ~0.4 s just to read headers. This reader walks the raw
 elements of the common case (little endian, explicit or implicit VR, as all compressed
-syntaxes use) with :func:`struct.unpack_from`, keeps the bytes of the few tags we need, skips
-sequences, and stops at PixelData, recording where it starts so the loader can read the
-pixels without parsing the header again. Anything unusual (no preamble, big endian, deflate,
-undefined-length UN, a header longer than the buffer) returns ``None`` and the caller falls
-back to pydicom (PS3.5 section 7 for the encoding rules).
+syntaxes use) with :func:`struct.unpack_from` over a memory map of the file (skipping a large
+element costs nothing), keeps the bytes of the few tags we need, skips sequences iteratively,
+and stops at PixelData, recording where it starts so the loader can read the pixels without
+parsing the header again. Declared lengths are checked against the file's size, nesting depth
+and kept value sizes against :mod:`ichmodel.io.limits`; breaking them raises
+:class:`MalformedHeader` (the file is skipped with that reason, never handed to pydicom).
+Anything merely unusual (no preamble, big endian, deflate, undefined-length UN) returns
+``None`` and the caller falls back to pydicom (PS3.5 section 7 for the encoding rules).
 """
 
 from __future__ import annotations

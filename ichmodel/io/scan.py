@@ -10,27 +10,17 @@ within one UID; each :class:`SeriesInfo` says whether it was picked and why (see
 from __future__ import annotations
 
 import logging
-import os
-import struct
 from collections import Counter, defaultdict
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from ichmodel import notices
 from ichmodel.errors import NoDicomFoundError, UnreadableDicomError
 from ichmodel.io import classify as cl
-from ichmodel.io import limits
-from ichmodel.io.dicom_tags import (
-    MEDIA_STORAGE_DIRECTORY,
-    WANTED_TAGS,
-    HeaderRecord,
-    header_record,
-    record_from_raw,
-)
-from ichmodel.io.fastheader import MalformedHeader, read_raw_header
+from ichmodel.io.dicom_tags import HeaderRecord
+from ichmodel.io.grouping import majority, mixed_identity, orientation_groups
+from ichmodel.io.header import BROKEN_DICOM, read_header
 from ichmodel.io.sources import Workspace, collect_files
 from ichmodel.notices import Notice, Source, texts
 from ichmodel.progress import Progress, raise_if_cancelled, run_to_completion
@@ -118,105 +108,12 @@ def _looks_like_dicom_name(path: Path) -> bool:
     return path.suffix.lower() in (".dcm", ".dicom", ".ima", ".dic")
 
 
-def _sniff(path: Path) -> tuple[bytes, int]:
-    """(first bytes, file size) of a regular file; ``b""`` when it cannot be opened."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(limits.SNIFF_BYTES), os.fstat(handle.fileno()).st_size
-    except OSError:
-        return b"", 0
-
-
-def _starts_like_a_dataset(head: bytes) -> bool:
-    """True when a file without the DICM preamble begins with a plausible first element
-    (group 0002 or 0008, little endian): only such files are worth a forced parse, which on
-    arbitrary bytes (a zero-filled copy, random data) can run for minutes."""
-    if len(head) < 8:
-        return False
-    group, element = struct.unpack_from("<HH", head, 0)
-    return group in (0x0002, 0x0008) and element < 0x0100
-
-
-#: Prefix of every skip reason of a file that is DICOM (has the DICM preamble) but broken.
-BROKEN_DICOM = "DICOM file with a broken header"
-
-
-def read_header(path: Path) -> tuple[HeaderRecord | None, str]:
-    """(record, "") or (None, why it was skipped). Never raises for bad files.
-
-    Reads at most :data:`~ichmodel.io.limits.SNIFF_BYTES` of a file that does not look like
-    DICOM there; lengths declared in a header are checked against the file's size.
-    """
-    import pydicom
-
-    head, size = _sniff(path)
-    if not head:
-        return None, "empty or unreadable file"
-    preamble = len(head) >= 132 and head[128:132] == b"DICM"
-    if not preamble and not _starts_like_a_dataset(head):
-        return None, "not a DICOM file"
-    if preamble:
-        try:
-            raw = read_raw_header(path, WANTED_TAGS)
-        except MalformedHeader as exc:
-            return None, f"{BROKEN_DICOM}: {exc}"
-        if raw is not None:  # fast path: plain little-endian Part 10 file
-            if raw.has_directory_records:
-                return None, "directory"
-            record = record_from_raw(raw, path)
-            if record.sop_class_uid == MEDIA_STORAGE_DIRECTORY:
-                return None, "directory"
-            if record.series_uid:
-                return record, ""
-    broken = BROKEN_DICOM if preamble else "malformed DICOM header"
-    try:
-        # pydicom's warnings (which may quote raw header bytes, names included) go to the
-        # debug log: the CLI and the viewer capture them (ichmodel.warnings_capture)
-        ds = pydicom.dcmread(path, stop_before_pixels=True, defer_size=4096, force=not preamble)
-        if not preamble and ("SOPClassUID" not in ds or "SeriesInstanceUID" not in ds):
-            return None, "not a DICOM file"
-    except (OSError, EOFError) as exc:
-        return None, f"{broken} (unreadable: {exc.__class__.__name__})"
-    except Exception as exc:  # noqa: BLE001 - truncated/malformed headers raise many types
-        return None, f"{broken} ({exc.__class__.__name__}: {str(exc)[:120]})"
-    try:
-        record = header_record(ds, path)
-    except Exception as exc:  # noqa: BLE001
-        return None, f"{broken} ({exc.__class__.__name__}: {str(exc)[:120]})"
-    if record.sop_class_uid == MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
-        return None, "directory"
-    if not record.series_uid:
-        return None, f"{broken}: no SeriesInstanceUID (0020,000E)" if preamble else (
-            "DICOM object without a SeriesInstanceUID"
-        )
-    return record, ""
-
-
-def _orientation_groups(records: list[HeaderRecord]) -> list[list[HeaderRecord]]:
-    """Records grouped by orientation within :data:`~limits.ORIENTATION_TOLERANCE` (compared,
-    not rounded: rounding puts 0.4999999 and 0.5000001 into different groups)."""
-    groups: list[tuple[np.ndarray | None, list[HeaderRecord]]] = []
-    for r in records:
-        vector = None if r.orientation is None else np.asarray(r.orientation, dtype=float)
-        for ref, members in groups:
-            if (vector is None and ref is None) or (
-                vector is not None
-                and ref is not None
-                and float(np.abs(vector - ref).max()) <= limits.ORIENTATION_TOLERANCE
-            ):
-                members.append(r)
-                break
-        else:
-            groups.append((vector, [r]))
-    return [members for _, members in groups]
-
-
 def _split(
     uid: str, records: list[HeaderRecord]
 ) -> list[tuple[list[HeaderRecord], str, Notice | None]]:
     """Parts of one UID: (records, mixed-sizes reason or "", notice or None)."""
     parts: list[tuple[list[HeaderRecord], str, Notice | None]] = []
-    for group in sorted(_orientation_groups(records), key=len, reverse=True):
+    for group in sorted(orientation_groups(records), key=len, reverse=True):
         by_size: dict[tuple[int, int], list[HeaderRecord]] = defaultdict(list)
         for r in group:
             by_size[r.size].append(r)
@@ -254,71 +151,13 @@ def _split(
     return parts
 
 
-def _kind(r: HeaderRecord) -> tuple[str, ...]:
-    """What an image is, for the majority vote: the parts that decide its category."""
-    problems = []
-    if not r.is_image:
-        problems.append("not an image")
-    if r.modality and r.modality != "CT":
-        problems.append(f"modality {r.modality}")
-    if cl.is_localizer(r):
-        problems.append("a localizer")
-    if r.number_of_frames > 1:
-        problems.append("multi-frame")
-    for value, tag in (
-        (r.position_mm, "ImagePositionPatient (0020,0032)"),
-        (r.orientation, "ImageOrientationPatient (0020,0037)"),
-        (r.pixel_spacing_mm, "PixelSpacing (0028,0030)"),
-    ):
-        if value is None:
-            problems.append(f"no valid {tag}")
-    return tuple(problems)
-
-
-def _majority(uid: str, records: list[HeaderRecord]) -> tuple[list[HeaderRecord], Notice | None]:
-    """The images that agree with most of their series; the others set aside with a notice
-    naming them (the first file by name does not decide for the whole series)."""
-    kinds = Counter(_kind(r) for r in records)
-    if len(kinds) == 1:
-        return records, None
-    best, n_best = kinds.most_common(1)[0]
-    if n_best < 2 or n_best * 2 <= len(records):
-        return records, None  # no clear majority: the series is judged as a whole
-    keep = [r for r in records if _kind(r) == best]
-    odd = [r for r in records if _kind(r) != best]
-    why = sorted({p for r in odd for p in _kind(r) if p not in best})
-    names = ", ".join(r.path.name for r in odd[:5]) + (" ..." if len(odd) > 5 else "")
-    return keep, notices.warning(
-        "scan.disagreeing_images_set_aside",
-        f"set aside {len(odd)} image(s) of series {uid[:64]} that disagree with the other "
-        f"{len(keep)} ({'; '.join(why)[:200] or 'different kind'}): {names}",
-        Source.SCAN,
-    )
-
-
-def _mixed_identity(records: list[HeaderRecord]) -> str:
-    patients = {r.patient_id for r in records if r.patient_id}
-    studies = {r.study_uid for r in records if r.study_uid}
-    if len(patients) < 2 and len(studies) < 2:
-        return ""
-    what = []
-    if len(patients) > 1:
-        what.append(f"{len(patients)} different PatientIDs (0010,0020)")
-    if len(studies) > 1:
-        what.append(f"{len(studies)} different StudyInstanceUIDs (0020,000D)")
-    return (
-        f"images with {' and '.join(what)} share this SeriesInstanceUID; images of different "
-        "patients or studies are never stacked into one volume: re-export the series"
-    )
-
-
 def _build_series(
     uid: str, records: list[HeaderRecord]
 ) -> list[tuple[SeriesInfo, cl.Classification]]:
-    identity = _mixed_identity(records)
-    records, set_aside = _majority(uid, records)
+    identity = mixed_identity(records)
+    records, set_aside = majority(uid, records)
     parts = _split(uid, records)
-    groups = sorted(_orientation_groups(records), key=len, reverse=True)
+    groups = sorted(orientation_groups(records), key=len, reverse=True)
     n_turned = sum(len(g) for g in groups[1:])
     out: list[tuple[SeriesInfo, cl.Classification]] = []
     for index, (part, mixed, warning) in enumerate(parts):

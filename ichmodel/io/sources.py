@@ -18,54 +18,21 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import stat
-import tempfile
-import weakref
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ichmodel import notices
-from ichmodel.errors import ArchiveError, InputError, MissingFilesError, NoDicomFoundError
+from ichmodel.errors import ArchiveError, MissingFilesError, NoDicomFoundError
 from ichmodel.io import limits
+from ichmodel.io.archive import Workspace, extract_zip
+from ichmodel.io.walk import regular_file_problem, walk_folder
 from ichmodel.notices import Notice, Source
-from ichmodel.progress import raise_if_cancelled
+
+__all__ = ["CollectedFiles", "MissingSeries", "Workspace", "collect_files"]
 
 log = logging.getLogger(__name__)
-
-#: zip compression methods the standard library inflates (stored, deflate, bzip2, lzma).
-_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
-_ZIP_METHOD_NAMES = {9: "Deflate64", 99: "AES encryption", 93: "Zstandard", 95: "xz", 98: "PPMd"}
-
-
-class Workspace:
-    """Temporary folders holding extracted archives; ``close()`` (or ``with``) removes them."""
-
-    def __init__(self) -> None:
-        self.folders: list[str] = []
-        self._finalizers: list[weakref.finalize] = []
-
-    def new_folder(self) -> Path:
-        folder = tempfile.mkdtemp(prefix="ichmodel-zip-")
-        self.folders.append(folder)
-        # removed when this workspace is garbage-collected, if nobody closed it
-        self._finalizers.append(weakref.finalize(self, shutil.rmtree, folder, True))
-        return Path(folder)
-
-    def close(self) -> None:
-        for finalizer in self._finalizers:
-            finalizer()  # runs rmtree once
-        self._finalizers.clear()
-        self.folders.clear()
-
-    def __enter__(self) -> Workspace:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 @dataclass(frozen=True)
 class MissingSeries:
@@ -103,187 +70,6 @@ def _is_dicomdir_name(path: Path) -> bool:
 def _shown(names: Sequence[str], n: int = 5) -> str:
     text = ", ".join(names[:n]) + (" ..." if len(names) > n else "")
     return text if len(text) < 400 else text[:400] + " ..."
-
-
-def _zip_member_problem(member: zipfile.ZipInfo) -> str:
-    if member.flag_bits & 0x1:
-        return "is encrypted (password-protected)"
-    if member.compress_type not in _ZIP_METHODS:
-        name = _ZIP_METHOD_NAMES.get(member.compress_type, f"method {member.compress_type}")
-        return f"is compressed with {name}, which cannot be unpacked here"
-    if member.file_size > limits.MAX_ZIP_ENTRY_BYTES:
-        return (
-            f"inflates to {limits.human_bytes(member.file_size)}, more than the "
-            f"{limits.human_bytes(limits.MAX_ZIP_ENTRY_BYTES)} a DICOM image can need"
-        )
-    ratio = member.file_size / max(1, member.compress_size)
-    if member.file_size > limits.ZIP_RATIO_MIN_BYTES and ratio > limits.MAX_ZIP_RATIO:
-        return f"inflates {ratio:.0f}-fold (a zip bomb, not an image)"
-    return ""
-
-
-def _extract_zip(path: Path, workspace: Workspace) -> tuple[Path, list[Notice]]:
-    """Extract ``path`` under the zip limits; (folder, notices about skipped members)."""
-    found: list[Notice] = []
-    bad: list[tuple[str, str]] = []
-    target = workspace.new_folder()
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.infolist() if not m.is_dir()]
-            if len(members) > limits.MAX_ZIP_ENTRIES:
-                raise ArchiveError(
-                    f"the archive {path.name} holds {len(members)} entries, more than the "
-                    f"{limits.MAX_ZIP_ENTRIES} a study may have; extract it and point at the "
-                    "folder of the series"
-                )
-            total = 0
-            n_good = 0
-            for member in members:
-                raise_if_cancelled()
-                problem = _zip_member_problem(member)
-                if not problem and total + member.file_size > limits.MAX_ZIP_TOTAL_BYTES:
-                    raise ArchiveError(
-                        f"the archive {path.name} inflates to more than "
-                        f"{limits.human_bytes(limits.MAX_ZIP_TOTAL_BYTES)}; extract it "
-                        "yourself and point at the folder of the series"
-                    )
-                if not problem:
-                    try:
-                        # extract() sanitizes names (no absolute paths, no '..'), so a hostile
-                        # archive cannot write outside the target folder; it stops at the
-                        # declared size, which was checked above.
-                        archive.extract(member, target)
-                        total += member.file_size
-                        n_good += 1
-                        continue
-                    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError,
-                            ValueError, EOFError) as exc:  # fmt: skip
-                        problem = f"cannot be unpacked ({type(exc).__name__}: {str(exc)[:120]})"
-                bad.append((member.filename[:120], problem))
-    except InputError:
-        workspace.close()
-        raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-        workspace.close()
-        raise ArchiveError(
-            f"{path.name} is not a readable .zip archive ({type(exc).__name__}: "
-            f"{str(exc)[:160]}); re-create the archive or extract it and point at the folder"
-        ) from exc
-    if bad:
-        if not n_good:
-            workspace.close()
-            raise ArchiveError(
-                f"no member of the archive {path.name} can be unpacked: {bad[0][0]} "
-                f"{bad[0][1]}; re-create the archive (no password, ordinary deflate "
-                "compression) or extract it and point at the folder"
-            )
-        found.append(notices.warning(
-            "scan.archive_members_skipped",
-            f"skipped {len(bad)} member(s) of {path.name}: "
-            + _shown([f"{name} ({why})" for name, why in bad], 3),
-            Source.SCAN,
-        ))
-    return target, found
-
-
-@dataclass
-class _Walk:
-    files: list[Path] = field(default_factory=list)
-    #: kind of skipped entry -> names
-    skipped: dict[str, list[str]] = field(default_factory=dict)
-
-    def skip(self, kind: str, name: str) -> None:
-        self.skipped.setdefault(kind, []).append(name)
-
-    def notice(self) -> Notice | None:
-        if not self.skipped:
-            return None
-        parts = [f"{len(v)} {k} ({_shown(v, 3)})" for k, v in self.skipped.items()]
-        return notices.warning(
-            "scan.special_files_skipped",
-            "skipped entries that are not regular files in the study: " + "; ".join(parts),
-            Source.SCAN,
-        )
-
-
-def _special_kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "named pipe(s)"
-    if stat.S_ISSOCK(mode):
-        return "socket(s)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device(s)"
-    return "special file(s)"
-
-
-def _walk(folder: Path) -> _Walk:
-    """Regular files under ``folder`` (sorted), following symlinks only inside the tree."""
-    out = _Walk()
-    root = os.path.realpath(folder)
-    seen: set[str] = set()
-    stack: list[tuple[str, int]] = [(str(folder), 0)]
-    while stack:
-        raise_if_cancelled()
-        current, depth = stack.pop()
-        try:
-            with os.scandir(current) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError as exc:
-            out.skip("unreadable folder(s)", f"{Path(current).name} ({exc.strerror})")
-            continue
-        subdirs: list[str] = []
-        for entry in entries:
-            try:
-                if entry.is_symlink():
-                    try:
-                        real = os.path.realpath(entry.path, strict=True)
-                    except (OSError, RuntimeError):
-                        out.skip("broken or looping symlink(s)", entry.name)
-                        continue
-                    if os.path.commonpath([root, real]) != root:
-                        out.skip("symlink(s) pointing outside the folder", entry.name)
-                        continue
-                    mode = os.stat(real).st_mode
-                    if stat.S_ISDIR(mode):
-                        continue  # its target lies in the tree and is walked there
-                else:
-                    real = entry.path
-                    mode = entry.stat(follow_symlinks=False).st_mode
-                    if stat.S_ISDIR(mode):
-                        if depth + 1 > limits.MAX_FOLDER_DEPTH:
-                            out.skip("folder(s) nested too deep", entry.name)
-                        else:
-                            subdirs.append(entry.path)
-                        continue
-            except OSError as exc:
-                out.skip("unreadable entr(ies)", f"{entry.name} ({exc.strerror})")
-                continue
-            if not stat.S_ISREG(mode):
-                out.skip(_special_kind(mode), entry.name)
-                continue
-            key = os.path.realpath(real)
-            if key in seen:
-                continue
-            seen.add(key)
-            out.files.append(Path(entry.path))
-            if len(out.files) > limits.MAX_FILES:
-                raise NoDicomFoundError(
-                    f"the folder {folder.name} holds more than {limits.MAX_FILES} files; "
-                    "point at the folder of one study"
-                )
-        stack.extend((d, depth + 1) for d in reversed(subdirs))
-    return out
-
-
-def _regular_file_problem(path: Path) -> str:
-    """'' for a regular file (after symlinks), else what it is."""
-    try:
-        mode = path.stat().st_mode
-    except (OSError, RuntimeError) as exc:
-        return f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return ""
-    return f"is not a regular file but a {_special_kind(mode).replace('(s)', '')}"
 
 
 def _referenced(root: Path, file_id: object) -> Path | None:
@@ -326,7 +112,7 @@ class _DicomdirWalker:
             return
         self._visited.add(real)
         try:
-            if _regular_file_problem(path) or path.stat().st_size > limits.MAX_HEADER_BYTES:
+            if regular_file_problem(path) or path.stat().st_size > limits.MAX_HEADER_BYTES:
                 raise ValueError("not a regular file of a plausible size")
             ds = pydicom.dcmread(path, force=True)
             records = list(ds.get("DirectoryRecordSequence", []) or [])
@@ -466,7 +252,7 @@ def _collect_one(path: Path, n_inputs: int, out: CollectedFiles, add) -> None:
         exists = False
     if not exists:
         raise NoDicomFoundError(f"{path} does not exist; check the path")
-    problem = _regular_file_problem(path)
+    problem = regular_file_problem(path)
     if problem:
         if n_inputs == 1:
             raise NoDicomFoundError(f"{path} {problem}; point at a DICOM folder, .zip or file")
@@ -475,7 +261,7 @@ def _collect_one(path: Path, n_inputs: int, out: CollectedFiles, add) -> None:
         ))
         return
     if path.is_dir():
-        walked = _walk(path)
+        walked = walk_folder(path)
         skipped = walked.notice()
         if skipped is not None:
             out.notices.append(skipped)
@@ -488,9 +274,9 @@ def _collect_one(path: Path, n_inputs: int, out: CollectedFiles, add) -> None:
             del walker
         add(walked.files)
     elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
-        folder, found = _extract_zip(path, out.workspace)
+        folder, found = extract_zip(path, out.workspace)
         out.notices += found
-        files = _walk(folder).files
+        files = walk_folder(folder).files
         if not files:
             raise ArchiveError(f"the archive {path.name} is empty; point at a DICOM study")
         add(files)
