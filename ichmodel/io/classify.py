@@ -127,8 +127,17 @@ def classify(
             MULTI_FRAME, "multi-frame (enhanced) CT is not supported yet; export classic slices"
         )
     if h.orientation is None or h.position_mm is None or h.pixel_spacing_mm is None:
+        lacking = [
+            tag
+            for value, tag in (
+                (h.position_mm, "ImagePositionPatient (0020,0032)"),
+                (h.orientation, "ImageOrientationPatient (0020,0037)"),
+                (h.pixel_spacing_mm, "PixelSpacing (0028,0030)"),
+            )
+            if value is None
+        ]
         return Classification(
-            NO_GEOMETRY, "no image geometry (ImagePositionPatient/Orientation/PixelSpacing)"
+            NO_GEOMETRY, f"no image geometry: missing or invalid {', '.join(lacking)}"
         )
     axial, plane = _is_axial(h.orientation)
     if not axial:
