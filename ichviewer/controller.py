@@ -114,6 +114,7 @@ class StudyController(QObject):
             if reasons:
                 message += f" What was found: {reasons}."
             message += " Open another folder, or pick a series from the list if one is offered."
+            self.sig_status.emit("Could not open the study.")
             self.sig_error.emit("Could not open the study", message, "")
             return
         self._load(scan.picked, self.study)
