@@ -140,6 +140,15 @@ def run_gui(case: Case, args: list[str], root: Path, limit_s: float) -> tuple[Ve
     return verdict, peak
 
 
+def _print_table(table: dict[tuple[str, str], Counter], stream) -> None:
+    print(f"\n| command | family | {' | '.join(OUTCOMES)} |", file=stream)
+    print("|---|---|" + "---|" * len(OUTCOMES), file=stream)
+    for (command, family), counts in sorted(table.items()):
+        cells = " | ".join(str(counts[o]) for o in OUTCOMES)
+        print(f"| {command} | {family} | {cells} |", file=stream)
+    stream.flush()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=16)
@@ -174,10 +183,15 @@ def main() -> int:
             runs += [("measure", True), ("predict", True)]
             runs += [] if args.skip_gui else [("gui", True)]
         for command, as_json in runs:
-            if command == "gui":
-                verdict, peak = run_gui(case, paths, root, args.limit_s)
-            else:
-                verdict, peak = run_cli(case, command, paths, root, args.limit_s, as_json=as_json)
+            try:
+                if command == "gui":
+                    verdict, peak = run_gui(case, paths, root, args.limit_s)
+                else:
+                    verdict, peak = run_cli(
+                        case, command, paths, root, args.limit_s, as_json=as_json
+                    )
+            except Exception as exc:  # noqa: BLE001 - a harness bug must not lose the table
+                verdict, peak = Verdict(FAILURE, f"harness: {type(exc).__name__}: {exc}"), 0.0
             label = command if as_json or command != "load" else "load (plain)"
             table[(label, case.family)][verdict.outcome] += 1
             peaks.append((peak, f"{label} {case.name}"))
@@ -185,14 +199,13 @@ def main() -> int:
                 failures.append(f"[{label}] {case.family}/{case.name}: {verdict.why}")
                 print(f"\nFAIL {failures[-1]}", file=sys.stderr)
         print(f"\r{n}/{len(corpus)} cases, {len(failures)} failure(s)", end="", file=sys.stderr)
+        if n % 25 == 0 or n == len(corpus):  # the table so far, should the run be cut short
+            _print_table(table, sys.stderr)
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     print(file=sys.stderr)
     print(f"corpus seed {args.seed}: {len(corpus)} cases, {time.perf_counter() - started:.0f} s\n")
-    print(f"| command | family | {' | '.join(OUTCOMES)} |")
-    print("|---|---|" + "---|" * len(OUTCOMES))
-    for (command, family), counts in sorted(table.items()):
-        print(f"| {command} | {family} | " + " | ".join(str(counts[o]) for o in OUTCOMES) + " |")
+    _print_table(table, sys.stdout)
     peak, where = max(peaks) if peaks else (0.0, "-")
     print(f"\npeak memory of any run: {peak:.0f} MB ({where})")
     for line in failures:

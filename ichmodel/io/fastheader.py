@@ -43,6 +43,14 @@ class _Unsupported(Exception):
     pass
 
 
+class _NeedMore(Exception):
+    """The header goes on past the bytes read first: parse again over a memory map."""
+
+
+#: Bytes read at once before falling back to a memory map of the whole file.
+_FIRST_BYTES = 262_144
+
+
 class MalformedHeader(Exception):
     """The header breaks a limit of :mod:`ichmodel.io.limits` or its own lengths: the file is
     skipped with this message, and not handed to pydicom (which would read it whole)."""
@@ -147,17 +155,40 @@ def read_raw_header(path: Path, wanted: frozenset[int]) -> RawHeader | None:
             if len(head) < 144 or head[128:132] != b"DICM":
                 return None
             size = os.fstat(handle.fileno()).st_size
-            # the whole file mapped, not read: skipping a 48 MB private element costs nothing
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            handle.seek(0)
+            first = handle.read(_FIRST_BYTES)  # a CT header fits; parsing bytes is fastest
+            try:
                 try:
-                    return _parse(buf, wanted, size)
-                except (_Unsupported, struct.error, UnicodeDecodeError, IndexError):
-                    return None
+                    return _parse(first, wanted, size)
+                except _NeedMore:
+                    # the whole file mapped, not read: skipping a 48 MB element costs nothing
+                    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                        return _parse(buf, wanted, size)
+            except (_Unsupported, struct.error, UnicodeDecodeError, IndexError):
+                return None
     except (OSError, ValueError):
         return None
 
 
 def _parse(buf, wanted: frozenset[int], end: int) -> RawHeader:
+    """Parse ``buf`` (the file's first bytes, or a map of all of it) of a file of ``end``
+    bytes; raises :class:`_NeedMore` when ``buf`` ends before the header does."""
+    if len(buf) < end:  # a prefix: positions past it need the map
+        return _parse_prefix(buf, wanted, end)
+    return _parse_all(buf, wanted, end)
+
+
+def _parse_prefix(buf: bytes, wanted: frozenset[int], end: int) -> RawHeader:
+    try:
+        raw = _parse_all(buf, wanted, len(buf))
+    except (MalformedHeader, struct.error, IndexError) as exc:
+        raise _NeedMore() from exc  # maybe only the prefix ended: the map decides
+    if raw.pixel_data_offset is None:
+        raise _NeedMore()
+    return raw
+
+
+def _parse_all(buf, wanted: frozenset[int], end: int) -> RawHeader:
     values: dict[int, bytes] = {}
     pos = 132
     while pos + 8 <= end:  # file meta group (0002): always explicit VR little endian

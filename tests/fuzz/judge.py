@@ -24,7 +24,9 @@ def _warnings(out: str, as_json: bool) -> tuple[list[str], dict | None]:
             data = json.loads(out)
         except ValueError:
             return [], None
-        return list(data.get("warnings", [])), data
+        if not isinstance(data, dict):
+            return [], None
+        return list(data.get("warnings", []) or []), data
     return [line for line in out.splitlines() if line.startswith("warning: ")], None
 
 
@@ -55,8 +57,9 @@ def judge(case: Case, rc: int | None, out: str, err: str, *, as_json: bool = Tru
     warnings, data = _warnings(out, as_json)
     if as_json and data is None:
         return Verdict(FAILURE, "stdout is not JSON")
-    if data is not None and case.n_slices is not None and data["shape_zyx"][0] != case.n_slices:
-        return Verdict(FAILURE, f"{data['shape_zyx'][0]} slices, expected {case.n_slices}")
+    shape = data.get("shape_zyx") if data is not None else None  # load's output only
+    if shape and case.n_slices is not None and shape[0] != case.n_slices:
+        return Verdict(FAILURE, f"{shape[0]} slices, expected {case.n_slices}")
     if case.expect == "error":
         return Verdict(FAILURE, "expected an error, but it loaded")
     if case.expect in ("warn", "refuse_or_warn") and not warnings:
