@@ -218,11 +218,12 @@ def _outlying_ends(geo: StackGeometry) -> list[int]:
 def check_voxels(shape: tuple[int, int, int], what: str) -> None:
     nz, ny, nx = shape
     n = int(nz) * int(ny) * int(nx)
-    if nz > limits.MAX_SLICES * 4 or n > limits.MAX_VOXELS:
+    if nz > limits.MAX_SLICES or n > limits.MAX_VOXELS:
         raise ImplausibleInputError(
             f"{what} would be {nz} x {ny} x {nx} voxels "
-            f"({limits.human_bytes(4 * n)}), more than the {limits.MAX_VOXELS:,} voxels a "
-            "head CT needs; its positions or spacing are corrupt: re-export the series"
+            f"({limits.human_bytes(4 * n)}), beyond the {limits.MAX_SLICES} slices and "
+            f"{limits.MAX_VOXELS:,} voxels a head CT needs; its positions or spacing are "
+            "corrupt: re-export the series"
         )
 
 
