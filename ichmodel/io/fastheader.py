@@ -48,7 +48,7 @@ class _NeedMore(Exception):
 
 
 #: Bytes read at once before falling back to a memory map of the whole file.
-_FIRST_BYTES = 262_144
+_FIRST_BYTES = 65_536
 
 
 class MalformedHeader(Exception):
@@ -151,12 +151,10 @@ def read_raw_header(path: Path, wanted: frozenset[int]) -> RawHeader | None:
     """
     try:
         with open(path, "rb") as handle:
-            head = handle.read(144)
-            if len(head) < 144 or head[128:132] != b"DICM":
+            first = handle.read(_FIRST_BYTES)  # a CT header fits; parsing bytes is fastest
+            if len(first) < 144 or first[128:132] != b"DICM":
                 return None
             size = os.fstat(handle.fileno()).st_size
-            handle.seek(0)
-            first = handle.read(_FIRST_BYTES)  # a CT header fits; parsing bytes is fastest
             try:
                 try:
                     return _parse(first, wanted, size)

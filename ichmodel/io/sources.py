@@ -227,11 +227,15 @@ def collect_files(path_or_paths: str | Path | Iterable[str | Path]) -> Collected
     if not inputs:
         raise NoDicomFoundError("no path was given; pass a folder, a .zip, a DICOMDIR or files")
     out = CollectedFiles()
-    seen: set[str] = set()
+    seen: set[object] = set()
 
     def add(paths: Iterable[Path]) -> None:
         for p in paths:
-            key = os.path.realpath(p)
+            try:  # (device, inode): one syscall, where realpath needs one per component
+                info = os.stat(p)
+                key: object = (info.st_dev, info.st_ino) if info.st_ino else os.path.abspath(p)
+            except OSError:
+                key = os.path.abspath(p)
             if key not in seen:
                 seen.add(key)
                 out.files.append(p)

@@ -58,7 +58,7 @@ def walk_folder(folder: Path) -> FolderWalk:
     """Regular files under ``folder`` (sorted), following symlinks only inside the tree."""
     out = FolderWalk()
     root = os.path.realpath(folder)
-    seen: set[str] = set()
+    seen: set[object] = set()  # (device, inode): a file reached twice is read once
     stack: list[tuple[str, int]] = [(str(folder), 0)]
     while stack:
         raise_if_cancelled()
@@ -81,12 +81,14 @@ def walk_folder(folder: Path) -> FolderWalk:
                     if os.path.commonpath([root, real]) != root:
                         out.skip("symlink(s) pointing outside the folder", entry.name)
                         continue
-                    mode = os.stat(real).st_mode
+                    info = os.stat(real)
+                    mode = info.st_mode
                     if stat.S_ISDIR(mode):
                         continue  # its target lies in the tree and is walked there
                 else:
                     real = entry.path
-                    mode = entry.stat(follow_symlinks=False).st_mode
+                    info = entry.stat(follow_symlinks=False)
+                    mode = info.st_mode
                     if stat.S_ISDIR(mode):
                         if depth + 1 > limits.MAX_FOLDER_DEPTH:
                             out.skip("folder(s) nested too deep", entry.name)
@@ -99,7 +101,8 @@ def walk_folder(folder: Path) -> FolderWalk:
             if not stat.S_ISREG(mode):
                 out.skip(_special_kind(mode), entry.name)
                 continue
-            key = os.path.realpath(real)
+            # some file systems report no inode numbers (0): then the path is the key
+            key = (info.st_dev, info.st_ino) if info.st_ino else entry.path
             if key in seen:
                 continue
             seen.add(key)
