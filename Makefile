@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
+	@$(BIN)/python -m ichviewer.desktop_check  # the X11 libraries Qt needs (README: Desktop)
 	$(BIN)/ichviewer --demo
 
 test: $(STAMP)

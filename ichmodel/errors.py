@@ -58,6 +58,20 @@ class PixelDataError(InputError):
     """Pixel data is missing, truncated or in a transfer syntax we cannot decode."""
 
 
+class ArchiveError(InputError):
+    """A .zip cannot be used: unreadable, encrypted, an unsupported compression, or it would
+    inflate beyond the limits of :mod:`ichmodel.io.limits`."""
+
+
+class ImplausibleInputError(InputError):
+    """A header value is outside what a head CT can have (image size, spacing, extent), or the
+    volume it describes would not fit the limits of :mod:`ichmodel.io.limits`."""
+
+
+class MixedIdentityError(InconsistentSeriesError):
+    """One series holds images of different patients or studies; they are never stacked."""
+
+
 # --- Models ---------------------------------------------------------------------------------
 class ModelError(ICHError):
     """A model checkpoint cannot be used."""

@@ -9,7 +9,9 @@ events and ``return`` their result. The same generator drives the CLI (a progres
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Mapping
+import threading
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -55,3 +57,35 @@ def run_to_completion(
             return stop.value  # type: ignore[no-any-return]
         if on_progress is not None:
             on_progress(event)
+
+
+# --- cancellation inside a step --------------------------------------------------------------
+# A ``yield`` is the cancel point between steps; a step that loops over many files (scanning a
+# study, reading slices, unpacking a zip) also calls :func:`raise_if_cancelled`, so a viewer
+# that runs it in a worker thread can stop it mid-step. The worker binds its job's cancel event
+# to the thread with :func:`cancel_scope`; outside a scope (CLI, tests) nothing is ever raised.
+
+
+class Cancelled(Exception):  # noqa: N818 - it is an outcome, not an error
+    """The job this code runs for was cancelled (raised only inside a :func:`cancel_scope`)."""
+
+
+_scope = threading.local()
+
+
+@contextmanager
+def cancel_scope(event: threading.Event) -> Iterator[None]:
+    """Make :func:`raise_if_cancelled` in this thread raise once ``event`` is set."""
+    previous = getattr(_scope, "event", None)
+    _scope.event = event
+    try:
+        yield
+    finally:
+        _scope.event = previous
+
+
+def raise_if_cancelled() -> None:
+    """Raise :class:`Cancelled` when the current thread's job was cancelled."""
+    event = getattr(_scope, "event", None)
+    if event is not None and event.is_set():
+        raise Cancelled()

@@ -70,12 +70,39 @@ def _ensure_std_streams() -> None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
 
 
+def _leave(rc: int) -> int:
+    """``rc``, or end the process now when a worker thread is stuck in a call that never
+    returned: letting Python destroy its QThread would make Qt abort (SIGABRT)."""
+    from ichviewer.workers import abandoned_workers
+
+    stuck = abandoned_workers()
+    if stuck:
+        log.error("leaving with worker(s) %s still busy; exiting without cleanup", stuck)
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        import os
+
+        os._exit(rc)
+    return rc
+
+
 def main(argv: list[str] | None = None) -> int:
     _ensure_std_streams()
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     from ichviewer.logging_setup import setup_logging
 
     setup_logging(logging.DEBUG if args.debug else logging.INFO)
+    from ichviewer.desktop_check import check_desktop, show_plainly
+
+    missing = check_desktop()  # before Qt: a missing xcb library would abort it silently
+    if missing is not None:
+        log.error("%s", missing)
+        show_plainly(missing)
+        return EXIT_FAILED
     from ichviewer.app import create_app
 
     app = create_app()
@@ -110,13 +137,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.report_out
             else (Path(tempfile.gettempdir()) / "ichviewer_smoke_report.pdf")
         )
-        return run_smoke_test(app, window, source, out, args.timeout, args.screenshot)
+        return _leave(run_smoke_test(app, window, source, out, args.timeout, args.screenshot))
 
     if args.demo:
         window.open_demo()
     elif args.path:
         window.open_path(args.path)
-    return int(app.exec())
+    return _leave(int(app.exec()))
 
 
 def run_smoke_test(

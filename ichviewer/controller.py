@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ichmodel.errors import ICHError
 from ichviewer import jobs
+from ichviewer.logging_setup import register_identifiers
 from ichviewer.state import StudyState, new_token
 from ichviewer.workers import Job, JobError, JobRunner
 
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from ichmodel.reading import ModelIdentity, StudyReading
 
 log = logging.getLogger(__name__)
+
+#: Folder names that say nothing about a patient (all others are kept out of the log).
+_GENERIC_FOLDER_NAMES = {"", "dicom", "study", "studies", "images", "series", "data", "export",
+                         "cd", "dvd", "disc", "tmp", "downloads", "desktop", "sample"}  # fmt: skip
 
 
 def describe_error(error: JobError) -> tuple[str, str]:
@@ -76,6 +81,9 @@ class StudyController(QObject):
         else:
             src = Path(source)
         study = StudyState(token=new_token(), source=src)
+        folder = src if isinstance(src, Path) else src[0].parent
+        if folder.name.lower() not in _GENERIC_FOLDER_NAMES:
+            register_identifiers(folder.name)  # folders are often named after the patient
         self.study = study
         self._measurer = None
         self.runner.set_current_token(study.token)
@@ -95,6 +103,7 @@ class StudyController(QObject):
 
     def _on_scan(self, scan: StudyScan) -> None:
         assert self.study is not None
+        register_identifiers(*{h.patient_id for s in scan.series for h in s.headers[:1]})
         self.study.scan = scan
         self.study.mark("scanned")
         self.sig_scan.emit(scan)
@@ -104,6 +113,7 @@ class StudyController(QObject):
             if reasons:
                 message += f" What was found: {reasons}."
             message += " Open another folder, or pick a series from the list if one is offered."
+            self.sig_status.emit("Could not open the study.")
             self.sig_error.emit("Could not open the study", message, "")
             return
         self._load(scan.picked, self.study)
@@ -130,6 +140,8 @@ class StudyController(QObject):
     def _on_volume(self, reading: StudyReading) -> None:
         study = self.study
         assert study is not None
+        meta = reading.volume.meta
+        register_identifiers(meta.patient_name, meta.patient_id, meta.patient_birth_date)
         study.reading = reading
         study.mark("volume")
         self.sig_volume.emit(reading)  # the window shows the first slice now

@@ -35,11 +35,12 @@ def warm_up_readers() -> None:
     import ichmodel.measure  # noqa: F401
 
 
-def scan_study(source: Path | list[Path]) -> StudyScan:
-    """``ichmodel.io.scan.scan_study`` (headers only)."""
-    from ichmodel.io.scan import scan_study as _scan
+def scan_study(source: Path | list[Path]) -> Generator[Progress, None, StudyScan]:
+    """``ichmodel.io.scan.iter_scan_study`` (headers only), as a generator: the worker can
+    stop it between files (and at each yield)."""
+    from ichmodel.io.scan import iter_scan_study
 
-    return _scan(source)
+    return iter_scan_study(source)
 
 
 def load_reading(

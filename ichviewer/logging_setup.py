@@ -1,12 +1,23 @@
 """Logging for the viewer: a rotating file in the user's log folder (the frozen app has no
-console), plus stderr when there is one."""
+console), plus stderr when there is one.
+
+Both go through :class:`PrivacyFilter`: the log is read by whoever fixes a bug, so it never
+holds a patient's name, ID or birth date. Identifiers the viewer has seen (registered with
+:func:`register_identifiers` when a study is scanned and loaded) and anything shaped like a
+DICOM person name (``Family^Given``) are replaced; folder paths are replaced by a short hash
+(the study folder is often named after the patient), keeping a file's own name. Third-party
+warnings (pydicom quotes raw header bytes) are not logged at all unless in debug mode.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import logging.handlers
 import os
+import re
 import sys
+import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -14,6 +25,65 @@ log = logging.getLogger(__name__)
 LOG_NAME = "ichviewer.log"
 _FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
 _state: dict[str, Path] = {}
+
+
+_PERSON_NAME = re.compile(r"[^\s\\/'\"=:,;()\[\]]+\^[^\s\\/'\",;()\[\]]*")
+#: an absolute path (POSIX or Windows) up to a separator-free end
+_PATH = re.compile(r"(?:[A-Za-z]:\\|/)(?:[^\s'\",;:()\[\]<>|]+[\\/])+[^\s'\",;:()\[\]<>|]*")
+_identifiers: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_identifiers(*values: str) -> None:
+    """Strings never to write to the log (a patient's name and its parts, ID, birth date)."""
+    with _lock:
+        for value in values:
+            value = (value or "").strip()
+            if len(value) < 3:
+                continue
+            _identifiers.add(value)
+            for part in re.split(r"[\^ ]+", value):
+                if len(part) >= 3:
+                    _identifiers.add(part)
+
+
+def _hash_path(match: re.Match[str]) -> str:
+    path = match.group(0)
+    head, _, name = path.replace("\\", "/").rstrip("/").rpartition("/")
+    digest = hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    keep = name if "." in name and len(name) <= 64 else ""  # a file's name, not a folder's
+    return f"<folder {digest}>/{keep}" if keep else f"<path {digest}>"
+
+
+def redact(text: str) -> str:
+    """``text`` without registered identifiers, person names and folder names."""
+    text = _PATH.sub(_hash_path, text)
+    text = _PERSON_NAME.sub("<name>", text)
+    with _lock:
+        known = sorted(_identifiers, key=len, reverse=True)
+    for value in known:
+        if value in text:
+            text = text.replace(value, "<id>")
+    return text
+
+
+class PrivacyFilter(logging.Filter):
+    """Rewrites each record's message (and traceback) through :func:`redact`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed log call still must not leak
+            message = str(record.msg)
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            message += "\n" + record.exc_text
+            record.exc_text = None
+        record.msg = redact(message)
+        record.args = None
+        return True
 
 
 def log_dir() -> Path:
@@ -65,6 +135,7 @@ def setup_logging(level: int = logging.INFO, *, to_stderr: bool | None = None) -
         )
         handler.setFormatter(formatter)
         handler.setLevel(level)
+        handler.addFilter(PrivacyFilter())
         root.addHandler(handler)
         _state["file"] = path
     except OSError as exc:  # read-only home etc.: keep going without a file
@@ -75,8 +146,12 @@ def setup_logging(level: int = logging.INFO, *, to_stderr: bool | None = None) -
         stream = logging.StreamHandler()
         stream.setFormatter(formatter)
         stream.setLevel(max(level, logging.WARNING))
+        stream.addFilter(PrivacyFilter())
         root.addHandler(stream)
     for name in ("ichviewer", "ichmodel"):
         logging.getLogger(name).setLevel(level)
-    log.info("logging to %s", path)
+    from ichmodel.io.third_party import capture_third_party_warnings
+
+    capture_third_party_warnings(debug=level <= logging.DEBUG)
+    log.info("logging to %s", path.name if path else None)
     return path

@@ -30,12 +30,20 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ichmodel.progress import Progress
+from ichmodel.errors import ICHError
+from ichmodel.progress import Cancelled, Progress, cancel_scope
 
 log = logging.getLogger(__name__)
 
 LANES = ("io", "model")
 _ids = itertools.count(1)
+#: Workers whose thread did not stop when asked (see :meth:`GeneratorWorker.stop`).
+_ABANDONED: list[GeneratorWorker] = []
+
+
+def abandoned_workers() -> list[str]:
+    """Names of workers still running although they were told to stop."""
+    return [w.name for w in _ABANDONED if w.running]
 
 
 @dataclass(frozen=True)
@@ -127,14 +135,24 @@ class GeneratorWorker(QObject):
             return current + list(self._pending)
 
     def stop(self, timeout_ms: int = 10_000) -> bool:
-        """Cancel everything, end the thread and wait for it; True when it ended in time."""
+        """Cancel everything, end the thread and wait for it; True when it ended in time.
+
+        A job stuck in a call that never returns (a hung network drive) cannot be stopped:
+        its worker is then kept alive in :data:`_ABANDONED` rather than destroyed while its
+        thread runs (which makes Qt abort the process), and :func:`abandoned_workers` tells
+        ``main`` to leave without running destructors."""
         for job in self.jobs():
             job.cancel()
         self._thread.quit()
         ended = self._thread.wait(timeout_ms)
         if not ended:
-            log.error("worker %s did not stop within %d ms", self.name, timeout_ms)
+            log.error("worker %s did not stop within %d ms; leaving it", self.name, timeout_ms)
+            _ABANDONED.append(self)
         return bool(ended)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._thread.isRunning())
 
     # --- worker thread --------------------------------------------------------------------
     @Slot(object)
@@ -159,7 +177,8 @@ class GeneratorWorker(QObject):
         log.debug("%s: start %r", self.name, job)
         gen = None
         try:
-            value = job.fn()
+            with cancel_scope(job._cancel):  # raise_if_cancelled() inside a step sees it
+                value = job.fn()
             if inspect.isgenerator(value):
                 gen = value
                 value = None
@@ -170,7 +189,8 @@ class GeneratorWorker(QObject):
                         log.info("%s: cancelled %r", self.name, job)
                         return
                     try:
-                        event = next(gen)
+                        with cancel_scope(job._cancel):
+                            event = next(gen)
                     except StopIteration as stop:
                         value = stop.value
                         break
@@ -183,10 +203,16 @@ class GeneratorWorker(QObject):
             job.elapsed_s = time.perf_counter() - job.started_s
             log.debug("%s: done %r in %.3f s", self.name, job, job.elapsed_s)
             self.sig_result.emit(job, value)
+        except Cancelled:
+            job.state = "cancelled"
+            log.info("%s: cancelled %r inside a step", self.name, job)
         except Exception as exc:  # reported to the GUI, never raised through Qt
             job.state = "error"
             text = traceback.format_exc()
-            log.error("%s: job %r failed: %s\n%s", self.name, job, exc, text)
+            if isinstance(exc, ICHError):  # an ordinary input problem: one line, no traceback
+                log.warning("%s: %s: %s", self.name, job.name, str(exc).splitlines()[0][:500])
+            else:
+                log.error("%s: job %r failed: %s\n%s", self.name, job, exc, text)
             self.sig_error.emit(job, JobError(exc, text))
             if gen is not None:
                 gen.close()

@@ -48,13 +48,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Longest ``error:`` line printed (a message quoting a whole listing is cut there).
+MAX_ERROR_CHARS = 600
+
+
+def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` on one line of at most ``limit`` characters: control characters (a newline in
+    a file name must not fake a second ``error:`` line) shown escaped."""
+    clean = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
+def _safe_streams() -> None:
+    """File names that are not valid UTF-8 print as escapes instead of raising."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a closed or unusual stream: leave it
+                pass
+
+
+def _terminate_as_exit(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+    raise SystemExit(128 + signum)  # unwinds `with` blocks: extracted archives are removed
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
+    from ichmodel.io.third_party import capture_third_party_warnings
+
+    _safe_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
+    # warnings reach the user as `warning:` lines from the notices; logs only with --debug
     logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
+        level=logging.DEBUG if args.debug else logging.ERROR,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    capture_third_party_warnings(debug=args.debug)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate_as_exit)
     if not args.debug:  # pynetdicom logs a refused association as ERROR; ours is the one line
         logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
     try:
@@ -62,7 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     except ICHError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_INPUT
+    except RecursionError:
+        if args.debug:
+            raise
+        print("error: the input is nested too deeply to be read (a corrupt file); "
+              "re-export the study", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -76,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"error: internal error ({type(exc).__name__}: {exc}); "
-            "rerun with --debug for details and report it",
+            one_line(f"error: internal error ({type(exc).__name__}: {exc}); "
+                     "rerun with --debug for details and report it"),
             file=sys.stderr,
         )
         return EXIT_INTERNAL

@@ -36,7 +36,27 @@ def action_command(subparsers, name: str, *, help: str, description: str):
 
 
 def print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=_json_default))
+    """JSON on stdout; NaN and infinities become null (JSON has no such numbers)."""
+    print(json.dumps(finite(obj), indent=2, default=_json_default, allow_nan=False))
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` with every non-finite float (numpy ones too) replaced by None."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, np.ndarray):
+        obj = obj.tolist()
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    return obj
 
 
 def _json_default(value: Any) -> Any:
@@ -50,7 +70,9 @@ def _json_default(value: Any) -> Any:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    from ichmodel.cli import one_line
+
+    cells = [[str(h) for h in headers]] + [[one_line(str(c), 2000) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -104,5 +126,7 @@ def one_or_many(paths: Sequence[str]):
 def print_fields(rows: Sequence[tuple[str, Any]], warnings: Sequence[str] = ()) -> None:
     """A two-column field/value table followed by one ``warning:`` line per warning."""
     print_table(["field", "value"], rows)
+    from ichmodel.cli import one_line
+
     for warning in warnings:
-        print(f"warning: {warning}")
+        print(f"warning: {one_line(warning, 2000)}")

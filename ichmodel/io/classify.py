@@ -33,6 +33,7 @@ MIXED_SIZES = "mixed_sizes"
 SINGLE_SLICE = "single_slice"
 CONTRAST = "contrast"
 MISSING_FILES = "missing_files"
+MIXED_IDENTITY = "mixed_identity"
 
 _LOCALIZER_WORDS = ("LOCALIZER", "SCOUT", "TOPOGRAM", "SURVIEW", "SCANOGRAM", "PILOT", "SCOUTVIEW")
 _LOCALIZER_DESC = re.compile(r"\b(scout|localizer|localiser|topogram|surview|scanogram)\b", re.I)
@@ -85,10 +86,24 @@ def _is_axial(orientation: Sequence[float]) -> tuple[bool, str]:
     return False, {0: "sagittal", 1: "coronal"}.get(axis, "oblique")
 
 
-def classify(headers: Sequence[HeaderRecord], *, mixed_sizes: str = "") -> Classification:
-    """Category and reason of one (already split) series; ``headers`` non-empty."""
+def is_localizer(h: HeaderRecord) -> bool:
+    return bool(set(h.image_type) & set(_LOCALIZER_WORDS)) or bool(
+        _LOCALIZER_DESC.search(h.series_description)
+    )
+
+
+def classify(
+    headers: Sequence[HeaderRecord], *, mixed_sizes: str = "", mixed_identity: str = ""
+) -> Classification:
+    """Category and reason of one (already split) series; ``headers`` non-empty.
+
+    The scanner sets aside images that disagree with their series' majority before calling
+    this, so the first header speaks for all.
+    """
     h = headers[0]
     desc = h.series_description
+    if mixed_identity:
+        return Classification(MIXED_IDENTITY, mixed_identity)
     if not h.is_image:
         what = "dose report" if "88.67" in h.sop_class_uid else "non-image object"
         return Classification(NON_IMAGE, f"{what} (SOP class {h.sop_class_uid or 'unknown'})")
@@ -97,7 +112,7 @@ def classify(headers: Sequence[HeaderRecord], *, mixed_sizes: str = "") -> Class
             NON_CT, f"modality {h.modality} is not CT; Hounsfield units do not apply"
         )
     image_type = set(h.image_type)
-    if image_type & set(_LOCALIZER_WORDS) or _LOCALIZER_DESC.search(desc):
+    if is_localizer(h):
         return Classification(LOCALIZER, "localizer/scout image, not a cross-sectional series")
     secondary = (len(h.image_type) > 1 and h.image_type[1] == "SECONDARY") or (
         h.sop_class_uid.startswith(SECONDARY_CAPTURE_PREFIX)
@@ -112,8 +127,17 @@ def classify(headers: Sequence[HeaderRecord], *, mixed_sizes: str = "") -> Class
             MULTI_FRAME, "multi-frame (enhanced) CT is not supported yet; export classic slices"
         )
     if h.orientation is None or h.position_mm is None or h.pixel_spacing_mm is None:
+        lacking = [
+            tag
+            for value, tag in (
+                (h.position_mm, "ImagePositionPatient (0020,0032)"),
+                (h.orientation, "ImageOrientationPatient (0020,0037)"),
+                (h.pixel_spacing_mm, "PixelSpacing (0028,0030)"),
+            )
+            if value is None
+        ]
         return Classification(
-            NO_GEOMETRY, "no image geometry (ImagePositionPatient/Orientation/PixelSpacing)"
+            NO_GEOMETRY, f"no image geometry: missing or invalid {', '.join(lacking)}"
         )
     axial, plane = _is_axial(h.orientation)
     if not axial:

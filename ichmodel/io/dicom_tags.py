@@ -11,7 +11,7 @@ import logging
 import math
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,11 @@ def fast_get(ds: Any, keyword: str) -> Any:
         return None
     if not getattr(elem, "is_raw", False):
         return get(ds, keyword)
+    from ichmodel.io import limits
+
+    if elem.length > limits.MAX_VALUE_BYTES:  # a sparse file declaring a 2 GB description
+        log.debug("ignored %s: declares %d bytes", keyword, elem.length)
+        return None
     vr = elem.VR or dictionary_VR(tag)
     decoded = decode_raw(elem.value, vr, elem.is_little_endian)
     return get(ds, keyword) if decoded is _UNDECODED else decoded
@@ -200,6 +205,11 @@ class HeaderRecord:
     #: Byte offset of the PixelData element (tag) in the file, when known from a fast parse.
     pixel_data_offset: int | None = None
     explicit_vr: bool = True
+    #: PatientID, only to refuse series that mix patients (never logged or shown).
+    patient_id: str = field(default="", repr=False)
+    #: Why this slice's stored values cannot be turned into HU ("" when they can), e.g.
+    #: "RescaleIntercept is missing": the loader sets such slices aside, never guesses 0.
+    rescale_problem: str = ""
 
     @property
     def is_image(self) -> bool:
@@ -232,7 +242,7 @@ RECORD_KEYWORDS = (
     "ConvolutionKernel", "BodyPartExamined", "ProtocolName", "StudyDescription",
     "ContrastBolusAgent", "InstanceNumber", "GantryDetectorTilt", "RescaleSlope",
     "RescaleIntercept", "PixelPaddingValue", "PixelPaddingRangeLimit", "PixelRepresentation",
-    "BitsAllocated", "BitsStored", "SamplesPerPixel",
+    "BitsAllocated", "BitsStored", "SamplesPerPixel", "PatientID",
 )  # fmt: skip
 
 
@@ -248,7 +258,7 @@ def build_record(
     """A :class:`HeaderRecord` from ``value(keyword)`` (decoded, or None when absent)."""
     image_type = tuple(p.upper() for p in to_str(value("ImageType")).split("\\") if p)
     spacing = to_floats(value("PixelSpacing"), 2)
-    slope = to_float(value("RescaleSlope"))
+    slope, intercept, rescale_problem = _rescale(value("RescaleSlope"), value("RescaleIntercept"))
     pad_value = to_float(value("PixelPaddingValue"))
     pad_limit = to_float(value("PixelPaddingRangeLimit"))
     padding = None
@@ -280,8 +290,8 @@ def build_record(
         instance_number=to_int(value("InstanceNumber")),
         transfer_syntax=syntax,
         gantry_tilt_deg=to_float(value("GantryDetectorTilt")),
-        rescale_slope=slope if slope not in (None, 0.0) else 1.0,
-        rescale_intercept=to_float(value("RescaleIntercept")) or 0.0,
+        rescale_slope=slope,
+        rescale_intercept=intercept,
         padding=padding,
         pixel_representation=to_int(value("PixelRepresentation")) or 0,
         bits_allocated=to_int(value("BitsAllocated")) or 16,
@@ -289,7 +299,41 @@ def build_record(
         samples_per_pixel=to_int(value("SamplesPerPixel")) or 1,
         pixel_data_offset=pixel_data_offset,
         explicit_vr=explicit_vr,
+        patient_id=to_str(value("PatientID")),
+        rescale_problem=rescale_problem,
     )
+
+
+def _shown_value(raw: Any) -> str:
+    text = to_str(raw)
+    return repr(text if len(text) <= 24 else text[:24] + "...")
+
+
+def _rescale(raw_slope: Any, raw_intercept: Any) -> tuple[float, float, str]:
+    """(slope, intercept, problem): a missing slope is 1; a missing, non-finite or absurd
+    intercept or slope is a problem of this slice (PS3.3 C.11.1.1.2: both are type 1 in CT),
+    never silently 0 or 1 (that would shift HU by 1024 on those slices)."""
+    from ichmodel.io import limits
+
+    slope = to_float(raw_slope)
+    intercept = to_float(raw_intercept)
+    problem = ""
+    if intercept is None:
+        problem = (
+            "RescaleIntercept is missing"
+            if raw_intercept is None or to_str(raw_intercept) == ""
+            else f"RescaleIntercept {_shown_value(raw_intercept)} is not a finite number"
+        )
+    elif abs(intercept) > limits.MAX_RESCALE_INTERCEPT:
+        problem = f"RescaleIntercept {intercept:g} is outside +-{limits.MAX_RESCALE_INTERCEPT:g}"
+    if raw_slope is not None and to_str(raw_slope) != "":
+        if slope is None or slope == 0.0 or abs(slope) > limits.MAX_RESCALE_SLOPE:
+            problem = problem or (
+                f"RescaleSlope {_shown_value(raw_slope)} is not a usable factor (finite, "
+                f"non-zero, at most {limits.MAX_RESCALE_SLOPE:g})"
+            )
+    usable_slope = slope if slope is not None and 0 < abs(slope) <= 1e3 else 1.0
+    return usable_slope, intercept if intercept is not None else 0.0, problem
 
 
 def record_from_raw(raw: RawHeader, path: Path) -> HeaderRecord:

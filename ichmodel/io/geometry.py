@@ -231,6 +231,25 @@ def describe(geometry: StackGeometry) -> list[Notice]:
     return out
 
 
+def regularized_shape(geometry: StackGeometry, image_size: tuple[int, int]) -> tuple[int, int, int]:
+    """The (z, y, x) shape :func:`regularize` will allocate for this stack, computed first so
+    an absurd geometry is refused before any memory is asked for."""
+    ny, nx = image_size
+    n = len(geometry.heights_mm)
+    if not geometry.needs_resampling:
+        return (n, ny, nx)
+    dy, dx = geometry.pixel_spacing_mm
+    offsets = np.asarray(geometry.offsets_mm, dtype=float)
+    span_u = float(offsets[:, 0].max() - offsets[:, 0].min())
+    span_v = float(offsets[:, 1].max() - offsets[:, 1].min())
+    out_nx = int(math.ceil(span_u / dx - 1e-3)) + nx
+    out_ny = int(math.ceil(span_v / dy - 1e-3)) + ny
+    extent = float(geometry.heights_mm[-1] - geometry.heights_mm[0])
+    median = geometry.median_gap_mm
+    out_nz = max(2, int(round(extent / median)) + 1) if median > 0 else n
+    return (out_nz, out_ny, out_nx)
+
+
 def regularize(
     stack: np.ndarray,
     geometry: StackGeometry,

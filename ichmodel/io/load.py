@@ -29,6 +29,7 @@ from ichmodel.errors import (
     InconsistentSeriesError,
     InputError,
     MissingFilesError,
+    MixedIdentityError,
     NoUsableSeriesError,
     PixelDataError,
     SeriesNotFoundError,
@@ -37,11 +38,17 @@ from ichmodel.errors import (
 )
 from ichmodel.io import classify as cl
 from ichmodel.io.dicom_tags import HeaderRecord, series_meta
-from ichmodel.io.geometry import analyze_stack, regularize
+from ichmodel.io.geometry import regularize
 from ichmodel.io.pixels import read_stored_pixels
+from ichmodel.io.sanity import (
+    check_voxels,
+    consistent_slices,
+    plausibility_notices,
+    stack_geometry,
+)
 from ichmodel.io.scan import SeriesInfo, StudyScan, iter_scan_study, read_header
 from ichmodel.notices import Notice, Source
-from ichmodel.progress import Progress, run_to_completion
+from ichmodel.progress import Progress, raise_if_cancelled, run_to_completion
 from ichmodel.volume import AIR_HU, SeriesMeta, Volume
 
 log = logging.getLogger(__name__)
@@ -93,10 +100,30 @@ def _records(series: SeriesInfo, bad: list[tuple[str, str]]) -> list[HeaderRecor
     return records
 
 
-def _meta(path: Path) -> SeriesMeta:
+def _meta(records: list[HeaderRecord]) -> SeriesMeta:
+    """The series' facts from the first slice whose full header pydicom can read."""
     import pydicom
 
-    return series_meta(pydicom.dcmread(path, stop_before_pixels=True, force=True))
+    for record in records[:8]:
+        try:
+            ds = pydicom.dcmread(
+                record.path, stop_before_pixels=True, defer_size=4096, force=True
+            )
+            return series_meta(ds)
+        except Exception as exc:  # noqa: BLE001 - a malformed header; try the next slice
+            log.debug("cannot read the full header of a slice: %s", type(exc).__name__)
+    first = records[0]
+    return SeriesMeta(
+        study_uid=first.study_uid,
+        series_uid=first.series_uid,
+        series_number=first.series_number,
+        series_description=first.series_description,
+        modality=first.modality or "CT",
+        kernel=first.kernel,
+        slice_thickness_mm=first.slice_thickness_mm,
+        body_part=first.body_part,
+        contrast_agent=first.contrast_agent,
+    )
 
 
 def _check_loadable(series: SeriesInfo) -> None:
@@ -113,6 +140,8 @@ def _check_loadable(series: SeriesInfo) -> None:
         )
     if series.category in (cl.NON_IMAGE, cl.MULTI_FRAME):
         raise NoUsableSeriesError(f"{what} cannot be loaded: {series.reason}")
+    if series.category == cl.MIXED_IDENTITY:
+        raise MixedIdentityError(f"{what} cannot be loaded: {series.reason}")
     if series.category == cl.NO_GEOMETRY:
         raise InconsistentSeriesError(f"{what} cannot be loaded: {series.reason}")
     if series.n_images < 2:
@@ -122,19 +151,14 @@ def _check_loadable(series: SeriesInfo) -> None:
         )
 
 
-def _geometry(records: list[HeaderRecord], name: str):
-    geo = analyze_stack(
-        [r.position_mm for r in records],  # type: ignore[misc]
-        records[0].orientation,  # type: ignore[arg-type]
-        records[0].pixel_spacing_mm,  # type: ignore[arg-type]
-        tagged_tilt_deg=next((r.gantry_tilt_deg for r in records if r.gantry_tilt_deg), None),
-    )
+def _geometry(records: list[HeaderRecord], name: str, found: list[Notice]):
+    records, geo = stack_geometry(records, found)
     if len(geo.order) < 2:
         raise SingleSliceError(
             f"series {name!r} has all its images at one position; a volume needs at least "
             "two slices"
         )
-    return geo
+    return records, geo
 
 
 def load_series(series: SeriesInfo) -> Generator[Progress, None, Volume]:
@@ -153,16 +177,18 @@ def load_series(series: SeriesInfo) -> Generator[Progress, None, Volume]:
     yield Progress("load", 0, total, f"reading {total} slices")
     bad: list[tuple[str, str]] = []
     found: list[Notice] = list(series.notices)
-    records = _consistent(_records(series, bad), found)
-    geo = _geometry(records, name)
+    records = consistent_slices(_records(series, bad), found)
+    records, geo = _geometry(records, name, found)
     ordered = [records[i] for i in geo.order]
     ny, nx = ordered[0].size
+    check_voxels((len(ordered), ny, nx), f"series {name!r}")  # before the allocation
     stack = np.empty((len(ordered), ny, nx), dtype=np.float32)
     failed: list[int] = []
     pool = ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(ordered))))
     try:
         futures = [pool.submit(_read_into, r, stack[k]) for k, r in enumerate(ordered)]
         for k, future in enumerate(futures):
+            raise_if_cancelled()  # the pool's shutdown below drops the slices not started
             try:
                 future.result()
             except InputError as exc:
@@ -189,11 +215,15 @@ def load_series(series: SeriesInfo) -> Generator[Progress, None, Volume]:
         keep = [k for k in range(len(ordered)) if k not in set(failed)]
         stack = stack[keep]
         ordered = [ordered[k] for k in keep]
-        geo = _geometry(ordered, name)  # already sorted: order is the identity
+        kept, geo = _geometry(ordered, name, found)  # may set aside more (outlying ends)
+        index = {id(r): k for k, r in enumerate(ordered)}
+        chosen = [index[id(kept[i])] for i in geo.order]
+        stack = stack[chosen]
+        ordered = [ordered[k] for k in chosen]
     if geo.needs_resampling:
         yield Progress("resample", 0, 1, "correcting tilt / uneven spacing")
     grid = regularize(stack, geo)
-    meta = _meta(ordered[0].path)
+    meta = _meta(ordered)
     thickness = Counter(r.slice_thickness_mm for r in ordered if r.slice_thickness_mm)
     if thickness:
         meta = replace(meta, slice_thickness_mm=float(thickness.most_common(1)[0][0]))
@@ -215,57 +245,12 @@ def load_series(series: SeriesInfo) -> Generator[Progress, None, Volume]:
         origin_mm=grid.origin_mm,
         direction=grid.direction,
         meta=meta,
-        notices=tuple(found) + grid.notices,
+        notices=tuple(found) + grid.notices
+        + tuple(plausibility_notices(grid.spacing_mm, grid.hu.shape)),
     )
     yield Progress("load", total, total, "done")
     log.info("loaded %r", volume)
     return volume
-
-
-def _consistent(records: list[HeaderRecord], found: list[Notice]) -> list[HeaderRecord]:
-    """Drop images whose size/geometry disagrees with the majority (warned), or raise."""
-    if not records:
-        raise PixelDataError("none of the images of this series can be read; re-export it")
-    no_geo = [r for r in records if r.position_mm is None or r.orientation is None]
-    if no_geo:
-        records = [r for r in records if r.position_mm is not None and r.orientation is not None]
-        if len(records) < 2:
-            raise InconsistentSeriesError(
-                "the images lack ImagePositionPatient/ImageOrientationPatient, so their order "
-                "and spacing are unknown; export the series with full geometry"
-            )
-        found.append(notices.warning(
-            "load.images_without_geometry_skipped",
-            f"skipped {len(no_geo)} image(s) without position/orientation",
-            Source.LOAD,
-        ))
-    size = Counter(r.size for r in records).most_common(1)[0][0]
-    odd = [r for r in records if r.size != size]
-    if odd:
-        if len(odd) * 5 > len(records):
-            raise InconsistentSeriesError(
-                f"the images of this series have different sizes ({len(odd)} of "
-                f"{len(records)} differ from {size[0]}x{size[1]}); choose another series"
-            )
-        found.append(notices.warning(
-            "load.odd_size_images_skipped",
-            f"skipped {len(odd)} image(s) of a different size: "
-            + ", ".join(r.path.name for r in odd[:5]),
-            Source.LOAD,
-        ))
-        records = [r for r in records if r.size == size]
-    ref = np.asarray(records[0].orientation)
-    turned = [r for r in records if np.abs(np.asarray(r.orientation) - ref).max() > 1e-3]
-    if turned:
-        raise InconsistentSeriesError(
-            f"{len(turned)} image(s) of this series have another orientation; "
-            "choose one part of the series"
-        )
-    if records[0].pixel_spacing_mm is None:
-        raise InconsistentSeriesError(
-            "the images have no PixelSpacing, so sizes in mm are unknown; export with geometry"
-        )
-    return records
 
 
 def _label(series: SeriesInfo) -> str:
@@ -308,6 +293,9 @@ def select_series(scan: StudyScan, series_uid: str | None = None) -> SeriesInfo:
             f"{scan.warnings[0] if scan.warnings else 'the listed files are missing'}; "
             "copy the complete export"
         )
+    if cl.MIXED_IDENTITY in categories:
+        reason = next(s.reason for s in scan.series if s.category == cl.MIXED_IDENTITY)
+        raise MixedIdentityError(f"the CT series cannot be loaded: {reason}")
     if cl.MIXED_SIZES in categories:
         raise InconsistentSeriesError(
             f"the CT series mixes image sizes and cannot be stacked ({listing}); "
@@ -340,8 +328,9 @@ def iter_load_study(
 ) -> Generator[Progress, None, Volume]:
     """Scan ``path`` and load the picked (or requested) series, yielding progress."""
     scan = yield from iter_scan_study(path)
-    series = select_series(scan, series_uid)
-    volume = yield from load_series(series)
+    with scan:  # extracted archives are removed once the volume is in memory
+        series = select_series(scan, series_uid)
+        volume = yield from load_series(series)
     extra = tuple(n for n in scan.notices if n not in volume.notices)
     return volume.with_notices(*extra) if extra else volume
 

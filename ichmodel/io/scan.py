@@ -18,17 +18,12 @@ from pathlib import Path
 from ichmodel import notices
 from ichmodel.errors import NoDicomFoundError, UnreadableDicomError
 from ichmodel.io import classify as cl
-from ichmodel.io.dicom_tags import (
-    MEDIA_STORAGE_DIRECTORY,
-    WANTED_TAGS,
-    HeaderRecord,
-    header_record,
-    record_from_raw,
-)
-from ichmodel.io.fastheader import read_raw_header
-from ichmodel.io.sources import collect_files
+from ichmodel.io.dicom_tags import HeaderRecord
+from ichmodel.io.grouping import majority, mixed_identity, orientation_groups
+from ichmodel.io.header import BROKEN_DICOM, read_header
+from ichmodel.io.sources import Workspace, collect_files
 from ichmodel.notices import Notice, Source, texts
-from ichmodel.progress import Progress, run_to_completion
+from ichmodel.progress import Progress, raise_if_cancelled, run_to_completion
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +80,23 @@ class StudyScan:
     #: (path, why) for each skipped file (non-DICOM, unreadable, directory files excluded).
     skipped: tuple[tuple[str, str], ...]
     notices: tuple[Notice, ...]
+    #: Temporary folders of extracted archives the series' files live in (None: none).
+    workspace: Workspace | None = field(default=None, repr=False, compare=False)
 
     @property
     def warnings(self) -> tuple[str, ...]:
         return texts(self.notices)
+
+    def close(self) -> None:
+        """Remove extracted archives (the series' files there are gone afterwards)."""
+        if self.workspace is not None:
+            self.workspace.close()
+
+    def __enter__(self) -> StudyScan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def find(self, uid_or_key: str) -> list[SeriesInfo]:
         """Series whose key equals ``uid_or_key``, else all parts with that series UID."""
@@ -100,61 +108,12 @@ def _looks_like_dicom_name(path: Path) -> bool:
     return path.suffix.lower() in (".dcm", ".dicom", ".ima", ".dic")
 
 
-def read_header(path: Path) -> tuple[HeaderRecord | None, str]:
-    """(record, "") or (None, why it was skipped). Never raises for bad files."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    raw = read_raw_header(path, WANTED_TAGS)
-    if raw is not None:  # fast path: plain little-endian Part 10 file
-        if raw.has_directory_records:
-            return None, "directory"
-        record = record_from_raw(raw, path)
-        if record.sop_class_uid == MEDIA_STORAGE_DIRECTORY:
-            return None, "directory"
-        if record.series_uid:
-            return record, ""
-    try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, defer_size=4096)
-    except InvalidDicomError:
-        # No DICM preamble: accept old files without a preamble only when they parse into
-        # something with the elements an image needs; random bytes do not.
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, defer_size=4096, force=True)
-            if "SOPClassUID" not in ds or "SeriesInstanceUID" not in ds:
-                return None, "not a DICOM file"
-        except Exception:  # noqa: BLE001 - anything unparsable is skipped
-            return None, "not a DICOM file"
-    except (OSError, EOFError) as exc:
-        return None, f"unreadable ({exc.__class__.__name__}: {exc})"
-    except Exception as exc:  # noqa: BLE001 - truncated/malformed headers raise various errors
-        return None, f"malformed DICOM header ({exc.__class__.__name__}: {exc})"
-    try:
-        record = header_record(ds, path)
-    except Exception as exc:  # noqa: BLE001
-        return None, f"malformed DICOM header ({exc.__class__.__name__}: {exc})"
-    if record.sop_class_uid == MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
-        return None, "directory"
-    if not record.series_uid:
-        return None, "DICOM object without a SeriesInstanceUID"
-    return record, ""
-
-
-def _orientation_key(record: HeaderRecord) -> tuple:
-    if record.orientation is None:
-        return ()
-    return tuple(round(v, 3) + 0.0 for v in record.orientation)
-
-
 def _split(
     uid: str, records: list[HeaderRecord]
 ) -> list[tuple[list[HeaderRecord], str, Notice | None]]:
     """Parts of one UID: (records, mixed-sizes reason or "", notice or None)."""
-    by_orientation: dict[tuple, list[HeaderRecord]] = defaultdict(list)
-    for r in records:
-        by_orientation[_orientation_key(r)].append(r)
     parts: list[tuple[list[HeaderRecord], str, Notice | None]] = []
-    for group in sorted(by_orientation.values(), key=len, reverse=True):
+    for group in sorted(orientation_groups(records), key=len, reverse=True):
         by_size: dict[tuple[int, int], list[HeaderRecord]] = defaultdict(list)
         for r in group:
             by_size[r.size].append(r)
@@ -195,11 +154,23 @@ def _split(
 def _build_series(
     uid: str, records: list[HeaderRecord]
 ) -> list[tuple[SeriesInfo, cl.Classification]]:
+    identity = mixed_identity(records)
+    records, set_aside = majority(uid, records)
     parts = _split(uid, records)
+    groups = sorted(orientation_groups(records), key=len, reverse=True)
+    n_turned = sum(len(g) for g in groups[1:])
     out: list[tuple[SeriesInfo, cl.Classification]] = []
     for index, (part, mixed, warning) in enumerate(parts):
         first = part[0]
-        cls = cl.classify(part, mixed_sizes=mixed)
+        cls = cl.classify(part, mixed_sizes=mixed, mixed_identity=identity)
+        extra = (set_aside,) if set_aside is not None and index == 0 else ()
+        if index == 0 and n_turned:
+            extra += (notices.warning(
+                "scan.other_orientation_images_left_out",
+                f"{n_turned} image(s) of this series have another orientation; they are "
+                "listed as separate part(s) and not loaded with it",
+                Source.SCAN,
+            ),)
         key = uid if len(parts) == 1 else f"{uid}#{index + 1}"
         thickness = first.slice_thickness_mm
         thickness_counts = Counter(r.slice_thickness_mm for r in part)
@@ -213,7 +184,7 @@ def _build_series(
             n_images=len(part),
             picked=False,
             reason=cls.reason,
-            notices=(warning,) if warning else (),
+            notices=((warning,) if warning else ()) + extra,
             files=tuple(r.path for r in part),
             headers=tuple(part),
             category=cls.category,
@@ -241,7 +212,7 @@ def _rank(series: list[SeriesInfo], classes: dict[str, cl.Classification]) -> li
             ranked.append(
                 replace(s, reason=f"candidate #{rank + 1} ({detail}); ranked after {best!r}")
             )
-    order = {cl.CONTRAST: 0, cl.MIXED_SIZES: 1, cl.SINGLE_SLICE: 2}
+    order = {cl.CONTRAST: 0, cl.MIXED_SIZES: 1, cl.MIXED_IDENTITY: 2, cl.SINGLE_SLICE: 3}
     others.sort(key=lambda s: (order.get(s.category, 9), -s.n_images))
     return ranked + others
 
@@ -257,6 +228,17 @@ def iter_scan_study(
         MissingFilesError: a DICOMDIR whose listed files are all missing.
     """
     collected = collect_files(path_or_paths)
+    try:
+        scan = yield from _scan_files(path_or_paths, collected)
+    except BaseException:  # an error, or the generator closed (cancel): nothing stays in /tmp
+        collected.workspace.close()
+        raise
+    return scan
+
+
+def _scan_files(
+    path_or_paths: str | Path | Iterable[str | Path], collected
+) -> Generator[Progress, None, StudyScan]:
     files = collected.files
     total = len(files)
     yield Progress("scan", 0, total, f"reading {total} file headers")
@@ -264,6 +246,7 @@ def iter_scan_study(
     skipped: list[tuple[str, str]] = []
     n_directories = 0
     for i, path in enumerate(files):
+        raise_if_cancelled()
         record, why = read_header(path)
         if record is not None:
             records.append(record)
@@ -271,18 +254,20 @@ def iter_scan_study(
             n_directories += 1
         else:
             skipped.append((str(path), why))
-        if (i + 1) % 50 == 0:
+        if (i + 1) % 10 == 0:  # each yield is a cancel point
             yield Progress("scan", i + 1, total, f"read {i + 1}/{total} headers")
     found = list(collected.notices)
     if not records:
         dicom_named = [p for p, _ in skipped if _looks_like_dicom_name(Path(p))]
-        malformed = [p for p, why in skipped if why.startswith(("malformed", "unreadable"))]
+        malformed = [
+            p for p, why in skipped if why.startswith(("malformed", "unreadable", BROKEN_DICOM))
+        ]
         if malformed or dicom_named:
             example = (malformed or dicom_named)[0]
             why = dict(skipped)[example]
             raise UnreadableDicomError(
                 f"{len(skipped)} file(s) found but none is a readable DICOM image; e.g. "
-                f"{example}: {why}. Re-export the study from the PACS or scanner"
+                f"{Path(example).name}: {why}. Re-export the study from the PACS or scanner"
             )
         if collected.missing_files:
             from ichmodel.errors import MissingFilesError
@@ -360,6 +345,7 @@ def iter_scan_study(
         n_skipped_files=len(skipped),
         skipped=tuple(skipped),
         notices=tuple(found),
+        workspace=collected.workspace if collected.workspace.folders else None,
     )
 
 

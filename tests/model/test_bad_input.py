@@ -72,7 +72,8 @@ def _short_pixel_data(tmp_path):
 def _mixed_sizes(tmp_path):
     a = f.write(tmp_path / "m" / "a", f.make_volume((3, 16, 20), seed=1))
     b = f.write(tmp_path / "m" / "b", f.make_volume((3, 24, 24), seed=2))
-    f.retag(b, SeriesInstanceUID=pydicom.dcmread(a[0]).SeriesInstanceUID)
+    first = pydicom.dcmread(a[0])
+    f.retag(b, SeriesInstanceUID=first.SeriesInstanceUID, StudyInstanceUID=first.StudyInstanceUID)
     return tmp_path / "m"
 
 
@@ -169,7 +170,8 @@ def test_dicomdir_with_some_missing_files_loads_and_reports(tmp_path):
 def test_mixed_sizes_with_a_clear_majority_loads_with_warning(tmp_path):
     a = f.write(tmp_path / "a", f.make_volume((9, 16, 20), seed=1))
     b = f.write(tmp_path / "b", f.make_volume((1, 24, 24), seed=2))
-    f.retag(b, SeriesInstanceUID=pydicom.dcmread(a[0]).SeriesInstanceUID)
+    first = pydicom.dcmread(a[0])
+    f.retag(b, SeriesInstanceUID=first.SeriesInstanceUID, StudyInstanceUID=first.StudyInstanceUID)
     loaded = load_study(tmp_path)
     assert loaded.shape == (9, 16, 20)
     assert any("different size" in w and b[0].name in w for w in loaded.warnings)

@@ -121,7 +121,10 @@ def test_torchrun_ichmodel_train_writes_and_registers_once(tmp_path, monkeypatch
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout)  # one JSON document: rank 1 prints nothing
     assert out["steps"] == 2 and out["registered"] == "ddp-tiny"
-    assert "step skipped" not in done.stderr
+    from ichmodel.train.state import load_train_state
+
+    state = load_train_state(tmp_path / "run" / "checkpoints" / "state.safetensors")
+    assert state.info["skipped_steps"] == 0 and state.info["world_size"] == 2
     monkeypatch.setenv(registry.ENV_DATA_DIR, str(tmp_path / "data"))
     assert [e.name for e in registry.list_models() if not e.bundled] == ["ddp-tiny"]
     small = subprocess.run(base[:-1] + ["--out", str(tmp_path / "run2"), "--batch-size", "2"],

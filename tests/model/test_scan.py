@@ -103,10 +103,14 @@ def test_contrast_series_is_not_auto_picked(tmp_path):
 def test_split_by_orientation_and_size(tmp_path):
     axial = f.write(tmp_path / "ax", f.make_volume((6, 16, 20), seed=1))
     uid = pydicom.dcmread(axial[0]).SeriesInstanceUID
+    study = pydicom.dcmread(axial[0]).StudyInstanceUID
     cor = f.write(tmp_path / "cor", f.make_volume((4, 16, 20), seed=2))
-    f.retag(cor, SeriesInstanceUID=uid, ImageOrientationPatient=[1, 0, 0, 0, 0, -1])
+    f.retag(
+        cor, SeriesInstanceUID=uid, StudyInstanceUID=study,
+        ImageOrientationPatient=[1, 0, 0, 0, 0, -1],
+    )
     odd = f.write(tmp_path / "odd", f.make_volume((1, 24, 24), seed=3))
-    f.retag(odd, SeriesInstanceUID=uid)
+    f.retag(odd, SeriesInstanceUID=uid, StudyInstanceUID=study)
     scan = scan_study(tmp_path)
     parts = [s for s in scan.series if s.series_uid == uid]
     assert len(parts) == 3 and len({s.key for s in parts}) == 3
