@@ -97,20 +97,6 @@ def calibrate_cases(
                             "volumes (bleeds of several sizes)") from exc
 
 
-def calibrate_manifest(
-    manifest: str | Path,
-    model: Any,
-    *,
-    cache_dir: str | Path,
-    device: str = "auto",
-    exclude_rows: Sequence[int] = (),
-) -> Generator[Progress, None, VoxelScaleFit]:
-    """Validate a manifest (every bad row reported at once), cache its inputs and fit."""
-    cache, cases = yield from cache_manifest(manifest, model, cache_dir, exclude_rows)
-    fit = yield from calibrate_cases(model, cache, cases, device=device)
-    return fit
-
-
 def calibrate_and_trust(
     manifest: str | Path,
     model: Any,

@@ -17,49 +17,33 @@ import argparse
 import dataclasses
 import json
 import logging
-from pathlib import Path
 
-from ichmodel.resources import demo_model_path
 from research.demo_model.logs import configure_logging
-from research.demo_model.scale import CALIB_SEED0, parse_scale, phantom_config, seed_range
+from research.demo_model.scale import CALIB_SEED0, add_model_arguments, open_model, seed_range
 
 log = logging.getLogger(__name__)
-DEMO = demo_model_path()
 
 
 HELP = "fit a model's voxel-volume scaling on phantoms"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--work", type=Path, default=Path("/tmp/ich_calibrate"))
-    p.add_argument("--scale", type=parse_scale, default=parse_scale("demo"),
-                   help="phantom sizes (demo or tiny; the input size is the model's)")
-    p.add_argument("--model", type=Path, default=DEMO)
+    add_model_arguments(p, "/tmp/ich_calibrate", "write the calibrated model to --out")
     p.add_argument("--calib-seeds", type=seed_range, default=seed_range(f"{CALIB_SEED0}:400"),
                    help="FIRST:N phantoms to fit on (disjoint from training and test seeds)")
     p.add_argument("--eval-seeds", type=seed_range, action="append", default=None,
                    help="FIRST:N held-out phantoms to report on (repeatable)")
     p.add_argument("--no-pointing", action="store_true", help="skip the pointing game")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--ship", action="store_true", help="write the calibrated model to --out")
-    p.add_argument("--out", type=Path, default=DEMO)
 
 
 def run(a: argparse.Namespace) -> int:
     configure_logging()
-    import torch
-
-    from ichmodel.checkpoint import load_checkpoint
     from ichmodel.progress import run_to_completion
-    from ichmodel.train.cache import CaseCache
     from ichmodel.train.calibrate import calibrate_cases, save_calibrated
     from ichmodel.train.phantom_cases import cache_phantoms
     from research.demo_model.measure import measure
 
-    torch.set_num_threads(a.threads)
-    model = load_checkpoint(a.model)
-    cache = CaseCache(a.work / "cache", model.preprocess_config)
-    phantoms = phantom_config(a.scale)
+    model, cache, phantoms = open_model(a)
     calib = run_to_completion(cache_phantoms(a.calib_seeds, cache, phantoms))
     fit = run_to_completion(calibrate_cases(model, cache, calib))
     calibrated = dataclasses.replace(model, label_transform=fit.label_transform)
@@ -80,5 +64,7 @@ def run(a: argparse.Namespace) -> int:
         save_calibrated(model, fit, a.out, {"script": "python -m research.demo_model calibrate",
                                             "calib_seeds": report["calib_seeds"],
                                             "eval": report["eval"]})
+        from ichmodel.checkpoint import load_checkpoint
+
         log.info("wrote %s (sha256 %s)", a.out, load_checkpoint(a.out).sha256[:12])
     return 0

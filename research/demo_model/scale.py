@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 from ichmodel.phantom import PhantomConfig
 from ichmodel.preprocess import PreprocessConfig
@@ -84,3 +85,29 @@ def seed_range(text: str) -> range:
 def seeds_of(cases: list[Case]) -> list[int]:
     """Phantom seeds of cases named ``phantom-<seed>`` (ichmodel.train.phantom_cases)."""
     return [int(c.case_id.removeprefix("phantom-")) for c in cases]
+
+
+def add_model_arguments(p: argparse.ArgumentParser, work: str, ship_help: str) -> None:
+    """--work, --scale, --model, --threads, --ship and --out, as the stages that refit a
+    shipped model on phantoms (calibrate, trust) take them."""
+    from ichmodel.resources import demo_model_path
+
+    p.add_argument("--work", type=Path, default=Path(work))
+    p.add_argument("--scale", type=parse_scale, default=parse_scale("demo"),
+                   help="phantom sizes (demo or tiny; the input size is the model's)")
+    p.add_argument("--model", type=Path, default=demo_model_path())
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--ship", action="store_true", help=ship_help)
+    p.add_argument("--out", type=Path, default=demo_model_path())
+
+
+def open_model(a: argparse.Namespace):
+    """The model, its phantom-input cache under --work and the phantom config of --scale."""
+    import torch
+
+    from ichmodel.checkpoint import load_checkpoint
+    from ichmodel.train.cache import CaseCache
+
+    torch.set_num_threads(a.threads)
+    model = load_checkpoint(a.model)
+    return model, CaseCache(a.work / "cache", model.preprocess_config), phantom_config(a.scale)

@@ -8,52 +8,37 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
 
 from research.demo_model.logs import configure_logging
 from research.demo_model.scale import (
     CALIB_SEED0,
     TRAIN_SEED0,
-    parse_scale,
-    phantom_config,
+    add_model_arguments,
+    open_model,
     seed_range,
 )
 
 log = logging.getLogger(__name__)
 
-DEMO = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo.safetensors"
 HELP = "fit a model's out-of-distribution gate and outcome temperature on phantoms"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--work", type=Path, default=Path("/tmp/ich_trust"))
-    p.add_argument("--scale", type=parse_scale, default=parse_scale("demo"),
-                   help="phantom sizes (demo or tiny; the input size is the model's)")
-    p.add_argument("--model", type=Path, default=DEMO)
+    add_model_arguments(p, "/tmp/ich_trust", "write the model with them to --out")
     p.add_argument("--fit-seeds", type=seed_range, default=seed_range(f"{TRAIN_SEED0}:300"),
                    help="FIRST:N training phantoms whose features the gate's Gaussians fit")
     p.add_argument("--held-seeds", type=seed_range,
                    default=seed_range(f"{CALIB_SEED0 + 400}:200"),
                    help="FIRST:N held-out phantoms for the threshold and the temperature")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--ship", action="store_true", help="write the model with them to --out")
-    p.add_argument("--out", type=Path, default=DEMO)
 
 
 def run(a: argparse.Namespace) -> int:
     configure_logging()
-    import torch
-
-    from ichmodel.checkpoint import load_checkpoint
     from ichmodel.progress import run_to_completion
-    from ichmodel.train.cache import CaseCache
     from ichmodel.train.phantom_cases import cache_phantoms
     from ichmodel.train.trust_fit import save_with_trust, trust_cases
 
-    torch.set_num_threads(a.threads)
-    model = load_checkpoint(a.model)
-    cache = CaseCache(a.work / "cache", model.preprocess_config)
-    phantoms = phantom_config(a.scale)
+    model, cache, phantoms = open_model(a)
     fit_cases = run_to_completion(cache_phantoms(a.fit_seeds, cache, phantoms))
     held_cases = run_to_completion(cache_phantoms(a.held_seeds, cache, phantoms))
     described = (f"phantom generator seeds {a.fit_seeds.start}..{a.fit_seeds.stop - 1} (fit) "
