@@ -285,7 +285,8 @@ class MainWindow(FollowupToolsMixin, WindowToolsMixin, QMainWindow):
         self.results.set_reading(reading)
         study = self.controller.study
         cam = study.cams.get(head) if study is not None else None
-        self.slice_view.set_heatmap(cam)
+        # an out-of-distribution model's map is as untrustworthy as its numbers
+        self.slice_view.set_heatmap(cam if reading.model_trusted else None)
 
     def _on_model(self, model: LoadedModel) -> None:
         self.model = model

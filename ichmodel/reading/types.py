@@ -172,6 +172,12 @@ class StudyReading:
         return self.prediction is not None and self.prediction.trusted
 
     @property
+    def shown_cam(self) -> np.ndarray | None:
+        """The Grad-CAM a reader may be shown: None for an out-of-distribution model (its map
+        is as untrustworthy as its numbers)."""
+        return self.prediction.cam if self.model_trusted and self.prediction else None
+
+    @property
     def volumes_disagree(self) -> bool:
         """The planimetric, ABC/2 and (when trusted) model volumes disagree
         (:func:`rules.volumes_disagree`); an out-of-distribution model is left out."""
@@ -192,7 +198,7 @@ class StudyReading:
     ) -> tuple[tuple[KeySlice, ...], str]:
         """The key images' slices and how they were chosen (see :func:`choose_key_slices`)."""
         mask = self.measurement.hematoma_mask if self.measurement is not None else None
-        cam = self.prediction.cam if self.prediction is not None else None
+        cam = self.shown_cam
         return choose_key_slices(
             self.volume,
             mask,

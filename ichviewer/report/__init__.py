@@ -63,9 +63,9 @@ def render_key_slices(
 ) -> list[RenderedSlice]:
     """Render the content's key slices with the options' window, contour and heatmap."""
     options = options or ReportOptions()
-    measurement, prediction = reading.measurement, reading.prediction
+    measurement = reading.measurement
     mask = measurement.hematoma_mask if options.show_contour and measurement else None
-    cam = prediction.cam if options.show_heatmap and prediction else None
+    cam = reading.shown_cam if options.show_heatmap else None
     segments = _segments(measurement) if options.show_abc2_segments and measurement else []
     crop = head_bbox_yx(reading.volume) if options.crop_to_head else None
     return [

@@ -288,7 +288,7 @@ def _legend(reading: StudyReading, options: ReportOptions) -> str:
         parts.append("green contour: segmented hematoma")
     if options.show_abc2_segments and measurement and measurement.abc2.a_segment_zyx is not None:
         parts.append("ABC/2 diameters: A yellow, B cyan")
-    if options.show_heatmap and prediction is not None and prediction.cam is not None:
+    if options.show_heatmap and prediction is not None and reading.shown_cam is not None:
         flips = prediction.cam_flip_axes
         averaged = f", averaged over {flip_words(flips)} flips" if flips else ""
         parts.append(

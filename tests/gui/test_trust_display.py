@@ -23,6 +23,7 @@ def test_an_untrusted_prediction_is_never_a_plain_number(
     assert reading.model_trusted is in_distribution
     if in_distribution:
         assert r.model_volume.text() == "61.0 ml"
+        assert window.slice_view.heat_item.isVisible()
         assert r.disagree.isVisible()
     else:
         assert "has not seen scans like this one" in r.model_volume.text()
@@ -30,6 +31,7 @@ def test_an_untrusted_prediction_is_never_a_plain_number(
         assert "has not seen scans like this one" in r.probability.text()
         assert "41.5" in r.model_volume.toolTip()
         assert "has not seen scans like this" in r.model_warnings.text()
+        assert not window.slice_view.heat_item.isVisible()  # no map of an untrusted model
         # the disagreement flag speaks of the measurement alone
         assert r.disagree.isVisible() == reading.volumes_disagree
     out = window.export_report(tmp_path / "report.pdf")
