@@ -31,19 +31,18 @@ def run_jobs(jobs: Sequence[BatchJob], request: BatchRequest) -> Iterator[Finish
 
 
 def _serial(jobs: Sequence[BatchJob], request: BatchRequest) -> Iterator[Finished]:
-    if not request.predicts:
-        for job in jobs:
-            yield job, process_job(job, request)
-        return
-    import torch
+    restore_threads = None
+    if request.predicts:  # as a worker process would be, restored after: this is the caller's
+        import torch
 
-    threads = torch.get_num_threads()
-    init_worker()
+        restore_threads = torch.get_num_threads()
+        init_worker()
     try:
         for job in jobs:
             yield job, process_job(job, request)
     finally:
-        torch.set_num_threads(threads)
+        if restore_threads is not None:
+            torch.set_num_threads(restore_threads)
 
 
 def _process_pool(jobs: Sequence[BatchJob], request: BatchRequest) -> Iterator[Finished]:

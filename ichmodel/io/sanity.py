@@ -50,6 +50,17 @@ def _set_aside(
     return [r for r in records if id(r) not in gone]
 
 
+def _set_aside_minority(
+    records: list[HeaderRecord], odd: list[HeaderRecord], code: str, what: str,
+    found: list[Notice], *, too_many: str,
+) -> list[HeaderRecord]:
+    """:func:`_set_aside` when ``odd`` is at most a fifth of the series; more is refused with
+    ``too_many`` (the series is then not one series)."""
+    if len(odd) * 5 > len(records):
+        raise InconsistentSeriesError(too_many)
+    return _set_aside(records, odd, code, what, found)
+
+
 def check_image_size(record: HeaderRecord) -> None:
     rows, cols = record.size
     for tag, value in (("Rows (0028,0010)", rows), ("Columns (0028,0011)", cols)):
@@ -103,13 +114,10 @@ def consistent_slices(records: list[HeaderRecord], found: list[Notice]) -> list[
     size = Counter(r.size for r in records).most_common(1)[0][0]
     odd = [r for r in records if r.size != size]
     if odd:
-        if len(odd) * 5 > len(records):
-            raise InconsistentSeriesError(
-                f"the images of this series have different sizes ({len(odd)} of "
-                f"{len(records)} differ from {size[0]}x{size[1]}); choose another series"
-            )
-        records = _set_aside(
-            records, odd, "load.odd_size_images_skipped", "of a different image size", found
+        records = _set_aside_minority(
+            records, odd, "load.odd_size_images_skipped", "of a different image size", found,
+            too_many=f"the images of this series have different sizes ({len(odd)} of "
+            f"{len(records)} differ from {size[0]}x{size[1]}); choose another series",
         )
     ref = _majority_orientation(records)
     turned = [
@@ -117,13 +125,10 @@ def consistent_slices(records: list[HeaderRecord], found: list[Notice]) -> list[
         if float(np.abs(np.asarray(r.orientation) - ref).max()) > limits.ORIENTATION_TOLERANCE
     ]  # fmt: skip
     if turned:
-        if len(turned) * 5 > len(records):
-            raise InconsistentSeriesError(
-                f"{len(turned)} image(s) of this series have another orientation; "
-                "choose one part of the series"
-            )
-        records = _set_aside(
-            records, turned, "load.turned_slices_set_aside", "with another orientation", found
+        records = _set_aside_minority(
+            records, turned, "load.turned_slices_set_aside", "with another orientation", found,
+            too_many=f"{len(turned)} image(s) of this series have another orientation; "
+            "choose one part of the series",
         )
     with_spacing = [r for r in records if r.pixel_spacing_mm is not None]
     if not with_spacing:
@@ -140,13 +145,10 @@ def consistent_slices(records: list[HeaderRecord], found: list[Notice]) -> list[
         > limits.SPACING_TOLERANCE
     ]  # fmt: skip
     if off:
-        if len(off) * 5 > len(records):
-            raise InconsistentSeriesError(
-                f"{len(off)} of {len(records)} images of this series have another "
-                "PixelSpacing (0028,0030); choose another series"
-            )
-        records = _set_aside(
-            records, off, "load.odd_spacing_slices_set_aside", "with another PixelSpacing", found
+        records = _set_aside_minority(
+            records, off, "load.odd_spacing_slices_set_aside", "with another PixelSpacing",
+            found, too_many=f"{len(off)} of {len(records)} images of this series have another "
+            "PixelSpacing (0028,0030); choose another series",
         )
     for value in spacing:
         if limits.refused_spacing(value):

@@ -21,7 +21,13 @@ from ichmodel.train.cache import CaseCache, build_cache
 from ichmodel.train.dataset import NO_OUTCOME, Case, CaseDataset, cases_from_report, make_loader
 from ichmodel.train.dataset import ordered_batches as _ordered
 from ichmodel.train.manifest import read_manifest
-from ichmodel.train.metrics import EvaluationMetrics, RocCurve, evaluation_metrics, roc_curve
+from ichmodel.train.metrics import (
+    EvaluationMetrics,
+    RocCurve,
+    evaluation_metrics,
+    poor_outcome_probability,
+    roc_curve,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +121,7 @@ def evaluate_cases(
     all_logits = np.concatenate(logits).astype(np.float64)
     all_features = np.concatenate(pooled).astype(np.float64)
     # the probabilities predict() reports: the model's outcome temperature applied
-    scaled = all_logits / float(model.outcome_temperature)
-    scaled -= scaled.max(axis=1, keepdims=True)
-    prob = np.exp(scaled[:, 1]) / np.exp(scaled).sum(axis=1)
+    prob = poor_outcome_probability(all_logits, model.outcome_temperature)
     verdicts: list[bool | None] = [None] * len(cases)
     flagged = None
     if model.gate is not None:

@@ -222,6 +222,13 @@ def brier_score(
     return float(np.mean((p - y) ** 2))
 
 
+def poor_outcome_probability(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """P(poor outcome) of each row of (n, 2) outcome logits, softmax at ``temperature``."""
+    s = np.asarray(logits, dtype=np.float64) / float(temperature)
+    s = s - s.max(axis=1, keepdims=True)
+    return np.exp(s[:, 1]) / np.exp(s).sum(axis=1)
+
+
 def fit_temperature(logits: np.ndarray, labels: Sequence[int] | np.ndarray) -> float:
     """Temperature scaling (Guo et al. 2017, "On Calibration of Modern Neural Networks"): the T
     that minimises the negative log-likelihood of softmax(logits / T) on held-out labelled cases

@@ -25,7 +25,11 @@ from ichmodel.progress import Progress
 from ichmodel.train.cache import CaseCache
 from ichmodel.train.dataset import Case
 from ichmodel.train.evaluate import EvaluationResult, evaluate_cases
-from ichmodel.train.metrics import expected_calibration_error, fit_temperature
+from ichmodel.train.metrics import (
+    expected_calibration_error,
+    fit_temperature,
+    poor_outcome_probability,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,12 +61,6 @@ def _labels(cases: Sequence[Case]) -> np.ndarray:
     return np.array([-1 if c.poor_outcome is None else int(c.poor_outcome) for c in cases])
 
 
-def _softmax_p1(logits: np.ndarray, temperature: float) -> np.ndarray:
-    s = logits / temperature
-    s = s - s.max(axis=1, keepdims=True)
-    return np.exp(s[:, 1]) / np.exp(s).sum(axis=1)
-
-
 def fit_trust(
     fitted: EvaluationResult, fit_cases: Sequence[Case],
     held: EvaluationResult, held_cases: Sequence[Case], *, fitted_on: str,
@@ -81,8 +79,9 @@ def fit_trust(
     if known.sum() >= 2 and 0 < labels[known].sum() < known.sum():
         logits = held.logits[known]
         temperature = fit_temperature(logits, labels[known])
-        before = expected_calibration_error(labels[known], _softmax_p1(logits, 1.0))
-        after = expected_calibration_error(labels[known], _softmax_p1(logits, temperature))
+        y = labels[known]
+        before = expected_calibration_error(y, poor_outcome_probability(logits, 1.0))
+        after = expected_calibration_error(y, poor_outcome_probability(logits, temperature))
     return TrustFit(gate, temperature, before, after, int(known.sum()))
 
 
