@@ -35,6 +35,19 @@ def action_command(subparsers, name: str, *, help: str, description: str):
     return parser, actions
 
 
+def hu_range_option(hu_min: float | None, hu_max: float | None) -> tuple[float, float]:
+    """The blood HU range of ``--hu-min``/``--hu-max`` (a missing one takes the reading's
+    default), refused up front when it does not rise."""
+    from ichmodel.errors import InputError
+    from ichmodel.reading.rules import DEFAULT_HU_RANGE
+
+    low = DEFAULT_HU_RANGE[0] if hu_min is None else hu_min
+    high = DEFAULT_HU_RANGE[1] if hu_max is None else hu_max
+    if not low < high:
+        raise InputError(f"--hu-min ({low:g}) must be below --hu-max ({high:g}) HU")
+    return float(low), float(high)
+
+
 def print_json(obj: Any) -> None:
     """JSON on stdout; NaN and infinities become null (JSON has no such numbers)."""
     print(json.dumps(finite(obj), indent=2, default=_json_default, allow_nan=False))

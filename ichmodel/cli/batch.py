@@ -45,13 +45,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ichmodel.batch import BatchRequest, run_batch
-    from ichmodel.cli._output import print_json, run_with_bar
-    from ichmodel.reading.rules import DEFAULT_HU_RANGE
+    from ichmodel.cli._output import hu_range_option, print_json, run_with_bar
 
-    hu_range = None
-    if args.hu_min is not None or args.hu_max is not None:
-        hu_range = (DEFAULT_HU_RANGE[0] if args.hu_min is None else args.hu_min,
-                    DEFAULT_HU_RANGE[1] if args.hu_max is None else args.hu_max)
+    hu_range = hu_range_option(args.hu_min, args.hu_max)  # a bad range: one error, no rows
     request = BatchRequest(
         source=args.source, out=args.out,
         what=tuple(w.strip() for w in args.what.split(",") if w.strip()),

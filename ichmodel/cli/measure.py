@@ -37,14 +37,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ichmodel.cli._output import one_or_many, run_with_bar
-    from ichmodel.errors import InputError
-    from ichmodel.reading import NO_MODEL, mask_labels, read_study, rules
+    from ichmodel.cli._output import hu_range_option, one_or_many, run_with_bar
+    from ichmodel.reading import NO_MODEL, mask_labels, read_study
 
-    hu_min = rules.DEFAULT_HU_RANGE[0] if args.hu_min is None else args.hu_min
-    hu_max = rules.DEFAULT_HU_RANGE[1] if args.hu_max is None else args.hu_max
-    if not hu_min < hu_max:
-        raise InputError(f"--hu-min ({hu_min:g}) must be below --hu-max ({hu_max:g}) HU")
+    hu_min, hu_max = hu_range_option(args.hu_min, args.hu_max)
     reading = run_with_bar(
         read_study(one_or_many(args.path), series_uid=args.series, model=NO_MODEL,
                    hu_range=(hu_min, hu_max)),

@@ -123,6 +123,8 @@ def test_the_cli_writes_the_table_and_refuses_bad_requests(cohort, tmp_path, cap
     assert main(["batch", str(cohort), "--out", str(tmp_path / "x.txt")]) == 3
     assert main(["batch", str(cohort), "--out", str(out), "--part-id", "2"]) == 3
     assert main(["batch", str(tmp_path / "nowhere"), "--out", str(out)]) == 3
+    assert main(["batch", str(cohort), "--out", str(tmp_path / "hu.csv"), "--hu-min", "95"]) == 3
+    assert not (tmp_path / "hu.csv").exists()  # refused before any study was read
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(InputError, match="--what"):
         BatchRequest(source=cohort, out=out, what=("predict",))
