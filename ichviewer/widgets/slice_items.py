@@ -10,6 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
+from ichviewer.widgets.view_tools import ToolDrag
 from ichviewer.widgets.window_presets import Window
 
 if TYPE_CHECKING:
@@ -93,11 +94,27 @@ class SliceViewBox(pg.ViewBox):
             if ev.isFinish():
                 self._drag_window = None
             return
+        owner = self._owner
+        if ev.button() == Qt.MouseButton.LeftButton and owner.tool is not None:
+            ev.accept()
+            start = owner.slice_point(ev.buttonDownScenePos(Qt.MouseButton.LeftButton))
+            now = owner.slice_point(ev.scenePos())
+            if start is not None and now is not None:
+                step = ToolDrag(start, now, ev.isStart(), ev.isFinish(), ev.modifiers())
+                owner.tool.drag(owner, step)
+            return
         super().mouseDragEvent(ev, axis)
 
     def mouseClickEvent(self, ev):  # noqa: N802 (Qt override)
         if ev.double() and ev.button() == Qt.MouseButton.LeftButton:
             self._owner.fit()
             ev.accept()
+            return
+        owner = self._owner
+        if ev.button() == Qt.MouseButton.LeftButton and owner.tool is not None:
+            ev.accept()
+            at = owner.slice_point(ev.scenePos())
+            if at is not None:
+                owner.tool.click(owner, at, ev.modifiers())
             return
         super().mouseClickEvent(ev)

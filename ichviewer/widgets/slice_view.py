@@ -7,8 +7,9 @@ segments (``PlotDataItem``) are children of the CT item and therefore share its 
 coordinates. The CT item's rect is set from the pixel spacing, so the view is in mm and the
 aspect ratio is true.
 
-Mouse: wheel = slices, Ctrl+wheel = zoom, left-drag = pan, right-drag = window/level
-(horizontal: width, vertical: center), double-click = fit. Keys: arrows/PageUp/PageDown/
+Mouse: wheel = slices, Ctrl+wheel = zoom, left-drag = pan (or the active tool, see
+``view_tools``), right-drag = window/level (horizontal: width, vertical: center),
+double-click = fit. Keys: arrows/PageUp/PageDown/
 Home/End move through slices.
 """
 
@@ -40,6 +41,7 @@ from ichviewer.widgets.slice_items import (
     heatmap_lut,
     mask_outline_segments,
 )
+from ichviewer.widgets.view_tools import SlicePoint, SliceTool
 from ichviewer.widgets.window_presets import Window
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class SliceView(QWidget):
     sig_slice_changed = Signal(int)
     sig_window_changed = Signal(object)
     sig_cursor = Signal(str)
+    sig_tool_changed = Signal(str)  # the active tool's name, "" for none (pan)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -64,6 +67,7 @@ class SliceView(QWidget):
         self._heat_visible = True
         self._contour_visible = True
         self._abc2_visible = True
+        self._tool: SliceTool | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build()
 
@@ -151,7 +155,9 @@ class SliceView(QWidget):
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        if watched is self.graphics and event.type() == QEvent.Type.Resize:
+        # no attribute lookups before the type test: Qt still filters while the Python side
+        # is being torn down
+        if event.type() == QEvent.Type.Resize and isinstance(watched, pg.GraphicsView):
             self._place_orientation_labels()
         return False
 
@@ -285,6 +291,8 @@ class SliceView(QWidget):
             f"Slice {index + 1} / {self.n_slices}  ·  {self.slice_position_mm(index):.1f} mm"
         )
         self._update_overlays()
+        if self._tool is not None:
+            self._tool.slice_changed(self, index)
         self.sig_slice_changed.emit(index)
 
     def step_slice(self, steps: int) -> None:
@@ -346,16 +354,42 @@ class SliceView(QWidget):
             self.a_item.setVisible(False)
             self.b_item.setVisible(False)
 
+    # --- tools ------------------------------------------------------------------------------
+    @property
+    def tool(self) -> SliceTool | None:
+        return self._tool
+
+    def set_tool(self, tool: SliceTool | None) -> None:
+        """Make ``tool`` receive the left mouse button (None: the left button pans)."""
+        if tool is self._tool:
+            return
+        if self._tool is not None:
+            self._tool.deactivate(self)
+        self._tool = tool
+        if tool is not None:
+            tool.activate(self)
+        self.sig_tool_changed.emit("" if tool is None else tool.name)
+
+    def slice_point(self, scene_pos) -> SlicePoint | None:
+        """The slice position under a scene position, or None when no volume is shown."""
+        if self.volume is None or self._slice < 0:
+            return None
+        pos = self.ct_item.mapFromScene(scene_pos)
+        _, ny, nx = self.volume.shape
+        x, y = float(pos.x()), float(pos.y())
+        return SlicePoint(self._slice, y, x, inside=0 <= x < nx and 0 <= y < ny)
+
     # --- cursor readout ---------------------------------------------------------------------
     def _on_mouse_moved(self, scene_pos) -> None:
-        if self.volume is None or self._slice < 0:
+        at = self.slice_point(scene_pos)
+        if at is None:
             return
-        pos = self.ct_item.mapFromScene(scene_pos)
-        x, y = int(np.floor(pos.x())), int(np.floor(pos.y()))
-        _, ny, nx = self.volume.shape
-        if not (0 <= x < nx and 0 <= y < ny):
+        if self._tool is not None:
+            self._tool.hover(self, at)
+        if not at.inside:
             self.cursor_label.setText("")
             return
+        x, y = int(np.floor(at.x_px)), int(np.floor(at.y_px))
         text = self.describe_voxel(self._slice, y, x)
         self.cursor_label.setText(text)
         self.sig_cursor.emit(text)
