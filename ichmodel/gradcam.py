@@ -20,7 +20,6 @@ mode is entered here, so this runs from any thread (grad mode is per thread).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -29,8 +28,6 @@ import torch
 from torch import nn
 
 from ichmodel.nets.resnet3d import STAGE_NAMES, ICHNet, NetOutput
-
-log = logging.getLogger(__name__)
 
 HEADS: tuple[str, ...] = ("volume", "prognosis")
 DEFAULT_LAYER = "layer4"

@@ -11,15 +11,12 @@ shows it (radiological convention for an LPS axial series: the patient's right o
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ichmodel.volume import Volume
-
-log = logging.getLogger(__name__)
 
 BRAIN_WINDOW_HU = (40.0, 80.0)
 # The viewer's colours and heatmap ramp (ichviewer.widgets.slice_view), so the report shows

@@ -14,15 +14,12 @@ The flags become one :class:`~ichmodel.train.fine_tune.FineTuneRequest` driven b
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ichmodel.train.config import TrainConfig
     from ichmodel.train.fine_tune import FineTuneRequest, SavedRun, StartChoice
-
-log = logging.getLogger(__name__)
 
 
 _HELP = "train or fine-tune the model on a manifest of studies"

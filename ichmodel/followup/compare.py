@@ -14,7 +14,6 @@ the registration does not enter the change; it places the scans side by side.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
     from ichmodel.reading.types import StudyReading
     from ichmodel.volume import SeriesMeta
 
-log = logging.getLogger(__name__)
 
 STANDARD_ABS_ML = 6.0
 STANDARD_REL = 0.33

@@ -17,7 +17,6 @@ Inputs are (B, C, z, y, x) float tensors.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -27,8 +26,6 @@ import torch
 from torch import nn
 
 from ichmodel.labels import MM3_PER_ML
-
-log = logging.getLogger(__name__)
 
 #: Blocks per stage for each supported depth.
 STAGE_BLOCKS: dict[int, tuple[int, int, int, int]] = {

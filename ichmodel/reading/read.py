@@ -9,7 +9,6 @@ same steps in separate worker lanes so the first slice shows as soon as the volu
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +25,6 @@ if TYPE_CHECKING:  # measuring alone never imports torch
     from ichmodel.io.scan import SeriesInfo, StudyScan
     from ichmodel.predict import Prediction
 
-log = logging.getLogger(__name__)
 
 StudySource = str | Path | Iterable[str | Path]
 

@@ -11,14 +11,11 @@ resumed runs exact. Validation and test data are never augmented.
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

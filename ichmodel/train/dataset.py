@@ -8,7 +8,6 @@ where it is unknown. The batch order of an epoch is a pure function of ``(seed, 
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,8 +20,6 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from ichmodel.labels import LabelTransform
 from ichmodel.train.cache import CaseCache
 from ichmodel.train.manifest import ManifestReport
-
-log = logging.getLogger(__name__)
 
 #: Outcome label used where a case has none (ignored by the outcome loss).
 NO_OUTCOME = -1

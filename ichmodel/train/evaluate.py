@@ -7,7 +7,6 @@ under the same device plan as :func:`ichmodel.predict.predict` (bf16 where suppo
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,6 @@ from ichmodel.train.metrics import (
     poor_outcome_probability,
     roc_curve,
 )
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ runs made before terms existed).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,8 +21,6 @@ from ichmodel.train.config import TrainConfig
 from ichmodel.train.distributed import World
 from ichmodel.train.loss_terms import ForwardPass, LossTerm, TrainBatch
 from ichmodel.train.steps import LossParts, compute_loss, with_terms
-
-log = logging.getLogger(__name__)
 
 #: A gradient element beyond this is corrupt, not large: bf16 backward on some CPUs (torch 2.13,
 #: oneDNN) now and then returns ~1e37 values, which overflow Adam's second moment to inf and

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 from collections.abc import Generator, Iterable
 from typing import Any
 
 from ichmodel.progress import Progress
 from ichmodel.train.cache import CaseCache, input_geometry_meta
 from ichmodel.train.dataset import Case
-
-log = logging.getLogger(__name__)
 
 
 def phantom_source_id(seed: int, phantom_config: Any) -> str:

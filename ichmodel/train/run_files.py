@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import math
 import os
 import tempfile
@@ -33,8 +32,6 @@ from ichmodel.train.config import TrainConfig
 from ichmodel.train.dataset import Case
 from ichmodel.train.run_state import RunState
 from ichmodel.train.split import Split, make_split, reconcile_split
-
-log = logging.getLogger(__name__)
 
 STATE_NAME = "state.safetensors"
 RUN_FORMAT = 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import logging
 import platform
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,6 @@ from ichmodel.flip_axes import flip_words
 if TYPE_CHECKING:
     from ichmodel.checkpoint import LoadedModel
 
-log = logging.getLogger(__name__)
 
 RESEARCH_NOTICE = (
     "Research use only. Not a medical device. The bundled model is trained on synthetic "

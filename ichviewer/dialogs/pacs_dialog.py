@@ -7,7 +7,6 @@ one-line reason ichmodel gives. Nothing is sent unless the user presses Send.
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,8 +27,6 @@ from PySide6.QtWidgets import (
 )
 
 from ichviewer.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 def _parse(text: str):

@@ -10,14 +10,11 @@ shared with ``ichmodel manifest build``.)
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ichmodel.progress import Progress
-
-log = logging.getLogger(__name__)
 
 
 def format_eta(seconds: float | None) -> str:

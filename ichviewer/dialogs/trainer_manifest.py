@@ -9,7 +9,6 @@ rows are excluded explicitly.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
     from ichmodel.train.manifest import ManifestReport, RowProblem
     from ichviewer.dialogs.trainer_backend import TrainingBackend
     from ichviewer.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 class ManifestPanel(QGroupBox):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -17,8 +16,6 @@ from PySide6.QtWidgets import (
 )
 
 from ichviewer.dialogs.trainer_data import TrainingCurves
-
-log = logging.getLogger(__name__)
 
 #: Rows of the final metrics table: key in TrainOutcome.metrics -> label.
 METRIC_LABELS = {

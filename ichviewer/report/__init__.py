@@ -12,7 +12,6 @@ for large volumes (it takes well under a second for a typical head CT).
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -44,8 +43,6 @@ __all__ = [
     "export_report",
     "render_key_slices",
 ]
-
-log = logging.getLogger(__name__)
 
 
 def _segments(measurement: Measurement) -> list[tuple[Segment, tuple[int, int, int]]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -15,8 +13,6 @@ from PySide6.QtWidgets import (
 )
 
 from ichmodel.progress import Progress
-
-log = logging.getLogger(__name__)
 
 
 class ProgressStrip(QWidget):

@@ -8,7 +8,6 @@ through signals.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from ichmodel.measure import Measurement
     from ichmodel.reading import StudyReading
 
-log = logging.getLogger(__name__)
 
 PENDING = "…"
 #: What the panel says instead of an out-of-distribution model's numbers.

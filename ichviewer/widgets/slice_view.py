@@ -15,8 +15,6 @@ Home/End move through slices.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
@@ -43,8 +41,6 @@ from ichviewer.widgets.slice_items import (
 )
 from ichviewer.widgets.view_tools import SlicePoint, SliceTool
 from ichviewer.widgets.window_presets import Window
-
-log = logging.getLogger(__name__)
 
 
 class SliceView(QWidget):

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QWidget
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

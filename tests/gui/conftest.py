@@ -31,6 +31,20 @@ def settings(tmp_path):
 
 
 @pytest.fixture
+def slice_view(qtbot):
+    """A shown 500x500 SliceView holding the small fake volume (tests/gui/fakes.py)."""
+    from ichviewer.widgets.slice_view import SliceView
+
+    view = SliceView()
+    qtbot.addWidget(view)
+    view.resize(500, 500)
+    view.show()
+    view.set_volume(fakes.make_volume())
+    qtbot.waitExposed(view)
+    return view
+
+
+@pytest.fixture
 def fake_jobs(monkeypatch):
     """Replace ichviewer.jobs' ichmodel calls with fast fakes (see tests/gui/fakes.py)."""
     return fakes.install(monkeypatch)

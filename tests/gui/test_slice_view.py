@@ -6,21 +6,15 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from ichviewer.widgets.slice_view import SliceView
 from ichviewer.widgets.window_presets import PRESETS, Window, WindowPresetBox
-from tests.gui.fakes import SHAPE, SPACING, blob_mask, make_volume
+from tests.gui.fakes import SHAPE, SPACING, blob_mask
 
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def view(qtbot):
-    v = SliceView()
-    qtbot.addWidget(v)
-    v.resize(500, 500)
-    v.show()
-    v.set_volume(make_volume())
-    return v
+def view(slice_view):
+    return slice_view
 
 
 def test_volume_is_shown_at_true_aspect_in_mm(view):

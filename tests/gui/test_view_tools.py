@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ichviewer.widgets.slice_view import SliceView
 from ichviewer.widgets.view_tools import SlicePoint, ToolDrag
-from tests.gui.fakes import SHAPE, make_volume
+from tests.gui.fakes import SHAPE
 from tests.gui.mouse import click, drag, hover
 
 pytestmark = pytest.mark.timeout(60)
@@ -38,14 +37,8 @@ class RecordingTool:
 
 
 @pytest.fixture
-def view(qtbot):
-    v = SliceView()
-    qtbot.addWidget(v)
-    v.resize(500, 500)
-    v.show()
-    v.set_volume(make_volume())
-    qtbot.waitExposed(v)
-    return v
+def view(slice_view):
+    return slice_view
 
 
 def test_a_click_reaches_the_tool_at_the_voxel_under_the_mouse(view, qtbot):
