@@ -246,6 +246,21 @@ RECORD_KEYWORDS = (
 )  # fmt: skip
 
 
+#: HeaderRecord fields that hold a tag's text as written (empty when absent).
+_TEXT_FIELDS = (
+    ("sop_instance_uid", "SOPInstanceUID"),
+    ("study_uid", "StudyInstanceUID"),
+    ("series_uid", "SeriesInstanceUID"),
+    ("series_number", "SeriesNumber"),
+    ("series_description", "SeriesDescription"),
+    ("kernel", "ConvolutionKernel"),
+    ("protocol_name", "ProtocolName"),
+    ("study_description", "StudyDescription"),
+    ("contrast_agent", "ContrastBolusAgent"),
+    ("patient_id", "PatientID"),
+)
+
+
 def build_record(
     value: Callable[[str], Any],
     path: Path,
@@ -266,14 +281,10 @@ def build_record(
         low, high = sorted((pad_value, pad_limit if pad_limit is not None else pad_value))
         padding = (low, high)
     return HeaderRecord(
+        **{name: to_str(value(keyword)) for name, keyword in _TEXT_FIELDS},
         path=path,
         sop_class_uid=to_str(value("SOPClassUID")) or sop_class,
-        sop_instance_uid=to_str(value("SOPInstanceUID")),
         modality=to_str(value("Modality")).upper(),
-        study_uid=to_str(value("StudyInstanceUID")),
-        series_uid=to_str(value("SeriesInstanceUID")),
-        series_number=to_str(value("SeriesNumber")),
-        series_description=to_str(value("SeriesDescription")),
         image_type=image_type,
         rows=to_int(value("Rows")),
         columns=to_int(value("Columns")),
@@ -282,11 +293,7 @@ def build_record(
         orientation=to_floats(value("ImageOrientationPatient"), 6),  # type: ignore[arg-type]
         pixel_spacing_mm=spacing if spacing and min(spacing) > 0 else None,  # type: ignore[arg-type]
         slice_thickness_mm=to_float(value("SliceThickness")),
-        kernel=to_str(value("ConvolutionKernel")),
         body_part=to_str(value("BodyPartExamined")).upper(),
-        protocol_name=to_str(value("ProtocolName")),
-        study_description=to_str(value("StudyDescription")),
-        contrast_agent=to_str(value("ContrastBolusAgent")),
         instance_number=to_int(value("InstanceNumber")),
         transfer_syntax=syntax,
         gantry_tilt_deg=to_float(value("GantryDetectorTilt")),
@@ -299,7 +306,6 @@ def build_record(
         samples_per_pixel=to_int(value("SamplesPerPixel")) or 1,
         pixel_data_offset=pixel_data_offset,
         explicit_vr=explicit_vr,
-        patient_id=to_str(value("PatientID")),
         rescale_problem=rescale_problem,
     )
 
