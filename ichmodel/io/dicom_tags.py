@@ -382,28 +382,34 @@ WANTED_TAGS = frozenset(_TAGS.values())
 _VRS = {tag: _dictionary_vr(tag) for tag in WANTED_TAGS}
 
 
+#: SeriesMeta fields that hold a tag's text as written (empty when absent).
+_META_TEXT_FIELDS = (
+    ("patient_name", "PatientName"),
+    ("patient_id", "PatientID"),
+    ("patient_birth_date", "PatientBirthDate"),
+    ("patient_sex", "PatientSex"),
+    ("patient_age", "PatientAge"),
+    ("study_date", "StudyDate"),
+    ("study_time", "StudyTime"),
+    ("study_description", "StudyDescription"),
+    ("study_uid", "StudyInstanceUID"),
+    ("series_uid", "SeriesInstanceUID"),
+    ("series_number", "SeriesNumber"),
+    ("series_description", "SeriesDescription"),
+    ("manufacturer", "Manufacturer"),
+    ("model", "ManufacturerModelName"),
+    ("kernel", "ConvolutionKernel"),
+    ("contrast_agent", "ContrastBolusAgent"),
+)
+
+
 def series_meta(ds: Any) -> SeriesMeta:
     """The :class:`SeriesMeta` of a series from one of its datasets."""
     return SeriesMeta(
-        patient_name=to_str(get(ds, "PatientName")),
-        patient_id=to_str(get(ds, "PatientID")),
-        patient_birth_date=to_str(get(ds, "PatientBirthDate")),
-        patient_sex=to_str(get(ds, "PatientSex")),
-        patient_age=to_str(get(ds, "PatientAge")),
-        study_date=to_str(get(ds, "StudyDate")),
-        study_time=to_str(get(ds, "StudyTime")),
-        study_description=to_str(get(ds, "StudyDescription")),
-        study_uid=to_str(get(ds, "StudyInstanceUID")),
-        series_uid=to_str(get(ds, "SeriesInstanceUID")),
-        series_number=to_str(get(ds, "SeriesNumber")),
-        series_description=to_str(get(ds, "SeriesDescription")),
+        **{name: to_str(get(ds, keyword)) for name, keyword in _META_TEXT_FIELDS},
         modality=to_str(get(ds, "Modality")).upper() or "CT",
-        manufacturer=to_str(get(ds, "Manufacturer")),
-        model=to_str(get(ds, "ManufacturerModelName")),
-        kernel=to_str(get(ds, "ConvolutionKernel")),
         slice_thickness_mm=to_float(get(ds, "SliceThickness")),
         window_center_hu=to_float(get(ds, "WindowCenter")),
         window_width_hu=to_float(get(ds, "WindowWidth")),
         body_part=to_str(get(ds, "BodyPartExamined")).upper(),
-        contrast_agent=to_str(get(ds, "ContrastBolusAgent")),
     )

@@ -132,18 +132,11 @@ def iter_write_synth_dataset(
 
 
 def write_synth_dataset(
-    out_dir: str | Path,
-    n_cases: int,
-    seed: int = 0,
-    config: PhantomConfig | None = None,
-    *,
-    masks: bool = False,
-    overwrite: bool = False,
+    out_dir: str | Path, n_cases: int, seed: int = 0, config: PhantomConfig | None = None
 ) -> Path:
-    """Write ``n_cases`` phantom DICOM studies and ``manifest.csv``; returns the manifest path."""
-    return run_to_completion(
-        iter_write_synth_dataset(out_dir, n_cases, seed, config, masks=masks, overwrite=overwrite)
-    )
+    """Write ``n_cases`` phantom DICOM studies and ``manifest.csv`` into a new folder; returns
+    the manifest path (masks and overwriting: :func:`iter_write_synth_dataset`)."""
+    return run_to_completion(iter_write_synth_dataset(out_dir, n_cases, seed, config))
 
 
 def read_manifest_rows(manifest: str | Path) -> list[dict[str, str]]:
