@@ -154,6 +154,20 @@ def _parse_split(text: str) -> tuple[str | None, str | None]:
     return t, None
 
 
+
+def read_csv_records(path: Path, what: str) -> tuple[list[str], list[dict[str, str]]]:
+    """(header, rows) of a UTF-8 CSV file (a BOM is allowed), column names stripped and
+    lower-cased; :class:`ManifestError` naming ``what`` when it cannot be read as one."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip().lower() for h in (reader.fieldnames or [])]
+            reader.fieldnames = header
+            return header, list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ManifestError(f"{what} is not a readable UTF-8 CSV file ({exc})") from exc
+
+
 def read_manifest(path: str | Path, *, exclude_rows: Iterable[int] = ()) -> ManifestReport:
     """Parse and check every row of a manifest (without loading the studies).
 
@@ -164,14 +178,7 @@ def read_manifest(path: str | Path, *, exclude_rows: Iterable[int] = ()) -> Mani
     if not path.is_file():
         raise ManifestError(f"manifest {path} does not exist; give the path of a CSV file")
     excluded = {int(r) for r in exclude_rows}
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip().lower() for h in (reader.fieldnames or [])]
-            reader.fieldnames = header
-            records = list(reader)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ManifestError(f"manifest {path} is not a readable UTF-8 CSV file ({exc})") from exc
+    header, records = read_csv_records(path, f"manifest {path}")
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ManifestError(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ichmodel.errors import ManifestError
-from ichmodel.train.manifest import ManifestReport, RowProblem, read_manifest
+from ichmodel.train.manifest import ManifestReport, RowProblem, read_csv_records, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +89,7 @@ def build_manifest(
         raise ManifestError(f"{folder} is not a folder; choose the folder holding the studies")
     if not labels_csv.is_file():
         raise ManifestError(f"label file {labels_csv} does not exist; choose a CSV file")
-    try:
-        with labels_csv.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip().lower() for h in (reader.fieldnames or [])]
-            reader.fieldnames = header
-            records = list(reader)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ManifestError(f"{labels_csv} is not a readable UTF-8 CSV file ({exc})") from exc
+    header, records = read_csv_records(labels_csv, str(labels_csv))
     id_column = next((c for c in ID_COLUMNS if c in header), None)
     if id_column is None or "volume_ml" not in header:
         raise ManifestError(

@@ -175,11 +175,7 @@ def evaluation_metrics(
             if 0 < y.sum() < y.size:
                 auc = roc_auc(y, prob[keep])
     return EvaluationMetrics(
-        n=reg.n,
-        mae_ml=reg.mae_ml,
-        mse_ml2=reg.mse_ml2,
-        mape_pct=reg.mape_pct,
-        n_mape_skipped_zero=reg.n_mape_skipped_zero,
+        **asdict(reg),
         n_outcome=n_outcome,
         accuracy=acc,
         auc=auc,

@@ -154,13 +154,7 @@ def test_meta_and_cli_nifti_out(tmp_path, capsys):
     assert "spacing mm" in capsys.readouterr().out
 
 
-def _shift_slice_sitk(
-    image: np.ndarray,
-    offset_mm: tuple[float, float],
-    origin_mm: tuple[float, float],
-    size_xy: tuple[int, int],
-    spacing_yx: tuple[float, float],
-) -> np.ndarray:
+def _shift_slice_sitk(image, offset_mm, origin_mm, size_xy, spacing_yx):
     """The reference: SimpleITK's linear ``Resample`` of the slice onto the grid."""
     import SimpleITK as sitk
 
