@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
+from ichmodel.config_fields import config_kwargs
 from ichmodel.labels import MM3_PER_ML
 
 #: Blocks per stage for each supported depth.
@@ -110,15 +111,8 @@ class NetConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NetConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown NetConfig fields {sorted(unknown)}")
-        kwargs = dict(data)
-        for key in ("stem_kernel", "stem_stride", "stage_z_strides", "stage_xy_strides"):
-            if key in kwargs:
-                kwargs[key] = tuple(kwargs[key])
-        return cls(**kwargs)
+        tuples = ("stem_kernel", "stem_stride", "stage_z_strides", "stage_xy_strides")
+        return cls(**config_kwargs(cls, data, tuples=tuples))
 
 
 class NetOutput(NamedTuple):

@@ -6,9 +6,10 @@ The defaults are the seed paper's (Gong et al. 2023): SGD, lr 1e-4, momentum 0.9
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ichmodel.config_fields import config_kwargs
 from ichmodel.train.augment import AugmentConfig
 
 OPTIMIZERS = ("sgd", "adamw", "adam")
@@ -102,14 +103,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}")
-        kwargs = dict(data)
-        if isinstance(kwargs.get("class_weights"), list):
-            kwargs["class_weights"] = tuple(kwargs["class_weights"])
-        return cls(**kwargs)
+        return cls(**config_kwargs(cls, data, tuples=("class_weights",)))
 
     #: Fields that may differ when resuming (they do not change what was already computed).
     RESUMABLE_CHANGES = ("epochs", "max_steps", "device", "num_workers", "threads",
