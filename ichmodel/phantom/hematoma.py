@@ -14,6 +14,7 @@ continuous shape (within ~1 % of the analytic volume for an ellipsoid of a few m
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,6 +165,23 @@ def _lobes(rng: np.random.Generator, kind: str, site: str) -> list[Ellipsoid]:
     return lobes
 
 
+
+def wavy_unit_shape(
+    rng: np.random.Generator, lobes: Sequence[Ellipsoid], eps: float, *, n_points: int
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """The surface wave of an irregular lobed shape (wave vectors (3, 3), phases (3,)), the
+    shape's volume at unit scale (a Monte Carlo estimate from ``n_points`` samples, so the
+    caller can scale the shape to a target volume) and its reach (bounding radius) at unit
+    scale."""
+    k_dirs = rng.normal(size=(3, 3))
+    k_dirs /= np.linalg.norm(k_dirs, axis=1, keepdims=True)
+    wave_k = k_dirs * (2 * math.pi / rng.uniform(0.5, 1.2, 3))[:, None]
+    phase = rng.uniform(0, 2 * math.pi, 3)
+    reach = max(np.linalg.norm(e.center) + max(e.radii) for e in lobes) * (1 + eps) + 0.05
+    pts = rng.uniform(-reach, reach, size=(n_points, 3)).astype(np.float32)
+    inside = _implicit(lobes, wave_k, phase, eps, pts[:, 0], pts[:, 1], pts[:, 2]) < 1
+    return wave_k, phase, max(float(inside.mean()) * (2 * reach) ** 3, 1e-3), reach
+
 def sample_hematoma(
     rng: np.random.Generator, config: PhantomConfig, anatomy: Anatomy, site: str
 ) -> HematomaSpec | None:
@@ -189,16 +207,8 @@ def sample_hematoma(
     lobes = _lobes(rng, kind, site)
     radii = lobes[0].radii
     eps = 0.0 if ellipsoid else float(rng.uniform(*config.irregularity))
-    k_dirs = rng.normal(size=(3, 3))
-    k_dirs /= np.linalg.norm(k_dirs, axis=1, keepdims=True)
-    wave_k = k_dirs * (2 * math.pi / rng.uniform(0.5, 1.2, 3))[:, None]
-    phase = rng.uniform(0, 2 * math.pi, 3)
-
-    # scale the unit shape to the target volume (Monte Carlo estimate of the unit volume)
-    reach = max(np.linalg.norm(e.center) + max(e.radii) for e in lobes) * (1 + eps) + 0.05
-    pts = rng.uniform(-reach, reach, size=(20000, 3)).astype(np.float32)
-    inside = _implicit(lobes, wave_k, phase, eps, pts[:, 0], pts[:, 1], pts[:, 2]) < 1
-    unit_mm3 = max(float(inside.mean()) * (2 * reach) ** 3, 1e-3)
+    # scale the unit shape to the target volume
+    wave_k, phase, unit_mm3, reach = wavy_unit_shape(rng, lobes, eps, n_points=20000)
     scale = (
         (target * 1000.0 / unit_mm3) ** (1 / 3)
         if not ellipsoid

@@ -29,7 +29,7 @@ from scipy import ndimage as ndi
 from ichmodel.measure.brain import find_intracranial
 from ichmodel.measure.location import orientation_from_direction
 from ichmodel.phantom.geometry import random_rotation
-from ichmodel.phantom.hematoma import _implicit, _lobes
+from ichmodel.phantom.hematoma import _implicit, _lobes, wavy_unit_shape
 from ichmodel.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -200,14 +200,7 @@ def _shape(rng: np.random.Generator, target_ml: float, site: str):
         kind = "round" if kind == "chain" else kind
     lobes = _lobes(rng, kind, "deep" if site in ("deep", "periventricular") else "lobar")
     eps = float(rng.uniform(0.04, 0.12))
-    k_dirs = rng.normal(size=(3, 3))
-    k_dirs /= np.linalg.norm(k_dirs, axis=1, keepdims=True)
-    wave_k = k_dirs * (2 * math.pi / rng.uniform(0.5, 1.2, 3))[:, None]
-    phase = rng.uniform(0, 2 * math.pi, 3)
-    reach = max(np.linalg.norm(e.center) + max(e.radii) for e in lobes) * (1 + eps) + 0.05
-    pts = rng.uniform(-reach, reach, size=(40000, 3)).astype(np.float32)
-    inside = _implicit(lobes, wave_k, phase, eps, pts[:, 0], pts[:, 1], pts[:, 2]) < 1
-    unit_mm3 = max(float(inside.mean()) * (2 * reach) ** 3, 1e-3)
+    wave_k, phase, unit_mm3, reach = wavy_unit_shape(rng, lobes, eps, n_points=40000)
     scale = (target_ml * 1000.0 / unit_mm3) ** (1 / 3)
     return kind, lobes, wave_k, phase, eps, scale, reach * scale
 
