@@ -69,21 +69,25 @@ class HyperparameterForm(QGroupBox):
         self.resume_check = QCheckBox("continue the interrupted run in this folder")
 
         form = QFormLayout(self)
-        form.addRow("Start from", self.init_combo)
-        form.addRow("Epochs", self.epochs_spin)
-        form.addRow("Batch size", self.batch_spin)
-        form.addRow("Learning rate (SGD)", self.lr_spin)
-        form.addRow("Momentum", self.momentum_spin)
-        form.addRow("Weight decay", self.wd_spin)
-        form.addRow("λ (outcome loss weight)", self.lambda_spin)
-        form.addRow("Class weights", self.class_combo)
-        form.addRow("Freeze encoder", self.freeze_check)
-        form.addRow("Early stopping patience", self.patience_spin)
-        form.addRow("Seed", self.seed_spin)
-        form.addRow("Device", self.device_combo)
-        form.addRow("Precision", self.precision_combo)
-        form.addRow("Run folder", self.run_edit)
-        form.addRow("", self.resume_check)
+        rows = (
+            ("Start from", self.init_combo),
+            ("Epochs", self.epochs_spin),
+            ("Batch size", self.batch_spin),
+            ("Learning rate (SGD)", self.lr_spin),
+            ("Momentum", self.momentum_spin),
+            ("Weight decay", self.wd_spin),
+            ("λ (outcome loss weight)", self.lambda_spin),
+            ("Class weights", self.class_combo),
+            ("Freeze encoder", self.freeze_check),
+            ("Early stopping patience", self.patience_spin),
+            ("Seed", self.seed_spin),
+            ("Device", self.device_combo),
+            ("Precision", self.precision_combo),
+            ("Run folder", self.run_edit),
+            ("", self.resume_check),
+        )
+        for label, widget in rows:
+            form.addRow(label, widget)
 
     @property
     def init(self) -> str:
