@@ -38,6 +38,10 @@ class Settings:
         self._qs.sync()
 
     # --- helpers ----------------------------------------------------------------------------
+    def _bytes(self, key: str) -> QByteArray | None:
+        value = self._qs.value(key)
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
     def _str(self, key: str, default: str) -> str:
         value = self._qs.value(key, default)
         return value if isinstance(value, str) else default
@@ -92,8 +96,7 @@ class Settings:
     @property
     def geometry(self) -> QByteArray | None:
         """The main window's saved geometry (``QWidget.saveGeometry()``), or None."""
-        value = self._qs.value("window/geometry")
-        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+        return self._bytes("window/geometry")
 
     @geometry.setter
     def geometry(self, value: QByteArray) -> None:
@@ -102,8 +105,7 @@ class Settings:
     @property
     def window_state(self) -> QByteArray | None:
         """The main window's dock/toolbar layout (``QMainWindow.saveState()``), or None."""
-        value = self._qs.value("window/state")
-        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+        return self._bytes("window/state")
 
     @window_state.setter
     def window_state(self, value: QByteArray) -> None:
