@@ -1,0 +1,207 @@
+"""A coronal or sagittal reformat of the open volume, beside the axial slice view.
+
+The same pyqtgraph parts as :class:`~ichviewer.widgets.slice_view.SliceView` (a
+:class:`~ichviewer.widgets.slice_items.SliceViewBox` with the radiology mouse bindings and a CT
+``ImageItem`` whose rect is set from the plane's spacing, so a 5 mm slice is 5 mm tall: the
+true aspect), the hematoma contour and a crosshair at the other two views' slices. It offers
+what the view box and the slice tools use (``tool``/``set_tool``, ``slice_point``,
+``step_slice``, ``window``/``set_window``, ``fit``), so a ruler or an ROI works here too — the
+C of ABC/2 is read on a reformat. Superior is at the top when the volume's z axis says where
+it is.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ichmodel.annotations import Plane, n_slices, plane_image, plane_spacing_mm
+from ichmodel.volume import Volume
+from ichviewer.widgets.slice_items import CONTOUR_COLOR, SliceViewBox, mask_outline_segments
+from ichviewer.widgets.view_tools import SlicePoint, SliceTool
+from ichviewer.widgets.window_presets import Window
+
+log = logging.getLogger(__name__)
+
+CROSSHAIR_COLOR = (255, 235, 59, 150)
+
+
+def crosshair_item(parent) -> pg.PlotCurveItem:
+    """Two dashed lines (a ``connect="pairs"`` curve) drawn over ``parent``'s pixels."""
+    pen = pg.mkPen(CROSSHAIR_COLOR, width=1, cosmetic=True)
+    pen.setDashPattern([6, 4])
+    item = pg.PlotCurveItem(pen=pen, connect="pairs")
+    item.setParentItem(parent)
+    item.setZValue(4)
+    return item
+
+
+def set_crosshair(item: pg.PlotCurveItem, shape_rc: tuple[int, int], row: int, col: int) -> None:
+    """Lines through the centre of pixel (row, col), across the whole image."""
+    rows, cols = shape_rc
+    y, x = row + 0.5, col + 0.5
+    item.setData(np.array([0.0, cols, x, x]), np.array([y, y, 0.0, rows]))
+
+
+class ReformatView(QWidget):
+    """Coronal or sagittal slices. Signals as SliceView's: ``sig_slice_changed(int)``,
+    ``sig_window_changed(Window)`` (interactive only), ``sig_tool_changed(str)``, and
+    ``sig_clicked(SlicePoint)`` for a left click with no tool (the crosshair follows it)."""
+
+    sig_slice_changed = Signal(int)
+    sig_window_changed = Signal(object)
+    sig_tool_changed = Signal(str)
+    sig_clicked = Signal(object)
+
+    def __init__(self, plane: Plane, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        if plane is Plane.AXIAL:
+            raise ValueError("the axial plane is SliceView's; a reformat is coronal or sagittal")
+        self.plane = plane
+        self.volume: Volume | None = None
+        self._slice = -1
+        self._window = Window(40, 80)
+        self._mask: np.ndarray | None = None
+        self._tool: SliceTool | None = None
+        self._cross_rc: tuple[int, int] | None = None  # (row, col) the crosshair goes through
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.graphics = pg.GraphicsView(background="k")
+        self.graphics.setFocusProxy(self)
+        self.view_box = SliceViewBox(self)
+        self.graphics.setCentralItem(self.view_box)
+        self.ct_item = pg.ImageItem(axisOrder="row-major")
+        self.ct_item.setAutoDownsample(False)
+        self.view_box.addItem(self.ct_item)
+        self.contour_item = pg.PlotCurveItem(
+            pen=pg.mkPen(CONTOUR_COLOR, width=2, cosmetic=True), connect="pairs"
+        )
+        self.contour_item.setParentItem(self.ct_item)
+        self.contour_item.setZValue(2)
+        self.crosshair = crosshair_item(self.ct_item)
+        self.title = QLabel(plane.value.capitalize())
+        self.title.setStyleSheet("color:#b0bec5; font-weight:bold")
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.title)
+        column.addWidget(self.graphics, 1)
+        self.graphics.scene().sigMouseClicked.connect(self._on_scene_click)
+
+    # --- data -------------------------------------------------------------------------------
+    def set_volume(self, volume: Volume | None) -> None:
+        self.volume = volume
+        self._mask = None
+        self._slice = -1
+        if volume is None:
+            self.ct_item.clear()
+            self.contour_item.setVisible(False)
+            self.crosshair.setVisible(False)
+            self.title.setText(self.plane.value.capitalize())
+            return
+        # superior at the top: rows are z, so flip when z runs towards the head's top
+        self.view_box.invertY(volume.orientation_code[2] != "S")
+        self.set_slice(self.n_slices // 2)
+        row_mm, col_mm = plane_spacing_mm(volume.spacing_mm, self.plane)
+        rows, cols = self.ct_item.image.shape
+        self.ct_item.setRect(QRectF(0.0, 0.0, cols * col_mm, rows * row_mm))
+        self.fit()
+
+    def set_mask(self, mask_zyx: np.ndarray | None) -> None:
+        self._mask = mask_zyx
+        self._update_overlays()
+
+    # --- the view box's and the tools' interface (as SliceView's) ---------------------------
+    @property
+    def slice_index(self) -> int:
+        return self._slice
+
+    @property
+    def n_slices(self) -> int:
+        return 0 if self.volume is None else n_slices(self.volume.shape, self.plane)
+
+    def set_slice(self, index: int) -> None:
+        if self.volume is None:
+            return
+        index = int(np.clip(index, 0, self.n_slices - 1))
+        if index == self._slice:
+            return
+        self._slice = index
+        image = plane_image(self.volume.hu, self.plane, index)
+        self.ct_item.setImage(image, autoLevels=False, levels=self._window.levels_hu)
+        self.title.setText(f"{self.plane.value.capitalize()}  {index + 1} / {self.n_slices}")
+        self._update_overlays()
+        if self._tool is not None:
+            self._tool.slice_changed(self, index)
+        self.sig_slice_changed.emit(index)
+
+    def step_slice(self, steps: int) -> None:
+        self.set_slice(self._slice + steps)
+
+    def window(self) -> Window:
+        return self._window
+
+    def set_window(self, window: Window, *, user: bool = False) -> None:
+        self._window = window
+        self.ct_item.setLevels(window.levels_hu)
+        if user:
+            self.sig_window_changed.emit(window)
+
+    def fit(self) -> None:
+        self.view_box.autoRange(items=[self.ct_item], padding=0.02)
+
+    @property
+    def tool(self) -> SliceTool | None:
+        return self._tool
+
+    def set_tool(self, tool: SliceTool | None) -> None:
+        if tool is self._tool:
+            return
+        if self._tool is not None:
+            self._tool.deactivate(self)
+        self._tool = tool
+        if tool is not None:
+            tool.activate(self)
+        self.sig_tool_changed.emit("" if tool is None else tool.name)
+
+    def slice_point(self, scene_pos) -> SlicePoint | None:
+        if self.volume is None or self._slice < 0:
+            return None
+        pos = self.ct_item.mapFromScene(scene_pos)
+        rows, cols = self.ct_item.image.shape
+        x, y = float(pos.x()), float(pos.y())
+        return SlicePoint(self._slice, y, x, inside=0 <= x < cols and 0 <= y < rows)
+
+    # --- crosshair --------------------------------------------------------------------------
+    def set_crosshair(self, row: int | None, col: int | None) -> None:
+        """Where the other two views' slices cut this one (None: hide the crosshair)."""
+        self._cross_rc = None if row is None or col is None else (int(row), int(col))
+        self._update_overlays()
+
+    def set_crosshair_visible(self, visible: bool) -> None:
+        self.crosshair.setOpacity(1.0 if visible else 0.0)
+
+    def _on_scene_click(self, ev) -> None:
+        if self._tool is not None or ev.button() != Qt.MouseButton.LeftButton or ev.double():
+            return
+        at = self.slice_point(ev.scenePos())
+        if at is not None and at.inside:
+            self.sig_clicked.emit(at)
+
+    def _update_overlays(self) -> None:
+        if self.volume is None or self._slice < 0:
+            return
+        shape = self.ct_item.image.shape
+        shown = False
+        if self._mask is not None:
+            xs, ys = mask_outline_segments(plane_image(self._mask, self.plane, self._slice))
+            if xs.size:
+                self.contour_item.setData(xs, ys)
+                shown = True
+        self.contour_item.setVisible(shown)
+        if self._cross_rc is not None:
+            set_crosshair(self.crosshair, shape, *self._cross_rc)
+        self.crosshair.setVisible(self._cross_rc is not None)
