@@ -276,6 +276,12 @@ def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: flo
     story.append(
         KeepTogether([_p("Key slices", s["h2"]), *_key_slice_block(content, pictures, s, width)])
     )
+    if content.reader_measurements:  # the reader's rulers and ROIs (issue 18)
+        story.append(KeepTogether([
+            _p("Reader's measurements", s["h2"]),
+            _table(content.reader_measurements, [10 * mm, 24 * mm, 26 * mm, width - 60 * mm], s,
+                   header=("#", "Kind", "Slice", "Value")),
+        ]))
 
     story.append(_p("Warnings", s["h2"]))
     if not content.loader_warnings and not content.analysis_warnings:
