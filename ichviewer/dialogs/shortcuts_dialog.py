@@ -76,5 +76,9 @@ class ShortcutsDialog(QDialog):
         column = QVBoxLayout(self)
         column.addWidget(self.table)
         column.addWidget(buttons)
-        self.resize(self.fontMetrics().horizontalAdvance("M") * 48,
-                    self.fontMetrics().height() * 30)
+        self.table.resizeRowsToContents()
+        # every row visible without scrolling where the screen allows it
+        height = sum(self.table.rowHeight(i) for i in range(len(rows)))
+        height += self.table.horizontalHeader().height() + buttons.sizeHint().height() + 40
+        screen = self.screen().availableGeometry().height() if self.screen() else 800
+        self.resize(self.fontMetrics().horizontalAdvance("M") * 40, min(height, int(screen * 0.9)))

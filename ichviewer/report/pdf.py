@@ -281,6 +281,9 @@ def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: flo
             _p("Reader's measurements", s["h2"]),
             _table(content.reader_measurements, [10 * mm, 24 * mm, 26 * mm, width - 60 * mm], s,
                    header=("#", "Kind", "Slice", "Value")),
+            _p("Drawn by the reader in the viewer. ROI statistics are over the voxels whose "
+               "centres lie inside the ellipse (SD of those voxels); the area counts them.",
+               s["small"]),
         ]))
 
     story.append(_p("Warnings", s["h2"]))

@@ -17,11 +17,13 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsEllipseItem
 
 from ichmodel.annotations import EllipseRoi, Plane, ReaderMeasurement, Ruler
+from ichviewer.widgets.slice_items import screen_pen
 
 log = logging.getLogger(__name__)
 
 RULER_COLOR = (255, 110, 199)
-ROI_COLOR = (120, 200, 255)
+# violet: apart from the contour (green), ABC/2 A (amber) / B (cyan) and the ruler (pink)
+ROI_COLOR = (186, 148, 255)
 SELECTED_COLOR = (255, 255, 255)
 LINE_WIDTH = 2
 LABEL_POINT_SIZE = 10
@@ -87,10 +89,7 @@ class AnnotationStore(QObject):
 
 
 def cosmetic_pen(color, *, dashed: bool = False):
-    pen = pg.mkPen(color, width=LINE_WIDTH, cosmetic=True)
-    if dashed:
-        pen.setDashPattern([4, 3])
-    return pen
+    return screen_pen(color, LINE_WIDTH, dashed=dashed)
 
 
 def label_item(text: str, color) -> pg.TextItem:
@@ -151,7 +150,7 @@ class AnnotationOverlay:
             line.setPen(cosmetic_pen(color))
             anchor_rc = (min(r0, r1), min(c0, c1))
             text = (f"{entry.number}: {a.mean_hu:.0f} ± {a.sd_hu:.0f} HU\n"
-                    f"{a.min_hu:.0f}..{a.max_hu:.0f} HU, {a.area_mm2:.0f} mm²")
+                    f"min {a.min_hu:.0f}, max {a.max_hu:.0f} HU, {a.area_mm2:.0f} mm²")
         line.setParentItem(parent)
         line.setZValue(5)
         label = label_item(text, QColor(*color))

@@ -16,12 +16,18 @@ import logging
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ichmodel.annotations import Plane, n_slices, plane_image, plane_spacing_mm
 from ichmodel.volume import Volume
-from ichviewer.widgets.slice_items import CONTOUR_COLOR, SliceViewBox, mask_outline_segments
+from ichviewer.widgets.slice_items import (
+    CONTOUR_COLOR,
+    OPPOSITE,
+    SliceViewBox,
+    mask_outline_segments,
+    screen_pen,
+)
 from ichviewer.widgets.view_tools import SlicePoint, SliceTool
 from ichviewer.widgets.window_presets import Window
 
@@ -32,7 +38,7 @@ CROSSHAIR_COLOR = (255, 235, 59, 150)
 
 def crosshair_item(parent) -> pg.PlotCurveItem:
     """Two dashed lines (a ``connect="pairs"`` curve) drawn over ``parent``'s pixels."""
-    pen = pg.mkPen(CROSSHAIR_COLOR, width=1, cosmetic=True)
+    pen = screen_pen(CROSSHAIR_COLOR, 1.0)
     pen.setDashPattern([6, 4])
     item = pg.PlotCurveItem(pen=pen, connect="pairs")
     item.setParentItem(parent)
@@ -77,7 +83,7 @@ class ReformatView(QWidget):
         self.ct_item.setAutoDownsample(False)
         self.view_box.addItem(self.ct_item)
         self.contour_item = pg.PlotCurveItem(
-            pen=pg.mkPen(CONTOUR_COLOR, width=2, cosmetic=True), connect="pairs"
+            pen=screen_pen(CONTOUR_COLOR), connect="pairs"
         )
         self.contour_item.setParentItem(self.ct_item)
         self.contour_item.setZValue(2)
@@ -90,6 +96,38 @@ class ReformatView(QWidget):
         column.addWidget(self.title)
         column.addWidget(self.graphics, 1)
         self.graphics.scene().sigMouseClicked.connect(self._on_scene_click)
+        self.orientation_labels: dict[str, QLabel] = {}
+        for edge in ("left", "right", "top", "bottom"):
+            label = QLabel("", self.graphics)
+            label.setStyleSheet("color:#b0bec5; font-weight:bold; background:transparent")
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            self.orientation_labels[edge] = label
+        self.graphics.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.Resize and isinstance(watched, pg.GraphicsView):
+            self._place_labels()
+        return False
+
+    def _place_labels(self) -> None:
+        w, h, m = self.graphics.width(), self.graphics.height(), 4
+        for edge, label in self.orientation_labels.items():
+            label.adjustSize()
+            x = {"left": m, "right": w - label.width() - m}.get(edge, (w - label.width()) // 2)
+            y = {"top": m, "bottom": h - label.height() - m}.get(edge, (h - label.height()) // 2)
+            label.move(x, y)
+
+    def _set_orientation(self, volume: Volume | None) -> None:
+        """Patient-direction letters at the edges: superior at the top (the rows are z), the
+        columns are x (coronal) or y (sagittal), as the axial view's."""
+        code = volume.orientation_code if volume is not None else "???"
+        across = code[0] if self.plane is Plane.CORONAL else code[1]
+        known = code[2] in "SI"  # set_volume flips the rows so that superior is on top
+        letters = {"left": OPPOSITE[across], "right": across,
+                   "top": "S" if known else "?", "bottom": "I" if known else "?"}
+        for edge, label in self.orientation_labels.items():
+            label.setText("" if letters[edge] == "?" else letters[edge])
+        self._place_labels()
 
     # --- data -------------------------------------------------------------------------------
     def set_volume(self, volume: Volume | None) -> None:
@@ -101,7 +139,9 @@ class ReformatView(QWidget):
             self.contour_item.setVisible(False)
             self.crosshair.setVisible(False)
             self.title.setText(self.plane.value.capitalize())
+            self._set_orientation(None)
             return
+        self._set_orientation(volume)
         # superior at the top: rows are z, so flip when z runs towards the head's top
         self.view_box.invertY(volume.orientation_code[2] != "S")
         self.set_slice(self.n_slices // 2)

@@ -40,6 +40,7 @@ from ichviewer.widgets.slice_items import (
     SliceViewBox,
     heatmap_lut,
     mask_outline_segments,
+    screen_pen,
 )
 from ichviewer.widgets.view_tools import SlicePoint, SliceTool
 from ichviewer.widgets.window_presets import Window
@@ -90,13 +91,13 @@ class SliceView(QWidget):
 
         # the outline follows pixel edges: it shows exactly the voxels the volume counts
         self.contour_item = pg.PlotCurveItem(
-            pen=pg.mkPen(CONTOUR_COLOR, width=2, cosmetic=True), connect="pairs"
+            pen=screen_pen(CONTOUR_COLOR), connect="pairs"
         )
         self.contour_item.setParentItem(self.ct_item)
         self.contour_item.setZValue(2)
 
-        self.a_item = pg.PlotDataItem(pen=pg.mkPen(A_COLOR, width=2, cosmetic=True))
-        self.b_item = pg.PlotDataItem(pen=pg.mkPen(B_COLOR, width=2, cosmetic=True))
+        self.a_item = pg.PlotDataItem(pen=screen_pen(A_COLOR))
+        self.b_item = pg.PlotDataItem(pen=screen_pen(B_COLOR))
         for item in (self.a_item, self.b_item):
             item.setParentItem(self.ct_item)
             item.setZValue(3)

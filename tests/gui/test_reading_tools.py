@@ -288,3 +288,17 @@ def test_the_report_lists_the_rulers_and_rois(opened, tmp_path):
     # no measurements: no section
     opened.annotations.clear()
     assert "Reader's measurements" not in pdf_text(opened.export_report(tmp_path / "r2.pdf"))
+
+
+def test_reformat_letters_and_hidpi_pens(opened, monkeypatch):
+    from ichviewer.widgets import slice_items
+
+    letters = {e: lab.text() for e, lab in opened.coronal_view.orientation_labels.items()}
+    assert letters == {"left": "R", "right": "L", "top": "S", "bottom": "I"}
+    letters = {e: lab.text() for e, lab in opened.sagittal_view.orientation_labels.items()}
+    assert (letters["left"], letters["right"]) == ("A", "P")
+    # a cosmetic pen's width is in device pixels: at a 200 % scale it is doubled
+    assert slice_items.screen_pen((1, 2, 3), 2).widthF() == 2.0 * max(
+        1.0, QGuiApplication.instance().devicePixelRatio())
+    monkeypatch.setattr(QGuiApplication, "devicePixelRatio", lambda self: 2.0)
+    assert slice_items.screen_pen((1, 2, 3), 2).widthF() == 4.0
