@@ -24,6 +24,7 @@ from ichmodel.volume import Volume
 from ichviewer.widgets.slice_items import (
     CONTOUR_COLOR,
     OPPOSITE,
+    ORIENTATION_LABEL_STYLE,
     SliceViewBox,
     mask_outline_segments,
     screen_pen,
@@ -99,7 +100,8 @@ class ReformatView(QWidget):
         self.orientation_labels: dict[str, QLabel] = {}
         for edge in ("left", "right", "top", "bottom"):
             label = QLabel("", self.graphics)
-            label.setStyleSheet("color:#b0bec5; font-weight:bold; background:transparent")
+            # a dark backing: the letters stay readable over an inverted (white) image
+            label.setStyleSheet(ORIENTATION_LABEL_STYLE)
             label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
             self.orientation_labels[edge] = label
         self.graphics.installEventFilter(self)

@@ -21,6 +21,10 @@ CONTOUR_COLOR = (0, 230, 118)
 A_COLOR = (255, 196, 0)
 B_COLOR = (0, 200, 255)
 HEATMAP_COLORMAP = "inferno"
+ORIENTATION_LABEL_STYLE = (
+    "color:#cfd8dc; font-weight:bold; background:rgba(0,0,0,150); padding:0px 3px;"
+    " border-radius:3px"
+)
 OPPOSITE = {"R": "L", "L": "R", "A": "P", "P": "A", "S": "I", "I": "S", "?": "?"}
 
 

@@ -37,6 +37,7 @@ from ichviewer.widgets.slice_items import (
     B_COLOR,
     CONTOUR_COLOR,
     OPPOSITE,
+    ORIENTATION_LABEL_STYLE,
     SliceViewBox,
     heatmap_lut,
     mask_outline_segments,
@@ -145,7 +146,8 @@ class SliceView(QWidget):
         self.orientation_labels = {}
         for edge in ("left", "right", "top", "bottom"):
             label = QLabel("", self.graphics)
-            label.setStyleSheet("color:#b0bec5; font-weight:bold; background:transparent")
+            # a dark backing: the letters stay readable over an inverted (white) image
+            label.setStyleSheet(ORIENTATION_LABEL_STYLE)
             label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
             self.orientation_labels[edge] = label
         self.graphics.installEventFilter(self)

@@ -92,3 +92,27 @@ def test_an_ellipse_without_voxels_is_a_clear_error():
         measure_ellipse(checker_volume(), Plane.AXIAL, 0, (5.2, 5.2), (5.4, 5.4))
     with pytest.raises(AnnotationError, match="outside"):
         measure_ellipse(checker_volume(), Plane.CORONAL, 500, (0.0, 0.0), (4.0, 4.0))
+
+
+def test_numbered_measurements_become_report_rows():
+    from datetime import datetime
+
+    from ichmodel.annotations import ReaderMeasurement
+    from ichmodel.reading import StudyReading
+    from ichviewer.report import ReportOptions, build_report_content
+
+    volume = checker_volume()
+    ruler = measure_ruler(SPACING, Plane.CORONAL, 11, (1.0, 10.0), (9.0, 10.0))
+    roi = measure_ellipse(volume, Plane.AXIAL, 4, (20.0, 15.0), (80.0, 75.0))
+    marks = (ReaderMeasurement(1, ruler), ReaderMeasurement(3, roi))
+    assert [m.kind for m in marks] == ["Ruler", "Ellipse ROI"]
+    assert marks[0].where == "coronal 12" and marks[0].value_text == "40.0 mm"
+    assert marks[1].value_text.startswith("50.0 ± 10.0 HU (min 40, max 60), ")
+    reading = StudyReading(volume=volume, source_label="test")
+    options = ReportOptions(created=datetime(2026, 1, 1), app_version="0")
+    content = build_report_content(reading, options, annotations=marks)
+    assert content.reader_measurements == (
+        ("1", "Ruler", "coronal 12", "40.0 mm"),
+        ("3", "Ellipse ROI", "axial 5", marks[1].value_text),
+    )
+    assert build_report_content(reading, options).reader_measurements == ()
