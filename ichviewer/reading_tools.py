@@ -275,11 +275,14 @@ class ReadingToolsMixin:
             self.preset_box.select("brain")
 
     def copy_view(self) -> QImage | None:
-        """Ctrl+C: the axial viewport as shown (overlays, zoom, window) on the clipboard."""
+        """Ctrl+C: the viewport as shown (overlays, zoom, window) on the clipboard: the reformat
+        that has the keyboard focus, else the axial view."""
         if self.slice_view.volume is None:
             self.statusBar().showMessage("Nothing to copy: open a study first.")
             return None
-        image = self.slice_view.graphics.grab().toImage()
+        view = next((v for v in self.reformat_views if v.isVisible() and v.hasFocus()),
+                    self.slice_view)
+        image = view.graphics.grab().toImage()
         QGuiApplication.clipboard().setImage(image)
         self.statusBar().showMessage(f"View copied ({image.width()} × {image.height()} px).")
         return image
@@ -313,16 +316,14 @@ class ReadingToolsMixin:
 
     def _crosshair_from(self, plane: Plane, at) -> None:
         """A click on one view moves the other two to the clicked voxel's slices."""
-        row, col = int(at.y_px // 1), int(at.x_px // 1)
         if plane is Plane.AXIAL:  # rows y, columns x
-            self.coronal_view.set_slice(row)
-            self.sagittal_view.set_slice(col)
-        elif plane is Plane.CORONAL:  # rows z, columns x
-            self.slice_view.set_slice(row)
-            self.sagittal_view.set_slice(col)
-        else:  # sagittal: rows z, columns y
-            self.slice_view.set_slice(row)
-            self.coronal_view.set_slice(col)
+            z, y, x = at.voxel_zyx
+        else:
+            z, y, x = self._views[plane].voxel_zyx(at)
+        for view, index in ((self.slice_view, z), (self.coronal_view, y),
+                            (self.sagittal_view, x)):
+            if view is not self._views[plane]:
+                view.set_slice(index)
         self._update_crosshairs()
 
     def _update_crosshairs(self) -> None:

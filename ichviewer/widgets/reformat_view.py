@@ -17,6 +17,7 @@ import logging
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ichmodel.annotations import Plane, n_slices, plane_image, plane_spacing_mm
@@ -97,6 +98,7 @@ class ReformatView(QWidget):
         column.addWidget(self.title)
         column.addWidget(self.graphics, 1)
         self.graphics.scene().sigMouseClicked.connect(self._on_scene_click)
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.orientation_labels: dict[str, QLabel] = {}
         for edge in ("left", "right", "top", "bottom"):
             label = QLabel("", self.graphics)
@@ -174,7 +176,7 @@ class ReformatView(QWidget):
         self._slice = index
         image = plane_image(self.volume.hu, self.plane, index)
         self.ct_item.setImage(image, autoLevels=False, levels=self._window.levels_hu)
-        self.title.setText(f"{self.plane.value.capitalize()}  {index + 1} / {self.n_slices}")
+        self.title.setText(self._title())
         self._update_overlays()
         if self._tool is not None:
             self._tool.slice_changed(self, index)
@@ -182,6 +184,38 @@ class ReformatView(QWidget):
 
     def step_slice(self, steps: int) -> None:
         self.set_slice(self._slice + steps)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        steps = {Qt.Key.Key_Up: 1, Qt.Key.Key_Right: 1, Qt.Key.Key_Down: -1,
+                 Qt.Key.Key_Left: -1, Qt.Key.Key_PageUp: 5, Qt.Key.Key_PageDown: -5}
+        if event.key() in steps:
+            self.step_slice(steps[event.key()])
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _title(self, readout: str = "") -> str:
+        text = f"{self.plane.value.capitalize()}  {self._slice + 1} / {self.n_slices}"
+        return f"{text}   {readout}" if readout else text
+
+    def voxel_zyx(self, at: SlicePoint) -> tuple[int, int, int]:
+        """The (z, y, x) voxel under a point of this plane."""
+        row, col = int(at.y_px // 1), int(at.x_px // 1)
+        if self.plane is Plane.CORONAL:
+            return (row, self._slice, col)
+        return (row, col, self._slice)
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        at = self.slice_point(scene_pos)
+        if at is None:
+            return
+        if self._tool is not None:
+            self._tool.hover(self, at)
+        readout = ""
+        if at.inside:
+            z, y, x = self.voxel_zyx(at)
+            readout = f"{float(self.volume.hu[z, y, x]):.0f} HU  [{x}, {y}, {z}]"
+        self.title.setText(self._title(readout))
 
     def window(self) -> Window:
         return self._window

@@ -264,6 +264,20 @@ def test_reformats_show_the_planes_with_a_linked_crosshair(opened, qtbot):
     # the window follows a preset on every view
     press(opened, Qt.Key.Key_5)
     assert sagittal.window() == view.window() and view.window().width_hu == 2800
+    # keys step the focused reformat; the title reads the voxel under the mouse
+    QTest.keyClick(sagittal, Qt.Key.Key_Up)
+    assert sagittal.slice_index == 61
+    from tests.gui.mouse import hover
+    hover(sagittal, 4.5, 40.5)  # in the 40/60 checkerboard: y + x odd is 60 HU
+    assert "60 HU  [61, 40, 4]" in sagittal.title.text()
+    hover(sagittal, 4.5, 100.5)
+    assert "35 HU  [61, 100, 4]" in sagittal.title.text()
+    # Ctrl+C copies the reformat that has the focus
+    QTest.keyClick(sagittal, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    image = QGuiApplication.clipboard().image()
+    ratio = sagittal.graphics.devicePixelRatioF()
+    assert image.width() == round(sagittal.graphics.width() * ratio)
+    assert image.height() == round(sagittal.graphics.height() * ratio)
     # the ruler works on a reformat: 10 slices of 5 mm measure along z
     press(opened, Qt.Key.Key_D)
     drag(coronal, [(1.0, 30.5), (5.0, 30.5), (9.0, 30.5)])
