@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QActionGroup, QGuiApplication, QImage
-from PySide6.QtWidgets import QDockWidget, QLabel, QSpinBox, QSplitter
+from PySide6.QtWidgets import QDockWidget, QLabel, QScrollArea, QSpinBox, QSplitter
 
 from ichmodel.annotations import Plane
 from ichviewer.menus import make_action
 from ichviewer.widgets.annotation_items import AnnotationOverlay, AnnotationStore
+from ichviewer.widgets.fit_scroll import fit_height_for_width
 from ichviewer.widgets.measure_tools import TOOL_NAMES, EllipseTool, RulerTool
 from ichviewer.widgets.measurements_panel import MeasurementsPanel
 from ichviewer.widgets.reformat_view import ReformatView, crosshair_item, set_crosshair
@@ -68,6 +69,11 @@ class ReadingToolsMixin:
         self.cine_timer.timeout.connect(self._cine_step)
         self._build_reading_actions()
         self._connect_reading_tools()
+        # seen at 1440×900 and at QT_SCALE_FACTOR=2: the docks' wrapped labels were squeezed
+        for name in ("results", "scores"):
+            scroll = self.docks[name].widget() if name in self.docks else None
+            if isinstance(scroll, QScrollArea):
+                fit_height_for_width(scroll)
 
     def _build_layout(self) -> None:
         """The axial view in the middle; the reformats in a column beside it (hidden until

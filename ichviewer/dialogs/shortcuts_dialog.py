@@ -69,7 +69,8 @@ class ShortcutsDialog(QDialog):
             self.table.setItem(i, 1, QTableWidgetItem(row.what))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
         self.rows = tuple(rows)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -81,4 +82,5 @@ class ShortcutsDialog(QDialog):
         height = sum(self.table.rowHeight(i) for i in range(len(rows)))
         height += self.table.horizontalHeader().height() + buttons.sizeHint().height() + 40
         screen = self.screen().availableGeometry().height() if self.screen() else 800
-        self.resize(self.fontMetrics().horizontalAdvance("M") * 40, min(height, int(screen * 0.9)))
+        width = header.length() + self.table.verticalScrollBar().sizeHint().width() + 40
+        self.resize(width, min(height, int(screen * 0.9)))

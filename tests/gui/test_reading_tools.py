@@ -316,3 +316,4 @@ def test_reformat_letters_and_hidpi_pens(opened, monkeypatch):
         1.0, QGuiApplication.instance().devicePixelRatio())
     monkeypatch.setattr(QGuiApplication, "devicePixelRatio", lambda self: 2.0)
     assert slice_items.screen_pen((1, 2, 3), 2).widthF() == 4.0
+
