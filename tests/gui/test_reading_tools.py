@@ -317,3 +317,18 @@ def test_reformat_letters_and_hidpi_pens(opened, monkeypatch):
     monkeypatch.setattr(QGuiApplication, "devicePixelRatio", lambda self: 2.0)
     assert slice_items.screen_pen((1, 2, 3), 2).widthF() == 4.0
 
+
+
+def test_the_keys_before_a_study_is_open_change_nothing_and_raise_nothing(window, qtbot):
+    window.activateWindow()
+    window.slice_view.setFocus()
+    errors: list = []
+    window.sig_error_shown.connect(errors.append)
+    for key, modifier in ((Qt.Key.Key_Space, None), (Qt.Key.Key_P, None), (Qt.Key.Key_I, None),
+                          (Qt.Key.Key_R, None), (Qt.Key.Key_D, None), (Qt.Key.Key_Escape, None),
+                          (Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)):
+        QTest.keyClick(window.slice_view, key, modifier or Qt.KeyboardModifier.NoModifier)
+    assert not window.act_cine.isChecked() and not window.cine_timer.isActive()
+    assert window.slice_view.tool is None and window.annotations.entries() == ()
+    assert "open a study first" in window.statusBar().currentMessage()
+    assert errors == []
