@@ -186,9 +186,14 @@ class ReadingToolsMixin:
         self._update_crosshairs()
 
     def _reading_measurement(self, reading: StudyReading) -> None:
-        mask = reading.measurement.hematoma_mask if reading.measurement is not None else None
+        m = reading.measurement
+        self.show_mask_on_reformats(m.hematoma_mask if m is not None else None)
+
+    def show_mask_on_reformats(self, mask_zyx) -> None:
+        """The hematoma contour on the coronal and sagittal views (an edited mask goes here
+        too, beside ``slice_view.set_mask``)."""
         for view in self.reformat_views:
-            view.set_mask(mask)
+            view.set_mask(mask_zyx)
 
     def _sync_window(self, window) -> None:
         for view in self.reformat_views:
