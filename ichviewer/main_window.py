@@ -30,6 +30,7 @@ from ichviewer.controller import StudyController
 from ichviewer.dialogs.error_dialog import ErrorDialog, show_error
 from ichviewer.followup_tools import FollowupToolsMixin
 from ichviewer.menus import build_menus, build_toolbar, make_action
+from ichviewer.reading_tools import ReadingToolsMixin
 from ichviewer.settings import Settings
 from ichviewer.widgets.progress import ProgressStrip
 from ichviewer.widgets.results_panel import ResultsPanel
@@ -53,7 +54,7 @@ def sample_study_source() -> Path:
     return root / "DICOM" if (root / "DICOM").is_dir() else root
 
 
-class MainWindow(FollowupToolsMixin, WindowToolsMixin, QMainWindow):
+class MainWindow(ReadingToolsMixin, FollowupToolsMixin, WindowToolsMixin, QMainWindow):
     sig_error_shown = Signal(object)  # ErrorDialog
 
     def __init__(
@@ -89,6 +90,8 @@ class MainWindow(FollowupToolsMixin, WindowToolsMixin, QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().showMessage("Drop a head CT study on the window, or File ▸ Open.")
         self._connect()
+        # issue 18's reading tools (ruler, ROI, cine, reformats, ...): ichviewer/reading_tools.py
+        self.build_reading_tools()
         self._restore_preferences()
         if preload_model:
             QTimer.singleShot(0, self.controller.preload_model)

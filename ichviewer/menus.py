@@ -108,7 +108,9 @@ def build_menus(self) -> None:
     m.addAction(make_action(self, "Open the &log folder", self.open_log_folder))
     m.addAction(make_action(self, "&About ICH Viewer", self.show_about))
 
-    cancel = make_action(self, "Cancel running jobs", self.controller.cancel, "Esc")
+    # Esc leaves the active slice tool first, then cancels jobs (reading_tools.escape_pressed)
+    cancel = make_action(self, "Cancel running jobs (or leave the tool)", self.escape_pressed,
+                         "Esc")
     self.addAction(cancel)
 
 

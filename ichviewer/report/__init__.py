@@ -84,7 +84,7 @@ def render_key_slices(
 
 def export_report(
     path: str | os.PathLike[str], reading: StudyReading, options: ReportOptions | None = None,
-    comparison=None, scores=None, midline=None,
+    comparison=None, scores=None, midline=None, annotations=None,
 ) -> Path:
     """Write the PDF report of ``reading`` to ``path``; return the path.
 
@@ -92,6 +92,7 @@ def export_report(
     for what they would give. Raises :class:`ReportExportError` when the file cannot be written.
     """
     options = options or ReportOptions()
-    content = build_report_content(reading, options, comparison, scores=scores, midline=midline)
+    content = build_report_content(reading, options, comparison, scores=scores, midline=midline,
+                                   annotations=annotations)
     pictures = render_key_slices(content, reading, options)
     return write_pdf(path, content, pictures)

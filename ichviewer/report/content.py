@@ -115,6 +115,8 @@ class ReportContent:
     #: The model author's own extra warning (the card's ``banner``), or "".
     model_banner: str = ""
     research_statement: str = RESEARCH_USE_STATEMENT
+    #: The reader's own rulers and ellipse ROIs (#, kind, slice, value); empty when none.
+    reader_measurements: tuple[tuple[str, str, str, str], ...] = ()
 
 
 # --- the pieces ---------------------------------------------------------------------------
@@ -304,12 +306,14 @@ def _legend(reading: StudyReading, options: ReportOptions) -> str:
 
 def build_report_content(
     reading: StudyReading, options: ReportOptions | None = None, comparison=None, *,
-    scores=None, midline=None,
+    scores=None, midline=None, annotations=None,
 ) -> ReportContent:
     """Decide everything the report says. Pure (no Qt, no files); ``options.created`` pins time.
 
     ``comparison`` (a follow-up :class:`~ichmodel.followup.Comparison`), ``scores`` and
-    ``midline`` add their rows; the latter two default to the reading's own fields."""
+    ``midline`` add their rows; the latter two default to the reading's own fields.
+    ``annotations`` (the reader's :class:`~ichmodel.annotations.ReaderMeasurement`\\ s) fill
+    the report's "Reader's measurements" table."""
     options = options or ReportOptions()
     if options.app_version is not None:
         app_version = options.app_version
@@ -350,6 +354,9 @@ def build_report_content(
         measurement_status=reading.measurement.status if reading.measurement else "",
         provenance_statement=model.provenance.banner if model is not None else "",
         model_banner=model.card.banner if model is not None else "",
+        reader_measurements=tuple(
+            (str(m.number), m.kind, m.where, m.value_text) for m in (annotations or ())
+        ),
     )
     log.debug("report content built: %d key slices", len(key_slices))
     return content

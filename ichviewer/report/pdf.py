@@ -276,6 +276,15 @@ def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: flo
     story.append(
         KeepTogether([_p("Key slices", s["h2"]), *_key_slice_block(content, pictures, s, width)])
     )
+    if content.reader_measurements:  # the reader's rulers and ROIs (issue 18)
+        story.append(KeepTogether([
+            _p("Reader's measurements", s["h2"]),
+            _table(content.reader_measurements, [10 * mm, 24 * mm, 26 * mm, width - 60 * mm], s,
+                   header=("#", "Kind", "Slice", "Value")),
+            _p("Drawn by the reader in the viewer. ROI statistics are over the voxels whose "
+               "centres lie inside the ellipse (SD of those voxels); the area counts them.",
+               s["small"]),
+        ]))
 
     story.append(_p("Warnings", s["h2"]))
     if not content.loader_warnings and not content.analysis_warnings:

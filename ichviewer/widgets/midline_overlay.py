@@ -9,6 +9,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
+from ichviewer.widgets.slice_items import screen_pen
+
 if TYPE_CHECKING:
     from ichmodel.midline import MidlineShift
     from ichviewer.widgets.slice_view import SliceView
@@ -24,11 +26,11 @@ class MidlineOverlay:
         self.view = view
         self.result: MidlineShift | None = None
         self.visible = True
-        pen = pg.mkPen(MIDLINE_COLOR, width=2, cosmetic=True, style=Qt.PenStyle.DashLine)
+        pen = screen_pen(MIDLINE_COLOR, 2, style=Qt.PenStyle.DashLine)  # logical px (HiDPI)
         self.line_item = pg.PlotDataItem(pen=pen)
         self.shift_item = pg.PlotDataItem(
-            pen=pg.mkPen(SHIFT_COLOR, width=3, cosmetic=True), symbol="o", symbolSize=7,
-            symbolBrush=None, symbolPen=pg.mkPen(SHIFT_COLOR, width=2),
+            pen=screen_pen(SHIFT_COLOR, 3), symbol="o", symbolSize=7,
+            symbolBrush=None, symbolPen=screen_pen(SHIFT_COLOR, 2),
         )
         self.label_item = pg.TextItem("", color="#ffffff", anchor=(0, 1),
                                      fill=pg.mkBrush(183, 28, 28, 200))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 
 from ichviewer.widgets.view_tools import ToolDrag
 from ichviewer.widgets.window_presets import Window
@@ -20,7 +21,25 @@ CONTOUR_COLOR = (0, 230, 118)
 A_COLOR = (255, 196, 0)
 B_COLOR = (0, 200, 255)
 HEATMAP_COLORMAP = "inferno"
+ORIENTATION_LABEL_STYLE = (
+    "color:#cfd8dc; font-weight:bold; background:rgba(0,0,0,150); padding:0px 3px;"
+    " border-radius:3px"
+)
 OPPOSITE = {"R": "L", "L": "R", "A": "P", "P": "A", "S": "I", "I": "S", "?": "?"}
+
+
+def screen_pen(color, width: float = 2.0, *, dashed: bool = False, style=None):
+    """A cosmetic pen ``width`` logical pixels wide. Qt draws a cosmetic pen's width in *device*
+    pixels, so at QT_SCALE_FACTOR=2 (or a 200 % display) a 2 px contour became a hairline;
+    the width is scaled by the highest device pixel ratio of the screens."""
+    app = QGuiApplication.instance()
+    ratio = float(app.devicePixelRatio()) if isinstance(app, QGuiApplication) else 1.0
+    pen = pg.mkPen(color, width=width * max(1.0, ratio), cosmetic=True)
+    if style is not None:
+        pen.setStyle(style)
+    if dashed:
+        pen.setDashPattern([4, 3])
+    return pen
 
 
 def heatmap_lut(name: str = HEATMAP_COLORMAP, n: int = 256) -> np.ndarray:

@@ -35,9 +35,11 @@ from ichviewer.widgets.slice_items import (
     B_COLOR,
     CONTOUR_COLOR,
     OPPOSITE,
+    ORIENTATION_LABEL_STYLE,
     SliceViewBox,
     heatmap_lut,
     mask_outline_segments,
+    screen_pen,
 )
 from ichviewer.widgets.view_tools import SlicePoint, SliceTool
 from ichviewer.widgets.window_presets import Window
@@ -86,13 +88,13 @@ class SliceView(QWidget):
 
         # the outline follows pixel edges: it shows exactly the voxels the volume counts
         self.contour_item = pg.PlotCurveItem(
-            pen=pg.mkPen(CONTOUR_COLOR, width=2, cosmetic=True), connect="pairs"
+            pen=screen_pen(CONTOUR_COLOR), connect="pairs"
         )
         self.contour_item.setParentItem(self.ct_item)
         self.contour_item.setZValue(2)
 
-        self.a_item = pg.PlotDataItem(pen=pg.mkPen(A_COLOR, width=2, cosmetic=True))
-        self.b_item = pg.PlotDataItem(pen=pg.mkPen(B_COLOR, width=2, cosmetic=True))
+        self.a_item = pg.PlotDataItem(pen=screen_pen(A_COLOR))
+        self.b_item = pg.PlotDataItem(pen=screen_pen(B_COLOR))
         for item in (self.a_item, self.b_item):
             item.setParentItem(self.ct_item)
             item.setZValue(3)
@@ -140,7 +142,8 @@ class SliceView(QWidget):
         self.orientation_labels = {}
         for edge in ("left", "right", "top", "bottom"):
             label = QLabel("", self.graphics)
-            label.setStyleSheet("color:#b0bec5; font-weight:bold; background:transparent")
+            # a dark backing: the letters stay readable over an inverted (white) image
+            label.setStyleSheet(ORIENTATION_LABEL_STYLE)
             label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
             self.orientation_labels[edge] = label
         self.graphics.installEventFilter(self)
