@@ -16,7 +16,7 @@ import logging
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -25,12 +25,12 @@ from ichmodel.volume import Volume
 from ichviewer.widgets.slice_items import (
     CONTOUR_COLOR,
     OPPOSITE,
-    ORIENTATION_LABEL_STYLE,
+    EdgeLetters,
     SliceViewBox,
     mask_outline_segments,
     screen_pen,
 )
-from ichviewer.widgets.view_tools import SlicePoint, SliceTool
+from ichviewer.widgets.view_tools import SlicePoint, ToolHost
 from ichviewer.widgets.window_presets import Window
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def set_crosshair(item: pg.PlotCurveItem, shape_rc: tuple[int, int], row: int, c
     item.setData(np.array([0.0, cols, x, x]), np.array([y, y, 0.0, rows]))
 
 
-class ReformatView(QWidget):
+class ReformatView(ToolHost, QWidget):
     """Coronal or sagittal slices. Signals as SliceView's: ``sig_slice_changed(int)``,
     ``sig_window_changed(Window)`` (interactive only), ``sig_tool_changed(str)``, and
     ``sig_clicked(SlicePoint)`` for a left click with no tool (the crosshair follows it)."""
@@ -74,7 +74,6 @@ class ReformatView(QWidget):
         self._slice = -1
         self._window = Window(40, 80)
         self._mask: np.ndarray | None = None
-        self._tool: SliceTool | None = None
         self._cross_rc: tuple[int, int] | None = None  # (row, col) the crosshair goes through
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.graphics = pg.GraphicsView(background="k")
@@ -102,27 +101,8 @@ class ReformatView(QWidget):
         column.addWidget(self.graphics, 1)
         self.graphics.scene().sigMouseClicked.connect(self._on_scene_click)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
-        self.orientation_labels: dict[str, QLabel] = {}
-        for edge in ("left", "right", "top", "bottom"):
-            label = QLabel("", self.graphics)
-            # a dark backing: the letters stay readable over an inverted (white) image
-            label.setStyleSheet(ORIENTATION_LABEL_STYLE)
-            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-            self.orientation_labels[edge] = label
-        self.graphics.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        if event.type() == QEvent.Type.Resize and isinstance(watched, pg.GraphicsView):
-            self._place_labels()
-        return False
-
-    def _place_labels(self) -> None:
-        w, h, m = self.graphics.width(), self.graphics.height(), 4
-        for edge, label in self.orientation_labels.items():
-            label.adjustSize()
-            x = {"left": m, "right": w - label.width() - m}.get(edge, (w - label.width()) // 2)
-            y = {"top": m, "bottom": h - label.height() - m}.get(edge, (h - label.height()) // 2)
-            label.move(x, y)
+        self.edge_letters = EdgeLetters(self.graphics, margin_px=4)
+        self.orientation_labels = self.edge_letters.labels
 
     def _set_orientation(self, volume: Volume | None) -> None:
         """Patient-direction letters at the edges: superior at the top (the rows are z), the
@@ -132,9 +112,7 @@ class ReformatView(QWidget):
         known = code[2] in "SI"  # set_volume flips the rows so that superior is on top
         letters = {"left": OPPOSITE[across], "right": across,
                    "top": "S" if known else "?", "bottom": "I" if known else "?"}
-        for edge, label in self.orientation_labels.items():
-            label.setText("" if letters[edge] == "?" else letters[edge])
-        self._place_labels()
+        self.edge_letters.set_letters(letters)
 
     # --- data -------------------------------------------------------------------------------
     def set_volume(self, volume: Volume | None) -> None:
@@ -163,10 +141,6 @@ class ReformatView(QWidget):
 
     # --- the view box's and the tools' interface (as SliceView's) ---------------------------
     @property
-    def slice_index(self) -> int:
-        return self._slice
-
-    @property
     def n_slices(self) -> int:
         return 0 if self.volume is None else n_slices(self.volume.shape, self.plane)
 
@@ -184,9 +158,6 @@ class ReformatView(QWidget):
         if self._tool is not None:
             self._tool.slice_changed(self, index)
         self.sig_slice_changed.emit(index)
-
-    def step_slice(self, steps: int) -> None:
-        self.set_slice(self._slice + steps)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
         steps = {Qt.Key.Key_Up: 1, Qt.Key.Key_Right: 1, Qt.Key.Key_Down: -1,
@@ -229,30 +200,6 @@ class ReformatView(QWidget):
         if user:
             self.sig_window_changed.emit(window)
 
-    def fit(self) -> None:
-        self.view_box.autoRange(items=[self.ct_item], padding=0.02)
-
-    @property
-    def tool(self) -> SliceTool | None:
-        return self._tool
-
-    def set_tool(self, tool: SliceTool | None) -> None:
-        if tool is self._tool:
-            return
-        if self._tool is not None:
-            self._tool.deactivate(self)
-        self._tool = tool
-        if tool is not None:
-            tool.activate(self)
-        self.sig_tool_changed.emit("" if tool is None else tool.name)
-
-    def slice_point(self, scene_pos) -> SlicePoint | None:
-        if self.volume is None or self._slice < 0:
-            return None
-        pos = self.ct_item.mapFromScene(scene_pos)
-        rows, cols = self.ct_item.image.shape
-        x, y = float(pos.x()), float(pos.y())
-        return SlicePoint(self._slice, y, x, inside=0 <= x < cols and 0 <= y < rows)
 
     # --- crosshair --------------------------------------------------------------------------
     def set_crosshair(self, row: int | None, col: int | None) -> None:

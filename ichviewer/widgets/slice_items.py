@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QLabel
 
 from ichviewer.widgets.view_tools import ToolDrag
 from ichviewer.widgets.window_presets import Window
@@ -137,3 +138,42 @@ class SliceViewBox(pg.ViewBox):
                 owner.tool.click(owner, at, ev.modifiers())
             return
         super().mouseClickEvent(ev)
+
+
+class EdgeLetters(QObject):
+    """Patient-direction letters at the four edges of a graphics view (``labels`` by edge:
+    left, right, top, bottom), kept in place when the view is resized."""
+
+    def __init__(self, graphics: pg.GraphicsView, margin_px: int) -> None:
+        super().__init__(graphics)
+        self._graphics = graphics
+        self._margin_px = margin_px
+        self.labels: dict[str, QLabel] = {}
+        for edge in ("left", "right", "top", "bottom"):
+            label = QLabel("", graphics)
+            # a dark backing: the letters stay readable over an inverted (white) image
+            label.setStyleSheet(ORIENTATION_LABEL_STYLE)
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            self.labels[edge] = label
+        graphics.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.Resize:
+            self.place()
+        return False
+
+    def set_letters(self, letters: dict[str, str]) -> None:
+        """Letters by edge; "?" or a missing edge shows nothing."""
+        for edge, label in self.labels.items():
+            text = letters.get(edge, "")
+            label.setText("" if text == "?" else text)
+        self.place()
+
+    def place(self) -> None:
+        w, h, m = self._graphics.width(), self._graphics.height(), self._margin_px
+        for edge, label in self.labels.items():
+            label.adjustSize()
+            lw, lh = label.width(), label.height()
+            x = {"left": m, "right": w - lw - m}.get(edge, (w - lw) // 2)
+            y = {"top": m, "bottom": h - lh - m}.get(edge, (h - lh) // 2)
+            label.move(x, y)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -35,17 +35,17 @@ from ichviewer.widgets.slice_items import (
     B_COLOR,
     CONTOUR_COLOR,
     OPPOSITE,
-    ORIENTATION_LABEL_STYLE,
+    EdgeLetters,
     SliceViewBox,
     heatmap_lut,
     mask_outline_segments,
     screen_pen,
 )
-from ichviewer.widgets.view_tools import SlicePoint, SliceTool
+from ichviewer.widgets.view_tools import ToolHost
 from ichviewer.widgets.window_presets import Window
 
 
-class SliceView(QWidget):
+class SliceView(ToolHost, QWidget):
     """Axial slice viewer. Signals: ``sig_slice_changed(int)``, ``sig_window_changed(Window)``
     (only for interactive changes), ``sig_cursor(str)`` (HU and position under the mouse)."""
 
@@ -65,7 +65,6 @@ class SliceView(QWidget):
         self._heat_visible = True
         self._contour_visible = True
         self._abc2_visible = True
-        self._tool: SliceTool | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build()
 
@@ -139,35 +138,13 @@ class SliceView(QWidget):
         self.placeholder.setStyleSheet("background:#101417; border:2px dashed #37474f;")
 
         # patient-direction letters at the image edges (radiological convention on screen)
-        self.orientation_labels = {}
-        for edge in ("left", "right", "top", "bottom"):
-            label = QLabel("", self.graphics)
-            # a dark backing: the letters stay readable over an inverted (white) image
-            label.setStyleSheet(ORIENTATION_LABEL_STYLE)
-            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-            self.orientation_labels[edge] = label
-        self.graphics.installEventFilter(self)
+        self.edge_letters = EdgeLetters(self.graphics, margin_px=6)
+        self.orientation_labels = self.edge_letters.labels
 
         self._stack = QStackedLayout(self)
         self._stack.addWidget(self.placeholder)
         self._stack.addWidget(viewer)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        # no attribute lookups before the type test: Qt still filters while the Python side
-        # is being torn down
-        if event.type() == QEvent.Type.Resize and isinstance(watched, pg.GraphicsView):
-            self._place_orientation_labels()
-        return False
-
-    def _place_orientation_labels(self) -> None:
-        w, h, m = self.graphics.width(), self.graphics.height(), 6
-        for edge, label in self.orientation_labels.items():
-            label.adjustSize()
-            lw, lh = label.width(), label.height()
-            x = {"left": m, "right": w - lw - m}.get(edge, (w - lw) // 2)
-            y = {"top": m, "bottom": h - lh - m}.get(edge, (h - lh) // 2)
-            label.move(x, y)
 
     def _set_orientation(self, volume: Volume | None) -> None:
         code = volume.orientation_code if volume is not None else "???"
@@ -178,10 +155,7 @@ class SliceView(QWidget):
             "bottom": y_to,
             "top": OPPOSITE[y_to],
         }
-        for edge, label in self.orientation_labels.items():
-            text = letters[edge] if volume is not None and letters[edge] != "?" else ""
-            label.setText(text)
-        self._place_orientation_labels()
+        self.edge_letters.set_letters(letters if volume is not None else {})
 
     # --- data -------------------------------------------------------------------------------
     def set_volume(self, volume: Volume | None, *, slice_index: int | None = None) -> None:
@@ -260,14 +234,7 @@ class SliceView(QWidget):
         self._abc2_visible = bool(visible)
         self._update_overlays()
 
-    def fit(self) -> None:
-        self.view_box.autoRange(items=[self.ct_item], padding=0.02)
-
     # --- slices -----------------------------------------------------------------------------
-    @property
-    def slice_index(self) -> int:
-        return self._slice
-
     @property
     def n_slices(self) -> int:
         return 0 if self.volume is None else self.volume.shape[0]
@@ -293,9 +260,6 @@ class SliceView(QWidget):
         if self._tool is not None:
             self._tool.slice_changed(self, index)
         self.sig_slice_changed.emit(index)
-
-    def step_slice(self, steps: int) -> None:
-        self.set_slice(self._slice + steps)
 
     def slice_position_mm(self, index: int) -> float:
         """Position of slice ``index`` along the slice normal (mm, patient coordinates)."""
@@ -352,31 +316,6 @@ class SliceView(QWidget):
         else:
             self.a_item.setVisible(False)
             self.b_item.setVisible(False)
-
-    # --- tools ------------------------------------------------------------------------------
-    @property
-    def tool(self) -> SliceTool | None:
-        return self._tool
-
-    def set_tool(self, tool: SliceTool | None) -> None:
-        """Make ``tool`` receive the left mouse button (None: the left button pans)."""
-        if tool is self._tool:
-            return
-        if self._tool is not None:
-            self._tool.deactivate(self)
-        self._tool = tool
-        if tool is not None:
-            tool.activate(self)
-        self.sig_tool_changed.emit("" if tool is None else tool.name)
-
-    def slice_point(self, scene_pos) -> SlicePoint | None:
-        """The slice position under a scene position, or None when no volume is shown."""
-        if self.volume is None or self._slice < 0:
-            return None
-        pos = self.ct_item.mapFromScene(scene_pos)
-        _, ny, nx = self.volume.shape
-        x, y = float(pos.x()), float(pos.y())
-        return SlicePoint(self._slice, y, x, inside=0 <= x < nx and 0 <= y < ny)
 
     # --- cursor readout ---------------------------------------------------------------------
     def _on_mouse_moved(self, scene_pos) -> None:

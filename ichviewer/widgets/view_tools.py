@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtCore import Qt
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, SignalInstance
 
 if TYPE_CHECKING:
+    from ichmodel.volume import Volume
     from ichviewer.widgets.slice_view import SliceView
 
 
@@ -80,3 +82,54 @@ class SliceTool(Protocol):
     def slice_changed(self, view: SliceView, slice_index: int) -> None:
         """The shown slice changed (per-slice items re-draw)."""
         ...
+
+
+class ToolHost:
+    """The tool plumbing of a view that shows one slice image (the axial SliceView and the
+    reformats): which tool has the left button, and where the mouse is on the slice. The view
+    defines ``sig_tool_changed = Signal(str)``, ``volume``, ``_slice`` and ``ct_item``."""
+
+    sig_tool_changed: SignalInstance
+    volume: Volume | None
+    _slice: int
+    ct_item: pg.ImageItem
+    view_box: pg.ViewBox
+    _tool: SliceTool | None = None
+
+    def set_slice(self, index: int) -> None:
+        raise NotImplementedError
+
+    @property
+    def slice_index(self) -> int:
+        return self._slice
+
+    def step_slice(self, steps: int) -> None:
+        self.set_slice(self._slice + steps)
+
+    def fit(self) -> None:
+        """Fit the whole slice image in the view."""
+        self.view_box.autoRange(items=[self.ct_item], padding=0.02)
+
+    @property
+    def tool(self) -> SliceTool | None:
+        return self._tool
+
+    def set_tool(self, tool: SliceTool | None) -> None:
+        """Make ``tool`` receive the left mouse button (None: the left button pans)."""
+        if tool is self._tool:
+            return
+        if self._tool is not None:
+            self._tool.deactivate(self)  # type: ignore[arg-type]
+        self._tool = tool
+        if tool is not None:
+            tool.activate(self)  # type: ignore[arg-type]
+        self.sig_tool_changed.emit("" if tool is None else tool.name)
+
+    def slice_point(self, scene_pos) -> SlicePoint | None:
+        """The slice position under a scene position, or None when no slice is shown."""
+        if self.volume is None or self._slice < 0:
+            return None
+        pos = self.ct_item.mapFromScene(scene_pos)
+        rows, cols = self.ct_item.image.shape[:2]
+        x, y = float(pos.x()), float(pos.y())
+        return SlicePoint(self._slice, y, x, inside=0 <= x < cols and 0 <= y < rows)
