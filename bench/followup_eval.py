@@ -193,10 +193,11 @@ def ge_pairs(path: Path, n: int) -> list[dict]:
         moved_a = analyse_head(moved_head)
         moved_csf = _ventricle_csf(moved_a)
         bleed = place_bleed(head_a, BleedRequest(site, b_ml), seed)
-        ivh_p = _ventricle_placement(head, head_a, csf, max(b_ivh, f_ivh), seed + 1000)
-        base_p = [bleed] + ([dc_replace(ivh_p, volume_ml=b_ivh)] if b_ivh > 0 else [])
+        ivh_p = None if max(b_ivh, f_ivh) <= 0 else _ventricle_placement(
+            head, head_a, csf, max(b_ivh, f_ivh), seed + 1000)
+        base_p = [bleed] + ([dc_replace(ivh_p, volume_ml=b_ivh)] if ivh_p and b_ivh > 0 else [])
         follow_p = [dc_replace(_moved_placement(bleed, head, moved_head, move), volume_ml=f_ml)]
-        if f_ivh > 0:
+        if ivh_p is not None and f_ivh > 0:
             follow_p.append(dc_replace(_moved_placement(ivh_p, head, moved_head, move),
                                        volume_ml=f_ivh))
         base = insert_placed(head, base_p, seed=seed, head=head_a, confine=csf)
