@@ -104,8 +104,7 @@ FUNC_INDEPENDENCE: tuple[OutcomeRow, ...] = (
 
 #: max-ICH (Sembill 2017): no per-score row could be checked against a source.
 MAX_ICH_NOT_TRANSCRIBED = (
-    "not transcribed (the paper gives it per score only in a figure no source we could "
-    "cite restates); it rises with the score"
+    "not transcribed (no source we could cite states it per score); rises with the score"
 )
 
 NOT_ENTERED = "not entered"
@@ -276,8 +275,7 @@ def _func_outcome(total: int) -> str:
     row = func_outcome_row(total)
     if row.text is not None:
         return row.text
-    return (f"band {row.band}: not transcribed (one source only, not confirmed by a second; "
-            "see the docs)")
+    return f"band {row.band} not transcribed (one source only, not confirmed by a second)"
 
 
 FUNC_SCORE = ScoreSpec(
