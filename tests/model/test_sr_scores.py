@@ -124,3 +124,23 @@ def test_no_scores_no_score_groups():
     results = build_results(sample_reading(with_model=False))
     groups = _groups(results.sr)
     assert "ICH score" not in groups and "clinical score inputs" not in groups
+
+
+def test_cli_export_puts_the_entries_in_the_sr(tmp_path, capsys):
+    import json
+
+    from ichmodel.cli import main
+    from ichmodel.resources import sample_study_dir
+
+    rc = main(["export", str(sample_study_dir() / "DICOM"), "--dicom-out", str(tmp_path / "o"),
+               "--gcs", "4", "--age", "70", "--json"])
+    assert rc == 0
+    written = json.loads(capsys.readouterr().out)["written"]
+    sr = pydicom.dcmread(next(p for p in written if "/SR_" in p))
+    groups = _groups(sr)
+    gcs_points = [v for n, v, _ in _nums(groups["ICH score"]) if n == "ICH score item: GCS"]
+    assert gcs_points == [2]  # GCS 3-4 -> 2 points (Hemphill 2001)
+    assert "age: 70 (reader)" in _texts(groups["clinical score inputs"])
+    assert main(["export", str(sample_study_dir() / "DICOM"), "--dicom-out", str(tmp_path),
+                 "--gcs", "2"]) == 3  # out of range: one error line, nothing read
+    assert "GCS must be 3-15" in capsys.readouterr().err
