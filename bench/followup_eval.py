@@ -186,7 +186,7 @@ def _fresh_noise(moved, original, seed: int):
     return moved.with_hu(np.where(inside, moved.hu + noise, moved.hu).astype(np.float32))
 
 
-def ge_pairs(path: Path, n: int) -> list[dict]:
+def ge_pairs(path: Path, n: int, start: int = 0) -> list[dict]:
     """Each pair: the bleed-free GE head moved rigidly first (a follow-up scan of a head that
     moved), then the bleed inserted into each scan with ``ichmodel.phantom.insert`` - the
     follow-up's the same shape grown, where the move put it - so each scan's truth is exact
@@ -206,6 +206,8 @@ def ge_pairs(path: Path, n: int) -> list[dict]:
     centre_lps = head.index_to_physical(tuple((k - 1) / 2.0 for k in head.shape))
     rows = []
     for i, (site, b_ml, f_ml, b_ivh, f_ivh) in enumerate(GE_CASES[:n]):
+        if i < start:
+            continue
         seed = 300 + i
         rng = np.random.default_rng(seed)
         move = sitk.Euler3DTransform()
@@ -330,6 +332,8 @@ def main() -> int:
     parser.add_argument("--ge", type=Path, default=Path("/work/shared/data/dcm_qa_ct/In/GE"))
     parser.add_argument("--skip-pairs", action="store_true")
     parser.add_argument("--ge-pairs", type=int, default=len(GE_CASES))
+    parser.add_argument("--ge-start", type=int, default=0,
+                        help="skip the first GE cases (to split a run over processes)")
     args = parser.parse_args()
     midline = midline_phantoms(args.midline, args.size)
     if args.ge.is_dir():
@@ -342,7 +346,7 @@ def main() -> int:
               f"{ge.septum_length_mm:.0f} mm long)")
     pairs = [] if args.skip_pairs else phantom_pairs(args.pairs, args.size)
     if args.ge.is_dir() and not args.skip_pairs:
-        pairs += ge_pairs(args.ge, args.ge_pairs)
+        pairs += ge_pairs(args.ge, args.ge_pairs, args.ge_start)
     summary(pairs, midline)
     return 0
 

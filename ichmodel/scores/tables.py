@@ -127,6 +127,8 @@ class ScoreSpec:
     outcome: Callable[[int], str]
     #: The volume thresholds (ml) of the score for this imaging (for the straddle sentence).
     thresholds: Callable[[ImagingInputs], tuple[float, ...]]
+    #: Whether the outcome table has a transcribed row for this total (not "not transcribed").
+    transcribed: Callable[[int], bool] = lambda total: True
 
 
 # --- shared items ------------------------------------------------------------------------------
@@ -224,6 +226,7 @@ ICH_SCORE = ScoreSpec(
     items=_ich_items,
     outcome=_ich_outcome,
     thresholds=lambda imaging: (30.0,),
+    transcribed=lambda total: total in ICH_SCORE_MORTALITY,
 )
 
 
@@ -289,6 +292,7 @@ FUNC_SCORE = ScoreSpec(
     items=_func_items,
     outcome=_func_outcome,
     thresholds=lambda imaging: (30.0, 60.0),
+    transcribed=lambda total: func_outcome_row(total).text is not None,
 )
 
 
@@ -351,6 +355,7 @@ MAX_ICH_SCORE = ScoreSpec(
     items=_max_ich_items,
     outcome=lambda total: MAX_ICH_NOT_TRANSCRIBED,
     thresholds=lambda imaging: (30.0,) if imaging.location == "lobar" else (10.0,),
+    transcribed=lambda total: False,
 )
 
 SPECS = (ICH_SCORE, FUNC_SCORE, MAX_ICH_SCORE)

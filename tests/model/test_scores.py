@@ -210,6 +210,9 @@ def test_straddle_ich_score_shows_both_results():
     assert result.straddle.other_method == "planimetric" and result.straddle.other_total == 3
     assert result.straddle.threshold_text == "30 ml"
     assert "ABC/2" in result.straddle.reason and "Hemphill" in result.straddle.reason
+    # and what each total means: Hemphill's 30-day mortality row for 2 and for 3
+    assert result.straddle.other_outcome_text == "72 %"
+    assert "(30-day mortality 26 % vs 72 %)" in result.straddle.reason
 
 
 def test_straddle_func_at_60_and_max_ich_at_10():
@@ -217,6 +220,8 @@ def test_straddle_func_at_60_and_max_ich_at_10():
     assert func.volume_method == "planimetric" and func.straddle is not None
     assert func.straddle.threshold_text == "60 ml"
     assert func.total - func.straddle.other_total == 2
+    # 8 vs 6: neither row is transcribed, so the sentence quotes no outcome
+    assert "not transcribed" not in func.straddle.reason and " vs " not in func.straddle.reason
     maxich = _score(MAX_ICH_SCORE, ImagingInputs(9.0, 11.0, "infratentorial", False))
     assert maxich.straddle is not None and maxich.straddle.threshold_text == "10 ml"
     assert maxich.straddle.other_total == maxich.total + 1
