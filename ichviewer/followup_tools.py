@@ -76,6 +76,15 @@ class FollowupToolsMixin:
         if reading is not None:
             self.score_store.save(reading.volume.meta.series_uid, inputs)
 
+    def with_panel_scores(self, reading: StudyReading) -> StudyReading:
+        """``reading`` with the Scores panel's sheet (what the DICOM SR and the PDF inside it
+        list), when the panel shows this reading."""
+        sheet = self.scores.sheet
+        if sheet is None or self.scores.reading is None or \
+                self.scores.reading.volume is not reading.volume:
+            return reading
+        return reading.with_scores(sheet)
+
     def report_extras(self, reading: StudyReading) -> dict:
         """What the report adds to the open study's reading: the scores, the midline and the
         comparison made for it (the reading itself stays the one the controller holds)."""

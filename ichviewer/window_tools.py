@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 class WindowToolsMixin:
     """Needs ``self.controller``, ``self.settings``, ``self.model``, ``self.results``,
-    ``self.slice_view``, ``self.act_anonymize``, ``self.show_error`` and ``statusBar()``."""
+    ``self.slice_view``, ``self.act_anonymize``, ``self.show_error``, ``statusBar()`` and
+    ``self.with_panel_scores`` (FollowupToolsMixin)."""
 
     def set_device(self, device: str) -> None:
         self.settings.device = device
@@ -159,8 +160,9 @@ class WindowToolsMixin:
             show_heatmap=r.heatmap_check.isChecked(), show_contour=r.contour_check.isChecked(),
             show_abc2_segments=r.abc2_check.isChecked(),
         )
-        dialog = SendToPacsDialog(self.settings, self._run_network_job, study.reading,
-                                  report_options, self.show_error, self)
+        dialog = SendToPacsDialog(self.settings, self._run_network_job,
+                                  self.with_panel_scores(study.reading), report_options,
+                                  self.show_error, self)
         dialog.show()
         return dialog
 
@@ -176,8 +178,9 @@ class WindowToolsMixin:
             return None
         anonymize = self.act_anonymize.isChecked()
         try:
-            pdf = pdf_bytes(study.reading, ReportOptions(anonymize=anonymize))
-            results = build_results(study.reading, pdf_bytes=pdf, anonymize=anonymize)
+            reading = self.with_panel_scores(study.reading)  # the SR lists the scores
+            pdf = pdf_bytes(reading, ReportOptions(anonymize=anonymize))
+            results = build_results(reading, pdf_bytes=pdf, anonymize=anonymize)
             return write_results(results, folder)
         except Exception as exc:  # shown, never a crash
             log.exception("DICOM export failed")

@@ -1,9 +1,12 @@
-"""``ichmodel export PATH --dicom-out DIR [--pdf FILE] [--send AET@HOST:PORT | --stow URL]``.
+"""``ichmodel export PATH --dicom-out DIR [--pdf FILE] [--send AET@HOST:PORT | --stow URL]
+[--gcs N] [--nihss N] [--age N] [--anticoagulated yes|no] [--cognitive-impairment yes|no]``.
 
 Reads the study (measure, and predict with ``--model``), writes its results as DICOM objects a
 PACS shows (SEG, SR TID 1500, key-image SC, and the PDF report as Encapsulated PDF when given
 with ``--pdf``) into DIR, and with ``--send`` C-STOREs them (never the source CT) to a node after
-a C-ECHO. A failure to reach or store is one ``error:`` line and exit code 3.
+a C-ECHO. A failure to reach or store is one ``error:`` line and exit code 3. The SR lists the
+ICH score, FUNC and max-ICH with their inputs (the entries given here, as in ``score``; a score
+missing one is listed as incomplete).
 """
 
 from __future__ import annotations
@@ -39,16 +42,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="network time limit per step, seconds (default 10)")
     parser.add_argument("--retries", type=int, default=2, help="retries per object (default 2)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    from ichmodel.cli.score import add_clinical_options
+
+    add_clinical_options(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     from ichmodel.cli._output import one_or_many, run_with_bar
+    from ichmodel.cli.score import clinical_inputs
     from ichmodel.dicom_out import DicomExportError, build_results, write_results
     from ichmodel.net.nodes import DicomNode, NetworkError
     from ichmodel.net.scu import echo, send
     from ichmodel.net.web import check_url, stow
     from ichmodel.reading import read_study
+    from ichmodel.scores import score_sheet
 
     node = DicomNode.parse(args.send) if args.send else None  # a bad node fails before reading
     url = check_url(args.stow) if args.stow else None
@@ -58,9 +66,12 @@ def run(args: argparse.Namespace) -> int:
             pdf = Path(args.pdf).read_bytes()
         except OSError as exc:
             raise DicomExportError(f"cannot read the PDF report {args.pdf}: {exc}") from exc
+    clinical = clinical_inputs(args)  # a bad entry fails before reading
     model = None if args.model == "active" else args.model
     reading = run_with_bar(read_study(one_or_many(args.path), series_uid=args.series,
                                       model=model), quiet=args.json)
+    reading = reading.with_scores(score_sheet(reading.measurement, reading.volume.meta,
+                                              clinical))
     results = build_results(reading, pdf_bytes=pdf, anonymize=args.anonymize)
     paths = write_results(results, args.dicom_out)
     summary = {

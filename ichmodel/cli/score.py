@@ -36,6 +36,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "Research use only."
         ),
     )
+    add_clinical_options(parser)
+    return parser
+
+
+def add_clinical_options(parser: argparse.ArgumentParser) -> None:
+    """The reader's score entries (``score`` and ``export`` share them)."""
     parser.add_argument("--gcs", type=int, metavar="N", help="Glasgow Coma Scale 3-15")
     parser.add_argument("--nihss", type=int, metavar="N", help="NIH Stroke Scale 0-42")
     parser.add_argument("--age", type=int, metavar="N", help="age in years (overrides DICOM)")
@@ -43,18 +49,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="oral anticoagulation at onset")
     parser.add_argument("--cognitive-impairment", type=_yes_no, metavar="yes|no",
                         help="pre-ICH cognitive impairment")
-    return parser
+
+
+def clinical_inputs(args: argparse.Namespace):
+    """The entries as ClinicalInputs (range errors are InputErrors: one line, exit code 3)."""
+    from ichmodel.scores import ClinicalInputs
+
+    return ClinicalInputs(
+        gcs=args.gcs, nihss=args.nihss, age_years=args.age,
+        anticoagulated=args.anticoagulated, cognitive_impairment=args.cognitive_impairment,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ichmodel.cli._output import one_or_many, run_with_bar
     from ichmodel.reading import NO_MODEL, read_study
-    from ichmodel.scores import ClinicalInputs, score_sheet
+    from ichmodel.scores import score_sheet
 
-    clinical = ClinicalInputs(  # range errors are InputErrors: one line, exit code 3
-        gcs=args.gcs, nihss=args.nihss, age_years=args.age,
-        anticoagulated=args.anticoagulated, cognitive_impairment=args.cognitive_impairment,
-    )
+    clinical = clinical_inputs(args)
     reading = run_with_bar(
         read_study(one_or_many(args.path), series_uid=args.series, model=NO_MODEL),
         quiet=args.json,

@@ -10,6 +10,9 @@ where dcmqi reads it.
 Concepts DICOM has no code for (poor-outcome probability, our location heuristic, the voxel
 count) use the private coding scheme ``99ICHV`` (DICOM PS3.16 allows "99"-prefixed local
 schemes), so a reader never mistakes them for a standard concept.
+
+With ``reading.scores`` (ICH score, FUNC, max-ICH) the report also holds their inputs and one
+group per score (:mod:`.sr_scores`).
 """
 
 from __future__ import annotations
@@ -242,6 +245,9 @@ def build_sr(
     model_group = _model_group(reading)
     if model_group is not None:
         groups.append(model_group)
+    from ichmodel.dicom_out.sr_scores import score_groups
+
+    groups += score_groups(reading.scores)
 
     observer = hd.sr.ObservationContext(
         observer_device_context=hd.sr.ObserverContext(

@@ -15,6 +15,8 @@ Real anatomy (skull base, sinuses, streaks, the scanner's own noise) with exact 
 
 Sites: ``deep``, ``lobar``, ``convexity`` (surface 10-20 mm from the inner table),
 ``infratentorial``, ``periventricular``; pass two requests for two bleeds at once.
+:func:`insert_placed` puts a bleed at a given centre and orientation instead (a follow-up:
+:func:`place_bleed` picks a place once, and the same shape grown goes where the head moved).
 """
 
 from __future__ import annotations
@@ -242,6 +244,72 @@ def _occupancy(
     return tuple(box), out
 
 
+class _Canvas:
+    """The bleeds painted so far on one volume (internal to this module)."""
+
+    def __init__(self, volume: Volume, head: HeadAnalysis, confine: np.ndarray | None) -> None:
+        if head.region.shape != volume.shape:
+            raise ValueError("the head analysis belongs to another volume")
+        if confine is not None and confine.shape != volume.shape:
+            raise ValueError("the confine mask belongs to another volume")
+        self.volume = volume
+        self.head = head
+        self.spacing = tuple(float(s) for s in volume.spacing_mm)
+        self.hu0 = volume.hu.astype(np.float32)
+        self.allowed = head.region & (self.hu0 >= TISSUE_MIN_HU) & (self.hu0 <= TISSUE_MAX_HU)
+        self.confine = confine
+        self.fraction = np.zeros(volume.shape, dtype=np.float32)
+        self.labels = np.zeros(volume.shape, dtype=np.uint8)
+        self.taken = np.zeros(volume.shape, dtype=bool)
+        self.blood = np.zeros(volume.shape, dtype=np.float32)
+        self.edema = np.zeros(volume.shape, dtype=np.float32)
+        self.bleeds: list[InsertedBleed] = []
+
+    def paint(self, site: str, target_ml: float, centre: np.ndarray, params, rotation,
+              rng: np.random.Generator, confined: bool = False) -> None:
+        """Occupancy, blood HU, texture and edema of one bleed (rng: HU, texture, edema)."""
+        i = len(self.bleeds) + 1
+        radius = (3 * target_ml * 1000 / (4 * math.pi)) ** (1 / 3)
+        spacing = self.spacing
+        box, occ = _occupancy(self.volume.shape, spacing, centre, params, rotation)
+        occ *= self.allowed[box]
+        if confined and self.confine is not None:
+            occ *= self.confine[box]
+        occ = np.minimum(occ, 1.0 - self.fraction[box])  # bleeds never overlap
+        b_hu = float(rng.uniform(*BLOOD_HU))
+        texture = ndi.gaussian_filter(rng.standard_normal(occ.shape).astype(np.float32), 2.0)
+        texture *= np.float32(3.0 / (texture.std() + 1e-6))
+        core = ndi.distance_transform_edt(occ >= 0.5, sampling=spacing).astype(np.float32)
+        blood = self.blood
+        blood[box] = np.where(occ > 0, b_hu + texture + np.minimum(core, 6.0) * 0.5, blood[box])
+        outside = ndi.distance_transform_edt(occ < 0.5, sampling=spacing).astype(np.float32)
+        rim_mm = 2.0 + 0.12 * radius
+        drop = float(rng.uniform(*EDEMA_DROP_HU)) * np.clip(1 - outside / rim_mm, 0, 1)
+        self.edema[box] = np.maximum(self.edema[box], drop * self.allowed[box])
+        self.labels[box][occ > self.fraction[box]] = i
+        self.fraction[box] += occ
+        self.taken |= ndi.binary_dilation(self.fraction > 0, iterations=3)
+        ml = float(occ.sum(dtype=np.float64)) * self.volume.voxel_volume_ml
+        self.bleeds.append(InsertedBleed(site, ml, target_ml, tuple(centre), b_hu, params[0]))
+        log.debug("inserted %s %.2f ml at %s", site, ml, centre)
+
+    def finish(self) -> Inserted:
+        fraction, hu0, spacing = self.fraction, self.hu0, self.spacing
+        touched = _bbox_of((fraction > 0) | (self.edema > 0), pad=3)
+        hu = hu0.copy()
+        if touched is not None:
+            part = hu0[touched]
+            # the scan's own noise: the high-pass residual of the original, kept under the blood
+            sig = [1.0 / s if 1.0 / s >= 0.3 else 0.0 for s in spacing]
+            noise = np.clip(part - ndi.gaussian_filter(part, sig), -40, 40)
+            f = fraction[touched]
+            tissue = part - self.edema[touched] * (part > 15)
+            mixed = (1 - f) * tissue + f * (self.blood[touched] + noise)
+            hu[touched] = np.where(self.allowed[touched], mixed, part)
+        # unrounded: voxels we did not touch keep their exact values (a DICOM writer rounds)
+        return Inserted(self.volume.with_hu(hu), fraction, self.labels, tuple(self.bleeds))
+
+
 def insert_hematomas(
     volume: Volume,
     requests: tuple[BleedRequest, ...] | list[BleedRequest],
@@ -256,62 +324,87 @@ def insert_hematomas(
     if not requests:
         raise ValueError("ask for at least one bleed")
     rng = np.random.default_rng(seed)
-    head = head if head is not None else analyse_head(volume)
-    if head.region.shape != volume.shape:
-        raise ValueError("the head analysis belongs to another volume")
-    spacing = tuple(float(s) for s in volume.spacing_mm)
-    hu0 = volume.hu.astype(np.float32)
-    allowed = head.region & (hu0 >= TISSUE_MIN_HU) & (hu0 <= TISSUE_MAX_HU)
-    fraction = np.zeros(volume.shape, dtype=np.float32)
-    labels = np.zeros(volume.shape, dtype=np.uint8)
-    taken = np.zeros(volume.shape, dtype=bool)
-    blood = np.zeros(volume.shape, dtype=np.float32)
-    edema = np.zeros(volume.shape, dtype=np.float32)
-    bleeds = []
-    voxel_ml = volume.voxel_volume_ml
-    for i, req in enumerate(requests, start=1):
+    canvas = _Canvas(volume, head if head is not None else analyse_head(volume), None)
+    for req in requests:
         params = _shape(rng, req.volume_ml, req.site)
-        radius = (3 * req.volume_ml * 1000 / (4 * math.pi)) ** (1 / 3)
-        for slack in (1.0, 0.7, 0.4):
-            idx = np.flatnonzero((_candidates(head, req.site, radius, slack) & ~taken).ravel())
-            if idx.size:
-                break
-        if idx.size == 0:
-            raise InsertionError(
-                f"no room for a {req.volume_ml:g} ml {req.site} bleed in this series "
-                "(try a smaller volume or another site)"
-            )
-        centre = np.array(np.unravel_index(int(rng.choice(idx)), volume.shape), dtype=float)
-        centre += rng.uniform(-0.5, 0.5, 3)
-        box, occ = _occupancy(volume.shape, spacing, centre, params, random_rotation(rng))
-        occ *= allowed[box]
-        occ = np.minimum(occ, 1.0 - fraction[box])  # bleeds never overlap
-        b_hu = float(rng.uniform(*BLOOD_HU))
-        texture = ndi.gaussian_filter(rng.standard_normal(occ.shape).astype(np.float32), 2.0)
-        texture *= np.float32(3.0 / (texture.std() + 1e-6))
-        core = ndi.distance_transform_edt(occ >= 0.5, sampling=spacing).astype(np.float32)
-        blood[box] = np.where(occ > 0, b_hu + texture + np.minimum(core, 6.0) * 0.5, blood[box])
-        outside = ndi.distance_transform_edt(occ < 0.5, sampling=spacing).astype(np.float32)
-        rim_mm = 2.0 + 0.12 * radius
-        drop = float(rng.uniform(*EDEMA_DROP_HU)) * np.clip(1 - outside / rim_mm, 0, 1)
-        edema[box] = np.maximum(edema[box], drop * allowed[box])
-        labels[box][occ > fraction[box]] = i
-        fraction[box] += occ
-        taken |= ndi.binary_dilation(fraction > 0, iterations=3)
-        ml = float(occ.sum(dtype=np.float64)) * voxel_ml
-        bleeds.append(InsertedBleed(req.site, ml, req.volume_ml, tuple(centre), b_hu, params[0]))
-        log.debug("inserted %s %.2f ml at %s", req.site, ml, centre)
-    touched = _bbox_of((fraction > 0) | (edema > 0), pad=3)
-    hu = hu0.copy()
-    if touched is not None:
-        part = hu0[touched]
-        # the scan's own noise: the high-pass residual of the original, kept under the blood
-        sig = [1.0 / s if 1.0 / s >= 0.3 else 0.0 for s in spacing]
-        noise = np.clip(part - ndi.gaussian_filter(part, sig), -40, 40)
-        f = fraction[touched]
-        tissue = part - edema[touched] * (part > 15)
-        mixed = (1 - f) * tissue + f * (blood[touched] + noise)
-        hu[touched] = np.where(allowed[touched], mixed, part)
-    # unrounded: voxels we did not touch keep their exact values (a DICOM writer rounds)
-    out_volume = volume.with_hu(hu)
-    return Inserted(out_volume, fraction, labels, tuple(bleeds))
+        centre = _pick_centre(canvas.head, req, canvas.taken, rng)
+        canvas.paint(req.site, req.volume_ml, centre, params, random_rotation(rng), rng)
+    return canvas.finish()
+
+
+def _pick_centre(head: HeadAnalysis, req: BleedRequest, taken: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    radius = (3 * req.volume_ml * 1000 / (4 * math.pi)) ** (1 / 3)
+    for slack in (1.0, 0.7, 0.4):
+        idx = np.flatnonzero((_candidates(head, req.site, radius, slack) & ~taken).ravel())
+        if idx.size:
+            break
+    if idx.size == 0:
+        raise InsertionError(
+            f"no room for a {req.volume_ml:g} ml {req.site} bleed in this series "
+            "(try a smaller volume or another site)"
+        )
+    centre = np.array(np.unravel_index(int(rng.choice(idx)), head.region.shape), dtype=float)
+    return centre + rng.uniform(-0.5, 0.5, 3)
+
+
+@dataclass(frozen=True)
+class BleedPlacement:
+    """A bleed at a chosen place and orientation (a follow-up scan: the same bleed, grown,
+    where the head's move put it).
+
+    ``shape_seed`` fixes the shape: the same seed and site with another ``volume_ml`` give the
+    same shape scaled. ``centre_zyx`` is a (fractional) voxel index; ``rotation_rowmajor`` the
+    3x3 rotation taking the shape's own frame to the grid's (x, y, z) axes in mm.
+    ``confined``: the bleed may fill only the ``confine`` mask given to :func:`insert_placed`
+    (e.g. blood layering in a ventricle's CSF)."""
+
+    site: str
+    volume_ml: float
+    centre_zyx: tuple[float, float, float]
+    rotation_rowmajor: tuple[float, ...]
+    shape_seed: int
+    confined: bool = False
+
+    def __post_init__(self) -> None:
+        BleedRequest(self.site, self.volume_ml)  # the same checks
+        r = np.asarray(self.rotation_rowmajor, float)
+        if r.shape != (9,) or not np.allclose(r.reshape(3, 3) @ r.reshape(3, 3).T, np.eye(3),
+                                              atol=1e-6):
+            raise ValueError("rotation_rowmajor must be 9 numbers of a 3x3 rotation")
+
+    @property
+    def rotation(self) -> np.ndarray:
+        return np.asarray(self.rotation_rowmajor, float).reshape(3, 3)
+
+
+def place_bleed(head: HeadAnalysis, request: BleedRequest, seed: int) -> BleedPlacement:
+    """Where :func:`insert_hematomas` would put ``request`` in this head: a random centre among
+    the site's candidates, a random orientation and shape (all from ``seed``)."""
+    rng = np.random.default_rng(seed)
+    centre = _pick_centre(head, request, np.zeros(head.region.shape, dtype=bool), rng)
+    rotation = random_rotation(rng)
+    return BleedPlacement(request.site, request.volume_ml, tuple(float(c) for c in centre),
+                          tuple(float(v) for v in rotation.ravel()),
+                          shape_seed=int(rng.integers(0, 2**31 - 1)))
+
+
+def insert_placed(
+    volume: Volume,
+    placements: tuple[BleedPlacement, ...] | list[BleedPlacement],
+    seed: int = 0,
+    head: HeadAnalysis | None = None,
+    confine: np.ndarray | None = None,
+) -> Inserted:
+    """Insert bleeds at given places (see :class:`BleedPlacement`); the same truth as
+    :func:`insert_hematomas` (the fraction sum in *this* volume). ``seed`` draws the blood HU,
+    texture and edema; ``confine`` (bool, the volume's grid) bounds the ``confined`` bleeds."""
+    if not placements:
+        raise ValueError("give at least one placement")
+    rng = np.random.default_rng(seed)
+    canvas = _Canvas(volume, head if head is not None else analyse_head(volume), confine)
+    for p in placements:
+        params = _shape(np.random.default_rng(p.shape_seed), p.volume_ml, p.site)
+        canvas.paint(p.site, p.volume_ml, np.asarray(p.centre_zyx, float), params, p.rotation,
+                     rng, confined=p.confined)
+    return canvas.finish()

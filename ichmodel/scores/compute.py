@@ -56,11 +56,17 @@ def compute_score(
             lo, hi = sorted((volume, other_volume))
             crossed = [t for t in spec.thresholds(imaging) if lo < t <= hi or lo <= t < hi]
             where = " and ".join(f"{t:g} ml" for t in crossed) or "a threshold"
-            if total is None:
+            other_total = other_result.total
+            other_outcome = spec.outcome(other_total) if other_total is not None else ""
+            if total is None or other_total is None:
                 totals = "the volume item's points differ (the score is incomplete)"
             else:
                 totals = (f"the {spec.name} is {total} with {ours} and "
-                          f"{other_result.total} with {theirs}")
+                          f"{other_total} with {theirs}")
+                if spec.transcribed(total) and spec.transcribed(other_total):
+                    # what the reader decides with: the outcome row each total points to
+                    totals += (f" ({spec.outcome_label} {spec.outcome(total)} vs "
+                               f"{other_outcome})")
             straddle = Straddle(
                 other_method=other,
                 other_volume_ml=other_volume,
@@ -72,6 +78,7 @@ def compute_score(
                     f"{where}: {totals}. {spec.name} uses {ours}: {spec.volume_method_reason}; "
                     "look at the contour before choosing"
                 ),
+                other_outcome_text=other_outcome,
             )
     return ScoreResult(
         name=result.name, reference=result.reference, items=items,

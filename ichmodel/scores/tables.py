@@ -14,19 +14,42 @@ intracerebral hemorrhage: the FUNC score.* Stroke 2008;39:2304-2309. Items (the 
 table): ICH volume < 30 cm3 = 4, 30-60 = 2, > 60 = 0; age < 70 = 2, 70-79 = 1, >= 80 = 0;
 location lobar = 2, deep = 1, infratentorial = 0; GCS >= 9 = 2, <= 8 = 0; pre-ICH cognitive
 impairment no = 1, yes = 0 (total 0-11; higher is better). Outcome: functional independence
-(Glasgow Outcome Scale >= 4) at 90 days. The paper's abstract gives the ends of its table: no
-patient with FUNC <= 4 reached independence, 80 % of those with 11 did. The middle rows
-(5-7, 8, 9-10) are in the paper's figure and are *not* transcribed here: the figures calculators
-quote (29 / 48 / 75 / 95 %) contradict the abstract's 80 % at 11, and we could not check them
-against the paper, so the middle rows say "not transcribed" rather than show a number.
+(Glasgow Outcome Score >= 4) at 90 days, by the paper's score bands 0-4, 5-7, 8, 9-10, 11.
+
+Outcome rows, and the sources each was checked against (searched 2026-12; a row is shown only
+when two sources agree on it, see :data:`FUNC_INDEPENDENCE`):
+
+* 0-4: "0 %". The paper's abstract ("No patient assigned a FUNC score <= 4 achieved
+  functional independence"; copies of the abstract at
+  virascience.com/document/5d638ee1c64600d5dfe5d09a9ab80a428fdb823f and of the paper at
+  ja.scribd.com/document/359899718) and the QxMD calculator
+  (qxmd.com/calculate/calculator_117/ich-func-score: "Score 0-4: 0%").
+* 11: "> 80 %". The abstract ("whereas > 80% with a score of 11 did"), the authors' own MGH
+  page (stopstroke.massgeneral.org/funcCalculator.aspx: "greater than 80% with a score of 11
+  did in both patient cohorts") and QxMD's text ("greater than 80%"). QxMD's table says 95 %
+  for 11; no second source gives that number, so we show what three agree on.
+* 5-7, 8, 9-10: **not transcribed**. The only source with numbers is QxMD (29 %, 48 %,
+  75 %; the Medscape calculator reference.medscape.com/calculator/117 is the same QxMD text,
+  not a second source); the paper gives them in its figure, which we could not read, and the
+  MGH page's data table is an image. Until a second source confirms them the panel says "not
+  transcribed" for these bands rather than show one calculator's number. (An earlier note here
+  said QxMD's figures contradict the abstract: they do not; the abstract says "> 80 %".)
 
 **max-ICH score** - Sembill JA et al. *Severity assessment in maximally treated ICH patients:
 the max-ICH score.* Neurology 2017;89:423-431. Items (the paper's score table): NIHSS 0-6 = 0,
 7-13 = 1, 14-20 = 2, >= 21 = 3; age <= 69 = 0, 70-74 = 1, 75-79 = 2, >= 80 = 3; lobar ICH volume
 >= 30 ml = 1; non-lobar (deep, cerebellar, brainstem) ICH volume >= 10 ml = 1; intraventricular
-hemorrhage = 1; oral anticoagulation = 1 (total 0-10). Outcome: unfavourable functional outcome
-(modified Rankin 4-6) at 12 months, rising with the score; the per-score proportions are in the
-paper's figure and are not transcribed here.
+hemorrhage = 1; oral anticoagulation = 1 (total 0-10). The items were cross-checked against
+medicalalgorithms.com ("Max-ICH score of Sembill et al", the same six items and cut-offs, total
+0-10) and the item weights against Table 1 of a BMJ Stroke & Vascular Neurology comparison
+(svn.bmj.com, "Components of the original ICH score, modified-ICH score, max-ICH score and FUNC
+score": NIHSS 3, age 3, volume 2, IVH 1, anticoagulation 1; total 10).
+Outcome: unfavourable functional outcome (modified Rankin 4-6) at 12 months, rising with the
+score. The per-score proportions are **not transcribed**: they are in the paper's figure, and
+no source we could search (MDCalc-like calculators, medicalalgorithms.com, the external
+validations of Schmidt et al., Neurology 2018;91:e939, and Suo et al., CNS Neurosci Ther 2018,
+the review of Witsch et al., Neurol Res Pract 2021;3:22) states them per score, so no number
+is shown.
 
 FUNC and max-ICH are fed the planimetric volume (our primary measurement); their papers' own
 volume method is not recorded in this build, which is one more reason every score also shows the
@@ -49,14 +72,39 @@ SEMBILL_2017 = "Sembill et al., Neurology 2017;89:423-431"
 ICH_SCORE_MORTALITY = {0: "0 %", 1: "13 %", 2: "26 %", 3: "72 %", 4: "97 %", 5: "100 %"}
 ICH_SCORE_NOT_OBSERVED = "not observed (no patient scored 6 in Hemphill 2001)"
 
-#: Rost 2008: proportion reaching functional independence (GOS >= 4) at 90 days, by FUNC
-#: band; None = the row is in the paper's figure, not transcribed (see the module docstring).
-FUNC_INDEPENDENCE: tuple[tuple[int, int, str | None], ...] = (
-    (0, 4, "0 %"),
-    (5, 7, None),
-    (8, 8, None),
-    (9, 10, None),
-    (11, 11, "80 %"),
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    """One band of a score's outcome table: totals ``lo``..``hi`` (inclusive), the outcome
+    ``text`` (None: not transcribed) and the sources it was checked against."""
+
+    lo: int
+    hi: int
+    text: str | None
+    sources: tuple[str, ...]
+
+    @property
+    def band(self) -> str:
+        return f"{self.lo}" if self.lo == self.hi else f"{self.lo}-{self.hi}"
+
+
+_FUNC_ABSTRACT = "Rost 2008 abstract"
+_QXMD = "QxMD FUNC calculator"
+_MGH = "MGH FUNC page (the authors')"
+
+#: Rost 2008: functional independence (GOS >= 4) at 90 days by FUNC band; see the module
+#: docstring for each row's sources. ``text`` None = not transcribed (one source only).
+FUNC_INDEPENDENCE: tuple[OutcomeRow, ...] = (
+    OutcomeRow(0, 4, "0 %", (_FUNC_ABSTRACT, _QXMD)),
+    OutcomeRow(5, 7, None, (_QXMD,)),
+    OutcomeRow(8, 8, None, (_QXMD,)),
+    OutcomeRow(9, 10, None, (_QXMD,)),
+    OutcomeRow(11, 11, "> 80 %", (_FUNC_ABSTRACT, _MGH, _QXMD)),
+)
+
+#: max-ICH (Sembill 2017): no per-score row could be checked against a source.
+MAX_ICH_NOT_TRANSCRIBED = (
+    "not transcribed (no source we could cite states it per score); rises with the score"
 )
 
 NOT_ENTERED = "not entered"
@@ -79,6 +127,8 @@ class ScoreSpec:
     outcome: Callable[[int], str]
     #: The volume thresholds (ml) of the score for this imaging (for the straddle sentence).
     thresholds: Callable[[ImagingInputs], tuple[float, ...]]
+    #: Whether the outcome table has a transcribed row for this total (not "not transcribed").
+    transcribed: Callable[[int], bool] = lambda total: True
 
 
 # --- shared items ------------------------------------------------------------------------------
@@ -176,6 +226,7 @@ ICH_SCORE = ScoreSpec(
     items=_ich_items,
     outcome=_ich_outcome,
     thresholds=lambda imaging: (30.0,),
+    transcribed=lambda total: total in ICH_SCORE_MORTALITY,
 )
 
 
@@ -215,13 +266,19 @@ def _func_items(volume_ml, method, imaging, clinical, age) -> tuple[ScoreItem, .
     )
 
 
+def func_outcome_row(total: int) -> OutcomeRow:
+    """The band of :data:`FUNC_INDEPENDENCE` holding ``total`` (0-11)."""
+    for row in FUNC_INDEPENDENCE:
+        if row.lo <= total <= row.hi:
+            return row
+    raise ValueError(f"a FUNC total is 0-11, got {total}")
+
+
 def _func_outcome(total: int) -> str:
-    for lo, hi, text in FUNC_INDEPENDENCE:
-        if lo <= total <= hi:
-            band = f"{lo}" if lo == hi else f"{lo}-{hi}"
-            return text if text is not None else (
-                f"band {band}: in the paper's figure, not transcribed")
-    return ""
+    row = func_outcome_row(total)
+    if row.text is not None:
+        return row.text
+    return f"band {row.band} not transcribed (one source only, not confirmed by a second)"
 
 
 FUNC_SCORE = ScoreSpec(
@@ -235,6 +292,7 @@ FUNC_SCORE = ScoreSpec(
     items=_func_items,
     outcome=_func_outcome,
     thresholds=lambda imaging: (30.0, 60.0),
+    transcribed=lambda total: func_outcome_row(total).text is not None,
 )
 
 
@@ -295,8 +353,9 @@ MAX_ICH_SCORE = ScoreSpec(
     volume_method_reason="our primary (planimetric) volume; the paper's method is not recorded "
     "here",
     items=_max_ich_items,
-    outcome=lambda total: "rises with the score (the per-score figure is not transcribed)",
+    outcome=lambda total: MAX_ICH_NOT_TRANSCRIBED,
     thresholds=lambda imaging: (30.0,) if imaging.location == "lobar" else (10.0,),
+    transcribed=lambda total: False,
 )
 
 SPECS = (ICH_SCORE, FUNC_SCORE, MAX_ICH_SCORE)

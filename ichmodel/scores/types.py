@@ -43,12 +43,15 @@ class Straddle:
     other_total: int | None
     threshold_text: str
     reason: str
+    #: The outcome row of ``other_total`` ("" when the score is incomplete).
+    other_outcome_text: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "other_method": self.other_method,
             "other_volume_ml": round(self.other_volume_ml, 2),
             "other_total": self.other_total,
+            "other_outcome": self.other_outcome_text or None,
             "threshold": self.threshold_text,
             "reason": self.reason,
         }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ichmodel.scores.types import VOLUME_METHOD_LABEL
 from ichviewer.report.fields import NOT_AVAILABLE
 
 if TYPE_CHECKING:
@@ -25,6 +26,10 @@ def score_rows(sheet: ScoreSheet | None) -> list[Row]:
         # the value column is narrow: the number there, the outcome row in the notes
         if score.complete:
             value = f"{score.total} / {score.max_points}"
+            s = score.straddle
+            if s is not None and s.other_total is not None:
+                # both results where they are read first (the sentence is in the notes)
+                value += f" ({s.other_total} with {VOLUME_METHOD_LABEL[s.other_method]})"
             outcome = f"{score.outcome_label}: {score.outcome_text}. " if score.outcome_text \
                 else ""
         else:
@@ -34,10 +39,10 @@ def score_rows(sheet: ScoreSheet | None) -> list[Row]:
             f"{i.label}: {i.value_text} -> {'?' if i.points is None else i.points}"
             for i in score.items
         )
-        note = (f"{outcome}{score.reference}. Inputs: {inputs}. Volume: "
-                f"{score.volume_method_reason}.")
-        if score.straddle is not None:
-            note += f" {score.straddle.reason}."
+        note = f"{outcome}{score.reference}. Inputs: {inputs}. "
+        # the straddle sentence already says which volume the score uses and why
+        note += (f"{score.straddle.reason}." if score.straddle is not None
+                 else f"Volume: {score.volume_method_reason}.")
         rows.append((score.name, value, note))
     return rows
 

@@ -155,8 +155,15 @@ def sheet_html(sheet: ScoreSheet, *, measured: bool) -> str:
         parts.append("<p><i>Waiting for the measurement (volume, IVH, location).</i></p>")
     for score in sheet.scores:
         colour = "#e0e0e0" if score.complete else "#ffb74d"
+        if score.complete:
+            head = f"{score.name} {score.total} / {score.max_points}"
+            # the outcome on its own line: a long "not transcribed" must not bury the total
+            outcome = (f"<br><span style='color:#cfd8dc'>{html.escape(score.outcome_label)}: "
+                       f"{html.escape(score.outcome_text)}</span>" if score.outcome_text else "")
+        else:
+            head, outcome = score.summary, ""
         parts.append(f"<p style='margin-bottom:2px'><b style='color:{colour}'>"
-                     f"{html.escape(score.summary)}</b><br>"
+                     f"{html.escape(head)}</b>{outcome}<br>"
                      f"<span style='color:#90a4ae'>{html.escape(score.reference)}; volume: "
                      f"{html.escape(score.volume_method_reason)}</span></p><table>")
         for item in score.items:

@@ -3,6 +3,8 @@ comparison dialog, with the fake backend and real ichmodel types."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,27 @@ def test_compare_dialog_links_slices(qtbot):
     dialog.followup_view.set_slice(1)
     assert dialog.baseline_view.slice_index == 1
     assert "Change" in dialog.summary.text() and "interval unknown" in dialog.summary.text()
+
+
+def test_dicom_export_takes_the_panels_scores(window, fake_jobs, qtbot, tmp_path):
+    """What the DICOM export and Send to PACS build from: the reading with the scores typed in
+    the panel (tests/model/test_sr_scores.py checks the SR they make), never another study's."""
+    from PySide6.QtCore import Qt
+
+    from tests.gui.fakes import make_volume
+
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=10_000):
+        window.open_path(study_dir(tmp_path))
+    panel = window.scores
+    for box, text in ((panel.gcs, "7"), (panel.age, "82")):
+        box.setFocus()
+        box.selectAll()
+        qtbot.keyClicks(box, text)
+        qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert panel.inputs().gcs == 7 and panel.inputs().age_years == 82
+    reading = window.controller.study.reading
+    exported = window.with_panel_scores(reading)
+    assert exported.scores is panel.sheet and exported.volume is reading.volume
+    assert exported.scores.by_name("ICH score").items[0].value_text == "GCS 7"
+    other = replace(reading, volume=make_volume("another"))
+    assert window.with_panel_scores(other).scores is None

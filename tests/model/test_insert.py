@@ -8,10 +8,13 @@ import pytest
 
 from ichmodel.phantom.insert import (
     INSERT_SITES,
+    BleedPlacement,
     BleedRequest,
     InsertionError,
     analyse_head,
     insert_hematomas,
+    insert_placed,
+    place_bleed,
 )
 from tests.model._measure_heads import make_head
 
@@ -61,6 +64,45 @@ def test_requests_are_checked_and_no_room_is_a_clear_error(head):
     no_skull = make_head(shape=(12, 120, 100), skull=False)
     with pytest.raises(InsertionError, match="cannot insert a bleed"):
         insert_hematomas(no_skull, [BleedRequest("deep", 3.0)], seed=0)
+
+
+def _centroid_mm(vol, frac):
+    idx = (np.argwhere(frac > 0) * frac[frac > 0][:, None]).sum(0) / frac.sum()
+    return vol.index_to_physical(tuple(idx))
+
+
+def test_a_placed_bleed_grows_in_place_with_its_own_truth(head):
+    """A follow-up: the same shape (shape seed) grown, at the same centre; each truth is its
+    own fraction sum."""
+    from dataclasses import replace
+
+    vol, analysis = head
+    place = place_bleed(analysis, BleedRequest("deep", 4.0), seed=3)
+    small = insert_placed(vol, [place], seed=1, head=analysis)
+    big = insert_placed(vol, [replace(place, volume_ml=8.0)], seed=2, head=analysis)
+    assert small.volume_ml == pytest.approx(4.0, rel=0.05)
+    assert big.volume_ml == pytest.approx(8.0, rel=0.05)
+    assert big.bleeds[0].volume_ml == pytest.approx(big.volume_ml, rel=1e-6)
+    centre = vol.index_to_physical(place.centre_zyx)
+    # a copy scaled about the centre: its centroid moves a little, never to another place
+    shift = np.linalg.norm(_centroid_mm(vol, big.fraction) - _centroid_mm(vol, small.fraction))
+    assert shift < 5.0
+    assert np.linalg.norm(_centroid_mm(vol, small.fraction) - centre) < 10.0
+    # mostly the same blood: most of the small bleed lies inside the grown one
+    assert float(small.fraction[big.fraction > 0.5].sum()) > 0.8 * float(small.fraction.sum())
+
+
+def test_a_confined_placement_stays_in_its_mask(head):
+    vol, analysis = head
+    place = place_bleed(analysis, BleedRequest("deep", 4.0), seed=5)
+    half = np.zeros(vol.shape, dtype=bool)
+    half[:, :, : int(place.centre_zyx[2])] = True
+    from dataclasses import replace
+
+    ins = insert_placed(vol, [replace(place, confined=True)], head=analysis, confine=half)
+    assert ins.volume_ml > 0.5 and not ins.fraction[~half].any()
+    with pytest.raises(ValueError, match="3x3 rotation"):
+        BleedPlacement("deep", 4.0, place.centre_zyx, (1.0,) * 9, 0)
 
 
 def test_synth_into_writes_a_series_whose_truth_is_its_fraction_map(tmp_path, capsys):

@@ -46,3 +46,20 @@ def test_report_rows_for_scores_midline_and_followup():
     assert np.isfinite(float(rows["Follow-up hematoma volume (ml)"][0]))
     plain = {label for label, _, _ in build_report_content(_reading()).results}
     assert "ICH score" not in plain and "Midline shift" not in plain
+
+
+def test_report_value_shows_both_results_when_the_volumes_straddle():
+    from ichmodel.scores import ImagingInputs
+    from ichmodel.scores.compute import ScoreSheet, compute_score
+    from ichmodel.scores.inputs import Age
+    from ichmodel.scores.tables import ICH_SCORE
+    from ichviewer.report.score_rows import score_rows
+
+    imaging = ImagingInputs(planimetric_ml=32.0, abc2_ml=27.0, location="deep", ivh=True)
+    clinical = ClinicalInputs(gcs=10, age_years=60)
+    age = Age(60, "reader")
+    sheet = ScoreSheet(clinical, imaging, age, (compute_score(ICH_SCORE, imaging, clinical,
+                                                              age),))
+    [(label, value, note)] = score_rows(sheet)
+    assert (label, value) == ("ICH score", "2 / 6 (3 with planimetric)")
+    assert "26 % vs 72 %" in note and note.count("Hemphill 2001 measured") == 1

@@ -108,7 +108,7 @@ def test_ich_score_totals_and_mortality(gcs, abc2_ml, ivh, location, age, total,
 def test_func_total_and_table_ends():
     best = ImagingInputs(10.0, 10.0, "lobar", False)
     assert _score(FUNC_SCORE, best).total == 11
-    assert _score(FUNC_SCORE, best).outcome_text == "80 %"
+    assert _score(FUNC_SCORE, best).outcome_text == "> 80 %"
     worst = ImagingInputs(70.0, 70.0, "infratentorial", True)
     low = ClinicalInputs(gcs=5, age_years=85, cognitive_impairment=True)
     result = _score(FUNC_SCORE, worst, low)
@@ -117,6 +117,39 @@ def test_func_total_and_table_ends():
                     ClinicalInputs(gcs=10, age_years=75, cognitive_impairment=False))
     assert middle.total == 2 + 1 + 1 + 2 + 1
     assert "not transcribed" in middle.outcome_text  # never a made-up number
+
+
+@pytest.mark.parametrize(
+    ("total", "outcome"),
+    [(0, "0 %"), (4, "0 %"), (5, None), (7, None), (8, None), (9, None), (10, None),
+     (11, "> 80 %")],
+)
+def test_func_outcome_at_each_band_boundary(total, outcome):
+    """Rost 2008's bands 0-4 / 5-7 / 8 / 9-10 / 11: a row is shown only where two sources
+    agree (tables.py docstring); the others say "not transcribed" and carry no number."""
+    text = t._func_outcome(total)
+    if outcome is None:
+        assert "not transcribed" in text and "%" not in text
+    else:
+        assert text == outcome
+    row = t.func_outcome_row(total)
+    assert row.lo <= total <= row.hi
+    assert (row.text is not None) == (len(row.sources) >= 2)
+
+
+def test_func_bands_cover_0_to_11_once():
+    covered = [n for row in t.FUNC_INDEPENDENCE for n in range(row.lo, row.hi + 1)]
+    assert covered == list(range(12))
+    with pytest.raises(ValueError, match="0-11"):
+        t.func_outcome_row(12)
+
+
+@pytest.mark.parametrize("nihss", [0, 7, 14, 21])
+def test_max_ich_outcome_is_never_a_number(nihss):
+    clinical = ClinicalInputs(nihss=nihss, age_years=60, anticoagulated=False)
+    result = _score(MAX_ICH_SCORE, ImagingInputs(12.0, 12.0, "deep", False), clinical)
+    assert result.complete
+    assert "not transcribed" in result.outcome_text and "%" not in result.outcome_text
 
 
 def test_max_ich_total_lobar_and_nonlobar():
@@ -177,6 +210,9 @@ def test_straddle_ich_score_shows_both_results():
     assert result.straddle.other_method == "planimetric" and result.straddle.other_total == 3
     assert result.straddle.threshold_text == "30 ml"
     assert "ABC/2" in result.straddle.reason and "Hemphill" in result.straddle.reason
+    # and what each total means: Hemphill's 30-day mortality row for 2 and for 3
+    assert result.straddle.other_outcome_text == "72 %"
+    assert "(30-day mortality 26 % vs 72 %)" in result.straddle.reason
 
 
 def test_straddle_func_at_60_and_max_ich_at_10():
@@ -184,6 +220,8 @@ def test_straddle_func_at_60_and_max_ich_at_10():
     assert func.volume_method == "planimetric" and func.straddle is not None
     assert func.straddle.threshold_text == "60 ml"
     assert func.total - func.straddle.other_total == 2
+    # 8 vs 6: neither row is transcribed, so the sentence quotes no outcome
+    assert "not transcribed" not in func.straddle.reason and " vs " not in func.straddle.reason
     maxich = _score(MAX_ICH_SCORE, ImagingInputs(9.0, 11.0, "infratentorial", False))
     assert maxich.straddle is not None and maxich.straddle.threshold_text == "10 ml"
     assert maxich.straddle.other_total == maxich.total + 1
