@@ -1,0 +1,54 @@
+"""The reader's edits of the hematoma segmentation: exclude/include a hematoma, grow one from a
+seed, paint and erase with a round brush; undo/redo; a typed JSON record; the measurement
+re-derived from the edited mask. No Qt: the viewer and ``ichmodel measure --edits`` share it.
+
+::
+
+    from ichmodel.edits import EditSession, ComponentEdit, apply_edits, load_record
+
+    ctx = prepare(volume); auto = ctx.measure(params)
+    session = EditSession(ctx, auto, volume.meta.series_uid)
+    m = session.apply(ComponentEdit("exclude", (20, 201, 330)))   # a normal Measurement
+    session.record.save("edits.json")
+    m = apply_edits(ctx, auto, load_record("edits.json")).measurement   # headless replay
+"""
+
+from ichmodel.edits.assemble import EDITED_CODE, SKIPPED_CODE
+from ichmodel.edits.record import (
+    SCHEMA,
+    BrushEdit,
+    ComponentEdit,
+    Edit,
+    EditRecord,
+    EditRecordError,
+    GrowEdit,
+    load_record,
+    record_from_dict,
+)
+from ichmodel.edits.regions import (
+    DEFAULT_GROW_MAX_ML,
+    DEFAULT_GROW_RADIUS_MM,
+    EditError,
+    GrowLeakError,
+)
+from ichmodel.edits.session import EditSession, apply_edits
+
+__all__ = [
+    "DEFAULT_GROW_MAX_ML",
+    "DEFAULT_GROW_RADIUS_MM",
+    "EDITED_CODE",
+    "SCHEMA",
+    "SKIPPED_CODE",
+    "BrushEdit",
+    "ComponentEdit",
+    "Edit",
+    "EditError",
+    "EditRecord",
+    "EditRecordError",
+    "EditSession",
+    "GrowEdit",
+    "GrowLeakError",
+    "apply_edits",
+    "load_record",
+    "record_from_dict",
+]
