@@ -31,7 +31,7 @@ from ichmodel.edits.regions import (
     EditError,
     GrowLeakError,
 )
-from ichmodel.edits.session import EditSession, apply_edits
+from ichmodel.edits.session import EditSession, apply_edits, measure_with_edits
 
 __all__ = [
     "DEFAULT_GROW_MAX_ML",
@@ -50,5 +50,6 @@ __all__ = [
     "GrowLeakError",
     "apply_edits",
     "load_record",
+    "measure_with_edits",
     "record_from_dict",
 ]

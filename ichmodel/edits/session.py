@@ -36,6 +36,7 @@ from ichmodel.measure import MeasureContext, Measurement
 from ichmodel.measure.edges import SHELL_MM, Levels, refine_edges
 from ichmodel.measure.ivh import IVH_WHOLE_FRACTION
 from ichmodel.measure.partial import RING_MM, fractional_volumes_ml
+from ichmodel.volume import Volume
 
 log = logging.getLogger(__name__)
 
@@ -385,3 +386,15 @@ def _union(a: Box, b: Box) -> Box:
 
 def _overlaps(a: Box, b: Box) -> bool:
     return all(x.start < y.stop and y.start < x.stop for x, y in zip(a, b, strict=True))
+
+
+def measure_with_edits(volume: Volume, record: EditRecord) -> EditSession:
+    """Measure ``volume`` at the record's HU range and replay its edits (``ichmodel measure
+    --edits``): :class:`EditRecordError` when the record belongs to another series or grid."""
+    from ichmodel.measure import MeasureParams, prepare
+
+    record.check_series(volume.meta.series_uid, volume.shape)
+    lo, hi = record.hu_range
+    params = replace(MeasureParams(), hu_min=float(lo), hu_max=float(hi))
+    context = prepare(volume, params)
+    return apply_edits(context, context.measure(params), record)
