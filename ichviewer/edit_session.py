@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 
 from ichmodel.edits import (
     EditError,
@@ -48,6 +48,9 @@ class EditController(QObject):
         self.session: EditSession | None = None
         self._pending: EditRecord | None = None  # saved edits waiting for their measurement
         self.restored = False  # the session's edits came from the store
+        self._unsaved: EditRecord | None = None
+        if parent is not None:
+            parent.installEventFilter(self)  # the window closing saves the last edit
         study.sig_volume.connect(self._on_volume)
         study.sig_measurement.connect(self._on_measurement)
         study.sig_study_opened.connect(lambda _s: self._clear())
@@ -66,6 +69,7 @@ class EditController(QObject):
         return None if self.session is None else self.session.hu_range
 
     def _clear(self) -> None:
+        self.flush()
         self.session, self._pending, self.restored = None, None, False
         self.sig_state.emit()
 
@@ -140,6 +144,7 @@ class EditController(QObject):
             return
         s = self.session
         self.session = EditSession(s.context, s.automatic, s.record.series_uid)
+        self._unsaved = None
         self.store.discard(s.record.series_uid)
         self.restored = False
         self.study.show_measurement(self.session.measurement)
@@ -148,6 +153,20 @@ class EditController(QObject):
 
     def _publish(self, m: Measurement) -> None:
         assert self.session is not None
-        self.store.save(self.session.record)
         self.study.show_measurement(m)
         self.sig_state.emit()
+        # saved right after the numbers are on screen (the file write is not in the latency);
+        # a new study or closing the window saves at once (see flush)
+        self._unsaved = self.session.record
+        QTimer.singleShot(0, self.flush)
+
+    def flush(self) -> None:
+        """Write the edits not saved yet."""
+        record, self._unsaved = self._unsaved, None
+        if record is not None:
+            self.store.save(record)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.Close:
+            self.flush()
+        return False

@@ -102,7 +102,9 @@ def measurement(session: EditSession, stats: dict[int, ComponentStats]) -> Measu
     auto = session.automatic
     order = included_order(session, stats)
     labels = lazy_zeros(volume.shape, np.int16)
-    mask = lazy_zeros(volume.shape, np.bool_)
+    # with nothing left to count, readers scan the whole mask (``mask.any()``): real zeros
+    # read faster than untouched lazy pages
+    mask = lazy_zeros(volume.shape, np.bool_) if order else np.zeros(volume.shape, bool)
     oz, oy, ox = session.origin
 
     def full(box):

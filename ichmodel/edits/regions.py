@@ -34,6 +34,8 @@ from ichmodel.measure.hematoma import BloodPrep
 
 DEFAULT_GROW_RADIUS_MM = 60.0
 DEFAULT_GROW_MAX_ML = 150.0
+#: The first ball a region is grown in (doubled until the region stops short of its edge).
+FIRST_RADIUS_MM = 15.0
 
 Box = tuple[slice, slice, slice]
 
@@ -70,19 +72,15 @@ def grow_region(
     if not lo <= hu <= hi:
         raise EditError(f"the seed reads {hu:.0f} HU (smoothed), outside the blood range "
                         f"{lo:g}-{hi:g} HU: click on the bleed itself or widen the HU range")
-    spacing = np.asarray(prep.spacing_mm, dtype=float)
-    reach = np.ceil(max_radius_mm / spacing).astype(int)
-    box = tuple(slice(max(0, c - r), min(n, c + r + 1))
-                for c, r, n in zip(seed_crop, reach, shape, strict=True))
-    zz, yy, xx = np.ogrid[tuple(slice(b.start - c, b.stop - c)
-                                for b, c in zip(box, seed_crop, strict=True))]
-    ball = ((zz * spacing[0]) ** 2 + (yy * spacing[1]) ** 2
-            + (xx * spacing[2]) ** 2) <= max_radius_mm ** 2
-    sm = prep.smoothed[box]
-    cand = ball & prep.allowed[box] & (sm >= lo) & (sm <= hi) & ~occupied[box]
-    labels, _ = ndi.label(cand)
-    local = tuple(c - b.start for c, b in zip(seed_crop, box, strict=True))
-    region = labels == labels[local]
+    # Grown in widening balls: a small bleed is found in a small box (a 60 mm ball's box is
+    # 2 M voxels at 512²); a wider ball is tried only when the region reaches the ball's edge,
+    # so the result is the region within max_radius_mm either way.
+    radius = min(max_radius_mm, FIRST_RADIUS_MM)
+    while True:
+        box, region, at_edge = _grow_in_ball(prep, seed_crop, hu_range, occupied, radius)
+        if not at_edge or radius >= max_radius_mm:
+            break
+        radius = min(max_radius_mm, 2.0 * radius)
     region = _morph.fill_holes_per_slice(region) & prep.inside[box] & ~occupied[box]
     volume_ml = float(np.count_nonzero(region)) * prep.voxel_ml
     if volume_ml > max_volume_ml:
@@ -92,6 +90,34 @@ def grow_region(
             "range or paint the bleed instead"
         )
     return _tight(box, region)
+
+
+def _grow_in_ball(prep: BloodPrep, seed_crop, hu_range, occupied, radius_mm: float):
+    """(box, region, touches the ball's surface) of the seed's connected blood-range region
+    inside a ball of ``radius_mm``."""
+    lo, hi = hu_range
+    shape = prep.smoothed.shape
+    spacing = np.asarray(prep.spacing_mm, dtype=float)
+    reach = np.ceil(radius_mm / spacing).astype(int)
+    box = tuple(slice(max(0, c - r), min(n, c + r + 1))
+                for c, r, n in zip(seed_crop, reach, shape, strict=True))
+    zz, yy, xx = np.ogrid[tuple(slice(b.start - c, b.stop - c)
+                                for b, c in zip(box, seed_crop, strict=True))]
+    ball = ((zz * spacing[0]) ** 2 + (yy * spacing[1]) ** 2
+            + (xx * spacing[2]) ** 2) <= radius_mm ** 2
+    sm = prep.smoothed[box]
+    cand = prep.allowed[box] & (sm >= lo) & (sm <= hi) & ~occupied[box]
+    labels, _ = ndi.label(cand & ball)
+    local = tuple(c - b.start for c, b in zip(seed_crop, box, strict=True))
+    region = labels == labels[local]
+    # would it go on outside the ball? a candidate voxel beyond the ball next to the region
+    beyond = ndi.binary_dilation(region) & cand & ~ball
+    touches_box = any(
+        (region.take(0, axis=a).any() and b.start > 0)
+        or (region.take(-1, axis=a).any() and b.stop < n)
+        for a, (b, n) in enumerate(zip(box, shape, strict=True))
+    )
+    return box, region, bool(beyond.any() or touches_box)
 
 
 def brush_region(
