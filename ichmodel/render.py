@@ -26,7 +26,7 @@ BRAIN_WINDOW_HU = (40.0, 80.0)
 # what the reader saw on screen.
 CONTOUR_RGB = (0, 230, 118)
 #: The outline of hematomas the reader excluded from the volume (dashed).
-EXCLUDED_RGB = (255, 145, 0)
+EXCLUDED_RGB = (224, 64, 251)  # violet: stands out on the inferno heatmap, unlike orange
 A_SEGMENT_RGB = (255, 196, 0)
 B_SEGMENT_RGB = (0, 200, 255)
 #: Grad-CAM values under this are fully transparent; the opacity ramps up to full by CAM_FULL.
@@ -185,7 +185,7 @@ def render_slice(
     """Render axial slice ``slice_index`` of ``volume`` as an RGB picture with overlays.
 
     ``hematoma_mask`` (bool, (z, y, x)) is drawn as a green outline, ``excluded_mask`` (the
-    hematomas a reader excluded) as a dashed orange one; ``cam`` (float in [0, 1],
+    hematomas a reader excluded) as a dashed violet one; ``cam`` (float in [0, 1],
     (z, y, x) on the volume grid) is blended through ``colormap`` with alpha
     ``heatmap_opacity`` where the map is high (transparent below :data:`CAM_FLOOR`);
     ``segments_zyx`` are (segment, RGB colour) pairs, a segment being ((z, y, x), (z, y, x)) in

@@ -232,8 +232,9 @@ class EditSummary:
         if self.excluded:
             parts.append(f"{self.excluded} hematoma{'s' if self.excluded != 1 else ''} excluded")
         if self.grown:
+            seeds = "seeds" if self.grown != 1 else "a seed"
             parts.append(f"{self.grown} region{'s' if self.grown != 1 else ''} grown from "
-                         f"seeds (+{self.grown_ml:.2f} ml)")
+                         f"{seeds} (+{self.grown_ml:.2f} ml)")
         if self.painted_ml > 0:
             parts.append(f"{self.painted_ml:.2f} ml painted")
         if self.erased_ml > 0:

@@ -238,7 +238,8 @@ def _edit_rows(measurement: Measurement | None) -> list[tuple[str, str, str]]:
     if edited.excluded:
         parts.append(f"{edited.excluded} hematoma{'s' if edited.excluded != 1 else ''} excluded")
     if edited.grown:
-        parts.append(f"{edited.grown} grown from seed{'s' if edited.grown != 1 else ''} "
+        seeds = "a seed" if edited.grown == 1 else "seeds"
+        parts.append(f"{edited.grown} region{'s' if edited.grown != 1 else ''} grown from {seeds} "
                      f"(+{edited.grown_ml:.2f} ml)")
     if edited.painted_ml > 0:
         parts.append(f"{edited.painted_ml:.2f} ml painted")
@@ -314,7 +315,7 @@ def _legend(reading: StudyReading, options: ReportOptions) -> str:
         edited = " (edited by the reader)" if measurement.edited is not None else ""
         parts.append(f"green contour: segmented hematoma{edited}")
         if measurement.excluded_mask is not None:
-            parts.append("dashed orange: hematomas the reader excluded")
+            parts.append("dashed violet: hematomas the reader excluded")
     if options.show_abc2_segments and measurement and measurement.abc2.a_segment_zyx is not None:
         parts.append("ABC/2 diameters: A yellow, B cyan")
     if options.show_heatmap and prediction is not None and reading.shown_cam is not None:

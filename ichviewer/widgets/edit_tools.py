@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ichviewer.edit_session import EditController
     from ichviewer.widgets.slice_view import SliceView
 
-EXCLUDED_COLOR = (255, 145, 0)
+EXCLUDED_COLOR = (224, 64, 251)  # violet, as in the report (ichmodel.render.EXCLUDED_RGB)
 BRUSH_COLOR = {"paint": (0, 230, 118), "erase": (255, 82, 82)}
 
 
@@ -178,12 +178,12 @@ class BrushTool:
 
 
 class ExcludedOverlay:
-    """The excluded hematomas of the shown measurement, as a dashed orange outline."""
+    """The excluded hematomas of the shown measurement, as a dashed violet outline."""
 
     def __init__(self, view: SliceView) -> None:
         self.view = view
         self.mask: np.ndarray | None = None
-        pen = pg.mkPen(EXCLUDED_COLOR, width=2, cosmetic=True, style=Qt.PenStyle.DashLine)
+        pen = pg.mkPen(EXCLUDED_COLOR, width=2, cosmetic=True)
         self.item = pg.PlotCurveItem(pen=pen, connect="pairs")
         self.item.setParentItem(view.ct_item)
         self.item.setZValue(2)
@@ -202,8 +202,25 @@ class ExcludedOverlay:
         view, mask = self.view, self.mask
         on = mask is not None and view.volume is not None and mask.shape == view.volume.shape
         if on:
-            xs, ys = mask_outline_segments(mask[view.slice_index])
+            xs, ys = dashed(*mask_outline_segments(mask[view.slice_index]))
             on = xs.size > 0
             if on:
                 self.item.setData(xs, ys)
         self.item.setVisible(bool(on))
+
+
+#: Dash length along the outline, image pixels (a dash, then a gap as long).
+DASH_PX = 2
+
+
+def dashed(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every other run of ``DASH_PX`` unit segments of a pixel-edge outline (``connect="pairs"``
+    arrays): a dashed outline. Qt's dash pattern restarts on each one-pixel segment and would
+    draw it solid."""
+    if xs.size == 0:
+        return xs, ys
+    mid_x = 0.5 * (xs[0::2] + xs[1::2])
+    mid_y = 0.5 * (ys[0::2] + ys[1::2])
+    keep = ((np.floor(mid_x) + np.floor(mid_y)) // DASH_PX) % 2 == 0
+    pairs = np.repeat(keep, 2)
+    return xs[pairs], ys[pairs]

@@ -132,7 +132,7 @@ def test_edits_survive_closing_and_reopening(qtbot, window, real_measure, tmp_pa
     rows = {label: (value, note) for label, value, note in content.results}
     assert rows["Segmentation"][0] == "edited by the reader"
     assert "1 hematoma excluded" in rows["Segmentation"][1]
-    assert "dashed orange" in content.image_legend
+    assert "dashed violet" in content.image_legend
     mask_path = window.export_mask(tmp_path / "mask.nii.gz")
     import SimpleITK as sitk
 
