@@ -15,16 +15,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 
-from ichmodel.edits import (
-    EditError,
-    EditRecord,
-    EditSession,
-    apply_edits,
-)
+from ichmodel.edits.record import EditError, EditRecord
 from ichviewer.edit_store import EditStore
 
-if TYPE_CHECKING:
-    from ichmodel.edits import Edit
+if TYPE_CHECKING:  # the session (scipy, the measurement) loads with the first measurement
+    from ichmodel.edits import Edit, EditSession
     from ichmodel.measure import Measurement
     from ichmodel.reading import StudyReading
     from ichviewer.controller import StudyController
@@ -92,6 +87,8 @@ class EditController(QObject):
             self.session = None  # no real measurement to edit (or not ours)
             self.sig_state.emit()
             return
+        from ichmodel.edits.session import EditSession, apply_edits
+
         uid = reading.volume.meta.series_uid
         try:
             self.session = EditSession(context, m, uid)
@@ -142,6 +139,8 @@ class EditController(QObject):
         """Back to the automatic segmentation; the saved record is removed."""
         if self.session is None:
             return
+        from ichmodel.edits.session import EditSession
+
         s = self.session
         self.session = EditSession(s.context, s.automatic, s.record.series_uid)
         self._unsaved = None

@@ -8,7 +8,7 @@ import hashlib
 import logging
 from pathlib import Path
 
-from ichmodel.edits import EditRecord, EditRecordError, load_record
+from ichmodel.edits.record import EditRecord, EditRecordError, load_record
 
 log = logging.getLogger(__name__)
 

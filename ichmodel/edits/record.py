@@ -36,6 +36,11 @@ class EditRecordError(InputError):
     """An edit record that cannot be used: malformed, another series, another grid."""
 
 
+class EditError(InputError):
+    """An edit that cannot be made here (no hematoma under the click, a seed outside the HU
+    range, a region that leaks); the message says what to do instead."""
+
+
 @dataclass(frozen=True)
 class ComponentEdit:
     """Exclude a hematoma from the volume, or include an excluded one again; the hematoma is

@@ -28,7 +28,7 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-from ichmodel.errors import InputError
+from ichmodel.edits.record import EditError
 from ichmodel.measure import _morph
 from ichmodel.measure.hematoma import BloodPrep
 
@@ -38,11 +38,6 @@ DEFAULT_GROW_MAX_ML = 150.0
 FIRST_RADIUS_MM = 15.0
 
 Box = tuple[slice, slice, slice]
-
-
-class EditError(InputError):
-    """An edit that cannot be made here (no hematoma under the click, a seed outside the HU
-    range, a region that leaks); the message says what to do instead."""
 
 
 class GrowLeakError(EditError):

@@ -21,13 +21,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QGraphicsEllipseItem
 
-from ichmodel.edits import (
-    DEFAULT_GROW_MAX_ML,
-    DEFAULT_GROW_RADIUS_MM,
-    BrushEdit,
-    ComponentEdit,
-    GrowEdit,
-)
+from ichmodel.edits.record import BrushEdit, ComponentEdit, GrowEdit
 from ichviewer.widgets.slice_items import mask_outline_segments
 from ichviewer.widgets.view_tools import SlicePoint, ToolDrag
 
@@ -77,6 +71,8 @@ class GrowTool(ExcludeTool):
         view.graphics.viewport().setCursor(Qt.CursorShape.CrossCursor)
 
     def click(self, view: SliceView, at: SlicePoint, modifiers) -> None:
+        from ichmodel.edits.regions import DEFAULT_GROW_MAX_ML, DEFAULT_GROW_RADIUS_MM
+
         self.edits.apply(GrowEdit(at.voxel_zyx, DEFAULT_GROW_RADIUS_MM, DEFAULT_GROW_MAX_ML))
 
 
