@@ -82,6 +82,17 @@ class EditController(QObject):
         m = reading.measurement
         if m is None or (self.session is not None and m is self.session.measurement):
             return  # our own edited measurement coming back
+        # after the window has shown the numbers (and the study marked its results): the
+        # session's first pass over the components is not the reader's wait
+        QTimer.singleShot(0, lambda: self._start_session(reading))
+
+    def _start_session(self, reading: StudyReading) -> None:
+        current = self.study.study
+        if current is None or current.reading is None or current.reading.measurement is not (
+                reading.measurement):
+            return  # a newer measurement (or study) came meanwhile
+        m = reading.measurement
+        assert m is not None
         context = self.study.measure_context()
         if context is None or context.volume is not reading.volume:
             self.session = None  # no real measurement to edit (or not ours)
