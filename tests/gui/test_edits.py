@@ -205,3 +205,61 @@ def test_refused_edits_are_a_status_sentence(qtbot, window, real_measure, tmp_pa
     click(view, 2.5, 2.5)  # air, outside the head
     assert "outside" in window.statusBar().currentMessage()
     assert not window.edits.edited and not window.error_dialogs
+
+
+def test_the_cli_reproduces_the_windows_edited_volume(qtbot, window, monkeypatch, tmp_path,
+                                                       capsys):
+    """Real scan and load of a DICOM series; the edits made with the mouse, replayed by
+    ``ichmodel measure --edits`` from the record the window saved."""
+    import json
+    import shutil
+    import subprocess
+
+    from ichmodel.cli import main
+    from ichmodel.io.write import write_dicom_series
+    from ichviewer import jobs
+
+    real = {name: getattr(jobs, name) for name in ("scan_study", "load_reading")}
+    measure = jobs.Measurer.measure
+    fakes.install(monkeypatch)  # the model stays the fake
+    for name, fn in real.items():
+        monkeypatch.setattr(jobs, name, fn)
+    monkeypatch.setattr(jobs.Measurer, "measure", measure)
+    ep = edit_phantom()
+    folder = tmp_path / "dicom"
+    write_dicom_series(ep.volume, folder)
+    with qtbot.waitSignal(window.controller.sig_ready, timeout=60_000):
+        window.open_path(folder)
+    qtbot.waitUntil(lambda: window.edits.session is not None, timeout=10_000)
+    auto = _shown(window)
+    z, y, x = _deepest(auto.hematoma_labels == 1)
+    view = window.slice_view
+    _tool(window, "exclude")
+    view.set_slice(z)
+    click(view, y + 0.5, x + 0.5)
+    _tool(window, "grow")
+    tz, ty, tx = ep.tube_seed_zyx
+    view.set_slice(tz)
+    click(view, ty + 0.5, tx + 0.5)
+    _tool(window, "paint")
+    drag(view, [(ty + 10.5, tx - 3.5), (ty + 10.5, tx + 4.5)])
+    edited = _shown(window)
+    assert edited.edited is not None and edited.edited.n_edits == 3
+    window.edits.flush()
+    saved = window.edits.store.path(auto_uid(window))
+    assert saved.is_file()
+
+    capsys.readouterr()
+    assert main(["measure", str(folder), "--edits", str(saved), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["hematoma_volume_ml"] == pytest.approx(edited.hematoma_volume_ml, abs=1e-3)
+    assert out["threshold_volume_ml"] == pytest.approx(edited.threshold_volume_ml, abs=1e-3)
+    assert out["abc2_ml"] == pytest.approx(edited.abc2.volume_ml, abs=1e-3)
+
+    pdf = window.export_report(tmp_path / "report.pdf")
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        text = " ".join(text.split())  # the table wraps its cells
+        assert "edited by" in text and "1 hematoma excluded" in text
+        assert "grown from a seed" in text
