@@ -47,15 +47,20 @@ def _inside(auto, number: int = 1) -> tuple[int, int, int]:
     return tuple(int(v) for v in np.unravel_index(int(np.argmax(depth)), own.shape))
 
 
-def test_no_edits_reproduce_the_automatic_measurement(measured):
+def test_no_net_edit_reproduces_the_automatic_measurement(measured):
     _, _, auto = measured
-    m = _session(measured).measurement
+    session = _session(measured)
+    assert session.measurement is auto
+    voxel = _inside(auto)
+    session.apply(ComponentEdit("exclude", voxel))
+    m = session.apply(ComponentEdit("include", voxel))  # assembled from the component cache
     assert m.hematoma_volume_ml == auto.hematoma_volume_ml
     assert m.threshold_volume_ml == auto.threshold_volume_ml
     assert m.abc2 == auto.abc2
     assert np.array_equal(m.hematoma_mask, auto.hematoma_mask)
     assert m.location_description == auto.location_description
-    assert m.edited is None
+    assert [h.to_dict() for h in m.hematomas] == [h.to_dict() for h in auto.hematomas]
+    assert m.edited is not None and m.edited.n_edits == 2
 
 
 def test_exclude_drops_its_ml_and_include_brings_it_back(measured):
