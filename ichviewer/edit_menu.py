@@ -120,6 +120,7 @@ class EditToolsMixin:
         self.edits.sig_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.controller.sig_measurement.connect(
             lambda reading: self.excluded_overlay.set_measurement(reading.measurement))
+        self.controller.sig_volume.connect(lambda _r: self.excluded_overlay.set_measurement(None))
         self._edit_state_changed()
 
     # --- tools ------------------------------------------------------------------------------
