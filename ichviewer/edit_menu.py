@@ -96,7 +96,15 @@ class EditToolsMixin:
         menu.addAction(self.act_export_mask)
         self.edit_badge = QLabel("")
         self.edit_badge.setStyleSheet(BADGE_STYLE)
-        self.addToolBarBreak()  # a row of its own: no overflow menu on a laptop screen
+        # beside the main toolbar, with short labels (the menu has the long ones). A row of its
+        # own (addToolBarBreak) made the window's repaints during a model job stall the event
+        # loop for 200-300 ms in tests/gui/test_window_jobs.py on the loaded 2-core machine.
+        short = {"exclude": "Exclude", "grow": "Grow", "paint": "Paint", "erase": "Erase"}
+        for key, action in self.edit_actions.items():
+            action.setIconText(short[key])
+        self.act_undo_edit.setIconText("Undo")
+        self.act_redo_edit.setIconText("Redo")
+        self.act_reset_edits.setIconText("Reset")
         tb = self.addToolBar("Segmentation")
         tb.setObjectName("toolbar_segmentation")
         for action in self.edit_actions.values():
