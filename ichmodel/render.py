@@ -22,6 +22,8 @@ BRAIN_WINDOW_HU = (40.0, 80.0)
 # The viewer's colours and heatmap ramp (ichviewer.widgets.slice_view), so the report shows
 # what the reader saw on screen.
 CONTOUR_RGB = (0, 230, 118)
+#: The outline of hematomas the reader excluded from the volume (dashed).
+EXCLUDED_RGB = (224, 64, 251)  # violet: stands out on the inferno heatmap, unlike orange
 A_SEGMENT_RGB = (255, 196, 0)
 B_SEGMENT_RGB = (0, 200, 255)
 #: Grad-CAM values under this are fully transparent; the opacity ramps up to full by CAM_FULL.
@@ -168,6 +170,7 @@ def render_slice(
     slice_index: int,
     *,
     hematoma_mask: np.ndarray | None = None,
+    excluded_mask: np.ndarray | None = None,
     cam: np.ndarray | None = None,
     heatmap_opacity: float = 0.4,
     window_hu: tuple[float, float] = BRAIN_WINDOW_HU,
@@ -178,7 +181,8 @@ def render_slice(
 ) -> RenderedSlice:
     """Render axial slice ``slice_index`` of ``volume`` as an RGB picture with overlays.
 
-    ``hematoma_mask`` (bool, (z, y, x)) is drawn as a green outline; ``cam`` (float in [0, 1],
+    ``hematoma_mask`` (bool, (z, y, x)) is drawn as a green outline, ``excluded_mask`` (the
+    hematomas a reader excluded) as a dashed violet one; ``cam`` (float in [0, 1],
     (z, y, x) on the volume grid) is blended through ``colormap`` with alpha
     ``heatmap_opacity`` where the map is high (transparent below :data:`CAM_FLOOR`);
     ``segments_zyx`` are (segment, RGB colour) pairs, a segment being ((z, y, x), (z, y, x)) in
@@ -222,6 +226,17 @@ def render_slice(
             _sample(hematoma_mask[slice_index][window].astype(np.float32), src_r, src_c, 0) > 0.5
         )
         out[mask_outline(mask_slice, thickness)] = CONTOUR_RGB
+
+    if excluded_mask is not None:
+        excluded_mask = np.asarray(excluded_mask)
+        if excluded_mask.shape != volume.shape:
+            raise ValueError(f"excluded mask shape {excluded_mask.shape} differs from the "
+                             f"volume's {volume.shape}")
+        plane = _sample(excluded_mask[slice_index][window].astype(np.float32), src_r, src_c, 0)
+        outline = mask_outline(plane > 0.5, thickness)
+        rr, cc = np.indices(outline.shape)
+        dash = max(3, 3 * thickness)  # dashes of ~3 outline pixels along both axes
+        out[outline & (((rr + cc) // dash) % 2 == 0)] = EXCLUDED_RGB
 
     for segment, colour in segments_zyx:
         (z0, y0, x0), (z1, y1, x1) = segment

@@ -173,6 +173,19 @@ class StudyController(QObject):
         self.sig_measurement.emit(study.reading)
         self._check_ready()
 
+    # --- the reader's segmentation edits (ichviewer.edit_session) -----------------------------
+    def measure_context(self):
+        """The open study's measurement context (a ``MeasureContext``; None before the first
+        measurement has run). Edits read its prepared arrays on the GUI thread; the io lane
+        never changes them for the same volume."""
+        return None if self._measurer is None else self._measurer.context
+
+    def show_measurement(self, measurement: Measurement) -> None:
+        """Join an edited measurement of the current volume and tell the window (as a new
+        measurement would); the prediction is kept."""
+        if self.study is not None and self.study.reading is not None:
+            self._on_measurement(measurement)
+
     # --- model ------------------------------------------------------------------------------
     def set_cam_head(self, head: str) -> None:
         from ichmodel.reading.rules import CAM_HEADS

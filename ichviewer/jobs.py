@@ -61,6 +61,11 @@ class Measurer:
         self._context: MeasureContext | None = None
         self._lock = threading.Lock()
 
+    @property
+    def context(self) -> MeasureContext | None:
+        """The cached context (None until the first measurement)."""
+        return self._context
+
     def measure(self, hu_range: tuple[float, float] | None = None) -> Measurement:
         from ichmodel.measure import MeasureContext
         from ichmodel.reading import measure_params

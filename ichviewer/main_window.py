@@ -28,6 +28,7 @@ from ichmodel import resources
 from ichviewer import logging_setup
 from ichviewer.controller import StudyController
 from ichviewer.dialogs.error_dialog import ErrorDialog, show_error
+from ichviewer.edit_menu import EditToolsMixin
 from ichviewer.followup_tools import FollowupToolsMixin
 from ichviewer.menus import build_menus, build_toolbar, make_action
 from ichviewer.reading_tools import ReadingToolsMixin
@@ -54,7 +55,9 @@ def sample_study_source() -> Path:
     return root / "DICOM" if (root / "DICOM").is_dir() else root
 
 
-class MainWindow(ReadingToolsMixin, FollowupToolsMixin, WindowToolsMixin, QMainWindow):
+class MainWindow(
+    EditToolsMixin, ReadingToolsMixin, FollowupToolsMixin, WindowToolsMixin, QMainWindow
+):
     sig_error_shown = Signal(object)  # ErrorDialog
 
     def __init__(
@@ -87,6 +90,7 @@ class MainWindow(ReadingToolsMixin, FollowupToolsMixin, WindowToolsMixin, QMainW
         self.build_followup_tools()
         build_menus(self)
         build_toolbar(self)
+        self.build_edit_tools()  # issue 18: Segmentation menu, toolbar and edit tools
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().showMessage("Drop a head CT study on the window, or File ▸ Open.")
         self._connect()
@@ -153,7 +157,7 @@ class MainWindow(ReadingToolsMixin, FollowupToolsMixin, WindowToolsMixin, QMainW
         r.sig_abc2_visible.connect(self.slice_view.set_abc2_visible)
         r.sig_cam_head_changed.connect(c.set_cam_head)
         r.sig_jump_largest.connect(self.jump_to_largest)
-        r.sig_hu_range_changed.connect(c.remeasure)
+        r.sig_hu_range_changed.connect(self.request_hu_range)  # asks when edits would go
         r.sig_model_card.connect(self.show_model_card)
 
     def _restore_preferences(self) -> None:

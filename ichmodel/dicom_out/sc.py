@@ -39,12 +39,14 @@ def build_key_images(
     measurement, prediction = reading.measurement, reading.prediction
     volume = reading.volume
     mask = measurement.hematoma_mask if measurement is not None else None
+    excluded = measurement.excluded_mask if measurement is not None else None
     cam = prediction.cam if prediction is not None else None
     crop = head_bbox_yx(volume)
     images = []
     for number, (key, sop_uid) in enumerate(zip(keys, sop_uids, strict=False), start=1):
         picture = render_slice(
-            volume, key.index, hematoma_mask=mask, cam=cam, heatmap_opacity=heatmap_opacity,
+            volume, key.index, hematoma_mask=mask, excluded_mask=excluded, cam=cam,
+            heatmap_opacity=heatmap_opacity,
             segments_zyx=_segments(measurement), max_side_px=max_side_px, crop_yx=crop,
         )
         image = hd.sc.SCImage.from_ref_dataset(

@@ -81,6 +81,21 @@ class MeasureContext:
         assert self._region is not None
         return self._region
 
+    # Read-only views for the reader's edits (:mod:`ichmodel.edits`): they grow and paint on
+    # the same smoothed HU and intracranial mask the measurement thresholds. None until a
+    # region is found.
+    @property
+    def blood_prep(self) -> BloodPrep | None:
+        return self._prep
+
+    @property
+    def frame(self) -> loc.HeadFrame | None:
+        return self._frame
+
+    @property
+    def ventricles(self) -> Ventricles | None:
+        return self._ventricles
+
     def _build(self, params: MeasureParams) -> None:
         t0 = time.perf_counter()
         vol = self.volume

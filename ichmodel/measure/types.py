@@ -207,6 +207,60 @@ class Hematoma:
         }
 
 
+@dataclass(frozen=True)
+class EditSummary:
+    """How the reader edited the automatic segmentation (made by :mod:`ichmodel.edits`).
+
+    Counts and ml: ``excluded`` hematomas left out of the volume, ``grown`` regions grown from
+    seeds (``grown_ml`` their partial-volume total), ``painted_ml``/``erased_ml`` the change
+    of the planimetric volume by the brush strokes (both >= 0), ``automatic_volume_ml`` the
+    planimetric volume before any edit, at ``hu_range`` (HU)."""
+
+    n_edits: int
+    excluded: int
+    included: int
+    grown: int
+    grown_ml: float
+    painted_ml: float
+    erased_ml: float
+    automatic_volume_ml: float
+    hu_range: tuple[float, float]
+
+    def sentence(self) -> str:
+        """One sentence for a reader ("segmentation edited by the reader: ...")."""
+        parts = []
+        if self.excluded:
+            parts.append(f"{self.excluded} hematoma{'s' if self.excluded != 1 else ''} excluded")
+        if self.grown:
+            seeds = "seeds" if self.grown != 1 else "a seed"
+            parts.append(f"{self.grown} region{'s' if self.grown != 1 else ''} grown from "
+                         f"{seeds} (+{self.grown_ml:.2f} ml)")
+        if self.painted_ml > 0:
+            parts.append(f"{self.painted_ml:.2f} ml painted")
+        if self.erased_ml > 0:
+            parts.append(f"{self.erased_ml:.2f} ml erased")
+        if self.included:
+            parts.append(f"{self.included} re-included")
+        what = ", ".join(parts) if parts else "edits with no net effect"
+        return (f"segmentation edited by the reader ({self.n_edits} edit"
+                f"{'s' if self.n_edits != 1 else ''}): {what}; automatic volume "
+                f"{self.automatic_volume_ml:.2f} ml at {self.hu_range[0]:g}-"
+                f"{self.hu_range[1]:g} HU")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_edits": self.n_edits,
+            "excluded": self.excluded,
+            "included": self.included,
+            "grown": self.grown,
+            "grown_ml": round(self.grown_ml, 3),
+            "painted_ml": round(self.painted_ml, 3),
+            "erased_ml": round(self.erased_ml, 3),
+            "automatic_volume_ml": round(self.automatic_volume_ml, 3),
+            "hu_range": list(self.hu_range),
+        }
+
+
 #: How ``Measurement.hematoma_volume_ml`` is obtained (stated in its JSON).
 VOLUME_METHOD = "partial-volume fraction per voxel from each bleed's own blood and tissue levels"
 THRESHOLD_METHOD = "voxel count of the mask (what a 3D Slicer threshold segmentation gives)"
@@ -250,6 +304,12 @@ class Measurement:
     hematoma_labels: np.ndarray | None = None
     threshold_volume_ml: float = 0.0
     abc2_hematoma_number: int | None = None
+    #: Set when the reader edited the segmentation (:func:`ichmodel.edits.apply_edits`);
+    #: None for the automatic measurement.
+    edited: EditSummary | None = None
+    #: bool (z, y, x): hematomas the reader excluded (drawn dashed, not counted); None
+    #: when none were.
+    excluded_mask: np.ndarray | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -290,6 +350,7 @@ class Measurement:
             "status": self.status,
             "notices": [n.to_dict() for n in self.notices],
             "params": self.params.to_dict(),
+            "edited": None if self.edited is None else self.edited.to_dict(),
         }
 
     def __repr__(self) -> str:

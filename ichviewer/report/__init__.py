@@ -62,6 +62,7 @@ def render_key_slices(
     options = options or ReportOptions()
     measurement = reading.measurement
     mask = measurement.hematoma_mask if options.show_contour and measurement else None
+    excluded = measurement.excluded_mask if options.show_contour and measurement else None
     cam = reading.shown_cam if options.show_heatmap else None
     segments = _segments(measurement) if options.show_abc2_segments and measurement else []
     crop = head_bbox_yx(reading.volume) if options.crop_to_head else None
@@ -70,6 +71,7 @@ def render_key_slices(
             reading.volume,
             key.index,
             hematoma_mask=mask,
+            excluded_mask=excluded,
             cam=cam,
             heatmap_opacity=options.heatmap_opacity,
             window_hu=(options.window_center_hu, options.window_width_hu),

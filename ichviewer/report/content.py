@@ -199,6 +199,7 @@ def _results(reading: StudyReading, scores=None, midline=None) -> tuple[tuple[st
                     f"{h.location_description}, slices {first + 1}-{last + 1}{which}",
                 )
             )
+    rows += _edit_rows(measurement)
     if abc2 is not None and abc2.slice_index is not None:
         abc_note = (
             f"A = {abc2.a_mm:.1f} mm, B = {abc2.b_mm:.1f} mm, C = {abc2.c_mm:.1f} mm "
@@ -228,6 +229,32 @@ def _results(reading: StudyReading, scores=None, midline=None) -> tuple[tuple[st
     rows.append(("Intraventricular hemorrhage", _ivh_text(measurement), "blood in the ventricles"))
     rows += midline_rows(midline or reading.midline) + score_rows(scores or reading.scores)
     return tuple(rows)
+
+
+def _edit_rows(measurement: Measurement | None) -> list[tuple[str, str, str]]:
+    """How the reader edited the segmentation (issue 18); nothing when it was not edited."""
+    edited = measurement.edited if measurement is not None else None
+    if edited is None:
+        return []
+    parts = []
+    if edited.excluded:
+        parts.append(f"{edited.excluded} hematoma{'s' if edited.excluded != 1 else ''} excluded")
+    if edited.grown:
+        seeds = "a seed" if edited.grown == 1 else "seeds"
+        parts.append(f"{edited.grown} region{'s' if edited.grown != 1 else ''} grown from {seeds} "
+                     f"(+{edited.grown_ml:.2f} ml)")
+    if edited.painted_ml > 0:
+        parts.append(f"{edited.painted_ml:.2f} ml painted")
+    if edited.erased_ml > 0:
+        parts.append(f"{edited.erased_ml:.2f} ml erased")
+    if edited.included:
+        parts.append(f"{edited.included} re-included")
+    return [(
+        "Segmentation",
+        "edited by the reader",
+        f"{'; '.join(parts) or 'no net change'} ({edited.n_edits} edits); automatic volume "
+        f"{edited.automatic_volume_ml:.2f} ml at {edited.hu_range[0]:g}-{edited.hu_range[1]:g} HU",
+    )]
 
 
 #: What the report prints instead of an out-of-distribution model's numbers.
@@ -287,7 +314,10 @@ def _legend(reading: StudyReading, options: ReportOptions) -> str:
     volume, measurement, prediction = reading.volume, reading.measurement, reading.prediction
     parts = [f"Brain window {options.window_center_hu:g}/{options.window_width_hu:g} HU"]
     if options.show_contour and measurement is not None:
-        parts.append("green contour: segmented hematoma")
+        edited = " (edited by the reader)" if measurement.edited is not None else ""
+        parts.append(f"green contour: segmented hematoma{edited}")
+        if measurement.excluded_mask is not None:
+            parts.append("dashed violet: hematomas the reader excluded")
     if options.show_abc2_segments and measurement and measurement.abc2.a_segment_zyx is not None:
         parts.append("ABC/2 diameters: A yellow, B cyan")
     if options.show_heatmap and prediction is not None and reading.shown_cam is not None:

@@ -65,6 +65,7 @@ class SliceView(ToolHost, QWidget):
         self._heat_visible = True
         self._contour_visible = True
         self._abc2_visible = True
+        self._heat_shown: tuple[int, int] | None = None  # (slice, id(cam)) in heat_item
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build()
 
@@ -162,6 +163,7 @@ class SliceView(ToolHost, QWidget):
         """Show a volume (clears overlays); None returns to the drop hint."""
         self.volume = volume
         self._cam = None
+        self._heat_shown = None
         self._mask = None
         self._abc2 = None
         if volume is None:
@@ -188,6 +190,7 @@ class SliceView(ToolHost, QWidget):
         if cam_zyx is not None and self.volume is not None and cam_zyx.shape != self.volume.shape:
             raise ValueError(f"heatmap shape {cam_zyx.shape} != volume {self.volume.shape}")
         self._cam = cam_zyx
+        self._heat_shown = None
         self._update_overlays()
 
     def set_mask(self, mask_zyx: np.ndarray | None) -> None:
@@ -292,9 +295,12 @@ class SliceView(ToolHost, QWidget):
     def _update_overlays(self) -> None:
         z = self._slice
         has_volume = self.volume is not None and z >= 0
-        # heatmap
+        # heatmap (set again only when its slice or map changed: a new contour after an edit
+        # must not pay for re-colouring a 512² heatmap)
         if has_volume and self._cam is not None and self._heat_visible:
-            self.heat_item.setImage(self._cam[z], autoLevels=False, levels=(0.0, 1.0))
+            if self._heat_shown != (z, id(self._cam)):
+                self.heat_item.setImage(self._cam[z], autoLevels=False, levels=(0.0, 1.0))
+                self._heat_shown = (z, id(self._cam))
             self.heat_item.setVisible(True)
         else:
             self.heat_item.setVisible(False)

@@ -1,0 +1,182 @@
+"""The reader's segmentation edits of the open study, on the GUI thread.
+
+:class:`EditController` holds the :class:`ichmodel.edits.EditSession` of the current automatic
+measurement: each edit runs synchronously (a few tens of ms on a 512² x 40 study, see
+``bench/gui.py``), the edited measurement goes to the study controller
+(``StudyController.show_measurement``: the results panel, the contour and the report follow),
+and the record is saved at once (:class:`~ichviewer.edit_store.EditStore`). A saved record of
+the series is restored when its automatic measurement at the record's HU range arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+
+from ichmodel.edits.record import EditError, EditRecord
+from ichviewer.edit_store import EditStore
+
+if TYPE_CHECKING:  # the session (scipy, the measurement) loads with the first measurement
+    from ichmodel.edits import Edit, EditSession
+    from ichmodel.measure import Measurement
+    from ichmodel.reading import StudyReading
+    from ichviewer.controller import StudyController
+
+log = logging.getLogger(__name__)
+
+
+class EditController(QObject):
+    """Signals: ``sig_state()`` when edits, undo/redo or the session changed;
+    ``sig_message(str)`` a sentence for the status bar (an edit refused, edits restored);
+    ``sig_hu_range(low, high)`` the HU range saved edits are being restored at."""
+
+    sig_state = Signal()
+    sig_message = Signal(str)
+    sig_hu_range = Signal(float, float)  # saved edits will be restored at this range
+
+    def __init__(self, study: StudyController, store: EditStore, parent=None) -> None:
+        super().__init__(parent)
+        self.study = study
+        self.store = store
+        self.session: EditSession | None = None
+        self._pending: EditRecord | None = None  # saved edits waiting for their measurement
+        self.restored = False  # the session's edits came from the store
+        self._unsaved: EditRecord | None = None
+        if parent is not None:
+            parent.installEventFilter(self)  # the window closing saves the last edit
+        study.sig_volume.connect(self._on_volume)
+        study.sig_measurement.connect(self._on_measurement)
+        study.sig_study_opened.connect(lambda _s: self._clear())
+
+    # --- state ------------------------------------------------------------------------------
+    @property
+    def edited(self) -> bool:
+        return self.session is not None and self.session.edited
+
+    @property
+    def measurement(self) -> Measurement | None:
+        return None if self.session is None else self.session.measurement
+
+    @property
+    def hu_range(self) -> tuple[float, float] | None:
+        return None if self.session is None else self.session.hu_range
+
+    def _clear(self) -> None:
+        self.flush()
+        self.session, self._pending, self.restored = None, None, False
+        self.sig_state.emit()
+
+    def _on_volume(self, reading: StudyReading) -> None:
+        """A new series: its saved edits (if any) wait for the measurement at their range."""
+        self._clear()
+        record = self.store.load(reading.volume.meta.series_uid)
+        if record is not None and tuple(record.shape_zyx) == reading.volume.shape:
+            self._pending = record
+            lo, hi = record.hu_range
+            self.study.hu_range = (float(lo), float(hi))  # measured at the edits' range
+            self.sig_hu_range.emit(float(lo), float(hi))
+
+    def _on_measurement(self, reading: StudyReading) -> None:
+        m = reading.measurement
+        if m is None or (self.session is not None and m is self.session.measurement):
+            return  # our own edited measurement coming back
+        # after the window has shown the numbers (and the study marked its results): the
+        # session's first pass over the components is not the reader's wait
+        QTimer.singleShot(0, lambda: self._start_session(reading))
+
+    def _start_session(self, reading: StudyReading) -> None:
+        current = self.study.study
+        if current is None or current.reading is None or current.reading.measurement is not (
+                reading.measurement):
+            return  # a newer measurement (or study) came meanwhile
+        m = reading.measurement
+        assert m is not None
+        context = self.study.measure_context()
+        if context is None or context.volume is not reading.volume:
+            self.session = None  # no real measurement to edit (or not ours)
+            self.sig_state.emit()
+            return
+        from ichmodel.edits.session import EditSession, apply_edits
+
+        uid = reading.volume.meta.series_uid
+        try:
+            self.session = EditSession(context, m, uid)
+        except EditError as exc:
+            self.session = None
+            self.sig_message.emit(f"Editing is not possible here: {exc}")
+            self.sig_state.emit()
+            return
+        self.restored = False
+        pending, self._pending = self._pending, None
+        if pending is not None and tuple(pending.hu_range) == self.session.hu_range:
+            self.session = apply_edits(context, m, pending)
+            self.restored = True
+            n = len(self.session.record.edits)
+            note = f"Restored your {n} saved edit{'s' if n != 1 else ''} of this series"
+            if self.session.skipped:
+                note += f" ({len(self.session.skipped)} could not be applied)"
+            self.sig_message.emit(note + "; Segmentation ▸ Reset to automatic discards them.")
+            self.study.show_measurement(self.session.measurement)
+        self.sig_state.emit()
+
+    # --- editing ----------------------------------------------------------------------------
+    def apply(self, edit: Edit) -> Measurement | None:
+        """Make an edit now; a refused one becomes a status-bar sentence, never a dialog."""
+        if self.session is None:
+            self.sig_message.emit("Wait for the measurement before editing the segmentation.")
+            return None
+        try:
+            m = self.session.apply(edit)
+        except EditError as exc:
+            self.sig_message.emit(f"{edit.kind.capitalize()}: {exc}")
+            return None
+        self._publish(m)
+        delta = self.session.record.edits[-1].delta_ml
+        self.sig_message.emit(f"{edit.kind.capitalize()}: {delta:+.2f} ml → "
+                              f"{m.hematoma_volume_ml:.2f} ml")
+        return m
+
+    def undo(self) -> None:
+        if self.session is not None and self.session.can_undo:
+            self._publish(self.session.undo())
+
+    def redo(self) -> None:
+        if self.session is not None and self.session.can_redo:
+            self._publish(self.session.redo())
+
+    def reset(self) -> None:
+        """Back to the automatic segmentation; the saved record is removed."""
+        if self.session is None:
+            return
+        from ichmodel.edits.session import EditSession
+
+        s = self.session
+        self.session = EditSession(s.context, s.automatic, s.record.series_uid)
+        self._unsaved = None
+        self.store.discard(s.record.series_uid)
+        self.restored = False
+        self.study.show_measurement(self.session.measurement)
+        self.sig_message.emit("Segmentation reset to the automatic one; saved edits discarded.")
+        self.sig_state.emit()
+
+    def _publish(self, m: Measurement) -> None:
+        assert self.session is not None
+        self.study.show_measurement(m)
+        self.sig_state.emit()
+        # saved right after the numbers are on screen (the file write is not in the latency);
+        # a new study or closing the window saves at once (see flush)
+        self._unsaved = self.session.record
+        QTimer.singleShot(0, self.flush)
+
+    def flush(self) -> None:
+        """Write the edits not saved yet."""
+        record, self._unsaved = self._unsaved, None
+        if record is not None:
+            self.store.save(record)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.Close:
+            self.flush()
+        return False
