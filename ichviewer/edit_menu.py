@@ -121,7 +121,7 @@ class EditToolsMixin:
         self.brush_size.valueChanged.connect(self._brush_changed)
         self.brush_slices.valueChanged.connect(self._brush_changed)
         self._brush_changed()
-        self.slice_view.sig_tool_changed.connect(self._on_tool_changed)
+        self.slice_view.sig_tool_changed.connect(self._edit_tool_changed)
         self.edits.sig_state.connect(self._edit_state_changed)
         # saved edits are restored at their own range: the panel shows it
         self.edits.sig_hu_range.connect(lambda lo, hi: self.results.set_hu_range(lo, hi))
@@ -140,7 +140,7 @@ class EditToolsMixin:
         elif self.slice_view.tool is tool:
             self.slice_view.set_tool(None)
 
-    def _on_tool_changed(self, name: str) -> None:
+    def _edit_tool_changed(self, name: str) -> None:
         """Another tool (the ruler, the ROI, ...) or none took the mouse: uncheck ours."""
         for key, action in self.edit_actions.items():
             if action.isChecked() and self.edit_tools[key].name != name:

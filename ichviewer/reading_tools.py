@@ -160,7 +160,7 @@ class ReadingToolsMixin:
         c.sig_study_opened.connect(lambda _s: self._reading_volume(None))
         c.sig_volume.connect(lambda reading: self._reading_volume(reading.volume))
         c.sig_measurement.connect(self._reading_measurement)
-        sv.sig_tool_changed.connect(self._on_tool_changed)
+        sv.sig_tool_changed.connect(self._reading_tool_changed)
         sv.sig_window_changed.connect(self._sync_window)
         self.preset_box.sig_window.connect(lambda _k, w: self._sync_window(w))
         for view in self.reformat_views:
@@ -216,7 +216,7 @@ class ReadingToolsMixin:
         if on:
             self.statusBar().showMessage(f"{name}: drag on a slice. Esc returns to pan.")
 
-    def _on_tool_changed(self, name: str) -> None:
+    def _reading_tool_changed(self, name: str) -> None:
         if name in TOOL_NAMES:
             return
         for action in self._tool_actions.values():  # another tool (or none) took the mouse
