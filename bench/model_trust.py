@@ -85,7 +85,9 @@ def _phantom_summary(r: dict[str, np.ndarray]) -> dict[str, float]:
     return {
         "n": int(len(r["truth"])),
         "mae_ml": float(np.mean(np.abs(r["pred"] - r["truth"]))),
-        "auc": float(roc_auc(r["label"], r["prob"])),
+        # AUC needs both labels (a handful of phantoms may hold one only)
+        "auc": (float(roc_auc(r["label"], r["prob"])) if len(set(r["label"])) == 2
+                else float("nan")),
         "ece": float(expected_calibration_error(r["label"], r["prob"])),
         "brier": float(brier_score(r["label"], r["prob"])),
         "no_bleed_mean_ml": float(np.mean(r["pred"][no_bleed])) if no_bleed.any() else None,
@@ -98,27 +100,37 @@ def _phantom_summary(r: dict[str, np.ndarray]) -> dict[str, float]:
     }
 
 
-def _real_heads(model, data: Path) -> list[dict[str, object]]:
+def _real_heads(models: dict[str, object], data: Path) -> dict[str, list[dict[str, object]]]:
+    """Per model, its verdict on each real head (each head is read and measured once)."""
     from ichmodel.progress import run_to_completion
-    from ichmodel.reading import HeatmapOptions, read_study
+    from ichmodel.reading import NO_MODEL, HeatmapOptions, predict_reading, read_study
 
-    out = []
+    out: dict[str, list[dict[str, object]]] = {label: [] for label in models}
     for name, folder in REAL_HEADS.items():
         if not (data / folder).is_dir():
             continue
-        reading = run_to_completion(read_study(data / folder, model=model, device="cpu",
-                                               heatmap=HeatmapOptions(head=None)))
-        p, m = reading.prediction, reading.measurement
-        ok = p.predicted_volume_ml <= 3.0 and p.poor_outcome_probability <= 0.2
-        out.append({
-            "head": name, "model_ml": round(p.predicted_volume_ml, 2),
-            "probability": round(p.poor_outcome_probability, 3),
-            "in_distribution": p.in_distribution, "ood_score": p.ood_score,
-            "planimetric_ml": round(m.hematoma_volume_ml, 2),
-            "verdict": ("flagged out of distribution" if p.in_distribution is False
-                        else "predicted <= 3 ml and p <= 0.2" if ok else "FAILS the goal"),
-        })
+        reading = run_to_completion(read_study(data / folder, model=NO_MODEL, device="cpu"))
+        m = reading.measurement
+        for label, model in models.items():
+            p = run_to_completion(predict_reading(reading, model, device="cpu",
+                                                  heatmap=HeatmapOptions(head=None)))
+            ok = p.predicted_volume_ml <= 3.0 and p.poor_outcome_probability <= 0.2
+            out[label].append({
+                "head": name, "model_ml": round(p.predicted_volume_ml, 2),
+                "probability": round(p.poor_outcome_probability, 3),
+                "in_distribution": p.in_distribution, "ood_score": p.ood_score,
+                "planimetric_ml": round(m.hematoma_volume_ml, 2),
+                "verdict": ("flagged out of distribution" if p.in_distribution is False
+                            else "predicted <= 3 ml and p <= 0.2" if ok else "FAILS the goal"),
+            })
     return out
+
+
+def _shared_data() -> Path:
+    """``$ICH_SHARED_DATA`` if set, else ``../shared/data`` beside the checkout (as the tests)."""
+    import os
+
+    return Path(os.environ.get("ICH_SHARED_DATA") or ROOT.parent / "shared" / "data")
 
 
 def _gate_cost(model, seconds_with_gate: float) -> float:
@@ -141,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--old", type=Path, help="the old model, with its own gate and temperature "
                    "(default: the new one without gate and temperature)")
     p.add_argument("--no-pointing", action="store_true", help="skip the Grad-CAM pointing game")
-    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "dcm_qa_ct")
+    p.add_argument("--data", type=Path, default=_shared_data() / "dcm_qa_ct",
+                   help="dcm_qa_ct root (default ../shared/data or $ICH_SHARED_DATA)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
@@ -164,11 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     seeds = range(seed0, seed0 + a.n)
     t0 = time.perf_counter()
     rows = _phantom_rows(models, seeds, a.phantom_version, not a.no_pointing)
+    heads = _real_heads(models, a.data)
     results: dict[str, object] = {
         "phantoms": {"version": a.phantom_version, "seeds": [seeds.start, seeds.stop - 1]}}
     for label, model in models.items():
         results[label] = {"phantoms": _phantom_summary(rows[label]),
-                          "real_heads": _real_heads(model, a.data),
+                          "real_heads": heads[label],
                           "model": {"sha256": model.sha256[:12],
                                     "temperature": model.outcome_temperature,
                                     "ood_threshold": (None if model.gate is None
@@ -190,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         pt = "-" if s["pointing_pct"] is None else f"{s['pointing_pct']:.0f}"
         print(f"{label:<26}{s['mae_ml']:>8.2f}{s['auc']:>7.3f}{s['ece']:>7.3f}{s['brier']:>7.3f}"
               f"{nb:>12}{s['flagged_pct']:>10.1f}{pt:>11}")
+    if not any(heads.values()):
+        print(f"\nno real heads under {a.data} (give --data or $ICH_SHARED_DATA)")
     for label in models:
         m = results[label]["model"]
         print(f"\n{label} (T {m['temperature']:.3f}, threshold {m['ood_threshold']}), real heads:")
