@@ -132,3 +132,33 @@ def test_finetune_deadline_closes_training_so_its_state_is_saved():
     assert (at.hour, at.minute) == (2, 40) and at > dt.datetime.now(dt.UTC)
     with pytest.raises(argparse.ArgumentTypeError, match="HH:MM"):
         _utc_time("2:40pm")
+
+
+def test_amend_rewrites_card_and_metrics_but_keeps_weights_gate_and_temperature(tmp_path):
+    import numpy as np
+
+    from ichmodel.checkpoint import save_checkpoint
+    from ichmodel.nets import ICHNet, NetConfig
+    from ichmodel.ood_gate import FeatureGate
+    from ichmodel.preprocess import PreprocessConfig
+
+    net_config = NetConfig(depth=10, base_width=4)
+    net = ICHNet(net_config)
+    d = 4 * 8  # layer4 width of base 4
+    gate = FeatureGate(np.zeros((2, d)), np.eye(d), threshold=3.0, quantile=0.99, n_fit=10,
+                       n_threshold=5, fitted_on="test")
+    src = save_checkpoint(tmp_path / "m.safetensors", net, net_config=net_config,
+                          preprocess_config=PreprocessConfig(output_shape=(8, 32, 32)),
+                          card={"name": "m", "summary": "old", "provenance": "synthetic"},
+                          metrics={"old_mae": 1.0, "keep": 2}, dtype="float16", gate=gate,
+                          outcome_temperature=1.25)
+    (tmp_path / "s.txt").write_text("new summary\n")
+    (tmp_path / "metrics.json").write_text('{"v6_mae": 0.5}')
+    assert main(["amend", "--model", str(src), "--out", str(tmp_path / "a.safetensors"),
+                 "--summary", str(tmp_path / "s.txt"), "--metrics", str(tmp_path / "metrics.json"),
+                 "--drop-metric", "old_mae"]) == 0
+    before, after = load_checkpoint(src), load_checkpoint(tmp_path / "a.safetensors")
+    assert after.card.summary == "new summary" and after.card.provenance is Provenance.SYNTHETIC
+    assert after.metrics == {"keep": 2, "v6_mae": 0.5}
+    assert after.sha256 == before.sha256 and after.outcome_temperature == 1.25
+    assert after.gate is not None and after.gate.threshold == 3.0
