@@ -43,10 +43,34 @@ SEED0 = {"6": 6_000_000, "5": 3_000_000}
 KEYS = ("truth", "pred", "prob", "label", "inside", "score", "seconds", "pointing")
 
 
+def _phantom(seed: int, config, cache: Path | None):
+    """``make_phantom(seed, config)``, kept in ``cache`` when given: a run can make its
+    phantoms ahead (``--make-only``) while the CPU is busy elsewhere; the phantoms are
+    deterministic, so the figures are the same. The files are this bench's own (pickle: the
+    whole Phantom with its Volume and metadata, never read from anywhere else)."""
+    import pickle
+
+    from ichmodel.phantom import make_phantom
+
+    if cache is None:
+        return make_phantom(seed, config)
+    path = cache / f"v{config.version}-{seed}.pkl"
+    if path.is_file():
+        with path.open("rb") as f:
+            return pickle.load(f)  # noqa: S301 - written by this bench, below
+    phantom = make_phantom(seed, config)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(phantom, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+    return phantom
+
+
 def _phantom_rows(models: dict[str, object], seeds: range, version: str,
-                  pointing: bool) -> dict[str, dict[str, np.ndarray]]:
+                  pointing: bool, cache: Path | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Per model, one row per phantom; each phantom is made once for all models."""
-    from ichmodel.phantom import PhantomConfig, make_phantom
+    from ichmodel.phantom import PhantomConfig
     from ichmodel.progress import run_to_completion
     from ichmodel.reading import HeatmapOptions, StudyReading, predict_reading
     from ichmodel.train.metrics import pointing_game
@@ -54,7 +78,7 @@ def _phantom_rows(models: dict[str, object], seeds: range, version: str,
     config = PhantomConfig(version=version)
     rows = {label: {k: [] for k in KEYS} for label in models}
     for seed in seeds:
-        phantom = make_phantom(seed, config)
+        phantom = _phantom(seed, config, cache)
         reading = StudyReading(volume=phantom.volume)
         bleed = bool(phantom.hematoma_mask.any())
         for label, model in models.items():
@@ -156,8 +180,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=_shared_data() / "dcm_qa_ct",
                    help="dcm_qa_ct root (default ../shared/data or $ICH_SHARED_DATA)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--phantom-cache", type=Path,
+                   help="folder keeping the generated phantoms (made once, reused by later runs)")
+    p.add_argument("--make-only", action="store_true",
+                   help="only make the phantoms into --phantom-cache, measure nothing")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--json-out", type=Path, help="also write the results as JSON to this file")
     a = p.parse_args(argv)
+    if a.make_only:
+        from ichmodel.phantom import PhantomConfig
+
+        if a.phantom_cache is None:
+            p.error("--make-only needs --phantom-cache")
+        seed0 = SEED0[a.phantom_version] if a.seed0 is None else a.seed0
+        for seed in range(seed0, seed0 + a.n):
+            _phantom(seed, PhantomConfig(version=a.phantom_version), a.phantom_cache)
+        return 0
 
     import torch
 
@@ -176,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     seed0 = SEED0[a.phantom_version] if a.seed0 is None else a.seed0
     seeds = range(seed0, seed0 + a.n)
     t0 = time.perf_counter()
-    rows = _phantom_rows(models, seeds, a.phantom_version, not a.no_pointing)
+    rows = _phantom_rows(models, seeds, a.phantom_version, not a.no_pointing, a.phantom_cache)
     heads = _real_heads(models, a.data)
     results: dict[str, object] = {
         "phantoms": {"version": a.phantom_version, "seeds": [seeds.start, seeds.stop - 1]}}
@@ -191,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     results["gate_share_of_prediction"] = _gate_cost(
         new, results[last]["phantoms"]["s_per_prediction"])
     results["wall_s"] = time.perf_counter() - t0
+    if a.json_out:
+        a.json_out.write_text(json.dumps(results, indent=1, default=str))
     if a.json:
         print(json.dumps(results, indent=1, default=str))
         return 0
