@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from research.demo_model import calibrate, finetune, pipeline, tiny, trust
+from research.demo_model import amend, calibrate, finetune, pipeline, tiny, trust
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -12,7 +12,8 @@ def _parser() -> argparse.ArgumentParser:
                                 description="How the bundled demo model is made.")
     sub = p.add_subparsers(dest="command", required=True)
     for name, module in (("train", pipeline), ("finetune", finetune),
-                         ("calibrate", calibrate), ("trust", trust), ("tiny", tiny)):
+                         ("calibrate", calibrate), ("trust", trust), ("amend", amend),
+                         ("tiny", tiny)):
         module.add_arguments(sub.add_parser(name, help=module.HELP, description=module.__doc__,
                                             formatter_class=argparse.RawDescriptionHelpFormatter))
     return p
@@ -28,4 +29,6 @@ def main(argv: list[str] | None = None) -> int:
         return calibrate.run(a)
     if a.command == "trust":
         return trust.run(a)
+    if a.command == "amend":
+        return amend.run(a)
     return tiny.run_chain(a.work, main)

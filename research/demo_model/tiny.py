@@ -37,6 +37,8 @@ def commands(work: Path) -> list[list[str]]:
         [*train, "--stage", "pointing"],
         ["finetune", "--scale", "tiny", "--work", str(work / "finetune"),
          "--start", str(work / "demo.safetensors"), "--n-train", "8", "--n-tail", "2",
+         "--n-no-bleed", "1", "--no-bleed-seed0", "5200000",
+         "--n-subdural", "1", "--subdural-seed0", "5300000",
          "--epochs", "1", "--batch-size", "4", "--localization-weight", "0.5",
          "--eval-seeds", _EVAL, "--eval-start", "--threads", "1",
          # fp32: bf16 backward on this CPU gives non-finite gradients at this size (every
