@@ -225,16 +225,16 @@ class EditToolsMixin:
         if study is None or study.reading is None or study.reading.measurement is None:
             self.show_error("Nothing to export", "Wait until the study is measured.")
             return None
-        try:
+        reading = study.reading
+
+        def write() -> Path:
             from ichmodel.io.sitk_bridge import write_nifti
             from ichmodel.reading import mask_labels
 
-            out = Path(write_nifti(path, study.reading.volume, mask_labels(study.reading)))
-        except Exception as exc:  # shown, never a crash
-            import traceback
+            return Path(write_nifti(path, reading.volume, mask_labels(reading)))
 
-            log.exception("mask export failed")
-            self.show_error("Could not export the mask", str(exc), traceback.format_exc())
+        out = self.run_or_show("Could not export the mask", write)
+        if out is None:
             return None
         self.statusBar().showMessage(f"Mask written to {out}")
         return out

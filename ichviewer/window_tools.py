@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
@@ -13,6 +15,7 @@ from ichviewer import logging_setup
 from ichviewer.dialogs.about_dialog import AboutDialog, ModelCardDialog
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class WindowToolsMixin:
@@ -60,19 +63,16 @@ class WindowToolsMixin:
 
     def open_trainer(self) -> None:
         """Tools → Fine-tune (the dialog lives in :mod:`ichviewer.dialogs.trainer_dialog`)."""
-        try:
+        def open_dialog():
             from ichviewer.dialogs.trainer_dialog import TrainerDialog
 
             opener = getattr(TrainerDialog, "open_for", None)
             if opener is not None:  # reuses a (maybe still training) hidden dialog
-                dialog = opener(self, self.settings)
-            else:
-                dialog = TrainerDialog(parent=self, settings=self.settings)
-        except Exception as exc:  # shown, never a crash
-            import traceback
+                return opener(self, self.settings)
+            return TrainerDialog(parent=self, settings=self.settings)
 
-            log.exception("the trainer dialog could not open")
-            self.show_error("Fine-tuning is not available", str(exc), traceback.format_exc())
+        dialog = self.run_or_show("Fine-tuning is not available", open_dialog)
+        if dialog is None:
             return None
         if getattr(self, "trainer_dialog", None) is not dialog:
             # the trainer adopted / rolled back a model: path of the weights now active
@@ -177,17 +177,13 @@ class WindowToolsMixin:
         if study is None or study.reading is None:
             return None
         anonymize = self.act_anonymize.isChecked()
-        try:
+        def write():
             reading = self.with_panel_scores(study.reading)  # the SR lists the scores
             pdf = pdf_bytes(reading, ReportOptions(anonymize=anonymize))
             results = build_results(reading, pdf_bytes=pdf, anonymize=anonymize)
             return write_results(results, folder)
-        except Exception as exc:  # shown, never a crash
-            log.exception("DICOM export failed")
-            import traceback
 
-            self.show_error("Could not write the DICOM results", str(exc), traceback.format_exc())
-            return None
+        return self.run_or_show("Could not write the DICOM results", write)
 
     def open_listener(self):
         """Tools → DICOM listener (one per window; returned for tests)."""
@@ -198,19 +194,26 @@ class WindowToolsMixin:
         self._listener_dialog.show()
         return self._listener_dialog
 
+    def run_or_show(self, title: str, action: Callable[[], T]) -> T | None:
+        """``action()``, or None after an error dialog titled ``title`` (a failure is shown
+        with its details, never a crash)."""
+        try:
+            return action()
+        except Exception as exc:  # shown, never a crash
+            import traceback
+
+            log.exception("%s", title)
+            self.show_error(title, str(exc), traceback.format_exc())
+            return None
+
     def export_report(self, path: Path) -> Path | None:
         """Write the PDF report of the open study now (the smoke test and tests use this;
         the menu runs the same in a worker). Errors become a dialog; returns the path."""
         study = self.controller.study
         if study is None or study.volume is None:
             return None
-        try:
-            out = self._report_call(Path(path))()
-        except Exception as exc:  # shown, never a crash
-            log.exception("report export failed")
-            import traceback
-
-            self.show_error("Could not export the report", str(exc), traceback.format_exc())
+        out = self.run_or_show("Could not export the report", self._report_call(Path(path)))
+        if out is None:
             return None
         self.statusBar().showMessage(f"Report written to {out}")
         return out

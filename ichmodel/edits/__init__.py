@@ -18,8 +18,9 @@ and the measurement have loaded (they load in its workers).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ichmodel.lazy_names import lazy_getattr
 
 _LAZY = {
     "EDITED_CODE": "ichmodel.edits.assemble",
@@ -85,7 +86,4 @@ if TYPE_CHECKING:
     from ichmodel.edits.session import EditSession, apply_edits, measure_with_edits
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ichmodel.edits' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -15,8 +15,9 @@ See :mod:`ichmodel.reading.read` for the steps (the viewer runs them one by one)
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ichmodel.lazy_names import lazy_getattr
 
 #: Imported on first use, so ``from ichmodel.reading import rules`` stays light (no torch):
 #: the viewer's widgets read the rules before the model has loaded.
@@ -76,7 +77,4 @@ if TYPE_CHECKING:
     from ichmodel.reading.types import ModelIdentity, StudyReading, mask_labels
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ichmodel.reading' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -45,8 +45,7 @@ straight into the cache). The user's models live in :mod:`ichmodel.registry`.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ichmodel.lazy_names import lazy_getattr
 
 _LAZY = {
     "FineTuneRequest": "ichmodel.train.fine_tune",
@@ -64,8 +63,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ichmodel.train' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -118,16 +118,21 @@ def test_exclude_grow_paint_erase_undo_redo(qtbot, window, real_measure, tmp_pat
     assert _shown(window).edited is None and not window.edit_badge_action.isVisible()
 
 
-def test_edits_survive_closing_and_reopening(qtbot, window, real_measure, tmp_path, settings):
-    from ichviewer import report
-    from ichviewer.main_window import MainWindow
-
+def _open_and_exclude_the_first(qtbot, window, tmp_path):
+    """Open the edit phantom, click hematoma 1 with the exclude tool: (automatic, edited)."""
     auto = _open(qtbot, window, tmp_path)
     z, y, x = _deepest(auto.hematoma_labels == 1)
     _tool(window, "exclude")
     window.slice_view.set_slice(z)
     click(window.slice_view, y + 0.5, x + 0.5)
-    edited = _shown(window)
+    return auto, _shown(window)
+
+
+def test_edits_survive_closing_and_reopening(qtbot, window, real_measure, tmp_path, settings):
+    from ichviewer import report
+    from ichviewer.main_window import MainWindow
+
+    auto, edited = _open_and_exclude_the_first(qtbot, window, tmp_path)
     content = report.build_report_content(window.controller.study.reading)
     rows = {label: (value, note) for label, value, note in content.results}
     assert rows["Segmentation"][0] == "edited by the reader"
@@ -161,12 +166,7 @@ def auto_uid(window) -> str:
 
 
 def test_a_new_hu_range_asks_before_replacing_edits(qtbot, window, real_measure, tmp_path):
-    auto = _open(qtbot, window, tmp_path)
-    z, y, x = _deepest(auto.hematoma_labels == 1)
-    _tool(window, "exclude")
-    window.slice_view.set_slice(z)
-    click(window.slice_view, y + 0.5, x + 0.5)
-    edited = _shown(window)
+    auto, edited = _open_and_exclude_the_first(qtbot, window, tmp_path)
 
     window.results.hu_low.setValue(46)
     qtbot.waitUntil(lambda: window.hu_question is not None and window.hu_question.isVisible())
