@@ -226,8 +226,8 @@ class EditSummary:
     automatic_volume_ml: float
     hu_range: tuple[float, float]
 
-    def sentence(self) -> str:
-        """One sentence for a reader ("segmentation edited by the reader: ...")."""
+    def what_changed(self) -> tuple[str, ...]:
+        """The edits in the reader's words ("1 hematoma excluded", "2.10 ml painted", ...)."""
         parts = []
         if self.excluded:
             parts.append(f"{self.excluded} hematoma{'s' if self.excluded != 1 else ''} excluded")
@@ -241,7 +241,11 @@ class EditSummary:
             parts.append(f"{self.erased_ml:.2f} ml erased")
         if self.included:
             parts.append(f"{self.included} re-included")
-        what = ", ".join(parts) if parts else "edits with no net effect"
+        return tuple(parts)
+
+    def sentence(self) -> str:
+        """One sentence for a reader ("segmentation edited by the reader: ...")."""
+        what = ", ".join(self.what_changed()) or "edits with no net effect"
         return (f"segmentation edited by the reader ({self.n_edits} edit"
                 f"{'s' if self.n_edits != 1 else ''}): {what}; automatic volume "
                 f"{self.automatic_volume_ml:.2f} ml at {self.hu_range[0]:g}-"

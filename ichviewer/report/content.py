@@ -236,24 +236,13 @@ def _edit_rows(measurement: Measurement | None) -> list[tuple[str, str, str]]:
     edited = measurement.edited if measurement is not None else None
     if edited is None:
         return []
-    parts = []
-    if edited.excluded:
-        parts.append(f"{edited.excluded} hematoma{'s' if edited.excluded != 1 else ''} excluded")
-    if edited.grown:
-        seeds = "a seed" if edited.grown == 1 else "seeds"
-        parts.append(f"{edited.grown} region{'s' if edited.grown != 1 else ''} grown from {seeds} "
-                     f"(+{edited.grown_ml:.2f} ml)")
-    if edited.painted_ml > 0:
-        parts.append(f"{edited.painted_ml:.2f} ml painted")
-    if edited.erased_ml > 0:
-        parts.append(f"{edited.erased_ml:.2f} ml erased")
-    if edited.included:
-        parts.append(f"{edited.included} re-included")
+    parts, n = edited.what_changed(), edited.n_edits
     return [(
         "Segmentation",
         "edited by the reader",
-        f"{'; '.join(parts) or 'no net change'} ({edited.n_edits} edits); automatic volume "
-        f"{edited.automatic_volume_ml:.2f} ml at {edited.hu_range[0]:g}-{edited.hu_range[1]:g} HU",
+        f"{'; '.join(parts) or 'no net change'} ({n} edit{'s' if n != 1 else ''}); "
+        f"automatic volume {edited.automatic_volume_ml:.2f} ml at "
+        f"{edited.hu_range[0]:g}-{edited.hu_range[1]:g} HU",
     )]
 
 
