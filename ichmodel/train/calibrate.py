@@ -15,7 +15,7 @@ import math
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,10 @@ from ichmodel.progress import Progress
 from ichmodel.train.cache import CaseCache
 from ichmodel.train.dataset import Case
 from ichmodel.train.evaluate import cache_manifest, evaluate_cases
+
+if TYPE_CHECKING:
+    from ichmodel.checkpoint import LoadedModel
+    from ichmodel.train.trust_fit import TrustFit
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,7 @@ def fit_voxel_scale(
 
 
 def calibrate_cases(
-    model: Any, cache: CaseCache, cases: Sequence[Case], *, device: str = "auto"
+    model: LoadedModel, cache: CaseCache, cases: Sequence[Case], *, device: str = "auto"
 ) -> Generator[Progress, None, VoxelScaleFit]:
     """Run ``model`` (a LoadedModel) over cached cases and fit its voxel scaling to them."""
     plain = dataclasses.replace(model, label_transform=LabelTransform())
@@ -99,12 +103,12 @@ def calibrate_cases(
 
 def calibrate_and_trust(
     manifest: str | Path,
-    model: Any,
+    model: LoadedModel,
     *,
     cache_dir: str | Path,
     device: str = "auto",
     exclude_rows: Sequence[int] = (),
-) -> Generator[Progress, None, tuple[Any, VoxelScaleFit, Any]]:
+) -> Generator[Progress, None, tuple[LoadedModel, VoxelScaleFit, TrustFit]]:
     """A site's calibration in one pass over its manifest: the voxel scaling (all cases), then
     the out-of-distribution gate (fitted on half the cases, threshold from the other half) and
     the outcome temperature (the other half's labelled cases). Returns the calibrated model
@@ -130,8 +134,8 @@ def calibrate_and_trust(
 
 
 def save_calibrated(
-    model: Any, fit: VoxelScaleFit, path: str | Path, provenance: Mapping[str, Any],
-    trust: Any = None,
+    model: LoadedModel, fit: VoxelScaleFit, path: str | Path, provenance: Mapping[str, Any],
+    trust: TrustFit | None = None,
 ) -> Path:
     """``model``'s weights, configs and card with the fitted transform (and ``trust``, a
     :class:`~ichmodel.train.trust_fit.TrustFit`, when given), written to ``path``;

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from ichmodel.train.metrics import (
     poor_outcome_probability,
     roc_curve,
 )
+
+if TYPE_CHECKING:
+    from ichmodel.checkpoint import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class EvaluationResult:
 
 
 def evaluate_cases(
-    model: Any,
+    model: LoadedModel,
     cache: CaseCache,
     cases: Sequence[Case],
     *,
@@ -158,7 +161,7 @@ def evaluate_cases(
 
 def evaluate_manifest(
     manifest: str | Path,
-    model: Any,
+    model: LoadedModel,
     *,
     cache_dir: str | Path,
     device: str = "auto",
@@ -175,7 +178,10 @@ def evaluate_manifest(
 
 
 def cache_manifest(
-    manifest: str | Path, model: Any, cache_dir: str | Path, exclude_rows: Sequence[int] = ()
+    manifest: str | Path,
+    model: LoadedModel,
+    cache_dir: str | Path,
+    exclude_rows: Sequence[int] = (),
 ) -> Generator[Progress, None, tuple[CaseCache, list[Case]]]:
     """Validate a manifest and cache its inputs with ``model``'s preprocessing; returns the
     cache and its cases. Raises :class:`ichmodel.errors.ManifestError` listing every bad row
