@@ -31,7 +31,14 @@ from ichmodel.measure.hematoma import (
     prepare_blood,
     segment_blood,
 )
-from ichmodel.measure.ivh import MIN_IVH_ML, Ventricles, find_ventricles, layering_ivh, split_ivh
+from ichmodel.measure.ivh import (
+    MIN_IVH_ML,
+    Ventricles,
+    find_ventricles,
+    ivh_candidates,
+    layering_ivh,
+    split_ivh,
+)
 from ichmodel.measure.partial import fractional_volumes_ml
 from ichmodel.measure.types import ABC2, LOCATION_CAVEAT, Hematoma, Measurement, MeasureParams
 from ichmodel.notices import Notice, Source
@@ -194,7 +201,8 @@ class MeasureContext:
             seg.mask, seg.labels, frame, ventricles, prep.voxel_ml, params.min_component_ml
         )
         voxel_ml = self.volume.voxel_volume_ml
-        layering = layering_ivh(seg.rejected, ventricles, frame) & ~parenchymal
+        loose = ivh_candidates(prep.smoothed, prep.allowed, params.hu_min, params.hu_max)
+        layering = layering_ivh(loose & ~parenchymal & ~ivh, ventricles, frame)
         if (ivh | layering).any() and float(
             np.count_nonzero(ivh | layering)
         ) * voxel_ml >= MIN_IVH_ML:

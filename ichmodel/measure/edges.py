@@ -64,9 +64,14 @@ def refine_edges(
     allowed: np.ndarray,
     spacing_mm: tuple[float, float, float],
     params: MeasureParams,
+    near_skull: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[int, Levels]]:
     """Each bleed (label 1..n) with its edge at its local partial-volume midpoint, and its
-    levels. Bleeds are refined one by one; a voxel another bleed holds stays that bleed's."""
+    levels. Bleeds are refined one by one; a voxel another bleed holds stays that bleed's.
+
+    ``near_skull`` (bool): voxels next to bone, left out of the shell's blood-range fraction
+    (bone partial volume is in the blood range there: a convexity bleed at the vertex, where
+    the slices cut the skull obliquely, would otherwise look like a dural sheet)."""
     levels: dict[int, Levels] = {}
     if n == 0:
         return labels, levels
@@ -103,7 +108,8 @@ def refine_edges(
             )
             continue
         tissue_level = float(np.median(s[shell]))
-        in_range = float(np.count_nonzero(s[shell] >= params.hu_min)) / max(1, int(shell.sum()))
+        away = shell if near_skull is None else shell & ~near_skull[box]
+        in_range = float(np.count_nonzero(s[away] >= params.hu_min)) / max(1, int(away.sum()))
         local = 0.5 * (blood_level + tissue_level)
         t = min(max(local, params.hu_min - MAX_SHIFT_HU), params.hu_min + MAX_SHIFT_HU)
         levels[int(i)] = Levels(blood_level, tissue_level, t, enclosed, in_range)

@@ -21,6 +21,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ichmodel.measure import _morph
+from ichmodel.measure import location as loc
 from ichmodel.measure.brain import IntracranialRegion
 from ichmodel.measure.detect import find_cores
 from ichmodel.measure.edges import Levels, refine_edges
@@ -45,9 +46,6 @@ COLLECTION_CONTACT = 0.25
 #: Slices with less intracranial area than this fraction of the largest hold no hematoma
 #: we report (see :func:`drop_below_skull_base`).
 MIN_SLICE_AREA = 0.1
-#: Midline dural structures (see :func:`drop_midline_dural`), mm.
-DURAL_OFFSET_MM = 4.0
-DURAL_WIDTH_MM = 10.0
 #: A smoothing sigma below this many voxels is a no-op; skip that axis.
 MIN_SIGMA_VOXELS = 0.3
 
@@ -149,7 +147,9 @@ def segment_blood(prep: BloodPrep, params: MeasureParams) -> BloodSegmentation:
     cores = find_cores(
         cand, seeds, prep.near_skull, prep.spacing_mm, params.core_radius_mm, params.min_core_ml
     )
-    labels, levels = refine_edges(cores.labels, cores.n, sm, prep.allowed, prep.spacing_mm, params)
+    labels, levels = refine_edges(
+        cores.labels, cores.n, sm, prep.allowed, prep.spacing_mm, params, prep.near_skull
+    )
     for i, lv in levels.items():
         # a hazy smear (the tentorium on thick slices), not a clot; or a pocket walled in by
         # bone (the brainstem in the foramen magnum on a thick slice), not in the brain
@@ -207,23 +207,9 @@ def drop_below_skull_base(seg: BloodSegmentation, slice_area: np.ndarray) -> Blo
 
 def drop_midline_dural(seg: BloodSegmentation, frame: HeadFrame) -> BloodSegmentation:
     """``seg`` without narrow regions hugging the midline plane: the straight and superior
-    sagittal sinuses and the falx seen edge-on (at most ``DURAL_WIDTH_MM`` across the
-    midline, centred within ``DURAL_OFFSET_MM`` of it). A midline hematoma of 1 ml or more
-    (vermis, pons, a cast third ventricle) is wider."""
-    n = seg.n_components
-    if n == 0 or not frame.orientation.axial:
-        return seg
-    sy, sx = frame.spacing_mm[1:]
-    normal = np.array([-frame.ap_axis_mm[1], frame.ap_axis_mm[0]])  # left-right unit (mm)
-    drop = np.zeros(n + 1, dtype=bool)
-    for i, box in enumerate(ndi.find_objects(seg.labels, max_label=n), start=1):
-        if box is None:
-            continue
-        zyx = np.argwhere(seg.labels[box] == i) + np.array([b.start for b in box])
-        across = ((zyx[:, 1:] - frame.centroid_yx[zyx[:, 0]]) * (sy, sx)) @ normal
-        width = float(across.max() - across.min()) + max(sy, sx)
-        drop[i] = abs(float(np.median(across))) <= DURAL_OFFSET_MM and width <= DURAL_WIDTH_MM
-    return drop_labels(seg, drop)
+    sagittal sinuses and the falx seen edge-on (:func:`.location.midline_sheets`). A
+    midline hematoma of 1 ml or more (vermis, pons, a cast third ventricle) is wider."""
+    return drop_labels(seg, loc.midline_sheets(seg.labels, seg.n_components, frame))
 
 
 def drop_labels(seg: BloodSegmentation, drop: np.ndarray) -> BloodSegmentation:

@@ -1,24 +1,32 @@
 """Intraventricular blood (IVH): best effort, from image geometry alone.
 
+What is counted where: ``Measurement.hematoma_volume_ml`` is intraparenchymal blood only;
+blood inside a ventricle is ``ivh_volume_ml`` (a voxel count). The phantom's truth uses the
+same split (its ``hematoma_volume_ml`` excludes the intraventricular blood, ``ivh_volume_ml``
+holds it), so a missed IVH shows up as an inflated parenchymal volume.
+
 * Ventricles = CSF-range (smoothed HU in [``CSF_MIN_HU``, ``CSF_MAX_HU``]) connected regions
   of at least ``MIN_VENTRICLE_ML`` lying mostly in the central part of the brain (sulci and
-  cisterns are CSF too, but peripheral). Their in-plane envelope (closed by
-  ``ENVELOPE_CLOSING_MM``, holes filled, ``ENVELOPE_MARGIN_MM`` margin) is the ventricular
-  space: blood inside it is IVH (blood layering in a ventricle next to its CSF), and a blood
-  region lying mostly inside it is IVH as a whole.
-* A ventricle cast entirely with blood has no CSF left to find. The ventricles are paired
-  across the midline, so a central blood region whose mirror image (across the head's own
-  midline, which follows a head turned in the scanner) falls mostly on blood in or against
-  the other ventricle, or on a small (< ``SMALL_CAST_ML``) blood region (both horns cast;
-  ``MIRROR_FRACTION``; a larger parenchymal bleed on the other side never counts, so a
-  second hematoma cannot change the first's measurement), or almost entirely on
-  ventricular CSF or blood (``MIRROR_CSF_FRACTION``) is IVH too. A deep hematoma mirrors
-  onto brain; one beside a ventricle that mirrors onto the other ventricle still has its
-  own ventricle's CSF next to it (displaced, not cast), which vetoes the CSF match.
+  cisterns are CSF too, but peripheral), found on a coarse grid for their envelope and again
+  at full resolution (the 2-3 mm of CSF left in front of blood layering in a horn). Their
+  in-plane envelope (closed by ``ENVELOPE_CLOSING_MM``, holes filled,
+  ``ENVELOPE_MARGIN_MM`` margin) is the ventricular space: blood inside it is IVH, and a
+  blood region lying mostly inside it is IVH as a whole.
+* A ventricle cast with blood has no CSF left to find. The ventricles are paired across the
+  midline, so a central blood region with no ventricular CSF right behind it
+  (:func:`csf_behind`: in a supine patient blood sinks to the back of a ventricle, while a
+  hematoma beside a ventricle usually has the body or atrium running on behind it) whose
+  mirror image (across the head's own midline) falls mostly (``MIRROR_FRACTION``) on
+  ventricular CSF or on another such region (both horns cast) is IVH.
+* Layering blood too thin for a hematoma core, often diluted below the hematoma range
+  (:func:`ivh_candidates`: ``IVH_MARGIN_HU`` lower), touching ventricular CSF within
+  ``LAYERING_REACH_MM`` of it and with no CSF behind it, is IVH (:func:`layering_ivh`).
 * Less than ``MIN_IVH_ML`` in all is not called IVH: partial volume at a ventricle wall.
 
 Known gaps: a midline cast (third ventricle) with no CSF around is counted as parenchymal;
-bilateral symmetric parenchymal bleeds would be called IVH.
+bilateral symmetric parenchymal bleeds with no CSF behind them would be called IVH; a
+hematoma that has broken into its ventricle as one connected region is split only where
+its mirror image falls on a cast horn.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ichmodel.measure import _morph
-from ichmodel.measure.location import FRAME_MM, HeadFrame
+from ichmodel.measure.location import FRAME_MM, HeadFrame, midline_sheets
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +58,25 @@ ENVELOPE_MARGIN_MM = 1.0
 IVH_WHOLE_FRACTION = 0.5
 #: Mirror test: tolerance (mm) for an imperfect midline, and the fraction that must match.
 MIRROR_TOLERANCE_MM = 2.5
-MIRROR_FRACTION = 0.5
-#: A mirror image landing on CSF must match better: a deep hematoma that squeezed its own
-#: ventricle flat sits where that ventricle was and mirrors half onto the other one.
-MIRROR_CSF_FRACTION = 0.8
-#: The blood's own ventricle counts as present when the CSF within this reach (mm) of the
-#: blood is at least this fraction of the CSF within the same reach of its mirror image.
-OWN_VENTRICLE_REACH_MM = 5.0
-OWN_VENTRICLE_FRACTION = 0.5
+MIRROR_FRACTION = 0.75
+#: Ventricular CSF directly behind a blood region (within this reach, over at least this
+#: area) marks it as beside a ventricle, not in it (see :func:`csf_behind`).
+BEHIND_REACH_MM = 3.0
+BEHIND_MIN_MM2 = 10.0
+#: Layering blood lies in the ventricle: it is looked for within this reach (mm) of the
+#: ventricular CSF (with the mirror tolerance).
+LAYERING_REACH_MM = 6.0
+#: A cast horn standing in another's mirror test is smaller than this (ml).
+MAX_CAST_ML = 30.0
+#: Intraventricular blood is looked for this far (HU) below the hematoma range: blood
+#: mixed with CSF is thinner than a clot.
+IVH_MARGIN_HU = 8.0
+#: The full-resolution CSF may reach this much (HU) above ``CSF_MAX_HU``: a thin CSF layer
+#: is partial volume with the wall.
+FULL_CSF_EXTRA_HU = 3.0
 #: Only blood regions centred within this elliptic radius are tested by mirror (ventricles
 #: are central; a lobar bleed is not intraventricular).
 MIRROR_MAX_RADIUS = 0.7
-#: A blood region with this fraction of its voxels on ventricular CSF (with the mirror
-#: tolerance) may stand for a cast horn in the other's mirror test.
-VENTRICLE_CONTACT_FRACTION = 0.1
-#: ... or is smaller than this (ml): layering blood can fill an occipital horn's tip and
-#: leave no CSF beside it.
-SMALL_CAST_ML = 3.0
 #: Less intraventricular blood than this (ml) is not called IVH.
 MIN_IVH_ML = 0.3
 
@@ -107,14 +117,24 @@ def find_ventricles(inside: np.ndarray, smoothed: np.ndarray, frame: HeadFrame) 
     )
     space_c = _morph.fill_holes_per_slice(closed | ventricles)
     space_c = _morph.dilate(space_c, _morph.disk(ENVELOPE_MARGIN_MM, spacing_c[1:])) & inside_c
-    target_c = _morph.dilate(ventricles, _morph.disk(MIRROR_TOLERANCE_MM, spacing_c[1:]))
+    space = _morph.upsample(space_c, 1, f, inside.shape) & inside
+    csf_full = _full_resolution_csf(inside, smoothed, frame)
+    box = _morph.bbox(csf_full | space, pad=(0, 8, 8))
+    target = space.copy()
+    if box is not None:
+        tol = _morph.disk(MIRROR_TOLERANCE_MM, spacing[1:])
+        target[box] |= _morph.dilate(csf_full[box], tol)
     log.debug("ventricles %.1f ml", volume_ml)
-    return Ventricles(
-        volume_ml=volume_ml,
-        space=_morph.upsample(space_c, 1, f, inside.shape) & inside,
-        target=_morph.upsample(target_c | space_c, 1, f, inside.shape),
-        csf=_morph.upsample(ventricles, 1, f, inside.shape) & inside,
-    )
+    return Ventricles(volume_ml=volume_ml, space=space, target=target, csf=csf_full)
+
+
+def _full_resolution_csf(inside: np.ndarray, smoothed: np.ndarray, frame: HeadFrame) -> np.ndarray:
+    """Ventricular CSF on the crop's own grid: the thin CSF left in front of blood layering in
+    an occipital horn or an atrium (2-3 mm) does not survive the coarse grid."""
+    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
+    central = (frame.elliptic_radius(inside.shape) < CENTRAL_RADIUS) & band[:, None, None]
+    csf = inside & (smoothed >= CSF_MIN_HU) & (smoothed <= CSF_MAX_HU + FULL_CSF_EXTRA_HU)
+    return _central_components(csf, central, frame.spacing_mm)
 
 
 def _central_components(csf: np.ndarray, central: np.ndarray, spacing_mm) -> np.ndarray:
@@ -129,24 +149,70 @@ def _central_components(csf: np.ndarray, central: np.ndarray, spacing_mm) -> np.
     return ok[labels]
 
 
-def layering_ivh(rejected: np.ndarray, ventricles: Ventricles, frame: HeadFrame) -> np.ndarray:
-    """Thin intraventricular blood no hematoma core found: blood-range regions (``rejected``
-    candidates, bool) touching ventricular CSF. Layering blood in an occipital horn is a few
-    millimetres thick (no 3 mm core) and lies against the CSF above it; bone partial volume
-    and dura never touch the ventricles, and the CSF-brain wall (5-30 HU) is never in the
-    blood range."""
-    if not ventricles.found or not rejected.any():
-        return np.zeros_like(rejected)
+def layering_ivh(
+    candidates: np.ndarray, ventricles: Ventricles, frame: HeadFrame
+) -> np.ndarray:
+    """Thin intraventricular blood no hematoma core found: blood-range regions
+    (``candidates``, bool: :func:`ivh_candidates` less the parenchymal hematomas) touching
+    ventricular CSF with no CSF behind them. Layering blood in an occipital horn is a few
+    millimetres thick (no 3 mm core), lies against the CSF in front of it (the patient is
+    supine: blood sinks to the back) and is often diluted below the hematoma range; bone
+    partial volume and dura never touch the ventricles, and the partial-volume wall between
+    CSF and brain rings the ventricle, so it has CSF behind it too."""
+    if not ventricles.found or not candidates.any():
+        return np.zeros_like(candidates)
     band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
-    central = (frame.elliptic_radius(rejected.shape) < CENTRAL_RADIUS) & band[:, None, None]
-    rejected = rejected & central
-    labels, n = _morph.label_in_box(rejected)
+    central = (frame.elliptic_radius(candidates.shape) < CENTRAL_RADIUS) & band[:, None, None]
+    # the falx and the tentorium (40-60 HU) may graze a ventricle but run on far beyond
+    # it: only what lies within reach of the ventricular CSF is looked at
+    f = max(1, int(round(FRAME_MM / min(frame.spacing_mm[1:]))))
+    spacing_c = (frame.spacing_mm[1] * f, frame.spacing_mm[2] * f)
+    near_c = _morph.dilate(
+        _morph.block_any(ventricles.target, 1, f), _morph.disk(LAYERING_REACH_MM, spacing_c)
+    )
+    candidates = candidates & central & _morph.upsample(near_c, 1, f, candidates.shape)
+    labels, n = _morph.label_in_box(candidates)
     if n == 0:
-        return np.zeros_like(rejected)
+        return np.zeros_like(candidates)
     touching = np.zeros(n + 1, dtype=bool)
-    touching[np.unique(labels[ventricles.target & rejected])] = True
+    touching[np.unique(labels[ventricles.target & candidates])] = True
+    touching &= ~csf_behind(labels, n, ventricles.csf, frame)
+    touching &= ~midline_sheets(labels, n, frame)  # the falx above the septum
     touching[0] = False
     return touching[labels]
+
+
+def ivh_candidates(
+    smoothed: np.ndarray, allowed: np.ndarray, hu_min: float, hu_max: float
+) -> np.ndarray:
+    """Voxels that may hold intraventricular blood: ``IVH_MARGIN_HU`` below the hematoma
+    range (blood mixed with CSF), within ``allowed`` (bool: intracranial, calcifications
+    and their partial-volume halo out: the choroid plexus glomus sits in the atrium, and
+    its halo is in the blood range; tried without it: 0.4-1.6 ml false IVH on most heads)."""
+    return allowed & (smoothed >= hu_min - IVH_MARGIN_HU) & (smoothed <= hu_max)
+
+
+def csf_behind(labels: np.ndarray, n: int, csf: np.ndarray, frame: HeadFrame) -> np.ndarray:
+    """Per label (index 0 unused): is there ventricular CSF right behind it (within
+    ``BEHIND_REACH_MM`` posterior, over at least ``BEHIND_MIN_MM2``)? Blood in a ventricle of
+    a supine patient lies at the back of it; a hematoma beside a ventricle often has CSF
+    behind it (the body and atrium of a ventricle run back past the basal ganglia)."""
+    out = np.zeros(n + 1, dtype=bool)
+    if n == 0 or not csf.any():
+        return out
+    sz, sy, sx = frame.spacing_mm
+    reach = max(1, int(round(BEHIND_REACH_MM / sy)))
+    behind = np.zeros_like(csf)
+    for d in range(1, reach + 1):  # voxels with ventricular CSF d pixels behind them
+        if frame.orientation.posterior > 0:
+            behind[:, :-d] |= csf[:, d:]
+        else:
+            behind[:, d:] |= csf[:, :-d]
+    hit = labels[behind & (labels > 0)]
+    area_mm2 = np.bincount(hit, minlength=n + 1) * (sz * sx)
+    out[:] = area_mm2 >= BEHIND_MIN_MM2
+    out[0] = False
+    return out
 
 
 def split_ivh(
@@ -188,31 +254,6 @@ def split_ivh(
     return parenchymal, ivh
 
 
-def _own_ventricle_present(
-    zyx: np.ndarray, mirrored_yx: np.ndarray, csf: np.ndarray, spacing_yx
-) -> bool:
-    """Is there about as much ventricular CSF next to the blood as next to its mirror image?
-
-    Then the ventricle on the blood's side is still there (displaced by a hematoma beside it,
-    not cast with blood), and the mirror falling on the other side's CSF proves nothing.
-    """
-    ry = int(round(OWN_VENTRICLE_REACH_MM / spacing_yx[0]))
-    rx = int(round(OWN_VENTRICLE_REACH_MM / spacing_yx[1]))
-    nz, ny, nx = csf.shape
-    z0, z1 = int(zyx[:, 0].min()), int(zyx[:, 0].max()) + 1
-
-    def count(ys: np.ndarray, xs: np.ndarray) -> int:
-        y0, y1 = max(0, int(ys.min()) - ry), min(ny, int(ys.max()) + ry + 1)
-        x0, x1 = max(0, int(xs.min()) - rx), min(nx, int(xs.max()) + rx + 1)
-        if y0 >= y1 or x0 >= x1:
-            return 0
-        return int(np.count_nonzero(csf[z0:z1, y0:y1, x0:x1]))
-
-    own = count(zyx[:, 1], zyx[:, 2])
-    other = count(mirrored_yx[:, 0], mirrored_yx[:, 1])
-    return own >= OWN_VENTRICLE_FRACTION * max(other, 1)
-
-
 def _mirror_matches(
     labels: np.ndarray,
     sizes: np.ndarray,
@@ -223,11 +264,13 @@ def _mirror_matches(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mirror test. Returns (per label: IVH as a whole, bool mask of further IVH voxels).
 
-    Pass 1: a label whose mirror image falls mostly on ventricles or other blood is IVH.
+    Pass 1: a central label with no ventricular CSF behind it (:func:`csf_behind`) whose
+    mirror image falls mostly (``MIRROR_FRACTION``) on ventricular CSF or on another such
+    label (both horns cast) is IVH. A deep hematoma mirrors onto brain, or has CSF behind
+    it; a second parenchymal bleed counts only where it is itself central with no CSF
+    behind it and this one mirrors onto it (bilateral symmetric bleeds: a known gap).
     Pass 2: in the other labels, voxels whose mirror falls on an IVH label are IVH too (a
-    hematoma that broke into one horn while the other horn is cast as well). Voxels whose
-    mirror falls on CSF are *not* taken here: a large deep hematoma compresses its own
-    ventricle and mirrors onto the other one (tried: 10 ml false IVH per such case).
+    hematoma that broke into one horn while the other horn is cast as well).
     """
     n = len(sizes) - 1
     whole = np.zeros(n + 1, dtype=bool)
@@ -245,44 +288,39 @@ def _mirror_matches(
     assert box_all is not None
     origin = np.array([b.start for b in box_all])
     blood_tol = ndi.grey_dilation(labels[box_all], footprint=tol) if n > 1 else labels[box_all]
-    tested: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    touching = np.bincount(labels[ventricles.target], minlength=n + 1)
-    ventricular = already | (touching >= VENTRICLE_CONTACT_FRACTION * np.maximum(sizes, 1))
-    ventricular |= sizes * voxel_ml < SMALL_CAST_ML  # a horn's tip filled with layering blood
-    ventricular[0] = False
-    for i in candidates:
-        box = objects[i - 1]
-        if box is None:
+    behind = csf_behind(labels, n, ventricles.csf, frame)
+    central = np.zeros(n + 1, dtype=bool)
+    coords: dict[int, np.ndarray] = {}
+    for i in range(1, n + 1):
+        box = objects[i - 1] if i - 1 < len(objects) else None
+        if box is None or sizes[i] == 0:
             continue
         zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
         zc, yc, xc = zyx.mean(axis=0)
         k = int(round(zc))
         cy, cx = frame.centre_yx[k]
         hy, hx = frame.half_yx[k]
-        if np.hypot((yc - cy) / hy, (xc - cx) / hx) >= MIRROR_MAX_RADIUS:
+        central[i] = np.hypot((yc - cy) / hy, (xc - cx) / hx) < MIRROR_MAX_RADIUS
+        if i in candidates:
+            coords[i] = zyx
+    ventricular = (already | (central & ~behind)) & (sizes * voxel_ml < MAX_CAST_ML)
+    ventricular[0] = False
+    tested: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i, zyx in coords.items():
+        if not central[i] or behind[i]:
             continue
         m = np.rint(frame.mirror_yx(zyx)).astype(int)
         z, y, x = zyx[:, 0], np.clip(m[:, 0], 0, ny - 1), np.clip(m[:, 1], 0, nx - 1)
         on_csf = ventricles.target[z, y, x]
-        if on_csf.any() and _own_ventricle_present(zyx, m, ventricles.csf, (sy, sx)):
-            on_csf[:] = False
         bz, by, bx = z - origin[0], y - origin[1], x - origin[2]
         inb = (by >= 0) & (by < blood_tol.shape[1]) & (bx >= 0) & (bx < blood_tol.shape[2])
         other = np.zeros(len(z), dtype=labels.dtype)
         other[inb] = blood_tol[bz[inb], by[inb], bx[inb]]
         other[other == i] = 0
-        # only blood in or against a ventricle counts as a cast horn to mirror onto: a
-        # parenchymal bleed on the other side must not change this one's measurement
         on_blood = ventricular[other] & (other > 0)
-        blood_fraction = float(np.count_nonzero(on_blood)) / max(1, len(zyx))
         fraction = float(np.count_nonzero(on_csf | on_blood)) / max(1, len(zyx))
-        log.debug(
-            "blood region %d: mirror on blood %.2f, on blood or CSF %.2f",
-            i,
-            blood_fraction,
-            fraction,
-        )
-        whole[i] = blood_fraction >= MIRROR_FRACTION or fraction >= MIRROR_CSF_FRACTION
+        log.debug("blood region %d: mirror on ventricle or cast %.2f", i, fraction)
+        whole[i] = fraction >= MIRROR_FRACTION
         tested[i] = (zyx, other)
     is_ivh = whole | already
     for i, (zyx, other) in tested.items():

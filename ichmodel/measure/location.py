@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 #: In-plane grid (mm) on which head geometry and ventricles are computed (speed).
 FRAME_MM = 1.5
 TENTORIUM_HEIGHT = 0.33
+#: Midline dural structures (see :func:`midline_sheets`), mm.
+DURAL_OFFSET_MM = 4.0
+DURAL_WIDTH_MM = 10.0
 DEEP_RADIUS = 0.5
 
 
@@ -194,3 +197,23 @@ def classify_centroid(
         site, words = "lobar", "supratentorial, lobar"
     log.debug("site %s: height %.2f radius %.2f side %s", site, h, radius, side)
     return site, f"{side} {words}" if side != "midline" else f"midline {words}"
+
+
+def midline_sheets(labels: np.ndarray, n: int, frame: HeadFrame) -> np.ndarray:
+    """Per label (bool, index 0 unused): a narrow region hugging the midline plane, at most
+    ``DURAL_WIDTH_MM`` across it and centred within ``DURAL_OFFSET_MM`` of it: the falx seen
+    edge-on, the superior sagittal and straight sinuses. A midline hematoma of 1 ml or more
+    (vermis, pons) is wider."""
+    drop = np.zeros(n + 1, dtype=bool)
+    if n == 0 or not frame.orientation.axial:
+        return drop
+    sy, sx = frame.spacing_mm[1:]
+    normal = np.array([-frame.ap_axis_mm[1], frame.ap_axis_mm[0]])  # left-right unit (mm)
+    for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
+        if box is None:
+            continue
+        zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
+        across = ((zyx[:, 1:] - frame.centroid_yx[zyx[:, 0]]) * (sy, sx)) @ normal
+        width = float(across.max() - across.min()) + max(sy, sx)
+        drop[i] = abs(float(np.median(across))) <= DURAL_OFFSET_MM and width <= DURAL_WIDTH_MM
+    return drop
