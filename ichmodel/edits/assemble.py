@@ -20,8 +20,8 @@ from ichmodel import notices
 from ichmodel.edits.record import BrushEdit, ComponentEdit, GrowEdit
 from ichmodel.measure import ABC2, LOCATION_CAVEAT, Hematoma, Measurement, measure_abc2
 from ichmodel.measure import location as loc
-from ichmodel.measure.context import ABC2_DISAGREEMENT
 from ichmodel.measure.types import EditSummary
+from ichmodel.measure.verdict import HEMATOMA_NOTICE_CODES, hematoma_notices, measured_status
 from ichmodel.notices import Source
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 EDITED_CODE = "measure.segmentation_edited"
 SKIPPED_CODE = "measure.edits_skipped"
 #: Notices the automatic measurement made about its hematomas: re-decided after an edit.
-_REDECIDED = ("measure.several_hematomas", "measure.abc2_differs_from_planimetric")
 
 
 @dataclass(frozen=True)
@@ -139,32 +138,14 @@ def measurement(session: EditSession, stats: dict[int, ComponentStats]) -> Measu
             tissue_hu=float(lv.tissue_hu) if lv else float("nan"),
         ))
     hematoma_ml = float(sum(h.volume_ml for h in hematomas))
-    found = [n for n in auto.notices if n.code not in _REDECIDED + (EDITED_CODE,)]
+    found = [n for n in auto.notices if n.code not in HEMATOMA_NOTICE_CODES + (EDITED_CODE,)]
     abc2, site, words, number = ABC2(), "none", "no intraparenchymal hematoma", None
     if hematomas:
         main = stats[order[0]]
         abc2, site, words, number = main.abc2, main.site, main.words, 1
-        if len(hematomas) > 1:
-            found.append(notices.info(
-                "measure.several_hematomas",
-                f"{len(hematomas)} separate hematomas, each measured on its own; ABC/2 and "
-                f"location describe the largest (the others hold "
-                f"{hematoma_ml - hematomas[0].volume_ml:.1f} ml)", Source.MEASURE))
-        ratio = abc2.volume_ml / main.volume_ml if main.volume_ml > 0 else 1.0
-        if abc2.volume_ml > 0 and abs(ratio - 1.0) > ABC2_DISAGREEMENT:
-            found.append(notices.info(
-                "measure.abc2_differs_from_planimetric",
-                f"ABC/2 ({abc2.volume_ml:.1f} ml) differs from the planimetric volume of the "
-                f"same hematoma ({main.volume_ml:.1f} ml) by {100 * (ratio - 1):+.0f} %: "
-                "ABC/2 approximates the bleed from three diameters", Source.MEASURE))
+    found += hematoma_notices(hematomas, abc2)
     edited = summary(session) if session.record.edits else None
-    lo, hi = session.hu_range
-    if hematomas:
-        status = f"hematoma measured: {hematoma_ml:.1f} ml in {lo:g}-{hi:g} HU"
-    elif ivh_ml > 0:
-        status = f"intraventricular blood only ({ivh_ml:.1f} ml)"
-    else:
-        status = f"no hematoma found above {lo:g} HU"
+    status = measured_status(hematomas, ivh_ml, session.hu_range)
     if edited is not None:
         status += ", edited by the reader"
         found.append(notices.info(EDITED_CODE, edited.sentence(), Source.MEASURE))

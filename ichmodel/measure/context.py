@@ -41,13 +41,13 @@ from ichmodel.measure.ivh import (
 )
 from ichmodel.measure.partial import fractional_volumes_ml
 from ichmodel.measure.types import ABC2, LOCATION_CAVEAT, Hematoma, Measurement, MeasureParams
+from ichmodel.measure.verdict import hematoma_notices, measured_status
 from ichmodel.notices import Notice, Source
 from ichmodel.volume import Volume
 
 log = logging.getLogger(__name__)
 
 #: A warning when ABC/2 and the planimetric volume differ by more than this fraction.
-ABC2_DISAGREEMENT = 0.3
 #: The notice of a plausible subdural/epidural collection (:mod:`.extra_axial`).
 EXTRA_AXIAL_CODE = "measure.extra_axial_collection"
 
@@ -223,34 +223,8 @@ class MeasureContext:
             )
             abc2 = measure_abc2(main[box], self.volume.spacing_mm, offset)  # type: ignore[arg-type]
             site, words, number = hematomas[0].location, hematomas[0].location_description, 1
-            if len(hematomas) > 1:
-                found.append(
-                    notices.info(
-                        "measure.several_hematomas",
-                        f"{len(hematomas)} separate hematomas, each measured on its own; ABC/2 "
-                        f"and location describe the largest (the others hold "
-                        f"{hematoma_ml - hematomas[0].volume_ml:.1f} ml)",
-                        Source.MEASURE,
-                    )
-                )
-        if abc2.volume_ml > 0 and hematomas:
-            main_ml = hematomas[0].volume_ml
-            ratio = abc2.volume_ml / main_ml
-            if abs(ratio - 1.0) > ABC2_DISAGREEMENT:
-                found.append(
-                    notices.info(
-                        "measure.abc2_differs_from_planimetric",
-                        f"ABC/2 ({abc2.volume_ml:.1f} ml) differs from the planimetric volume of "
-                        f"the same hematoma ({main_ml:.1f} ml) by {100 * (ratio - 1):+.0f} %: "
-                        "ABC/2 approximates the bleed from three diameters",
-                        Source.MEASURE,
-                    )
-                )
-        if not hematomas:
-            status = f"intraventricular blood only ({ivh_ml:.1f} ml)"
-        else:
-            status = f"hematoma measured: {hematoma_ml:.1f} ml in {params.hu_min:g}-"
-            status += f"{params.hu_max:g} HU"
+        found += hematoma_notices(hematomas, abc2)
+        status = measured_status(hematomas, ivh_ml, (params.hu_min, params.hu_max))
         description = words if site in ("none", "unknown") else f"{words} ({LOCATION_CAVEAT})"
         full_labels = np.zeros(self.volume.shape, dtype=np.int16)
         full_labels[region.box] = labels
