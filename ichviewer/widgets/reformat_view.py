@@ -144,20 +144,12 @@ class ReformatView(ToolHost, QWidget):
     def n_slices(self) -> int:
         return 0 if self.volume is None else n_slices(self.volume.shape, self.plane)
 
-    def set_slice(self, index: int) -> None:
-        if self.volume is None:
-            return
-        index = int(np.clip(index, 0, self.n_slices - 1))
-        if index == self._slice:
-            return
-        self._slice = index
+    def _show_slice(self, index: int) -> None:
+        assert self.volume is not None
         image = plane_image(self.volume.hu, self.plane, index)
         self.ct_item.setImage(image, autoLevels=False, levels=self._window.levels_hu)
         self.title.setText(self._title())
         self._update_overlays()
-        if self._tool is not None:
-            self._tool.slice_changed(self, index)
-        self.sig_slice_changed.emit(index)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
         steps = {Qt.Key.Key_Up: 1, Qt.Key.Key_Right: 1, Qt.Key.Key_Down: -1,

@@ -242,13 +242,8 @@ class SliceView(ToolHost, QWidget):
     def n_slices(self) -> int:
         return 0 if self.volume is None else self.volume.shape[0]
 
-    def set_slice(self, index: int) -> None:
-        if self.volume is None:
-            return
-        index = int(np.clip(index, 0, self.n_slices - 1))
-        if index == self._slice:
-            return
-        self._slice = index
+    def _show_slice(self, index: int) -> None:
+        assert self.volume is not None
         self.ct_item.setImage(
             self.volume.hu[index], autoLevels=False, levels=self._window.levels_hu
         )
@@ -260,9 +255,6 @@ class SliceView(ToolHost, QWidget):
             f"Slice {index + 1} / {self.n_slices}  ·  {self.slice_position_mm(index):.1f} mm"
         )
         self._update_overlays()
-        if self._tool is not None:
-            self._tool.slice_changed(self, index)
-        self.sig_slice_changed.emit(index)
 
     def slice_position_mm(self, index: int) -> float:
         """Position of slice ``index`` along the slice normal (mm, patient coordinates)."""

@@ -96,8 +96,28 @@ class ToolHost:
     view_box: pg.ViewBox
     _tool: SliceTool | None = None
 
-    def set_slice(self, index: int) -> None:
+    sig_slice_changed: SignalInstance
+
+    @property
+    def n_slices(self) -> int:
         raise NotImplementedError
+
+    def _show_slice(self, index: int) -> None:
+        """Draw slice ``index`` (the image, labels and overlays); the view implements it."""
+        raise NotImplementedError
+
+    def set_slice(self, index: int) -> None:
+        """Show slice ``index`` (clamped); tools and ``sig_slice_changed`` hear of a change."""
+        if self.volume is None:
+            return
+        index = min(max(int(index), 0), self.n_slices - 1)
+        if index == self._slice:
+            return
+        self._slice = index
+        self._show_slice(index)
+        if self._tool is not None:
+            self._tool.slice_changed(self, index)  # type: ignore[arg-type]
+        self.sig_slice_changed.emit(index)
 
     @property
     def slice_index(self) -> int:
