@@ -171,12 +171,8 @@ class ReformatView(ToolHost, QWidget):
             return (row, self._slice, col)
         return (row, col, self._slice)
 
-    def _on_mouse_moved(self, scene_pos) -> None:
-        at = self.slice_point(scene_pos)
-        if at is None:
-            return
-        if self._tool is not None:
-            self._tool.hover(self, at)
+    def _show_cursor(self, at: SlicePoint) -> None:
+        assert self.volume is not None
         readout = ""
         if at.inside:
             z, y, x = self.voxel_zyx(at)

@@ -41,7 +41,7 @@ from ichviewer.widgets.slice_items import (
     mask_outline_segments,
     screen_pen,
 )
-from ichviewer.widgets.view_tools import ToolHost
+from ichviewer.widgets.view_tools import SlicePoint, ToolHost
 from ichviewer.widgets.window_presets import Window
 
 
@@ -316,12 +316,7 @@ class SliceView(ToolHost, QWidget):
             self.b_item.setVisible(False)
 
     # --- cursor readout ---------------------------------------------------------------------
-    def _on_mouse_moved(self, scene_pos) -> None:
-        at = self.slice_point(scene_pos)
-        if at is None:
-            return
-        if self._tool is not None:
-            self._tool.hover(self, at)
+    def _show_cursor(self, at: SlicePoint) -> None:
         if not at.inside:
             self.cursor_label.setText("")
             return

@@ -145,6 +145,18 @@ class ToolHost:
             tool.activate(self)  # type: ignore[arg-type]
         self.sig_tool_changed.emit("" if tool is None else tool.name)
 
+    def _show_cursor(self, at: SlicePoint) -> None:
+        """Show what is under the mouse (HU, position); the view implements it."""
+        raise NotImplementedError
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        at = self.slice_point(scene_pos)
+        if at is None:
+            return
+        if self._tool is not None:
+            self._tool.hover(self, at)  # type: ignore[arg-type]
+        self._show_cursor(at)
+
     def slice_point(self, scene_pos) -> SlicePoint | None:
         """The slice position under a scene position, or None when no slice is shown."""
         if self.volume is None or self._slice < 0:
