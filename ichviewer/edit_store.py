@@ -4,20 +4,13 @@ positions and HU, no patient identifiers). See :mod:`ichmodel.edits.record` for 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
 from ichmodel.edits.record import EditRecord, EditRecordError, load_record
+from ichviewer.series_files import series_file, user_data_folder
 
 log = logging.getLogger(__name__)
-
-
-def default_root() -> Path:
-    from PySide6.QtCore import QStandardPaths
-
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".ichviewer") / "edits"
 
 
 class EditStore:
@@ -25,11 +18,10 @@ class EditStore:
     file reads as no edits (and is said so in the log), never as an error dialog."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root is not None else default_root()
+        self.root = Path(root) if root is not None else user_data_folder("edits")
 
     def path(self, series_uid: str) -> Path:
-        # hashed like the score entries: short, filesystem-safe names
-        return self.root / (hashlib.sha256(series_uid.encode()).hexdigest()[:24] + ".json")
+        return series_file(self.root, series_uid)
 
     def load(self, series_uid: str) -> EditRecord | None:
         path = self.path(series_uid)

@@ -3,32 +3,24 @@ SeriesInstanceUID (one small JSON file per series; no patient identifiers in the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
 
 from ichmodel.scores import ClinicalInputs, ScoreInputError
+from ichviewer.series_files import series_file, user_data_folder
 
 log = logging.getLogger(__name__)
-
-
-def default_root() -> Path:
-    from PySide6.QtCore import QStandardPaths
-
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".ichviewer") / "scores"
 
 
 class ScoreStore:
     """``load(series_uid)`` / ``save(series_uid, inputs)``; a damaged file reads as empty."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root is not None else default_root()
+        self.root = Path(root) if root is not None else user_data_folder("scores")
 
     def path(self, series_uid: str) -> Path:
-        # hashed: a UID is not secret, but file names stay short and filesystem-safe
-        return self.root / (hashlib.sha256(series_uid.encode()).hexdigest()[:24] + ".json")
+        return series_file(self.root, series_uid)
 
     def load(self, series_uid: str) -> ClinicalInputs:
         path = self.path(series_uid)
