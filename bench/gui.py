@@ -37,12 +37,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_FIRST_SLICE_S, GOAL_RESULTS_S = 0.5, 3.0
+sys.path.insert(0, str(ROOT))  # bench._gui_edits and ichmodel from this checkout
 
 
 def _study(path: str | None) -> Path:
     if path:
         return Path(path)
-    sys.path.insert(0, str(ROOT))
     from ichmodel import resources
 
     sample = resources.sample_study_dir()
