@@ -18,16 +18,15 @@ from scipy import ndimage as ndi
 
 from ichmodel import notices
 from ichmodel.edits.record import BrushEdit, ComponentEdit, GrowEdit
-from ichmodel.measure import ABC2, LOCATION_CAVEAT, Hematoma, Measurement, measure_abc2
+from ichmodel.measure import ABC2, Hematoma, Measurement, measure_abc2
 from ichmodel.measure import location as loc
 from ichmodel.measure.types import EditSummary
-from ichmodel.measure.verdict import HEMATOMA_NOTICE_CODES, hematoma_notices, measured_status
+from ichmodel.measure.verdict import EDITED_CODE, HEMATOMA_NOTICE_CODES, hematoma_measurement
 from ichmodel.notices import Source
 
 if TYPE_CHECKING:
     from ichmodel.edits.session import EditSession
 
-EDITED_CODE = "measure.segmentation_edited"
 SKIPPED_CODE = "measure.edits_skipped"
 #: Notices the automatic measurement made about its hematomas: re-decided after an edit.
 
@@ -137,38 +136,19 @@ def measurement(session: EditSession, stats: dict[int, ComponentStats]) -> Measu
             blood_hu=float(lv.blood_hu) if lv else float("nan"),
             tissue_hu=float(lv.tissue_hu) if lv else float("nan"),
         ))
-    hematoma_ml = float(sum(h.volume_ml for h in hematomas))
+    # the automatic measurement's other notices stay (extra-axial collection, ventricles)
     found = [n for n in auto.notices if n.code not in HEMATOMA_NOTICE_CODES + (EDITED_CODE,)]
-    abc2, site, words, number = ABC2(), "none", "no intraparenchymal hematoma", None
-    if hematomas:
-        main = stats[order[0]]
-        abc2, site, words, number = main.abc2, main.site, main.words, 1
-    found += hematoma_notices(hematomas, abc2)
-    edited = summary(session) if session.record.edits else None
-    status = measured_status(hematomas, ivh_ml, session.hu_range)
-    if edited is not None:
-        status += ", edited by the reader"
-        found.append(notices.info(EDITED_CODE, edited.sentence(), Source.MEASURE))
-    description = words if site in ("none", "unknown") else f"{words} ({LOCATION_CAVEAT})"
-    return Measurement(
+    return hematoma_measurement(
+        hematomas,
+        abc2=stats[order[0]].abc2 if hematomas else ABC2(),
         hematoma_mask=mask,
-        hematoma_volume_ml=hematoma_ml,
-        abc2=abc2,
-        location=site,
-        location_description=description,
-        ivh=ivh_ml > 0.0,
-        ivh_volume_ml=ivh_ml,
-        ivh_mask=ivh,
-        intracranial_volume_ml=auto.intracranial_volume_ml,
-        n_components=len(hematomas),
-        status=status,
-        notices=tuple(found),
-        params=auto.params,
-        hematomas=tuple(hematomas),
         hematoma_labels=labels if hematomas else None,
-        threshold_volume_ml=float(sum(h.threshold_volume_ml for h in hematomas)),
-        abc2_hematoma_number=number,
-        edited=edited,
+        ivh_mask=ivh,
+        ivh_volume_ml=ivh_ml,
+        intracranial_volume_ml=auto.intracranial_volume_ml,
+        params=auto.params,
+        found=found,
+        edited=summary(session) if session.record.edits else None,
         excluded_mask=excluded_mask,
     )
 

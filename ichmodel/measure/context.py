@@ -40,8 +40,8 @@ from ichmodel.measure.ivh import (
     split_ivh,
 )
 from ichmodel.measure.partial import fractional_volumes_ml
-from ichmodel.measure.types import ABC2, LOCATION_CAVEAT, Hematoma, Measurement, MeasureParams
-from ichmodel.measure.verdict import hematoma_notices, measured_status
+from ichmodel.measure.types import ABC2, Hematoma, Measurement, MeasureParams
+from ichmodel.measure.verdict import hematoma_measurement
 from ichmodel.notices import Notice, Source
 from ichmodel.volume import Volume
 
@@ -209,11 +209,9 @@ class MeasureContext:
             ivh = ivh | layering
         ivh_ml = float(np.count_nonzero(ivh)) * voxel_ml
         hematomas, labels = self._hematomas(seg, parenchymal, params)
-        hematoma_ml = float(sum(h.volume_ml for h in hematomas))
-        threshold_ml = float(sum(h.threshold_volume_ml for h in hematomas))
         if not hematomas and ivh_ml == 0.0:
             return self._empty(params, f"no hematoma found above {params.hu_min:g} HU", found)
-        abc2, site, words, number = ABC2(), "none", "no intraparenchymal hematoma", None
+        abc2 = ABC2()
         if hematomas:
             main = labels == 1
             box = bbox(main)
@@ -222,30 +220,18 @@ class MeasureContext:
                 int(a.start) + int(b.start) for a, b in zip(region.box, box, strict=True)
             )
             abc2 = measure_abc2(main[box], self.volume.spacing_mm, offset)  # type: ignore[arg-type]
-            site, words, number = hematomas[0].location, hematomas[0].location_description, 1
-        found += hematoma_notices(hematomas, abc2)
-        status = measured_status(hematomas, ivh_ml, (params.hu_min, params.hu_max))
-        description = words if site in ("none", "unknown") else f"{words} ({LOCATION_CAVEAT})"
         full_labels = np.zeros(self.volume.shape, dtype=np.int16)
         full_labels[region.box] = labels
-        return Measurement(
-            hematoma_mask=full_labels > 0,
-            hematoma_volume_ml=hematoma_ml,
+        return hematoma_measurement(
+            hematomas,
             abc2=abc2,
-            location=site,
-            location_description=description,
-            ivh=ivh_ml > 0.0,
-            ivh_volume_ml=ivh_ml,
-            ivh_mask=self._to_full(ivh),
-            intracranial_volume_ml=region.volume_ml,
-            n_components=len(hematomas),
-            status=status,
-            notices=tuple(found),
-            params=params,
-            hematomas=hematomas,
+            hematoma_mask=full_labels > 0,
             hematoma_labels=full_labels,
-            threshold_volume_ml=threshold_ml,
-            abc2_hematoma_number=number,
+            ivh_mask=self._to_full(ivh),
+            ivh_volume_ml=ivh_ml,
+            intracranial_volume_ml=region.volume_ml,
+            params=params,
+            found=found,
         )
 
     def _hematomas(

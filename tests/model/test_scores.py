@@ -18,61 +18,31 @@ from ichmodel.scores import (
 from ichmodel.scores import tables as t
 from ichmodel.volume import SeriesMeta
 
-
 # --- item boundaries (Hemphill 2001; Rost 2008; Sembill 2017) ----------------------------------
-@pytest.mark.parametrize(("gcs", "points"), [(3, 2), (4, 2), (5, 1), (12, 1), (13, 0), (15, 0)])
-def test_ich_gcs(gcs, points):
-    assert t.ich_gcs_points(gcs) == points
-
-
-@pytest.mark.parametrize(("ml", "points"), [(0.1, 0), (29.99, 0), (30.0, 1), (120.0, 1)])
-def test_ich_volume(ml, points):
-    assert t.ich_volume_points(ml) == points
-
-
-@pytest.mark.parametrize(("age", "points"), [(18, 0), (79, 0), (80, 1), (101, 1)])
-def test_ich_age(age, points):
-    assert t.ich_age_points(age) == points
+#: Each item's points on both sides of every boundary the paper draws: (input, points).
+ITEM_BOUNDARIES = (
+    (t.ich_gcs_points, [(3, 2), (4, 2), (5, 1), (12, 1), (13, 0), (15, 0)]),
+    (t.ich_volume_points, [(0.1, 0), (29.99, 0), (30.0, 1), (120.0, 1)]),
+    (t.ich_age_points, [(18, 0), (79, 0), (80, 1), (101, 1)]),
+    (t.func_volume_points, [(0.5, 4), (29.99, 4), (30.0, 2), (60.0, 2), (60.01, 0), (150.0, 0)]),
+    (t.func_age_points, [(40, 2), (69, 2), (70, 1), (79, 1), (80, 0)]),
+    (t.func_gcs_points, [(3, 0), (8, 0), (9, 2), (15, 2)]),
+    (t.max_ich_nihss_points,
+     [(0, 0), (6, 0), (7, 1), (13, 1), (14, 2), (20, 2), (21, 3), (42, 3)]),
+    (t.max_ich_age_points,
+     [(50, 0), (69, 0), (70, 1), (74, 1), (75, 2), (79, 2), (80, 3), (95, 3)]),
+    (t.max_ich_lobar_points, [(9.99, 0), (10.0, 0), (29.99, 0), (30.0, 1)]),
+    (t.max_ich_nonlobar_points, [(9.99, 0), (10.0, 1), (29.99, 1), (30.0, 1)]),
+)
 
 
 @pytest.mark.parametrize(
-    ("ml", "points"), [(0.5, 4), (29.99, 4), (30.0, 2), (60.0, 2), (60.01, 0), (150.0, 0)]
+    ("item", "value", "points"),
+    [pytest.param(item, value, points, id=f"{item.__name__}({value})")
+     for item, rows in ITEM_BOUNDARIES for value, points in rows],
 )
-def test_func_volume(ml, points):
-    assert t.func_volume_points(ml) == points
-
-
-@pytest.mark.parametrize(("age", "points"), [(40, 2), (69, 2), (70, 1), (79, 1), (80, 0)])
-def test_func_age(age, points):
-    assert t.func_age_points(age) == points
-
-
-@pytest.mark.parametrize(("gcs", "points"), [(3, 0), (8, 0), (9, 2), (15, 2)])
-def test_func_gcs(gcs, points):
-    assert t.func_gcs_points(gcs) == points
-
-
-@pytest.mark.parametrize(
-    ("nihss", "points"),
-    [(0, 0), (6, 0), (7, 1), (13, 1), (14, 2), (20, 2), (21, 3), (42, 3)],
-)
-def test_max_ich_nihss(nihss, points):
-    assert t.max_ich_nihss_points(nihss) == points
-
-
-@pytest.mark.parametrize(
-    ("age", "points"), [(50, 0), (69, 0), (70, 1), (74, 1), (75, 2), (79, 2), (80, 3), (95, 3)]
-)
-def test_max_ich_age(age, points):
-    assert t.max_ich_age_points(age) == points
-
-
-@pytest.mark.parametrize(
-    ("ml", "lobar", "nonlobar"), [(9.99, 0, 0), (10.0, 0, 1), (29.99, 0, 1), (30.0, 1, 1)]
-)
-def test_max_ich_volumes(ml, lobar, nonlobar):
-    assert t.max_ich_lobar_points(ml) == lobar
-    assert t.max_ich_nonlobar_points(ml) == nonlobar
+def test_item_points(item, value, points):
+    assert item(value) == points
 
 
 # --- totals and outcome tables -----------------------------------------------------------------
