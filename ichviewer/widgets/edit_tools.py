@@ -22,7 +22,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QGraphicsEllipseItem
 
 from ichmodel.edits.record import BrushEdit, ComponentEdit, GrowEdit
-from ichviewer.widgets.slice_items import mask_outline_segments
+from ichviewer.widgets.slice_items import MaskOutline
 from ichviewer.widgets.view_tools import SlicePoint, ToolDrag
 
 if TYPE_CHECKING:
@@ -184,6 +184,7 @@ class ExcludedOverlay:
         self.item.setParentItem(view.ct_item)
         self.item.setZValue(2)
         self.item.setVisible(False)
+        self.outline = MaskOutline(self.item, style=dashed)
         view.sig_slice_changed.connect(lambda _index: self.refresh())
 
     def set_measurement(self, measurement: Measurement | None) -> None:
@@ -197,12 +198,7 @@ class ExcludedOverlay:
     def refresh(self) -> None:
         view, mask = self.view, self.mask
         on = mask is not None and view.volume is not None and mask.shape == view.volume.shape
-        if on:
-            xs, ys = dashed(*mask_outline_segments(mask[view.slice_index]))
-            on = xs.size > 0
-            if on:
-                self.item.setData(xs, ys)
-        self.item.setVisible(bool(on))
+        self.outline.show(mask[view.slice_index] if on else None)
 
 
 #: Dash length along the outline, image pixels (a dash, then a gap as long).

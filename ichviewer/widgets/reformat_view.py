@@ -26,8 +26,8 @@ from ichviewer.widgets.slice_items import (
     CONTOUR_COLOR,
     OPPOSITE,
     EdgeLetters,
+    MaskOutline,
     SliceViewBox,
-    mask_outline_segments,
     screen_pen,
 )
 from ichviewer.widgets.view_tools import SlicePoint, ToolHost
@@ -75,6 +75,7 @@ class ReformatView(ToolHost, QWidget):
         self._window = Window(40, 80)
         self._mask: np.ndarray | None = None
         self._cross_rc: tuple[int, int] | None = None  # (row, col) the crosshair goes through
+        self._overlays_stale = False  # drawn when shown (see _update_overlays)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.graphics = pg.GraphicsView(background="k")
         self.graphics.setFocusProxy(self)
@@ -91,6 +92,7 @@ class ReformatView(ToolHost, QWidget):
         )
         self.contour_item.setParentItem(self.ct_item)
         self.contour_item.setZValue(2)
+        self.contour = MaskOutline(self.contour_item)
         self.crosshair = crosshair_item(self.ct_item)
         self.title = QLabel(plane.value.capitalize())
         self.title.setStyleSheet("color:#b0bec5; font-weight:bold")
@@ -121,7 +123,7 @@ class ReformatView(ToolHost, QWidget):
         self._slice = -1
         if volume is None:
             self.ct_item.clear()
-            self.contour_item.setVisible(False)
+            self.contour.show(None)
             self.crosshair.setVisible(False)
             self.title.setText(self.plane.value.capitalize())
             self._set_orientation(None)
@@ -205,17 +207,20 @@ class ReformatView(ToolHost, QWidget):
         if at is not None and at.inside:
             self.sig_clicked.emit(at)
 
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if self._overlays_stale:
+            self._update_overlays()
+
     def _update_overlays(self) -> None:
-        if self.volume is None or self._slice < 0:
+        # hidden (the reformats are closed by default): an edit must not pay for the
+        # outlines of planes no one sees; they are drawn when the view is shown
+        self._overlays_stale = not self.isVisible()
+        if self.volume is None or self._slice < 0 or self._overlays_stale:
             return
         shape = self.ct_item.image.shape
-        shown = False
-        if self._mask is not None:
-            xs, ys = mask_outline_segments(plane_image(self._mask, self.plane, self._slice))
-            if xs.size:
-                self.contour_item.setData(xs, ys)
-                shown = True
-        self.contour_item.setVisible(shown)
+        self.contour.show(None if self._mask is None
+                          else plane_image(self._mask, self.plane, self._slice))
         if self._cross_rc is not None:
             set_crosshair(self.crosshair, shape, *self._cross_rc)
         self.crosshair.setVisible(self._cross_rc is not None)

@@ -4,6 +4,7 @@ outline and the ViewBox with radiology mouse bindings."""
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -73,6 +74,36 @@ def mask_outline_segments(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ys[2 * n_v :: 2] = hrows
     ys[2 * n_v + 1 :: 2] = hrows
     return xs, ys
+
+
+class MaskOutline:
+    """A mask's outline on one plane, drawn on a ``connect="pairs"`` curve and redrawn only
+    when that plane's pixels change: after an edit the planes it did not touch (most reformat
+    slices; the ABC/2 segments being set just after the mask) cost a comparison, not a path."""
+
+    def __init__(self, item: pg.PlotCurveItem,
+                 style: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+                 | None = None) -> None:
+        self.item = item
+        self._style = style
+        self._plane: np.ndarray | None = None
+        self._drawn = False
+
+    def show(self, plane: np.ndarray | None) -> None:
+        """Outline ``plane`` (2-D, rows × cols; None hides it)."""
+        if plane is None:
+            self._plane = None
+            self.item.setVisible(False)
+            return
+        if self._plane is None or not np.array_equal(self._plane, plane):
+            self._plane = np.array(plane, dtype=bool)  # a copy: the caller may edit its mask
+            xs, ys = mask_outline_segments(self._plane)
+            if self._style is not None:
+                xs, ys = self._style(xs, ys)
+            self._drawn = xs.size > 0
+            if self._drawn:
+                self.item.setData(xs, ys)
+        self.item.setVisible(self._drawn)
 
 
 class SliceViewBox(pg.ViewBox):

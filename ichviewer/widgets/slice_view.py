@@ -36,9 +36,9 @@ from ichviewer.widgets.slice_items import (
     CONTOUR_COLOR,
     OPPOSITE,
     EdgeLetters,
+    MaskOutline,
     SliceViewBox,
     heatmap_lut,
-    mask_outline_segments,
     screen_pen,
 )
 from ichviewer.widgets.view_tools import SlicePoint, ToolHost
@@ -92,6 +92,7 @@ class SliceView(ToolHost, QWidget):
         )
         self.contour_item.setParentItem(self.ct_item)
         self.contour_item.setZValue(2)
+        self.contour = MaskOutline(self.contour_item)
 
         self.a_item = pg.PlotDataItem(pen=screen_pen(A_COLOR))
         self.b_item = pg.PlotDataItem(pen=screen_pen(B_COLOR))
@@ -297,13 +298,8 @@ class SliceView(ToolHost, QWidget):
         else:
             self.heat_item.setVisible(False)
         # contour: the outline of the mask's pixels on this slice
-        shown = False
-        if has_volume and self._mask is not None and self._contour_visible:
-            xs, ys = mask_outline_segments(self._mask[z])
-            if xs.size:
-                self.contour_item.setData(xs, ys)
-                shown = True
-        self.contour_item.setVisible(shown)
+        on = has_volume and self._mask is not None and self._contour_visible
+        self.contour.show(self._mask[z] if on else None)
         # ABC/2 segments
         show_abc = has_volume and self._abc2 is not None and self._abc2_visible
         if show_abc and self._abc2[0] == z:
