@@ -34,9 +34,65 @@ def ball(radius_mm: float, spacing_mm: tuple[float, float, float]) -> np.ndarray
 
 
 def dilate(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
+    """Binary dilation by ``structure``, the same voxels as ``ndi.binary_dilation``.
+
+    An in-plane disk (any structure that is one slice of centred, symmetric row runs) is the
+    union of a few centred rectangles, and a rectangle is two running maxima along y and x
+    (cost independent of its size): several times faster than scipy's element-by-element
+    dilation for the 2-4 mm disks the measurement uses at 0.4-0.5 mm pixels.
+    """
     if structure.size == 1:
         return mask.copy()
-    return ndi.binary_dilation(mask, structure=structure)
+    rectangles = _disk_rectangles(structure)
+    if rectangles is None:
+        return ndi.binary_dilation(mask, structure=structure)
+    flat = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
+    out = np.zeros(mask.shape, dtype=bool)
+    for half_rows, half_cols in rectangles:
+        grown = flat
+        if half_rows:
+            grown = ndi.maximum_filter1d(grown, 2 * half_rows + 1, axis=-2, mode="constant")
+        if half_cols:
+            grown = ndi.maximum_filter1d(grown, 2 * half_cols + 1, axis=-1, mode="constant")
+        out |= grown.view(bool)
+    return out
+
+
+def _disk_rectangles(structure: np.ndarray) -> list[tuple[int, int]] | None:
+    """(half rows, half cols) of centred rectangles whose union is ``structure`` (trimmed of
+    empty planes, as symmetric ones do not move the centre), or None when it is not a single
+    slice of centred row runs narrowing away from the middle row."""
+    s = np.asarray(structure, dtype=bool)
+    if s.ndim != 3 or any(n % 2 == 0 for n in s.shape):
+        return None
+    nz = s.shape[0] // 2
+    if s.shape[0] > 1:
+        if s[:nz].any() or s[nz + 1 :].any():
+            return None
+    plane = s[nz]
+    ry, rx = plane.shape[0] // 2, plane.shape[1] // 2
+    half_widths = []
+    for row in plane:
+        cols = np.flatnonzero(row)
+        if cols.size == 0:
+            half_widths.append(-1)
+            continue
+        w = rx - int(cols[0])
+        if cols[-1] != rx + w or cols.size != 2 * w + 1:
+            return None  # not a centred run
+        half_widths.append(w)
+    upper, lower = half_widths[ry::-1], half_widths[ry:]
+    widening = any(b > a for a, b in zip(upper[:-1], upper[1:], strict=True))
+    if upper != lower or upper[0] < 0 or widening:
+        return None
+    rectangles = []
+    for k, w in enumerate(upper):
+        if w < 0:
+            break
+        if k + 1 < len(upper) and upper[k + 1] == w:
+            continue  # contained in the taller rectangle of the same width
+        rectangles.append((k, w))
+    return rectangles
 
 
 def erode(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:

@@ -212,3 +212,22 @@ def test_a_ventricle_cast_with_blood_is_found_by_its_mirror_image():
     assert m.ivh is True
     assert m.ivh_volume_ml == pytest.approx(cast.volume_ml, rel=0.25)
     assert m.hematoma_volume_ml < 0.1 * cast.volume_ml
+
+
+@pytest.mark.parametrize("spacing_yx_mm", [(0.45, 0.45), (0.7, 0.45), (1.0, 1.0)])
+@pytest.mark.parametrize("radius_mm", [0.5, 2.0, 4.5])
+def test_disk_dilation_equals_scipys(spacing_yx_mm, radius_mm):
+    """The rectangle decomposition of an in-plane disk gives scipy's voxels exactly."""
+    from scipy import ndimage as ndi
+
+    from ichmodel.measure import _morph
+
+    mask = np.random.default_rng(7).random((5, 40, 50)) > 0.97
+    disk = _morph.disk(radius_mm, spacing_yx_mm)
+    assert _morph._disk_rectangles(disk) is not None
+    np.testing.assert_array_equal(_morph.dilate(mask, disk),
+                                  ndi.binary_dilation(mask, structure=disk))
+    ball = _morph.ball(2.0, (1.0, *spacing_yx_mm))  # not one slice: scipy's path
+    assert _morph._disk_rectangles(ball) is None
+    np.testing.assert_array_equal(_morph.dilate(mask, ball),
+                                  ndi.binary_dilation(mask, structure=ball))
