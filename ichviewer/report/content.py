@@ -376,7 +376,9 @@ def build_report_content(
         analysis_warnings=tuple(f"{n.source.value}: {n.text}" for n in analysis),
         key_slices=key_slices,
         key_slice_note=key_note,
-        image_legend=_legend(reading, options),
+        image_legend=_legend(reading, options) + (
+            " Reader's measurements as numbered below: rulers pink, ellipse ROIs violet."
+            if any(i.on_key_slice for i in reader_images) else ""),
         model_card_summary=card_summary(model) if model is not None else (),
         synthetic_model=model is not None and model.is_synthetic_or_untrained,
         measurement_status=reading.measurement.status if reading.measurement else "",

@@ -23,6 +23,9 @@ from ichmodel.render import ROI_RGB, RULER_RGB, RenderedSlice
 
 __all__ = ["PictureFrame", "draw_reader_marks", "marks_on"]
 
+#: Under every line, a pixel wider on each side: the marks stay visible on any grey.
+HALO_RGB = (0, 0, 0)
+
 #: (left, top, right, bottom) in picture pixels.
 Box = tuple[float, float, float, float]
 
@@ -145,24 +148,40 @@ def _draw_ruler(draw, frame: PictureFrame, start_px: PointPx, end_px: PointPx,
     """The line and its end ticks; returns label anchors (x, y, dx, dy): a point and the
     direction the label moves away from it in, best first."""
     (x0, y0), (x1, y1) = frame.to_picture(start_px), frame.to_picture(end_px)
-    draw.line([(x0, y0), (x1, y1)], fill=RULER_RGB, width=style.line_px)
+    if (y1, x1) < (y0, x0):  # the upper end first: where the viewer puts the label
+        (x0, y0), (x1, y1) = (x1, y1), (x0, y0)
     length = math.hypot(x1 - x0, y1 - y0)
     mid = ((x0 + x1) / 2, (y0 + y1) / 2)
     if length < 1e-6:
+        _line(draw, [(x0, y0), (x1, y1)], RULER_RGB, style)
         return [(mid[0], mid[1], 0.0, -1.0)]
     dx, dy = (x1 - x0) / length, (y1 - y0) / length
     nx, ny = -dy, dx  # perpendicular
     if ny > 0 or (ny == 0 and nx < 0):  # the side above (or right of a vertical ruler) first
         nx, ny = -nx, -ny
     t = style.tick_px
-    for x, y in ((x0, y0), (x1, y1)):
-        draw.line([(x - nx * t, y - ny * t), (x + nx * t, y + ny * t)], fill=RULER_RGB,
-                  width=style.line_px)
+    segments = [[(x0, y0), (x1, y1)]] + [
+        [(x - nx * t, y - ny * t), (x + nx * t, y + ny * t)] for x, y in ((x0, y0), (x1, y1))]
+    for segment in segments:  # the dark halo of all three first, so no halo cuts a line
+        _line(draw, segment, None, style)
+    for segment in segments:
+        _line(draw, segment, RULER_RGB, style)
     gap = t + style.pad_px
-    return [(mid[0] + nx * gap, mid[1] + ny * gap, nx, ny),
-            (mid[0] - nx * gap, mid[1] - ny * gap, -nx, -ny),
-            (x1 + dx * gap, y1 + dy * gap, dx, dy),
-            (x0 - dx * gap, y0 - dy * gap, -dx, -dy)]
+    # Beyond an end first (the upper one), then beside the ends, then beside the middle: the
+    # structure measured lies between the ends, and a label beside the middle would hide it.
+    beyond = [(x0 - dx * gap, y0 - dy * gap, -dx, -dy), (x1 + dx * gap, y1 + dy * gap, dx, dy)]
+    beside = [(px + sign * nx * gap, py + sign * ny * gap, sign * nx, sign * ny)
+              for px, py in ((x0, y0), (x1, y1), mid) for sign in (1.0, -1.0)]
+    return beyond + beside
+
+
+def _line(draw, points, colour: tuple[int, int, int] | None, style: _Style) -> None:
+    """A line in ``colour``, or (None) its dark halo a pixel wider on each side, which keeps
+    a pink line visible over the bright bleed and bone."""
+    if colour is None:
+        draw.line(points, fill=HALO_RGB, width=style.line_px + 2)
+    else:
+        draw.line(points, fill=colour, width=style.line_px)
 
 
 def _draw_ellipse(draw, frame: PictureFrame, corner_a_px: PointPx, corner_b_px: PointPx,
@@ -171,8 +190,10 @@ def _draw_ellipse(draw, frame: PictureFrame, corner_a_px: PointPx, corner_b_px: 
     left, right = sorted((xa, xb))
     top, bottom = sorted((ya, yb))
     # Pillow's box holds the outermost pixel centres; the plane's corners are pixel edges
-    draw.ellipse([left + 0.5, top + 0.5, max(left + 0.5, right - 0.5),
-                  max(top + 0.5, bottom - 0.5)], outline=ROI_RGB, width=style.line_px)
+    box = [left + 0.5, top + 0.5, max(left + 0.5, right - 0.5), max(top + 0.5, bottom - 0.5)]
+    draw.ellipse([box[0] - 1, box[1] - 1, box[2] + 1, box[3] + 1], outline=HALO_RGB,
+                 width=style.line_px + 2)
+    draw.ellipse(box, outline=ROI_RGB, width=style.line_px)
     cx, cy, gap = (left + right) / 2, (top + bottom) / 2, style.pad_px
     return [(cx, top - gap, 0.0, -1.0), (right + gap, cy, 1.0, 0.0),
             (cx, bottom + gap, 0.0, 1.0), (left - gap, cy, -1.0, 0.0)]

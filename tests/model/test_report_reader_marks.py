@@ -72,8 +72,12 @@ def test_a_ruler_on_a_key_slice_is_drawn_along_its_length_in_its_colour():
         r, c = round(ra + t * (rb - ra)), round(ca + t * (cb - ca))
         assert tuple(marked.rgb[r, c]) == RULER_RGB, (t, r, c)
         assert tuple(plain[1].rgb[r, c]) != RULER_RGB
-    # the drawn line spans the ruler's length in mm (pink pixels within 3 px of its line)
-    rows, cols = np.nonzero(_is(marked.rgb, RULER_RGB))
+    # the drawn line (the pink piece through its middle: the label stands apart) spans the
+    # ruler's length in mm
+    from scipy import ndimage
+
+    pieces, _ = ndimage.label(_is(marked.rgb, RULER_RGB), structure=np.ones((3, 3)))
+    rows, cols = np.nonzero(pieces == pieces[round((ra + rb) / 2), round((ca + cb) / 2)])
     direction = np.array([rb - ra, cb - ca]) / np.hypot(rb - ra, cb - ca)
     offsets = np.stack([rows - ra, cols - ca], axis=1)
     along = offsets @ direction
