@@ -26,6 +26,9 @@ CONTOUR_RGB = (0, 230, 118)
 EXCLUDED_RGB = (224, 64, 251)  # violet: stands out on the inferno heatmap, unlike orange
 A_SEGMENT_RGB = (255, 196, 0)
 B_SEGMENT_RGB = (0, 200, 255)
+#: The reader's rulers (pink) and elliptical ROIs (violet): apart from the contour and A/B.
+RULER_RGB = (255, 110, 199)
+ROI_RGB = (186, 148, 255)
 #: Grad-CAM values under this are fully transparent; the opacity ramps up to full by CAM_FULL.
 CAM_FLOOR = 0.2
 CAM_FULL = 0.65

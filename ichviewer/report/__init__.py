@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ichmodel.annotations import Plane
 from ichmodel.measure.types import Measurement, Segment
 from ichmodel.reading import KeySlice, StudyReading
 from ichviewer.report.content import (
@@ -24,6 +25,8 @@ from ichviewer.report.content import (
     build_report_content,
 )
 from ichviewer.report.pdf import ReportExportError, write_pdf
+from ichviewer.report.reader_images import cover_marks, render_reader_image
+from ichviewer.report.reader_marks import PictureFrame, draw_reader_marks, marks_on
 from ichviewer.report.render import (
     A_SEGMENT_RGB,
     B_SEGMENT_RGB,
@@ -42,6 +45,7 @@ __all__ = [
     "build_report_content",
     "export_report",
     "render_key_slices",
+    "render_reader_images",
 ]
 
 
@@ -58,7 +62,8 @@ def render_key_slices(
     options: ReportOptions | None = None,
     max_side_px: int = 512,
 ) -> list[RenderedSlice]:
-    """Render the content's key slices with the options' window, contour and heatmap."""
+    """Render the content's key slices with the options' window, contour and heatmap, and the
+    reader's rulers and ROIs made on them."""
     options = options or ReportOptions()
     measurement = reading.measurement
     mask = measurement.hematoma_mask if options.show_contour and measurement else None
@@ -66,9 +71,15 @@ def render_key_slices(
     cam = reading.shown_cam if options.show_heatmap else None
     segments = _segments(measurement) if options.show_abc2_segments and measurement else []
     crop = head_bbox_yx(reading.volume) if options.crop_to_head else None
-    return [
-        render_slice(
-            reading.volume,
+    volume = reading.volume
+    marked = [m for key in content.key_slices
+              for m in marks_on(content.reader_annotations, Plane.AXIAL, key.index)]
+    if crop is not None and marked:  # one box for all key images: a ruler off the head shows
+        crop = cover_marks(crop, marked, volume.shape[1:])
+    pictures = []
+    for key in content.key_slices:
+        picture = render_slice(
+            volume,
             key.index,
             hematoma_mask=mask,
             excluded_mask=excluded,
@@ -80,7 +91,30 @@ def render_key_slices(
             max_side_px=max_side_px,
             crop_yx=crop,
         )
-        for key in content.key_slices
+        r0, _, c0, _ = crop if crop is not None else (0, 0, 0, 0)
+        frame = PictureFrame(Plane.AXIAL, key.index, (r0, c0), volume.spacing_mm[1:],
+                             picture.pixel_mm, picture.rgb.shape[:2])
+        pictures.append(draw_reader_marks(picture, frame, content.reader_annotations))
+    return pictures
+
+
+def render_reader_images(
+    content: ReportContent,
+    reading: StudyReading,
+    options: ReportOptions | None = None,
+    max_side_px: int = 512,
+) -> list[RenderedSlice]:
+    """The compact pictures of the slices with reader's measurements that are not key
+    slices, in the order of ``content.reader_images``."""
+    options = options or ReportOptions()
+    crop = head_bbox_yx(reading.volume) if options.crop_to_head else None
+    return [
+        render_reader_image(
+            reading.volume, image, content.reader_annotations,
+            window_hu=(options.window_center_hu, options.window_width_hu),
+            crop_yx=crop, max_side_px=max_side_px,
+        )
+        for image in content.reader_images if not image.on_key_slice
     ]
 
 
@@ -97,4 +131,4 @@ def export_report(
     content = build_report_content(reading, options, comparison, scores=scores, midline=midline,
                                    annotations=annotations)
     pictures = render_key_slices(content, reading, options)
-    return write_pdf(path, content, pictures)
+    return write_pdf(path, content, pictures, render_reader_images(content, reading, options))

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from ichmodel.annotations import ReaderMeasurement
 from ichmodel.flip_axes import flip_words
 from ichmodel.measure.types import Measurement
 from ichmodel.notices import Source
@@ -30,6 +31,7 @@ from ichviewer.report.fields import (
     fmt_person_name,
     or_dash,
 )
+from ichviewer.report.reader_images import ReaderImage, plan_reader_images
 from ichviewer.report.score_rows import comparison_rows, midline_rows, score_rows
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,11 @@ class ReportContent:
     research_statement: str = RESEARCH_USE_STATEMENT
     #: The reader's own rulers and ellipse ROIs (#, kind, slice, value); empty when none.
     reader_measurements: tuple[tuple[str, str, str, str], ...] = ()
+    #: The same measurements as typed geometry, for drawing them on the slices.
+    reader_annotations: tuple[ReaderMeasurement, ...] = ()
+    #: The slices they are drawn on (key images first) and where they are / what was left out.
+    reader_images: tuple[ReaderImage, ...] = ()
+    reader_images_note: str = ""
 
 
 # --- the pieces ---------------------------------------------------------------------------
@@ -332,7 +339,7 @@ def build_report_content(
     ``comparison`` (a follow-up :class:`~ichmodel.followup.Comparison`), ``scores`` and
     ``midline`` add their rows; the latter two default to the reading's own fields.
     ``annotations`` (the reader's :class:`~ichmodel.annotations.ReaderMeasurement`\\ s) fill
-    the report's "Reader's measurements" table."""
+    the report's "Reader's measurements" table and are drawn on their slices."""
     options = options or ReportOptions()
     if options.app_version is not None:
         app_version = options.app_version
@@ -344,6 +351,8 @@ def build_report_content(
         n_neighbours=options.n_neighbours, neighbour_spacing_mm=options.neighbour_spacing_mm
     )
     abc2 = reading.measurement.abc2 if reading.measurement is not None else None
+    annotations = tuple(annotations or ())
+    reader_images, reader_note = plan_reader_images(annotations, [k.index for k in key_slices])
     loader = reading.notices_from(Source.SCAN, Source.LOAD)
     analysis = [n for n in reading.notices if n not in loader]
     content = ReportContent(
@@ -367,15 +376,20 @@ def build_report_content(
         analysis_warnings=tuple(f"{n.source.value}: {n.text}" for n in analysis),
         key_slices=key_slices,
         key_slice_note=key_note,
-        image_legend=_legend(reading, options),
+        image_legend=_legend(reading, options) + (
+            " Reader's measurements as numbered below: rulers pink, ellipse ROIs violet."
+            if any(i.on_key_slice for i in reader_images) else ""),
         model_card_summary=card_summary(model) if model is not None else (),
         synthetic_model=model is not None and model.is_synthetic_or_untrained,
         measurement_status=reading.measurement.status if reading.measurement else "",
         provenance_statement=model.provenance.banner if model is not None else "",
         model_banner=model.card.banner if model is not None else "",
         reader_measurements=tuple(
-            (str(m.number), m.kind, m.where, m.value_text) for m in (annotations or ())
+            (str(m.number), m.kind, m.where, m.value_text) for m in annotations
         ),
+        reader_annotations=annotations,
+        reader_images=reader_images,
+        reader_images_note=reader_note,
     )
     log.debug("report content built: %d key slices", len(key_slices))
     return content

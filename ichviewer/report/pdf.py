@@ -206,6 +206,9 @@ def _key_slice_block(content: ReportContent, pictures: Sequence[RenderedSlice], 
     gap = 3 * mm
     cell = (width - gap * (n - 1)) / n
     captions = {s.index: s.caption for s in content.key_slices}
+    for image in content.reader_images:  # the reader's marks drawn on a key image
+        if image.on_key_slice:
+            captions[image.slice_index] += f" · reader {image.marks_text}"
     images = [_image_flowable(p, cell, 48 * mm) for p in pictures]
     texts = [
         _p(captions.get(p.slice_index, f"slice {p.slice_index + 1}"), styles["caption"])
@@ -229,7 +232,42 @@ def _key_slice_block(content: ReportContent, pictures: Sequence[RenderedSlice], 
     ]
 
 
-def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: float) -> list:
+def _reader_block(content: ReportContent, pictures: Sequence[RenderedSlice], styles, width):
+    """The reader's measurements: a row of compact pictures of the slices that are not key
+    images (at most four, the note says what was left out) above the table."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Table, TableStyle
+
+    block = [_p("Reader's measurements", styles["h2"])]
+    extra = [i for i in content.reader_images if not i.on_key_slice]
+    if len(pictures) != len(extra):
+        raise ValueError(f"{len(pictures)} reader pictures for {len(extra)} reader images")
+    if pictures:
+        n_cells, gap = max(4, len(pictures)), 3 * mm  # compact: a quarter of the page each
+        cell = (width - gap * (n_cells - 1)) / n_cells
+        row = Table(
+            [[_image_flowable(p, cell, 42 * mm) for p in pictures],
+             [_p(i.caption, styles["caption"]) for i in extra]],
+            colWidths=[cell + gap] * len(pictures), hAlign="LEFT")
+        row.setStyle(TableStyle([
+            ("ALIGN", (0, 0), (-1, -1), "CENTER"), ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), gap),
+        ]))
+        block.append(row)
+    if content.reader_images_note:
+        block.append(_p(content.reader_images_note, styles["small"]))
+    block += [
+        _table(content.reader_measurements, [10 * mm, 24 * mm, 26 * mm, width - 60 * mm],
+               styles, header=("#", "Kind", "Slice", "Value")),
+        _p("Drawn by the reader in the viewer: rulers pink (number: length), ellipse ROIs "
+           "violet (number). ROI statistics are over the voxels whose centres lie inside the "
+           "ellipse (SD of those voxels); the area counts them.", styles["small"]),
+    ]
+    return block
+
+
+def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: float,
+           reader_pictures: Sequence[RenderedSlice] = ()) -> list:
     from reportlab.lib import colors
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
@@ -277,14 +315,7 @@ def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: flo
         KeepTogether([_p("Key slices", s["h2"]), *_key_slice_block(content, pictures, s, width)])
     )
     if content.reader_measurements:  # the reader's rulers and ROIs (issue 18)
-        story.append(KeepTogether([
-            _p("Reader's measurements", s["h2"]),
-            _table(content.reader_measurements, [10 * mm, 24 * mm, 26 * mm, width - 60 * mm], s,
-                   header=("#", "Kind", "Slice", "Value")),
-            _p("Drawn by the reader in the viewer. ROI statistics are over the voxels whose "
-               "centres lie inside the ellipse (SD of those voxels); the area counts them.",
-               s["small"]),
-        ]))
+        story.append(KeepTogether(_reader_block(content, reader_pictures, s, width)))
 
     story.append(_p("Warnings", s["h2"]))
     if not content.loader_warnings and not content.analysis_warnings:
@@ -308,9 +339,11 @@ def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: flo
 
 
 def write_pdf(
-    path: str | os.PathLike[str], content: ReportContent, pictures: Sequence[RenderedSlice]
+    path: str | os.PathLike[str], content: ReportContent, pictures: Sequence[RenderedSlice],
+    reader_pictures: Sequence[RenderedSlice] = (),
 ) -> Path:
-    """Write the report to ``path`` (atomically) and return the path."""
+    """Write the report to ``path`` (atomically) and return the path. ``reader_pictures`` are
+    the drawn slices of ``content.reader_images`` that are not key images, in that order."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
@@ -357,7 +390,8 @@ def write_pdf(
             subject="Research use only — not a medical device",
             creator="ICH Viewer",
         )
-        doc.build(_story(content, pictures, doc.width), onFirstPage=on_page, onLaterPages=on_page)
+        doc.build(_story(content, pictures, doc.width, reader_pictures), onFirstPage=on_page,
+                  onLaterPages=on_page)
         os.replace(tmp_name, target)
     except OSError as exc:
         raise ReportExportError(

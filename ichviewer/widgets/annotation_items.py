@@ -17,13 +17,14 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsEllipseItem
 
 from ichmodel.annotations import EllipseRoi, Plane, ReaderMeasurement, Ruler
+from ichmodel.render import ROI_RGB, RULER_RGB
 from ichviewer.widgets.slice_items import screen_pen
 
 log = logging.getLogger(__name__)
 
-RULER_COLOR = (255, 110, 199)
-# violet: apart from the contour (green), ABC/2 A (amber) / B (cyan) and the ruler (pink)
-ROI_COLOR = (186, 148, 255)
+# one definition with the report's (ichmodel.render), so the PDF draws what the screen showed
+RULER_COLOR = RULER_RGB
+ROI_COLOR = ROI_RGB
 SELECTED_COLOR = (255, 255, 255)
 LINE_WIDTH = 2
 LABEL_POINT_SIZE = 10

@@ -110,3 +110,39 @@ def test_report_pages_render(tmp_path):
     subprocess.run(["pdftoppm", "-png", "-r", "30", str(out), str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page*.png"))
     assert 1 <= len(pages) <= 3
+
+
+def test_reader_marks_are_drawn_in_the_pdf(tmp_path):
+    """A phantom's report with a ruler and an ROI on a key slice and a coronal ruler builds;
+    its text says where they are drawn; its pages render with the marks' colours on them."""
+    import numpy as np
+
+    from ichmodel.annotations import Plane, ReaderMeasurement, measure_ellipse, measure_ruler
+    from ichmodel.render import RULER_RGB
+
+    reading = phantom_reading()
+    volume = reading.volume
+    key, _ = reading.key_slices()
+    z = key[len(key) // 2].index
+    marks = [
+        ReaderMeasurement(1, measure_ruler(volume.spacing_mm, Plane.AXIAL, z, (20.5, 18.5),
+                                           (20.5, 44.5))),
+        ReaderMeasurement(2, measure_ellipse(volume, Plane.AXIAL, z, (30, 22), (40, 34))),
+        ReaderMeasurement(3, measure_ruler(volume.spacing_mm, Plane.CORONAL, 32, (1.0, 20.5),
+                                           (volume.shape[0] - 1.0, 20.5))),
+    ]
+    out = export_report(tmp_path / "marks.pdf", reading, annotations=marks)
+    text = " ".join(pdf_text(out).split())
+    assert "reader #1, #2" in text and "coronal 33 · #3" in text
+    assert f"Drawn on the key slices above: #1, #2 (axial {z + 1})" in text
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    subprocess.run(["pdftoppm", "-png", "-r", "100", str(out), str(tmp_path / "page")],
+                   check=True)
+    from PIL import Image
+
+    pink = 0
+    for page in sorted(tmp_path.glob("page*.png")):
+        rgb = np.asarray(Image.open(page).convert("RGB")).astype(int)
+        pink += int((np.abs(rgb - np.asarray(RULER_RGB)).max(axis=-1) <= 12).sum())
+    assert pink > 100  # the rulers are on the pages, not only in the table
