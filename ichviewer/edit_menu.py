@@ -161,8 +161,8 @@ class EditToolsMixin:
         session = edits.session
         for action in self.edit_actions.values():
             action.setEnabled(session is not None)
-        self.act_undo_edit.setEnabled(session is not None and session.can_undo)
-        self.act_redo_edit.setEnabled(session is not None and session.can_redo)
+        self.act_undo_edit.setEnabled(edits.can_undo)
+        self.act_redo_edit.setEnabled(edits.can_redo)
         self.act_reset_edits.setEnabled(edits.edited)
         self.act_export_mask.setEnabled(self.controller.study is not None
                                         and self.controller.study.measurement is not None)
@@ -204,7 +204,7 @@ class EditToolsMixin:
         self.hu_question = None
         asked, self._asked_range = self._asked_range, None
         if replace and asked is not None:
-            self.edits.reset()
+            self.edits.reset(undoable=False)
             self.controller.remeasure(*asked)
             self.statusBar().showMessage("Edits discarded; measuring at the new HU range.")
         elif self.edits.hu_range is not None:

@@ -44,6 +44,10 @@ class EditController(QObject):
         self._pending: EditRecord | None = None  # saved edits waiting for their measurement
         self.restored = False  # the session's edits came from the store
         self._unsaved: EditRecord | None = None
+        # "Reset to automatic" is undoable: the edited session it replaced, and whether an
+        # undo brought it back (then redo resets again)
+        self._before_reset: EditSession | None = None
+        self._reset_undone = False
         if parent is not None:
             parent.installEventFilter(self)  # the window closing saves the last edit
         study.sig_volume.connect(self._on_volume)
@@ -56,6 +60,15 @@ class EditController(QObject):
         return self.session is not None and self.session.edited
 
     @property
+    def can_undo(self) -> bool:
+        return self.session is not None and (self.session.can_undo
+                                             or self._before_reset is not None)
+
+    @property
+    def can_redo(self) -> bool:
+        return self.session is not None and (self.session.can_redo or self._reset_undone)
+
+    @property
     def measurement(self) -> Measurement | None:
         return None if self.session is None else self.session.measurement
 
@@ -66,6 +79,7 @@ class EditController(QObject):
     def _clear(self) -> None:
         self.flush()
         self.session, self._pending, self.restored = None, None, False
+        self._before_reset, self._reset_undone = None, False
         self.sig_state.emit()
 
     def _on_volume(self, reading: StudyReading) -> None:
@@ -101,6 +115,7 @@ class EditController(QObject):
         from ichmodel.edits.session import EditSession, apply_edits
 
         uid = reading.volume.meta.series_uid
+        self._before_reset, self._reset_undone = None, False  # another automatic measurement
         try:
             self.session = EditSession(context, m, uid)
         except EditError as exc:
@@ -132,6 +147,7 @@ class EditController(QObject):
         except EditError as exc:
             self.sig_message.emit(f"{edit.kind.capitalize()}: {exc}")
             return None
+        self._reset_undone = False  # a new edit: redo has nothing to reset any more
         self._publish(m)
         delta = self.session.record.edits[-1].delta_ml
         self.sig_message.emit(f"{edit.kind.capitalize()}: {delta:+.2f} ml → "
@@ -139,26 +155,44 @@ class EditController(QObject):
         return m
 
     def undo(self) -> None:
-        if self.session is not None and self.session.can_undo:
+        if self.session is None:
+            return
+        if self.session.can_undo:
             self._publish(self.session.undo())
+        elif self._before_reset is not None:  # the last thing done was the reset
+            self.session, self._before_reset = self._before_reset, None
+            self._reset_undone = True
+            n = len(self.session.record.edits)
+            self._publish(self.session.measurement)
+            self.sig_message.emit(f"Reset undone: your {n} edit{'s' if n != 1 else ''} "
+                                  "are back (and saved again).")
 
     def redo(self) -> None:
-        if self.session is not None and self.session.can_redo:
+        if self.session is None:
+            return
+        if self.session.can_redo:
             self._publish(self.session.redo())
+        elif self._reset_undone:
+            self.reset()
 
-    def reset(self) -> None:
-        """Back to the automatic segmentation; the saved record is removed."""
+    def reset(self, *, undoable: bool = True) -> None:
+        """Back to the automatic segmentation; the saved record is removed. Ctrl+Z brings the
+        edits back unless ``undoable`` is False (a new HU range replaces them for good)."""
         if self.session is None:
             return
         from ichmodel.edits.session import EditSession
 
         s = self.session
         self.session = EditSession(s.context, s.automatic, s.record.series_uid)
+        self._before_reset = s if s.edited and undoable else None
+        s.forget_redo()  # the reset is the newest action: redo after undoing it resets again
+        self._reset_undone = False
         self._unsaved = None
         self.store.discard(s.record.series_uid)
         self.restored = False
         self.study.show_measurement(self.session.measurement)
-        self.sig_message.emit("Segmentation reset to the automatic one; saved edits discarded.")
+        self.sig_message.emit("Segmentation reset to the automatic one; saved edits discarded "
+                              "(Ctrl+Z brings them back).")
         self.sig_state.emit()
 
     def _publish(self, m: Measurement) -> None:

@@ -155,6 +155,11 @@ class EditSession:
         self._measurement = u.measurement
         return u.measurement
 
+    def forget_redo(self) -> None:
+        """Drop the undone edits: something else was done since (the viewer's reset), so
+        redo must not bring them back across it."""
+        self._redo.clear()
+
     def redo(self) -> Measurement:
         if not self._redo:
             return self._measurement

@@ -117,6 +117,22 @@ def test_exclude_grow_paint_erase_undo_redo(qtbot, window, real_measure, tmp_pat
     assert _shown(window).hematoma_volume_ml == pytest.approx(auto.hematoma_volume_ml)
     assert _shown(window).edited is None and not window.edit_badge_action.isVisible()
 
+    # the reset is undone like any edit (its edits come back and are saved again), redone too
+    uid = ep.volume.meta.series_uid
+    assert window.edits.store.load(uid) is None and window.act_undo_edit.isEnabled()
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _shown(window).hematoma_volume_ml == pytest.approx(painted.hematoma_volume_ml)
+    assert window.edit_badge_action.isVisible()
+    qtbot.waitUntil(lambda: window.edits.store.load(uid) is not None, timeout=5_000)
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _shown(window).hematoma_volume_ml == pytest.approx(grown.hematoma_volume_ml)
+    QTest.keyClick(window, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    QTest.keyClick(window, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert _shown(window).hematoma_volume_ml == pytest.approx(auto.hematoma_volume_ml)
+    assert not window.act_redo_edit.isEnabled()
+
 
 def _open_and_exclude_the_first(qtbot, window, tmp_path):
     """Open the edit phantom, click hematoma 1 with the exclude tool: (automatic, edited)."""
