@@ -87,3 +87,46 @@ def test_hover_and_slice_changes_reach_the_tool_and_switching_deactivates(view):
     _, ny, nx = SHAPE
     hover(view, ny / 2, -0.4)  # in the fit's margin, just off the image
     assert off.events[-1][0] == "hover" and not off.events[-1][1].inside
+
+
+def _points(xs, ys) -> set[tuple[float, float]]:
+    return set(zip(xs.tolist(), ys.tolist(), strict=True))
+
+
+def test_outlines_follow_the_mask_hidden_reformats_draw_when_shown(slice_view, qtbot):
+    """The contour is redrawn when its plane's pixels change (also when the caller edits its
+    mask in place); a hidden reformat skips the work and draws on being shown."""
+    import numpy as np
+
+    from ichmodel.annotations import Plane
+    from ichviewer.widgets.reformat_view import ReformatView
+    from ichviewer.widgets.slice_items import mask_outline_segments
+
+    volume = slice_view.volume
+    nz, ny, nx = volume.shape
+    mask = np.zeros(volume.shape, dtype=bool)
+    mask[1 : nz - 1, ny // 2 - 4 : ny // 2 + 4, nx // 2 - 3 : nx // 2 + 3] = True
+    coronal = ReformatView(Plane.CORONAL)
+    qtbot.addWidget(coronal)
+    coronal.set_volume(volume)
+    coronal.set_slice(ny // 2)
+    coronal.set_mask(mask)
+    drawn = coronal.contour_item.getData()[0]
+    assert drawn is None or len(drawn) == 0  # nothing drawn while hidden
+    coronal.resize(300, 300)
+    coronal.show()
+    qtbot.waitExposed(coronal)
+    want = _points(*mask_outline_segments(mask[:, ny // 2, :]))
+    assert coronal.contour_item.isVisible()
+    assert _points(*coronal.contour_item.getData()) == want
+
+    slice_view.set_slice(nz // 2)
+    slice_view.set_mask(mask)
+    before = _points(*slice_view.contour_item.getData())
+    mask[nz // 2, ny // 2 - 4 : ny // 2 + 4, nx // 2 + 3 : nx // 2 + 6] = True  # in place
+    slice_view.set_mask(mask)
+    after = _points(*slice_view.contour_item.getData())
+    assert after != before and after == _points(*mask_outline_segments(mask[nz // 2]))
+    mask[:] = False
+    slice_view.set_mask(mask)
+    assert not slice_view.contour_item.isVisible()
