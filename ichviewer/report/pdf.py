@@ -97,6 +97,10 @@ def _styles() -> dict:
             spaceAfter=4,
             keepWithNext=1,
         ),
+        "h2_flowing": ParagraphStyle(  # a heading whose table may split (see build)
+            "h2_flowing", parent=base, fontName=bold, fontSize=11.5, leading=14,
+            spaceBefore=8, spaceAfter=4,
+        ),
         "bold": ParagraphStyle("bold", parent=base, fontName=bold),
         "warn": ParagraphStyle(
             "warn", parent=base, fontName=bold, textColor=RED, fontSize=10.5, leading=13
@@ -270,7 +274,7 @@ def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: flo
            reader_pictures: Sequence[RenderedSlice] = ()) -> list:
     from reportlab.lib import colors
     from reportlab.lib.units import mm
-    from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
+    from reportlab.platypus import CondPageBreak, KeepTogether, Spacer, Table, TableStyle
 
     s = _styles()
     story: list = [
@@ -297,17 +301,21 @@ def _story(content: ReportContent, pictures: Sequence[RenderedSlice], width: flo
         story.append(_p("Anonymized: name, ID and birth date removed.", s["small"]))
     story.append(_pairs_table(content.identification, width, s))
 
-    story.append(_p("Results", s["h2"]))
+    # the results table (long with scores and several hematomas) flows on to the next page
+    # with its header repeated, rather than leaving page 1 blank (keepWithNext would carry the
+    # whole table over); the heading starts a new page only when its first rows would not fit
+    story.append(CondPageBreak(40 * mm))
+    story.append(_p("Results", s["h2_flowing"]))
     highlight = [i for i, row in enumerate(content.results) if row[0] == "Volumes disagree"]
-    story.append(
-        _table(
-            content.results,
-            [66 * mm, 24 * mm, width - 90 * mm],
-            s,
-            header=("Measure", "Value", "Method / notes"),
-            highlight=highlight,
-        )
+    results = _table(
+        content.results,
+        [66 * mm, 26 * mm, width - 92 * mm],
+        s,
+        header=("Measure", "Value", "Method / notes"),
+        highlight=highlight,
     )
+    results.repeatRows = 1
+    story.append(results)
     if content.measurement_status:
         story.append(_p(f"Measurement: {content.measurement_status}.", s["small"]))
 
