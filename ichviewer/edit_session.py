@@ -142,6 +142,7 @@ class EditController(QObject):
         if self.session is None:
             self.sig_message.emit("Wait for the measurement before editing the segmentation.")
             return None
+        ivh_before_ml = self.session.measurement.ivh_volume_ml
         try:
             m = self.session.apply(edit)
         except EditError as exc:
@@ -150,8 +151,10 @@ class EditController(QObject):
         self._reset_undone = False  # a new edit: redo has nothing to reset any more
         self._publish(m)
         delta = self.session.record.edits[-1].delta_ml
-        self.sig_message.emit(f"{edit.kind.capitalize()}: {delta:+.2f} ml → "
-                              f"{m.hematoma_volume_ml:.2f} ml")
+        text = f"{edit.kind.capitalize()}: {delta:+.2f} ml → {m.hematoma_volume_ml:.2f} ml"
+        if abs(m.ivh_volume_ml - ivh_before_ml) >= 0.005:  # e.g. blood painted in a ventricle
+            text += f"; IVH {ivh_before_ml:.2f} → {m.ivh_volume_ml:.2f} ml"
+        self.sig_message.emit(text)
         return m
 
     def undo(self) -> None:

@@ -15,8 +15,9 @@ changed box; the record is always the edits in effect.
 
 IVH: an edit never moves blood into the ventricles except a grown region lying mostly
 (:data:`~ichmodel.measure.ivh.IVH_WHOLE_FRACTION`) inside the ventricular space, which is
-intraventricular as the automatic rule would call it; erasing removes IVH voxels too; painting
-a voxel makes it hematoma (the reader said so).
+intraventricular as the automatic rule would call it, and a paint stroke lying mostly there,
+which adds to the IVH; erasing removes IVH voxels too; any other painted voxel is hematoma (the
+reader said so).
 """
 
 from __future__ import annotations
@@ -227,14 +228,20 @@ class EditSession:
         box, region = grow_region(self.prep, seed, self.hu_range, occupied,
                                   edit.max_radius_mm, edit.max_volume_ml)
         self._snapshot(box)
-        space = self.context.ventricles
-        if space is not None and space.found:
-            inside = np.count_nonzero(region & space.space[box])
-            if inside >= IVH_WHOLE_FRACTION * max(1, np.count_nonzero(region)):
-                self.ivh[box] |= region
-                return
+        if self._intraventricular(box, region):
+            self.ivh[box] |= region
+            return
         self.ivh[box] &= ~region
         self._add_component(box, region)
+
+    def _intraventricular(self, box: Box, region: np.ndarray) -> bool:
+        """A grown or painted region lying mostly in the ventricular space is IVH, as the
+        automatic rule would call it (not a new parenchymal hematoma)."""
+        space = self.context.ventricles
+        if space is None or not space.found:
+            return False
+        inside = np.count_nonzero(region & space.space[box])
+        return inside >= IVH_WHOLE_FRACTION * max(1, np.count_nonzero(region))
 
     def _occupied_near(self, seed: tuple[int, int, int], radius_mm: float) -> np.ndarray:
         # only the ball's box is read by the grower: build the occupied mask lazily there
@@ -270,6 +277,10 @@ class EditSession:
         if not free.any():
             raise EditError("nothing to paint: the brush lies outside the brain or on hematoma")
         self._snapshot(box)
+        if self._intraventricular(box, free):  # the reader paints blood in a ventricle
+            self.ivh[box] |= free
+            self.erased[box] &= ~free
+            return
         under = ids[disk & (ids > 0)]
         under = under[~np.isin(under, list(self.excluded))] if self.excluded else under
         self.ivh[box] &= ~free

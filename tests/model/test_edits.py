@@ -244,3 +244,23 @@ def test_cli_measure_with_edits(dicom_study, tmp_path, capsys):
     (tmp_path / "bad.json").write_text("[]", encoding="utf-8")
     assert main(["measure", str(dicom_study), "--edits", str(tmp_path / "bad.json")]) != 0
     assert "not a segmentation edit record" in capsys.readouterr().err
+
+
+def test_paint_in_a_ventricle_is_ivh_and_undoes(measured):
+    """Blood painted inside the ventricular space adds to the IVH volume, not to the
+    parenchymal hematoma; undo takes it back."""
+    from scipy import ndimage as ndi
+
+    ep, context, auto = measured
+    space = context.ventricles
+    assert space is not None and space.found
+    session = _session(measured)
+    depth = ndi.distance_transform_edt(space.space, sampling=ep.volume.spacing_mm)
+    cz, cy, cx = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    z, y, x = (int(c) + o for c, o in zip((cz, cy, cx), session.origin, strict=True))
+    radius_mm = min(2.0, 0.8 * float(depth.max()))
+    painted = session.apply(BrushEdit("paint", z, ((float(y), float(x)),), radius_mm, 1))
+    assert painted.hematoma_volume_ml == pytest.approx(auto.hematoma_volume_ml, abs=1e-9)
+    assert painted.ivh_volume_ml > auto.ivh_volume_ml
+    assert painted.ivh
+    assert session.undo().ivh_volume_ml == pytest.approx(auto.ivh_volume_ml)
