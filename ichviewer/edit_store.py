@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from ichmodel.edits.record import EditRecord, EditRecordError, load_record
-from ichviewer.series_files import series_file, user_data_folder
+from ichviewer.series_files import series_file, user_data_folder, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,7 @@ class EditStore:
             return None
         path = self.path(record.series_uid)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            record.save(tmp)
-            tmp.replace(path)  # never half a file, even when the app dies mid-write
+            write_atomically(path, record.to_json())
         except OSError as exc:
             log.warning("edits could not be saved to %s: %s", path, exc)
             return None

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from ichmodel.scores import ClinicalInputs, ScoreInputError
-from ichviewer.series_files import series_file, user_data_folder
+from ichviewer.series_files import series_file, user_data_folder, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,8 @@ class ScoreStore:
             return None
         path = self.path(series_uid)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"series_uid": series_uid,
-                                        "clinical": inputs.to_dict()}, indent=1),
-                            encoding="utf-8")
+            write_atomically(path, json.dumps({"series_uid": series_uid,
+                                               "clinical": inputs.to_dict()}, indent=1))
         except OSError as exc:
             log.warning("score entries could not be saved to %s: %s", path, exc)
             return None

@@ -19,3 +19,13 @@ def series_file(root: Path, series_uid: str) -> Path:
     """The JSON file of a series in ``root``. The UID is hashed: it is not secret, but file
     names stay short and filesystem-safe."""
     return root / (hashlib.sha256(series_uid.encode()).hexdigest()[:24] + ".json")
+
+
+def write_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename: a reader of the file
+    sees the old or the new content, never half of it, even when the app dies mid-write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
