@@ -414,7 +414,6 @@ def measure_with_edits(volume: Volume, record: EditRecord) -> EditSession:
     from ichmodel.measure import MeasureParams, prepare
 
     record.check_series(volume.meta.series_uid, volume.shape)
-    lo, hi = record.hu_range
-    params = replace(MeasureParams(), hu_min=float(lo), hu_max=float(hi))
+    params = MeasureParams.for_hu_range(tuple(record.hu_range))
     context = prepare(volume, params)
     return apply_edits(context, context.measure(params), record)

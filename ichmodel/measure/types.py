@@ -105,6 +105,20 @@ class MeasureParams:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 mm, got {getattr(self, name)}")
 
+    @classmethod
+    def for_hu_range(cls, hu_range: tuple[float, float] | None = None) -> MeasureParams:
+        """The default parameters at a blood HU range (None: the defaults' 50-90 HU), with an
+        :class:`~ichmodel.errors.InputError` a user can act on for a reversed range. The CLI,
+        the viewer and a replayed edit record all measure through this."""
+        from ichmodel.errors import InputError
+
+        if hu_range is None:
+            return cls()
+        lo, hi = (float(v) for v in hu_range)
+        if not lo < hi:
+            raise InputError(f"the blood HU range must rise: {lo:g} .. {hi:g} HU is empty")
+        return cls(hu_min=lo, hu_max=hi)
+
     def structure_key(self) -> tuple[float, ...]:
         """The parameters that do not depend on the HU range: a cache key for the context."""
         return (

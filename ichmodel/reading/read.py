@@ -10,7 +10,7 @@ same steps in separate worker lanes so the first slice shows as soon as the volu
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,11 +71,8 @@ def load_reading(
 
 def measure_params(hu_range: tuple[float, float] | None = None) -> MeasureParams:
     """The measurement's parameters for a blood HU range (None: :data:`rules.DEFAULT_HU_RANGE`),
-    with a clear error for a reversed range."""
-    lo, hi = hu_range if hu_range is not None else rules.DEFAULT_HU_RANGE
-    if not float(lo) < float(hi):
-        raise InputError(f"the blood HU range must rise: {lo:g} .. {hi:g} HU is empty")
-    return replace(MeasureParams(), hu_min=float(lo), hu_max=float(hi))
+    with a clear error for a reversed range (:meth:`MeasureParams.for_hu_range`)."""
+    return MeasureParams.for_hu_range(hu_range)
 
 
 def measure_reading(
