@@ -105,7 +105,7 @@ def mask_outline(mask: np.ndarray, thickness_px: int = 1) -> np.ndarray:
     return mask & ~eroded
 
 
-def _resample_grid(
+def resample_grid(
     shape_yx: tuple[int, int], spacing_yx: tuple[float, float], max_side_px: int
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Source (row, col) coordinates of a square-pixel output grid covering the slice."""
@@ -142,7 +142,9 @@ def head_bbox_yx(
     )
 
 
-def _sample(image: np.ndarray, src_r: np.ndarray, src_c: np.ndarray, order: int) -> np.ndarray:
+def sample_image(
+    image: np.ndarray, src_r: np.ndarray, src_c: np.ndarray, order: int
+) -> np.ndarray:
     from scipy import ndimage
 
     rr, cc = np.meshgrid(src_r, src_c, indexing="ij")
@@ -201,16 +203,16 @@ def render_slice(
     if not (0 <= r0 < r1 <= volume.shape[1] and 0 <= c0 < c1 <= volume.shape[2]):
         raise ValueError(f"crop_yx {crop_yx} is outside the slice's {volume.shape[1:]} pixels")
     window = np.s_[r0:r1, c0:c1]
-    src_r, src_c, pixel_mm = _resample_grid((r1 - r0, c1 - c0), (sy, sx), max_side_px)
+    src_r, src_c, pixel_mm = resample_grid((r1 - r0, c1 - c0), (sy, sx), max_side_px)
 
-    grey = window_to_unit(_sample(volume.hu[slice_index][window], src_r, src_c, 1), *window_hu)
+    grey = window_to_unit(sample_image(volume.hu[slice_index][window], src_r, src_c, 1), *window_hu)
     rgb = np.repeat(grey[..., None], 3, axis=-1)
 
     if cam is not None and heatmap_opacity > 0:
         cam = np.asarray(cam)
         if cam.shape != volume.shape:
             raise ValueError(f"cam shape {cam.shape} differs from the volume's {volume.shape}")
-        cam_slice = np.clip(_sample(cam[slice_index][window], src_r, src_c, 1), 0.0, 1.0)
+        cam_slice = np.clip(sample_image(cam[slice_index][window], src_r, src_c, 1), 0.0, 1.0)
         ramp = np.clip((cam_slice - CAM_FLOOR) / (CAM_FULL - CAM_FLOOR), 0.0, 1.0)
         alpha = (heatmap_opacity * ramp)[..., None]
         rgb = (1.0 - alpha) * rgb + alpha * apply_colormap(cam_slice, colormap)
@@ -225,9 +227,8 @@ def render_slice(
                 f"hematoma mask shape {hematoma_mask.shape} differs from the volume's "
                 f"{volume.shape}"
             )
-        mask_slice = (
-            _sample(hematoma_mask[slice_index][window].astype(np.float32), src_r, src_c, 0) > 0.5
-        )
+        plane = hematoma_mask[slice_index][window].astype(np.float32)
+        mask_slice = sample_image(plane, src_r, src_c, 0) > 0.5
         out[mask_outline(mask_slice, thickness)] = CONTOUR_RGB
 
     if excluded_mask is not None:
@@ -235,7 +236,7 @@ def render_slice(
         if excluded_mask.shape != volume.shape:
             raise ValueError(f"excluded mask shape {excluded_mask.shape} differs from the "
                              f"volume's {volume.shape}")
-        plane = _sample(excluded_mask[slice_index][window].astype(np.float32), src_r, src_c, 0)
+        plane = sample_image(excluded_mask[slice_index][window].astype(np.float32), src_r, src_c, 0)
         outline = mask_outline(plane > 0.5, thickness)
         rr, cc = np.indices(outline.shape)
         dash = max(3, 3 * thickness)  # dashes of ~3 outline pixels along both axes

@@ -22,9 +22,8 @@ from ichmodel.annotations import (
     plane_spacing_mm,
 )
 
-# _resample_grid/_sample: the key slices' own resampling, so a reader picture of an axial
-# slice and its key image match
-from ichmodel.render import RenderedSlice, _resample_grid, _sample, window_to_unit
+# the key slices' own resampling, so a reader picture of an axial slice and its key image match
+from ichmodel.render import RenderedSlice, resample_grid, sample_image, window_to_unit
 from ichmodel.volume import Volume
 from ichviewer.report.reader_marks import PictureFrame, draw_reader_marks
 
@@ -146,8 +145,8 @@ def render_reader_image(
     spacing = plane_spacing_mm(volume.spacing_mm, plane)
     mine = [m for m in measurements if m.number in image.numbers]
     r0, r1, c0, c1 = cover_marks(plane_crop(volume, plane, crop_yx), mine, hu.shape)
-    src_r, src_c, pixel_mm = _resample_grid((r1 - r0, c1 - c0), spacing, max_side_px)
-    grey = window_to_unit(_sample(hu[r0:r1, c0:c1], src_r, src_c, 1), *window_hu)
+    src_r, src_c, pixel_mm = resample_grid((r1 - r0, c1 - c0), spacing, max_side_px)
+    grey = window_to_unit(sample_image(hu[r0:r1, c0:c1], src_r, src_c, 1), *window_hu)
     # the viewer's reformats put the head's top up: rows are z, flipped when z runs upwards
     flip = plane is not Plane.AXIAL and volume.orientation_code[2] == "S"
     if flip:
