@@ -21,7 +21,8 @@ T = TypeVar("T")
 class WindowToolsMixin:
     """Needs ``self.controller``, ``self.settings``, ``self.model``, ``self.results``,
     ``self.slice_view``, ``self.act_anonymize``, ``self.show_error``, ``statusBar()`` and
-    ``self.with_panel_scores`` (FollowupToolsMixin)."""
+    ``self.with_panel_scores`` (FollowupToolsMixin) and ``self.annotations`` (ReadingToolsMixin:
+    the reader's rulers and ROIs, drawn on the DICOM key images and the PDF as in the report)."""
 
     def set_device(self, device: str) -> None:
         self.settings.device = device
@@ -162,7 +163,7 @@ class WindowToolsMixin:
         )
         dialog = SendToPacsDialog(self.settings, self._run_network_job,
                                   self.with_panel_scores(study.reading), report_options,
-                                  self.show_error, self)
+                                  self.show_error, self, annotations=self.annotations.entries())
         dialog.show()
         return dialog
 
@@ -177,10 +178,13 @@ class WindowToolsMixin:
         if study is None or study.reading is None:
             return None
         anonymize = self.act_anonymize.isChecked()
+        annotations = self.annotations.entries()  # the key images carry the reader's marks
+
         def write():
             reading = self.with_panel_scores(study.reading)  # the SR lists the scores
-            pdf = pdf_bytes(reading, ReportOptions(anonymize=anonymize))
-            results = build_results(reading, pdf_bytes=pdf, anonymize=anonymize)
+            pdf = pdf_bytes(reading, ReportOptions(anonymize=anonymize), annotations)
+            results = build_results(reading, pdf_bytes=pdf, anonymize=anonymize,
+                                    annotations=annotations)
             return write_results(results, folder)
 
         return self.run_or_show("Could not write the DICOM results", write)

@@ -2,14 +2,17 @@
 
 Public API::
 
-    results = build_results(reading, pdf_bytes=None, anonymize=False)   # -> DicomResults
+    results = build_results(reading, pdf_bytes=None, anonymize=False,   # -> DicomResults
+                            annotations=())
     paths = write_results(results, folder)                               # -> list[Path]
 
 Every object is in the source's study (same Study Instance UID and patient module, Type 2
 attributes filled when the source lacks them) with its own new series; ``anonymize`` blanks the
 patient's name, ID and birth date, as the anonymized PDF does. The source CT is never copied.
-The SEG lies on the source images (nearest-neighbour from our grid, see :mod:`.source`); for a
-tilted series the reading's notices say so, and the key images are the faithful picture.
+The reader's rulers and ROIs (``annotations``) made on a key slice are burned into its key
+image, as the PDF report draws them. The SEG lies on the source images (nearest-neighbour from
+our grid, see :mod:`.source`); for a tilted series the reading's notices say so, and the key
+images are the faithful picture.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from ichmodel.dicom_out.source import DicomExportError, SourceSeries, source_of
 
 if TYPE_CHECKING:  # pydicom loads on first use
     from pydicom import Dataset
+
+    from ichmodel.annotations import ReaderMeasurement
 
 __all__ = [
     "DicomExportError",
@@ -92,10 +97,11 @@ def _uids(source: SourceSeries, n_key: int):
 
 def build_results(
     reading, *, pdf_bytes: bytes | None = None, anonymize: bool = False,
-    heatmap_opacity: float = 0.4,
+    heatmap_opacity: float = 0.4, annotations: tuple[ReaderMeasurement, ...] = (),
 ) -> DicomResults:
     """SEG (when blood was measured), SR, key images and (with ``pdf_bytes``) the Encapsulated
-    PDF of a measured :class:`~ichmodel.reading.StudyReading` loaded from DICOM.
+    PDF of a measured :class:`~ichmodel.reading.StudyReading` loaded from DICOM. The reader's
+    ``annotations`` (the viewer's rulers and ROIs) on the key slices are drawn on the key images.
 
     Raises :class:`DicomExportError` for a reading without a measurement or without source
     DICOM files, or for bytes that are not a PDF.
@@ -105,10 +111,10 @@ def build_results(
         # source's, copied as it is, not ours to rewrite
         warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person")
         return _build(reading, pdf_bytes=pdf_bytes, anonymize=anonymize,
-                      heatmap_opacity=heatmap_opacity)
+                      heatmap_opacity=heatmap_opacity, annotations=tuple(annotations))
 
 
-def _build(reading, *, pdf_bytes, anonymize, heatmap_opacity) -> DicomResults:
+def _build(reading, *, pdf_bytes, anonymize, heatmap_opacity, annotations) -> DicomResults:
     from ichmodel.dicom_out.pdf import build_encapsulated_pdf
     from ichmodel.dicom_out.sc import build_key_images
     from ichmodel.dicom_out.seg import build_seg
@@ -139,6 +145,7 @@ def _build(reading, *, pdf_bytes, anonymize, heatmap_opacity) -> DicomResults:
     key_images = build_key_images(
         reading, source, series_uid=uid["sc-series"],
         sop_uids=[uid[f"sc{k}"] for k in range(len(keys))], heatmap_opacity=heatmap_opacity,
+        annotations=annotations,
     )
     pdf = None
     if pdf_bytes is not None:

@@ -1,5 +1,6 @@
 """Key images as Secondary Capture: the largest hematoma slice and its neighbours, with the
-contour, the ABC/2 diameters and the heatmap burned in (what the PDF report shows).
+contour, the ABC/2 diameters, the heatmap and the reader's rulers and ROIs made on those slices
+burned in (what the PDF report shows); ``ImageComments`` names the reader's marks drawn.
 
 ``BurnedInAnnotation`` is YES (the overlay is in the pixels) and ``BodyPartExamined`` HEAD:
 dciodvfy flags an SC without it. For a tilted series these are the pictures a PACS viewer shows
@@ -9,10 +10,13 @@ faithfully even where it cannot place the SEG.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
+from ichmodel.annotations import Plane, ReaderMeasurement, Ruler
 from ichmodel.dicom_out.seg import MANUFACTURER
 from ichmodel.dicom_out.source import SourceSeries
 from ichmodel.render import A_SEGMENT_RGB, B_SEGMENT_RGB, head_bbox_yx, render_slice
+from ichmodel.render_marks import cover_key_marks, draw_axial_marks, marks_on
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +29,30 @@ def _segments(measurement):
     return [(segment, colour) for segment, colour in pairs if segment is not None]
 
 
+def _ascii(text: str) -> str:
+    """Plain ASCII, which any character set the source declares holds (the default one, used
+    when it declares none, has no "·", "²" or "±")."""
+    return text.replace("·", "-").replace("²", "2").replace("±", "+/-")
+
+
+def marks_note(marks: Sequence[ReaderMeasurement]) -> str:
+    """What of the reader's is burned into a key image: "reader #1 ruler 36.7 mm; reader #2
+    ROI 41.0 +/- 3.2 HU (min 30, max 52), 80.4 mm2" (the values the PDF's table gives)."""
+    return "; ".join(
+        f"reader #{m.number} {'ruler' if isinstance(m.annotation, Ruler) else 'ROI'} "
+        f"{_ascii(m.value_text)}"
+        for m in marks
+    )
+
+
 def build_key_images(
     reading, source: SourceSeries, *, series_uid: str, sop_uids: list[str],
     series_number: int = 9903, heatmap_opacity: float = 0.4, max_side_px: int = 512,
+    annotations: tuple[ReaderMeasurement, ...] = (),
 ) -> list:
     """One SC Dataset per key slice of ``reading`` (:meth:`StudyReading.key_slices`); ``sop_uids``
-    gives each its SOP Instance UID (at least as many as key slices)."""
+    gives each its SOP Instance UID (at least as many as key slices). The reader's axial
+    ``annotations`` made on a key slice are drawn on its image, as the PDF report draws them."""
     import highdicom as hd
 
     keys, note = reading.key_slices()
@@ -41,14 +63,18 @@ def build_key_images(
     mask = measurement.hematoma_mask if measurement is not None else None
     excluded = measurement.excluded_mask if measurement is not None else None
     cam = prediction.cam if prediction is not None else None
-    crop = head_bbox_yx(volume)
-    images = []
+    # one crop for all key images (as the PDF's), grown to hold a mark drawn off the head
+    crop = cover_key_marks(volume, head_bbox_yx(volume), annotations, [k.index for k in keys])
+    images, n_drawn = [], 0
     for number, (key, sop_uid) in enumerate(zip(keys, sop_uids, strict=False), start=1):
         picture = render_slice(
             volume, key.index, hematoma_mask=mask, excluded_mask=excluded, cam=cam,
             heatmap_opacity=heatmap_opacity,
             segments_zyx=_segments(measurement), max_side_px=max_side_px, crop_yx=crop,
         )
+        mine = marks_on(annotations, Plane.AXIAL, key.index)
+        picture = draw_axial_marks(picture, volume, crop, mine)
+        n_drawn += len(mine)
         image = hd.sc.SCImage.from_ref_dataset(
             ref_dataset=source.first,
             pixel_array=picture.rgb,
@@ -67,10 +93,9 @@ def build_key_images(
         image.BurnedInAnnotation = "YES"
         image.BodyPartExamined = "HEAD"
         image.SeriesDescription = "ICH key images (research use)"
-        # plain ASCII: the source's character set may be Latin-1, which has no "·"
-        caption = key.caption.replace("·", "-").replace("²", "2")
-        image.ImageComments = f"{caption}. {note}"[:10240]
+        drawn = f" Burned in: {marks_note(mine)}." if mine else ""
+        image.ImageComments = f"{_ascii(key.caption)}.{drawn} {note}"[:10240]  # LT: 10240 chars
         image.ConversionType = "WSD"
         images.append(image)
-    log.info("SC: %d key image(s)", len(images))
+    log.info("SC: %d key image(s), %d reader's mark(s) drawn", len(images), n_drawn)
     return images

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
@@ -28,6 +29,9 @@ from PySide6.QtWidgets import (
 
 from ichviewer.settings import Settings
 
+if TYPE_CHECKING:
+    from ichmodel.annotations import ReaderMeasurement
+
 
 def _parse(text: str):
     from ichmodel.net.nodes import DicomNode
@@ -35,12 +39,14 @@ def _parse(text: str):
     return DicomNode.parse(text)
 
 
-def pdf_bytes(reading, options) -> bytes:
-    """The PDF report of ``reading`` as bytes (for the Encapsulated PDF object)."""
+def pdf_bytes(reading, options, annotations: tuple[ReaderMeasurement, ...] = ()) -> bytes:
+    """The PDF report of ``reading`` (with the reader's ``annotations``) as bytes (for the
+    Encapsulated PDF object)."""
     from ichviewer.report import export_report
 
     with tempfile.TemporaryDirectory() as tmp:
-        return Path(export_report(Path(tmp) / "report.pdf", reading, options)).read_bytes()
+        return Path(export_report(Path(tmp) / "report.pdf", reading, options,
+                                  annotations=annotations)).read_bytes()
 
 
 class NodeBox(QComboBox):
@@ -74,11 +80,15 @@ class SendToPacsDialog(QDialog):
     """Choose a node, test it (C-ECHO) and send the open study's SEG/SR/key images/PDF."""
 
     def __init__(self, settings: Settings, run_job: Callable, reading, report_options,
-                 show_error: Callable[[str, str], None], parent: QWidget | None = None) -> None:
+                 show_error: Callable[[str, str], None], parent: QWidget | None = None,
+                 annotations: tuple[ReaderMeasurement, ...] = ()) -> None:
+        """``annotations``: the reader's rulers and ROIs, drawn on the key images and the PDF
+        sent (taken when the dialog opens)."""
         super().__init__(parent)
         self.setWindowTitle("Send to PACS")
         self.setObjectName("send_to_pacs_dialog")
         self.run_job, self.reading, self.options = run_job, reading, report_options
+        self.annotations = tuple(annotations)
         self.show_error = show_error
         self.nodes = NodeBox(settings, self)
         self.anonymize = QCheckBox("Anonymize (name, ID, birth date)")
@@ -130,14 +140,15 @@ class SendToPacsDialog(QDialog):
         if node is None:
             return
         reading, options, anonymize = self.reading, self.options, self.anonymize.isChecked()
+        annotations = self.annotations
 
         def work():
             from ichmodel.dicom_out import build_results
             from ichmodel.net.scu import echo, send
             from ichmodel.progress import run_to_completion
 
-            results = build_results(reading, pdf_bytes=pdf_bytes(reading, options),
-                                    anonymize=anonymize)
+            results = build_results(reading, pdf_bytes=pdf_bytes(reading, options, annotations),
+                                    anonymize=anonymize, annotations=annotations)
             if isinstance(node, str):
                 from ichmodel.net.web import stow
 

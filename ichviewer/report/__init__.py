@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ichmodel.annotations import Plane
 from ichmodel.measure.types import Measurement, Segment
 from ichmodel.reading import KeySlice, StudyReading
+from ichmodel.render_marks import cover_key_marks, draw_axial_marks, render_marked_slice
 from ichviewer.report.content import (
     RESEARCH_USE_STATEMENT,
     ReportContent,
@@ -25,8 +25,6 @@ from ichviewer.report.content import (
     build_report_content,
 )
 from ichviewer.report.pdf import ReportExportError, write_pdf
-from ichviewer.report.reader_images import cover_marks, render_reader_image
-from ichviewer.report.reader_marks import PictureFrame, draw_reader_marks, marks_on
 from ichviewer.report.render import (
     A_SEGMENT_RGB,
     B_SEGMENT_RGB,
@@ -72,10 +70,8 @@ def render_key_slices(
     segments = _segments(measurement) if options.show_abc2_segments and measurement else []
     crop = head_bbox_yx(reading.volume) if options.crop_to_head else None
     volume = reading.volume
-    marked = [m for key in content.key_slices
-              for m in marks_on(content.reader_annotations, Plane.AXIAL, key.index)]
-    if crop is not None and marked:  # one box for all key images: a ruler off the head shows
-        crop = cover_marks(crop, marked, volume.shape[1:])
+    crop = cover_key_marks(volume, crop, content.reader_annotations,
+                           [key.index for key in content.key_slices])
     pictures = []
     for key in content.key_slices:
         picture = render_slice(
@@ -91,10 +87,7 @@ def render_key_slices(
             max_side_px=max_side_px,
             crop_yx=crop,
         )
-        r0, _, c0, _ = crop if crop is not None else (0, 0, 0, 0)
-        frame = PictureFrame(Plane.AXIAL, key.index, (r0, c0), volume.spacing_mm[1:],
-                             picture.pixel_mm, picture.rgb.shape[:2])
-        pictures.append(draw_reader_marks(picture, frame, content.reader_annotations))
+        pictures.append(draw_axial_marks(picture, volume, crop, content.reader_annotations))
     return pictures
 
 
@@ -109,8 +102,8 @@ def render_reader_images(
     options = options or ReportOptions()
     crop = head_bbox_yx(reading.volume) if options.crop_to_head else None
     return [
-        render_reader_image(
-            reading.volume, image, content.reader_annotations,
+        render_marked_slice(
+            reading.volume, image.plane, image.slice_index, content.reader_annotations,
             window_hu=(options.window_center_hu, options.window_width_hu),
             crop_yx=crop, max_side_px=max_side_px,
         )

@@ -1,10 +1,11 @@
-"""Which slices the report draws the reader's rulers and ROIs on, and their pictures (no Qt).
+"""Which slices the report draws the reader's rulers and ROIs on (no Qt).
 
 A measurement on one of the report's key slices is drawn on that key image. The others get a
 compact "Reader's measurements" picture each, one per slice that carries any, at most
-:data:`MAX_READER_IMAGES`; the report says which measurements were left undrawn. Axial,
-coronal and sagittal slices are rendered in the report's brain window on square pixels, so a
-reformat has its true aspect from the slice spacing, with the head's top up as in the viewer.
+:data:`MAX_READER_IMAGES`; the report says which measurements were left undrawn. The pictures
+themselves are drawn by :mod:`ichmodel.render_marks` (shared with the DICOM key images): axial,
+coronal and sagittal slices in the report's brain window on square pixels, so a reformat has
+its true aspect from the slice spacing, with the head's top up as in the viewer.
 """
 
 from __future__ import annotations
@@ -12,35 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from ichmodel.annotations import (
-    Plane,
-    ReaderMeasurement,
-    Ruler,
-    plane_image,
-    plane_spacing_mm,
-)
-
-# the key slices' own resampling, so a reader picture of an axial slice and its key image match
-from ichmodel.render import RenderedSlice, resample_grid, sample_image, window_to_unit
-from ichmodel.volume import Volume
-from ichviewer.report.reader_marks import PictureFrame, draw_reader_marks
+from ichmodel.annotations import Plane, ReaderMeasurement
 
 __all__ = [
     "MAX_READER_IMAGES",
     "ReaderImage",
-    "cover_marks",
     "plan_reader_images",
-    "plane_crop",
-    "render_reader_image",
 ]
 
 #: At most this many extra pictures: a row of the page.
 MAX_READER_IMAGES = 4
-
-#: Plane pixel box (row start, row stop, column start, column stop).
-CropRC = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -99,61 +81,3 @@ def plan_reader_images(
         sentences.append("Coronal and sagittal reformats are shown at their true aspect "
                          "(slice spacing), the head's top up.")
     return tuple(on_key + shown), " ".join(sentences)
-
-
-def plane_crop(volume: Volume, plane: Plane, crop_yx: CropRC | None) -> CropRC:
-    """The in-plane box of ``plane`` that an axial (y, x) box gives: reformats keep every
-    slice (z) and crop their columns (x for coronal, y for sagittal)."""
-    nz, ny, nx = volume.shape
-    y0, y1, x0, x1 = crop_yx if crop_yx is not None else (0, ny, 0, nx)
-    if plane is Plane.AXIAL:
-        return (y0, y1, x0, x1)
-    if plane is Plane.CORONAL:
-        return (0, nz, x0, x1)
-    return (0, nz, y0, y1)
-
-
-def cover_marks(
-    crop: CropRC, measurements: Sequence[ReaderMeasurement], shape_rc: tuple[int, int],
-    margin_px: int = 2,
-) -> CropRC:
-    """``crop`` grown to hold every point of ``measurements`` (a ruler drawn off the head),
-    within the plane's ``shape_rc``."""
-    r0, r1, c0, c1 = crop
-    for m in measurements:
-        a = m.annotation
-        points = ((a.start_px, a.end_px) if isinstance(a, Ruler)
-                  else (a.corner_a_px, a.corner_b_px))
-        for row, col in points:
-            r0, r1 = min(r0, int(np.floor(row)) - margin_px), max(r1, int(np.ceil(row)) + margin_px)
-            c0, c1 = min(c0, int(np.floor(col)) - margin_px), max(c1, int(np.ceil(col)) + margin_px)
-    return (max(0, r0), min(shape_rc[0], r1), max(0, c0), min(shape_rc[1], c1))
-
-
-def render_reader_image(
-    volume: Volume,
-    image: ReaderImage,
-    measurements: Sequence[ReaderMeasurement],
-    *,
-    window_hu: tuple[float, float],
-    crop_yx: CropRC | None = None,
-    max_side_px: int = 512,
-) -> RenderedSlice:
-    """The slice in the brain window with its measurements drawn on it."""
-    plane, index = image.plane, image.slice_index
-    hu = plane_image(volume.hu, plane, index)
-    spacing = plane_spacing_mm(volume.spacing_mm, plane)
-    mine = [m for m in measurements if m.number in image.numbers]
-    r0, r1, c0, c1 = cover_marks(plane_crop(volume, plane, crop_yx), mine, hu.shape)
-    src_r, src_c, pixel_mm = resample_grid((r1 - r0, c1 - c0), spacing, max_side_px)
-    grey = window_to_unit(sample_image(hu[r0:r1, c0:c1], src_r, src_c, 1), *window_hu)
-    # the viewer's reformats put the head's top up: rows are z, flipped when z runs upwards
-    flip = plane is not Plane.AXIAL and volume.orientation_code[2] == "S"
-    if flip:
-        grey = grey[::-1]
-    rgb = np.clip(np.rint(grey * 255.0), 0, 255).astype(np.uint8)
-    picture = RenderedSlice(rgb=np.repeat(rgb[..., None], 3, axis=-1), slice_index=index,
-                            pixel_mm=float(pixel_mm))
-    frame = PictureFrame(plane, index, (r0, c0), spacing, float(pixel_mm), rgb.shape[:2],
-                         flip_rows=flip)
-    return draw_reader_marks(picture, frame, mine)

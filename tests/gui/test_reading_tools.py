@@ -304,6 +304,30 @@ def test_the_report_lists_the_rulers_and_rois(opened, tmp_path):
     assert "Reader's measurements" not in pdf_text(opened.export_report(tmp_path / "r2.pdf"))
 
 
+def test_dicom_export_and_send_to_pacs_get_the_rulers_and_rois(opened, tmp_path, monkeypatch):
+    """The DICOM results written or sent get the window's measurements, as the report does: the
+    key images burn them in (tests/model/test_dicom_out.py checks their pixels) and the PDF
+    inside lists them. The phantom has no source DICOM, so building the objects is stubbed."""
+    import ichmodel.dicom_out as dicom_out
+
+    press(opened, Qt.Key.Key_D)
+    drag(opened.slice_view, [(20.0, 15.0), (40.0, 30.0), (60.0, 45.0)])
+    entries = opened.annotations.entries()
+    assert len(entries) == 1
+    given: list[dict] = []
+    monkeypatch.setattr(dicom_out, "build_results",
+                        lambda reading, **kwargs: given.append(kwargs) or "results")
+    monkeypatch.setattr(dicom_out, "write_results", lambda results, folder: [folder / results])
+    assert opened.export_dicom_results(tmp_path / "dicom") == [tmp_path / "dicom" / "results"]
+    assert given[0]["annotations"] == entries
+    pdf = tmp_path / "inside.pdf"
+    pdf.write_bytes(given[0]["pdf_bytes"])
+    assert f"{entries[0].annotation.length_mm:.1f} mm" in pdf_text(pdf)
+    dialog = opened.send_to_pacs_dialog()
+    assert dialog is not None and dialog.annotations == entries
+    dialog.close()
+
+
 def test_reformat_letters_and_hidpi_pens(opened, monkeypatch):
     from ichviewer.widgets import slice_items
 

@@ -3,7 +3,9 @@
 Checked by real readers: dciodvfy validates every object; dcmqi rebuilds the SEG and reads the SR
 as 3D Slicer does. The bundled sample study (not tilted) and dcm_qa_ct ``In/GE`` (tilted, no
 PatientBirthDate/PatientSex) are the sources; the GE head has no bleed, so a sphere of known
-position is painted on its Volume grid to check the mapping back onto the tilted slices.
+position is painted on its Volume grid to check the mapping back onto the tilted slices. The
+sample's objects carry the reader's ruler and ROI on the largest key slice (burned into its SC
+image, read back from the written file).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ichmodel.annotations import Plane, ReaderMeasurement, measure_ellipse, measure_ruler
 from ichmodel.dicom_out import DicomExportError, build_results, write_results
 from ichmodel.progress import run_to_completion
+from ichmodel.render import ROI_RGB, RULER_RGB, head_bbox_yx
 from ichmodel.resources import sample_study_dir
 from tests.dicom_tools import dciodvfy_errors, dcmqi_segments, dcmqi_sr
 
@@ -69,10 +73,33 @@ def _lps_centroid(mask: np.ndarray, image) -> np.ndarray:
     return np.asarray(image.TransformContinuousIndexToPhysicalPoint(tuple(float(v) for v in idx)))
 
 
+#: The reader's ruler across the sample's hematoma (axial pixel (row, col) end points).
+RULER_START_PX, RULER_END_PX = (95.5, 125.5), (155.5, 180.5)
+
+
+def reader_marks(reading) -> tuple[ReaderMeasurement, ...]:
+    """#1 a ruler across the hematoma and #2 an ROI beside it on the largest key slice; #3 a
+    ruler on a slice that is no key slice; #4 a coronal ruler whose slice number is the largest
+    key slice's: neither of the last two belongs on a key image."""
+    volume = reading.volume
+    keys, _ = reading.key_slices()
+    z = next(k.index for k in keys if k.is_largest)
+    return (
+        ReaderMeasurement(1, measure_ruler(volume.spacing_mm, Plane.AXIAL, z,
+                                           RULER_START_PX, RULER_END_PX)),
+        ReaderMeasurement(2, measure_ellipse(volume, Plane.AXIAL, z, (130.0, 55.0), (160.0, 95.0))),
+        ReaderMeasurement(3, measure_ruler(volume.spacing_mm, Plane.AXIAL, 2,
+                                           (100.5, 100.5), (100.5, 160.5))),
+        ReaderMeasurement(4, measure_ruler(volume.spacing_mm, Plane.CORONAL, z,
+                                           (10.5, 100.5), (20.5, 160.5))),
+    )
+
+
 @pytest.fixture(scope="module")
 def sample_files(tmp_path_factory):
+    """The sample's objects, with the reader's marks (validated by dciodvfy with them)."""
     reading = sample_reading()
-    results = build_results(reading, pdf_bytes=PDF)
+    results = build_results(reading, pdf_bytes=PDF, annotations=reader_marks(reading))
     folder = tmp_path_factory.mktemp("dicom_out")
     return reading, results, write_results(results, folder)
 
@@ -114,6 +141,74 @@ def test_key_images_are_burned_in_head_images(sample_files):
     del bare.BodyPartExamined
     assert dciodvfy_errors(_save(bare))
     bare.BodyPartExamined = "HEAD"
+
+
+def _is(rgb: np.ndarray, colour) -> np.ndarray:
+    return np.all(rgb == np.asarray(colour, dtype=np.uint8), axis=-1)
+
+
+def test_the_readers_ruler_and_roi_are_burned_into_their_key_image(sample_files):
+    """The written SC of the largest key slice shows the reader's ruler in its colour along its
+    end points and its length in mm, and the ROI's outline; its comment names both. The other
+    key images are the images without marks; marks off the key slices are nowhere."""
+    import pydicom
+    from scipy import ndimage
+
+    from ichmodel.dicom_out.sc import build_key_images
+    from ichmodel.dicom_out.source import source_of
+
+    reading, results, paths = sample_files
+    keys, _ = reading.key_slices()
+    marks = reader_marks(reading)
+    source = source_of(reading, anonymize=False)
+    plain = build_key_images(reading, source, series_uid="1.2.3", sop_uids=["1.2.3.1", "1.2.3.2",
+                                                                            "1.2.3.3"])
+    by_uid = {pydicom.dcmread(p).SOPInstanceUID: p for p in paths if p.name.startswith("SC_")}
+    written = [pydicom.dcmread(by_uid[image.SOPInstanceUID]) for image in results.key_images]
+    largest = next(i for i, k in enumerate(keys) if k.is_largest)
+    for i, (ds, bare) in enumerate(zip(written, plain, strict=True)):
+        assert ds.ImageComments.isascii()
+        assert "#3" not in ds.ImageComments and "#4" not in ds.ImageComments
+        if i != largest:  # no mark of its own, and the same crop: the image without marks
+            assert "reader #" not in ds.ImageComments
+            assert np.array_equal(ds.pixel_array, bare.pixel_array)
+    ds, bare = written[largest], plain[largest].pixel_array
+    ruler = marks[0].annotation
+    assert f"reader #1 ruler {ruler.length_mm:.1f} mm" in ds.ImageComments
+    assert "reader #2 ROI" in ds.ImageComments and "+/- " in ds.ImageComments
+    rgb = ds.pixel_array
+    pixel_mm = float(ds.PixelSpacing[0])
+    r0, _, c0, _ = head_bbox_yx(reading.volume)  # the ruler lies inside the head: no regrowth
+    _, sy, sx = reading.volume.spacing_mm
+    (ra, ca), (rb, cb) = (((p[0] - r0) * sy / pixel_mm - 0.5, (p[1] - c0) * sx / pixel_mm - 0.5)
+                          for p in (RULER_START_PX, RULER_END_PX))
+    for t in np.linspace(0.05, 0.95, 40):  # the ruler's colour all along it, where it was not
+        r, c = round(ra + t * (rb - ra)), round(ca + t * (cb - ca))
+        assert tuple(rgb[r, c]) == RULER_RGB, (t, r, c)
+        assert tuple(bare[r, c]) != RULER_RGB
+    # the pink piece through its middle spans the ruler's length in mm, plus the end ticks'
+    # width (a line's, 4 px on a 512-px picture: half of it beyond each end)
+    pieces, _ = ndimage.label(_is(rgb, RULER_RGB), structure=np.ones((3, 3)))
+    rows, cols = np.nonzero(pieces == pieces[round((ra + rb) / 2), round((ca + cb) / 2)])
+    direction = np.array([rb - ra, cb - ca]) / np.hypot(rb - ra, cb - ca)
+    offsets = np.stack([rows - ra, cols - ca], axis=1)
+    along = offsets @ direction
+    across = np.abs(offsets @ np.array([-direction[1], direction[0]]))
+    near = along[across <= 3]
+    span_mm = (near.max() - near.min()) * pixel_mm
+    assert span_mm == pytest.approx(ruler.length_mm + 4 * pixel_mm, abs=2 * pixel_mm)
+    assert not _is(bare, RULER_RGB).any()
+    # the ROI's outline where its ellipse is: violet pixels only in the marked image, around
+    # the ellipse's centre at its half axes (rows 130-160, columns 55-95 of the slice)
+    violet = _is(rgb, ROI_RGB) & ~_is(bare, ROI_RGB)
+    centre = ((145.0 - r0) * sy / pixel_mm - 0.5, (75.0 - c0) * sx / pixel_mm - 0.5)
+    half = (15.0 * sy / pixel_mm, 20.0 * sx / pixel_mm)
+    hits = 0
+    for angle in np.linspace(0, 2 * np.pi, 24, endpoint=False):
+        r = round(centre[0] + (half[0] - 1.5) * np.sin(angle))
+        c = round(centre[1] + (half[1] - 1.5) * np.cos(angle))
+        hits += bool(violet[r - 2:r + 3, c - 2:c + 3].any())
+    assert hits == 24
 
 
 _saved: list[Path] = []

@@ -1,11 +1,19 @@
 """Draw the reader's rulers and elliptical ROIs on a rendered slice (numpy and Pillow, no Qt).
 
+Shared by the PDF report (:mod:`ichviewer.report`) and the DICOM key images
+(:mod:`ichmodel.dicom_out`), so a key image sent to PACS carries the marks the PDF shows.
+
 A :class:`PictureFrame` says where a picture's pixels lie in its plane's own pixel grid, the
 grid the annotations' coordinates are in: the crop's corner, the plane's pixel spacing, the
 picture's square pixel and whether its rows were flipped (a reformat shows the head's top up,
 as the viewer does). A ruler is drawn as a line with end ticks and "number: length mm", an
 ROI as its ellipse and its number, in the viewer's colours. Labels sit on a dark backing (as
 on screen) beside their mark and move to another side when they would cover an earlier one.
+
+:func:`render_marked_slice` renders any plane's slice in a window with its marks (the report's
+pictures of slices that are not key images); :func:`cover_key_marks` and
+:func:`draw_axial_marks` add the marks to axial pictures made by
+:func:`ichmodel.render.render_slice` (the key images of both the PDF and the SC series).
 """
 
 from __future__ import annotations
@@ -18,16 +26,46 @@ from functools import lru_cache
 
 import numpy as np
 
-from ichmodel.annotations import Plane, PointPx, ReaderMeasurement, Ruler
-from ichmodel.render import ROI_RGB, RULER_RGB, RenderedSlice
+from ichmodel.annotations import (
+    Plane,
+    PointPx,
+    ReaderMeasurement,
+    Ruler,
+    plane_image,
+    plane_spacing_mm,
+)
 
-__all__ = ["PictureFrame", "draw_reader_marks", "marks_on"]
+# the key slices' own resampling, so a picture of an axial slice and its key image match
+from ichmodel.render import (
+    ROI_RGB,
+    RULER_RGB,
+    RenderedSlice,
+    resample_grid,
+    sample_image,
+    window_to_unit,
+)
+from ichmodel.volume import Volume
+
+__all__ = [
+    "CropRC",
+    "PictureFrame",
+    "cover_key_marks",
+    "cover_marks",
+    "draw_axial_marks",
+    "draw_reader_marks",
+    "marks_on",
+    "plane_crop",
+    "render_marked_slice",
+]
 
 #: Under every line, a pixel wider on each side: the marks stay visible on any grey.
 HALO_RGB = (0, 0, 0)
 
 #: (left, top, right, bottom) in picture pixels.
 Box = tuple[float, float, float, float]
+
+#: Plane pixel box (row start, row stop, column start, column stop).
+CropRC = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -65,6 +103,92 @@ def marks_on(
         m for m in measurements
         if m.annotation.plane is plane and m.annotation.slice_index == slice_index
     )
+
+
+def plane_crop(volume: Volume, plane: Plane, crop_yx: CropRC | None) -> CropRC:
+    """The in-plane box of ``plane`` that an axial (y, x) box gives: reformats keep every
+    slice (z) and crop their columns (x for coronal, y for sagittal)."""
+    nz, ny, nx = volume.shape
+    y0, y1, x0, x1 = crop_yx if crop_yx is not None else (0, ny, 0, nx)
+    if plane is Plane.AXIAL:
+        return (y0, y1, x0, x1)
+    if plane is Plane.CORONAL:
+        return (0, nz, x0, x1)
+    return (0, nz, y0, y1)
+
+
+def cover_marks(
+    crop: CropRC, measurements: Sequence[ReaderMeasurement], shape_rc: tuple[int, int],
+    margin_px: int = 2,
+) -> CropRC:
+    """``crop`` grown to hold every point of ``measurements`` (a ruler drawn off the head),
+    within the plane's ``shape_rc``."""
+    r0, r1, c0, c1 = crop
+    for m in measurements:
+        a = m.annotation
+        points = ((a.start_px, a.end_px) if isinstance(a, Ruler)
+                  else (a.corner_a_px, a.corner_b_px))
+        for row, col in points:
+            r0, r1 = min(r0, int(np.floor(row)) - margin_px), max(r1, int(np.ceil(row)) + margin_px)
+            c0, c1 = min(c0, int(np.floor(col)) - margin_px), max(c1, int(np.ceil(col)) + margin_px)
+    return (max(0, r0), min(shape_rc[0], r1), max(0, c0), min(shape_rc[1], c1))
+
+
+def cover_key_marks(
+    volume: Volume, crop_yx: CropRC | None, measurements: Sequence[ReaderMeasurement],
+    slice_indices: Sequence[int],
+) -> CropRC | None:
+    """The axial crop of a set of key images grown to hold the marks made on any of those
+    slices: one box for all of them, so they keep one scale and a ruler off the head shows.
+    No crop (None: the whole slice) already holds every mark."""
+    marked = [m for index in slice_indices for m in marks_on(measurements, Plane.AXIAL, index)]
+    if crop_yx is None or not marked:
+        return crop_yx
+    return cover_marks(crop_yx, marked, volume.shape[1:])
+
+
+def draw_axial_marks(
+    picture: RenderedSlice, volume: Volume, crop_yx: CropRC | None,
+    measurements: Sequence[ReaderMeasurement],
+) -> RenderedSlice:
+    """An axial picture of :func:`ichmodel.render.render_slice` (of ``volume``, cropped to
+    ``crop_yx``) with the rulers and ROIs made on its slice drawn on it."""
+    r0, _, c0, _ = crop_yx if crop_yx is not None else (0, 0, 0, 0)
+    frame = PictureFrame(Plane.AXIAL, picture.slice_index, (r0, c0),
+                         plane_spacing_mm(volume.spacing_mm, Plane.AXIAL), picture.pixel_mm,
+                         picture.rgb.shape[:2])
+    return draw_reader_marks(picture, frame, measurements)
+
+
+def render_marked_slice(
+    volume: Volume,
+    plane: Plane,
+    slice_index: int,
+    measurements: Sequence[ReaderMeasurement],
+    *,
+    window_hu: tuple[float, float],
+    crop_yx: CropRC | None = None,
+    max_side_px: int = 512,
+) -> RenderedSlice:
+    """Slice ``slice_index`` of ``plane`` in the window ``window_hu`` (centre, width) with the
+    ``measurements`` made on it drawn, cropped to ``crop_yx`` (an axial box) grown to hold
+    them. A reformat has its true aspect (square pixels) with the head's top up."""
+    hu = plane_image(volume.hu, plane, slice_index)
+    spacing = plane_spacing_mm(volume.spacing_mm, plane)
+    mine = marks_on(measurements, plane, slice_index)
+    r0, r1, c0, c1 = cover_marks(plane_crop(volume, plane, crop_yx), mine, hu.shape)
+    src_r, src_c, pixel_mm = resample_grid((r1 - r0, c1 - c0), spacing, max_side_px)
+    grey = window_to_unit(sample_image(hu[r0:r1, c0:c1], src_r, src_c, 1), *window_hu)
+    # the viewer's reformats put the head's top up: rows are z, flipped when z runs upwards
+    flip = plane is not Plane.AXIAL and volume.orientation_code[2] == "S"
+    if flip:
+        grey = grey[::-1]
+    rgb = np.clip(np.rint(grey * 255.0), 0, 255).astype(np.uint8)
+    picture = RenderedSlice(rgb=np.repeat(rgb[..., None], 3, axis=-1), slice_index=slice_index,
+                            pixel_mm=float(pixel_mm))
+    frame = PictureFrame(plane, slice_index, (r0, c0), spacing, float(pixel_mm), rgb.shape[:2],
+                         flip_rows=flip)
+    return draw_reader_marks(picture, frame, mine)
 
 
 @dataclass(frozen=True)
