@@ -24,6 +24,7 @@ from ichmodel.progress import run_to_completion
 from ichmodel.render import ROI_RGB, RULER_RGB, head_bbox_yx
 from ichmodel.resources import sample_study_dir
 from tests.dicom_tools import dciodvfy_errors, dcmqi_segments, dcmqi_sr
+from tests.drawn_marks import is_colour, ruler_offsets_px
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -143,16 +144,11 @@ def test_key_images_are_burned_in_head_images(sample_files):
     bare.BodyPartExamined = "HEAD"
 
 
-def _is(rgb: np.ndarray, colour) -> np.ndarray:
-    return np.all(rgb == np.asarray(colour, dtype=np.uint8), axis=-1)
-
-
 def test_the_readers_ruler_and_roi_are_burned_into_their_key_image(sample_files):
     """The written SC of the largest key slice shows the reader's ruler in its colour along its
     end points and its length in mm, and the ROI's outline; its comment names both. The other
     key images are the images without marks; marks off the key slices are nowhere."""
     import pydicom
-    from scipy import ndimage
 
     from ichmodel.dicom_out.sc import build_key_images
     from ichmodel.dicom_out.source import source_of
@@ -188,19 +184,14 @@ def test_the_readers_ruler_and_roi_are_burned_into_their_key_image(sample_files)
         assert tuple(bare[r, c]) != RULER_RGB
     # the pink piece through its middle spans the ruler's length in mm, plus the end ticks'
     # width (a line's, 4 px on a 512-px picture: half of it beyond each end)
-    pieces, _ = ndimage.label(_is(rgb, RULER_RGB), structure=np.ones((3, 3)))
-    rows, cols = np.nonzero(pieces == pieces[round((ra + rb) / 2), round((ca + cb) / 2)])
-    direction = np.array([rb - ra, cb - ca]) / np.hypot(rb - ra, cb - ca)
-    offsets = np.stack([rows - ra, cols - ca], axis=1)
-    along = offsets @ direction
-    across = np.abs(offsets @ np.array([-direction[1], direction[0]]))
+    along, across = ruler_offsets_px(rgb, RULER_RGB, (ra, ca), (rb, cb))
     near = along[across <= 3]
     span_mm = (near.max() - near.min()) * pixel_mm
     assert span_mm == pytest.approx(ruler.length_mm + 4 * pixel_mm, abs=2 * pixel_mm)
-    assert not _is(bare, RULER_RGB).any()
+    assert not is_colour(bare, RULER_RGB).any()
     # the ROI's outline where its ellipse is: violet pixels only in the marked image, around
     # the ellipse's centre at its half axes (rows 130-160, columns 55-95 of the slice)
-    violet = _is(rgb, ROI_RGB) & ~_is(bare, ROI_RGB)
+    violet = is_colour(rgb, ROI_RGB) & ~is_colour(bare, ROI_RGB)
     centre = ((145.0 - r0) * sy / pixel_mm - 0.5, (75.0 - c0) * sx / pixel_mm - 0.5)
     half = (15.0 * sy / pixel_mm, 20.0 * sx / pixel_mm)
     hits = 0

@@ -23,6 +23,7 @@ from ichviewer.report import render_key_slices, render_reader_images
 from ichviewer.report.content import ReportOptions, build_report_content
 from ichviewer.report.reader_images import MAX_READER_IMAGES
 from ichviewer.report.render import head_bbox_yx
+from tests.drawn_marks import is_colour, ruler_offsets_px
 from tests.model.test_report_content import META
 
 SPACING = (5.0, 0.8, 0.5)  # anisotropic in-plane pixels: the picture resamples to square ones
@@ -48,10 +49,6 @@ def _picture_point(point_px, crop, pixel_mm):
             (point_px[1] - c0) * SPACING[2] / pixel_mm - 0.5)
 
 
-def _is(rgb: np.ndarray, colour) -> np.ndarray:
-    return np.all(rgb == np.asarray(colour, dtype=np.uint8), axis=-1)
-
-
 def test_a_ruler_on_a_key_slice_is_drawn_along_its_length_in_its_colour():
     volume = _volume()
     reading = StudyReading(volume=volume)
@@ -74,14 +71,7 @@ def test_a_ruler_on_a_key_slice_is_drawn_along_its_length_in_its_colour():
         assert tuple(plain[1].rgb[r, c]) != RULER_RGB
     # the drawn line (the pink piece through its middle: the label stands apart) spans the
     # ruler's length in mm
-    from scipy import ndimage
-
-    pieces, _ = ndimage.label(_is(marked.rgb, RULER_RGB), structure=np.ones((3, 3)))
-    rows, cols = np.nonzero(pieces == pieces[round((ra + rb) / 2), round((ca + cb) / 2)])
-    direction = np.array([rb - ra, cb - ca]) / np.hypot(rb - ra, cb - ca)
-    offsets = np.stack([rows - ra, cols - ca], axis=1)
-    along = offsets @ direction
-    across = np.abs(offsets @ np.array([-direction[1], direction[0]]))
+    along, across = ruler_offsets_px(marked.rgb, RULER_RGB, (ra, ca), (rb, cb))
     near = along[across <= 3]
     assert (near.max() - near.min()) * marked.pixel_mm == pytest.approx(ruler.length_mm, abs=0.5)
     # the end ticks stand across the line at both ends
@@ -93,14 +83,14 @@ def test_a_ruler_on_a_key_slice_is_drawn_along_its_length_in_its_colour():
     assert not render_reader_images(content, reading)  # drawn on the key image, not again
 
 
-def test_an_roi_is_outlined_where_its_ellipse_is():
+def test_an_roi_is_outlined_where_its_ellipseis_colour():
     volume = _volume()
     reading = StudyReading(volume=volume)
     roi = measure_ellipse(volume, Plane.AXIAL, 4, (18.0, 28.0), (32.0, 44.0))
     assert roi.mean_hu > 30  # over the 60 HU block
     pictures = render_key_slices(_content(reading, [ReaderMeasurement(2, roi)]), reading)
     rgb = pictures[1].rgb
-    violet = _is(rgb, ROI_RGB)
+    violet = is_colour(rgb, ROI_RGB)
     crop = head_bbox_yx(volume)
     (r0, c0), (r1, c1) = (_picture_point(p, crop, pictures[1].pixel_mm)
                           for p in ((18.0, 28.0), (32.0, 44.0)))
@@ -132,7 +122,8 @@ def test_marks_off_the_key_slices_get_pictures_at_most_four_and_the_rest_is_said
     for picture, image in zip(pictures, extra, strict=True):
         assert picture.slice_index == image.slice_index
         row = round((15.5 - head_bbox_yx(volume)[0]) * SPACING[1] / picture.pixel_mm - 0.5)
-        assert _is(picture.rgb[row], RULER_RGB).sum() > 0.5 * 30 * SPACING[2] / picture.pixel_mm
+        drawn_px = is_colour(picture.rgb[row], RULER_RGB).sum()
+        assert drawn_px > 0.5 * 30 * SPACING[2] / picture.pixel_mm
 
 
 def test_a_coronal_ruler_is_drawn_on_a_reformat_of_true_aspect_head_top_up():
@@ -148,7 +139,7 @@ def test_a_coronal_ruler_is_drawn_on_a_reformat_of_true_aspect_head_top_up():
     assert picture.height_mm == pytest.approx(9 * SPACING[0], abs=picture.pixel_mm)
     assert picture.width_mm == pytest.approx((crop[3] - crop[2]) * SPACING[2],
                                              abs=picture.pixel_mm)
-    pink = _is(picture.rgb, RULER_RGB)
+    pink = is_colour(picture.rgb, RULER_RGB)
     column = round((40.5 - crop[2]) * SPACING[2] / picture.pixel_mm - 0.5)
     rows = np.flatnonzero(pink[:, column])
     # z runs towards the head's top (LPS), so slice 0 is at the bottom of the picture
