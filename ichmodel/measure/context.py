@@ -34,6 +34,7 @@ from ichmodel.measure.hematoma import (
 from ichmodel.measure.ivh import (
     MIN_IVH_ML,
     Ventricles,
+    cast_ivh,
     find_ventricles,
     ivh_candidates,
     layering_ivh,
@@ -197,12 +198,22 @@ class MeasureContext:
                     Source.MEASURE,
                 )
             )
-        parenchymal, ivh = split_ivh(
-            seg.mask, seg.labels, frame, ventricles, prep.voxel_ml, params.min_component_ml
-        )
         voxel_ml = self.volume.voxel_volume_ml
+        # blood no hematoma core claimed: layering and dim casts first, so that a horn dense
+        # enough for a core is recognised by its mirror image on the other, thinner one
         loose = ivh_candidates(prep.smoothed, prep.allowed, params.hu_min, params.hu_max)
-        layering = layering_ivh(loose & ~parenchymal & ~ivh, ventricles, frame)
+        loose &= ~seg.mask
+        layering = layering_ivh(loose, ventricles, frame)
+        layering |= cast_ivh(loose & ~layering, ventricles, frame, voxel_ml, layering)
+        parenchymal, ivh = split_ivh(
+            seg.mask,
+            seg.labels,
+            frame,
+            ventricles,
+            prep.voxel_ml,
+            params.min_component_ml,
+            thin_ivh=layering,
+        )
         if (ivh | layering).any() and float(
             np.count_nonzero(ivh | layering)
         ) * voxel_ml >= MIN_IVH_ML:

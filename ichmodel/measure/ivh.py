@@ -42,6 +42,9 @@ from ichmodel.measure.location import FRAME_MM, HeadFrame, midline_sheets
 
 log = logging.getLogger(__name__)
 
+_CROSS_Z = np.zeros((3, 1, 1), dtype=bool)
+_CROSS_Z[:, 0, 0] = True
+
 CSF_MIN_HU = -10.0
 CSF_MAX_HU = 15.0
 MIN_VENTRICLE_ML = 0.3
@@ -77,6 +80,8 @@ FULL_CSF_EXTRA_HU = 3.0
 #: Only blood regions centred within this elliptic radius are tested by mirror (ventricles
 #: are central; a lobar bleed is not intraventricular).
 MIRROR_MAX_RADIUS = 0.7
+#: A dim region smaller than this (ml) is not tested as a cast horn (:func:`cast_ivh`).
+MIN_CAST_REGION_ML = 0.1
 #: Less intraventricular blood than this (ml) is not called IVH.
 MIN_IVH_ML = 0.3
 
@@ -165,12 +170,7 @@ def layering_ivh(
     central = (frame.elliptic_radius(candidates.shape) < CENTRAL_RADIUS) & band[:, None, None]
     # the falx and the tentorium (40-60 HU) may graze a ventricle but run on far beyond
     # it: only what lies within reach of the ventricular CSF is looked at
-    f = max(1, int(round(FRAME_MM / min(frame.spacing_mm[1:]))))
-    spacing_c = (frame.spacing_mm[1] * f, frame.spacing_mm[2] * f)
-    near_c = _morph.dilate(
-        _morph.block_any(ventricles.target, 1, f), _morph.disk(LAYERING_REACH_MM, spacing_c)
-    )
-    candidates = candidates & central & _morph.upsample(near_c, 1, f, candidates.shape)
+    candidates = candidates & central & _near_ventricles(ventricles, frame, candidates.shape)
     labels, n = _morph.label_in_box(candidates)
     if n == 0:
         return np.zeros_like(candidates)
@@ -180,6 +180,77 @@ def layering_ivh(
     touching &= ~midline_sheets(labels, n, frame)  # the falx above the septum
     touching[0] = False
     return touching[labels]
+
+
+def cast_ivh(
+    candidates: np.ndarray,
+    ventricles: Ventricles,
+    frame: HeadFrame,
+    voxel_ml: float,
+    layering: np.ndarray | None = None,
+) -> np.ndarray:
+    """A horn cast with thin blood: blood-range regions (``candidates``, bool: as for
+    :func:`layering_ivh`) too dim for a hematoma core (blood mixed with CSF reads 45-60 HU, no
+    seed), central, with no ventricular CSF behind them, whose mirror image falls mostly
+    (``MIRROR_FRACTION``) on the other side's ventricular CSF. A cast atrium or body is
+    several millimetres from the CSF left in front of it, out of :func:`layering_ivh`'s reach;
+    grey matter and edema mirror onto brain. ``layering`` (bool): what :func:`layering_ivh`
+    found; a region next to it runs on into the ventricle as well."""
+    out = np.zeros_like(candidates)
+    if not ventricles.found or not candidates.any() or not frame.orientation.axial:
+        return out
+    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
+    central = (frame.elliptic_radius(candidates.shape) < CENTRAL_RADIUS) & band[:, None, None]
+    labels, n = _morph.label_in_box(candidates & central)
+    if n == 0:
+        return out
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    ok = sizes * voxel_ml >= MIN_CAST_REGION_ML
+    ok &= ~csf_behind(labels, n, ventricles.csf, frame)
+    ok &= ~midline_sheets(labels, n, frame)
+    ok[0] = False
+    # both atria cast: each mirrors onto the other, and each lies by a horn that still holds
+    # CSF (within ``LAYERING_REACH_MM`` of it, or next to layering blood); symmetric grey
+    # matter does not mirror onto a ventricle or lies away from it
+    touching = np.zeros(n + 1, dtype=bool)
+    touching[np.unique(labels[_near_ventricles(ventricles, frame, labels.shape) & (labels > 0)])] = True
+    if layering is not None and layering.any():
+        near = _morph.dilate(layering, _morph.IN_PLANE) | ndi.binary_dilation(
+            layering, structure=_CROSS_Z
+        )
+        touching[np.unique(labels[near & (labels > 0)])] = True
+    touching[0] = False
+    casts = np.where((ok & touching)[labels], labels, 0)
+    tol = _morph.disk(MIRROR_TOLERANCE_MM, frame.spacing_mm[1:])
+    if casts.any():
+        casts = ndi.grey_dilation(casts, footprint=tol)
+    _, ny, nx = labels.shape
+    hit = np.zeros(n + 1, dtype=bool)
+    for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
+        if box is None or not ok[i]:
+            continue
+        zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
+        m = np.rint(frame.mirror_yx(zyx)).astype(int)
+        z, y, x = zyx[:, 0], np.clip(m[:, 0], 0, ny - 1), np.clip(m[:, 1], 0, nx - 1)
+        on = ventricles.target[z, y, x]
+        if touching[i]:
+            other = casts[z, y, x]
+            on = on | ((other > 0) & (other != i))
+        fraction = float(np.count_nonzero(on)) / len(zyx)
+        log.debug("dim blood region %d (%d voxels): mirror on ventricle %.2f", i, len(zyx), fraction)
+        hit[i] = fraction >= MIRROR_FRACTION
+    return hit[labels]
+
+
+def _near_ventricles(ventricles: Ventricles, frame: HeadFrame, shape) -> np.ndarray:
+    """Voxels within ``LAYERING_REACH_MM`` in-plane of the ventricular CSF (with the mirror
+    tolerance), on the frame's coarse grid for speed."""
+    f = max(1, int(round(FRAME_MM / min(frame.spacing_mm[1:]))))
+    spacing_c = (frame.spacing_mm[1] * f, frame.spacing_mm[2] * f)
+    near_c = _morph.dilate(
+        _morph.block_any(ventricles.target, 1, f), _morph.disk(LAYERING_REACH_MM, spacing_c)
+    )
+    return _morph.upsample(near_c, 1, f, shape)
 
 
 def ivh_candidates(
@@ -222,8 +293,13 @@ def split_ivh(
     ventricles: Ventricles,
     voxel_ml: float,
     min_region_ml: float = 0.1,
+    thin_ivh: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(parenchymal, intraventricular) blood masks on the crop; see the module doc."""
+    """(parenchymal, intraventricular) blood masks on the crop; see the module doc.
+
+    ``thin_ivh`` (bool): intraventricular blood already found among the voxels no hematoma
+    core claimed (:func:`layering_ivh`, :func:`cast_ivh`); a region mirroring onto it is a
+    horn cast like the other (both occipital horns layered, one dense enough for a core)."""
     none = np.zeros_like(blood)
     if not ventricles.found or not blood.any():
         return blood, none
@@ -234,7 +310,9 @@ def split_ivh(
     inside = np.bincount(labels[in_space], minlength=n + 1).astype(float)
     whole = inside >= IVH_WHOLE_FRACTION * np.maximum(sizes, 1.0)
     whole[0] = False
-    mirrored, partial = _mirror_matches(labels, sizes, whole, frame, ventricles, voxel_ml)
+    mirrored, partial = _mirror_matches(
+        labels, sizes, whole, frame, ventricles, voxel_ml, thin_ivh
+    )
     ivh = in_space | (whole | mirrored)[labels] | partial
     if float(np.count_nonzero(ivh)) * voxel_ml < MIN_IVH_ML:
         return blood, none
@@ -261,6 +339,7 @@ def _mirror_matches(
     frame: HeadFrame,
     ventricles: Ventricles,
     voxel_ml: float,
+    thin_ivh: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mirror test. Returns (per label: IVH as a whole, bool mask of further IVH voxels).
 
@@ -289,6 +368,12 @@ def _mirror_matches(
     origin = np.array([b.start for b in box_all])
     blood_tol = ndi.grey_dilation(labels[box_all], footprint=tol) if n > 1 else labels[box_all]
     behind = csf_behind(labels, n, ventricles.csf, frame)
+    thin_tol = thin_ivh
+    if thin_ivh is not None and thin_ivh.any():
+        thin_box = _morph.bbox(thin_ivh, pad=(0, tol.shape[1] // 2 + 1, tol.shape[2] // 2 + 1))
+        assert thin_box is not None
+        thin_tol = np.zeros_like(thin_ivh)
+        thin_tol[thin_box] = _morph.dilate(thin_ivh[thin_box], tol)
     central = np.zeros(n + 1, dtype=bool)
     coords: dict[int, np.ndarray] = {}
     for i in range(1, n + 1):
@@ -312,6 +397,8 @@ def _mirror_matches(
         m = np.rint(frame.mirror_yx(zyx)).astype(int)
         z, y, x = zyx[:, 0], np.clip(m[:, 0], 0, ny - 1), np.clip(m[:, 1], 0, nx - 1)
         on_csf = ventricles.target[z, y, x]
+        if thin_ivh is not None:
+            on_csf = on_csf | thin_tol[z, y, x]
         bz, by, bx = z - origin[0], y - origin[1], x - origin[2]
         inb = (by >= 0) & (by < blood_tol.shape[1]) & (bx >= 0) & (bx < blood_tol.shape[2])
         other = np.zeros(len(z), dtype=labels.dtype)
