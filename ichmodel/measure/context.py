@@ -213,6 +213,7 @@ class MeasureContext:
             prep.voxel_ml,
             params.min_component_ml,
             thin_ivh=layering,
+            smoothed=prep.smoothed,
         )
         if (ivh | layering).any() and float(
             np.count_nonzero(ivh | layering)

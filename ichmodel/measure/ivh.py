@@ -82,6 +82,8 @@ FULL_CSF_EXTRA_HU = 3.0
 MIRROR_MAX_RADIUS = 0.7
 #: A dim region smaller than this (ml) is not tested as a cast horn (:func:`cast_ivh`).
 MIN_CAST_REGION_ML = 0.1
+#: See :func:`_cast_parts`.
+CAST_DIMMER_HU = 5.0
 #: Less intraventricular blood than this (ml) is not called IVH.
 MIN_IVH_ML = 0.3
 
@@ -294,6 +296,7 @@ def split_ivh(
     voxel_ml: float,
     min_region_ml: float = 0.1,
     thin_ivh: np.ndarray | None = None,
+    smoothed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(parenchymal, intraventricular) blood masks on the crop; see the module doc.
 
@@ -314,6 +317,8 @@ def split_ivh(
         labels, sizes, whole, frame, ventricles, voxel_ml, thin_ivh
     )
     ivh = in_space | (whole | mirrored)[labels] | partial
+    if smoothed is not None:
+        ivh |= _cast_parts(labels, sizes, whole | mirrored, frame, ventricles, voxel_ml, smoothed)
     if float(np.count_nonzero(ivh)) * voxel_ml < MIN_IVH_ML:
         return blood, none
     parenchymal = blood & ~ivh
@@ -330,6 +335,50 @@ def split_ivh(
         ivh = ivh | move[crumbs]
         parenchymal = blood & ~ivh
     return parenchymal, ivh
+
+
+def _cast_parts(
+    labels: np.ndarray,
+    sizes: np.ndarray,
+    is_ivh: np.ndarray,
+    frame: HeadFrame,
+    ventricles: Ventricles,
+    voxel_ml: float,
+    smoothed: np.ndarray,
+) -> np.ndarray:
+    """Voxels of a blood region that is not IVH as a whole but mirrors, in part, onto the
+    other side's ventricular CSF: a hematoma grown into its cast atrium or body as one
+    connected region (thin slices join them). The mirrored part counts where it is a piece
+    of at least ``MIN_CAST_REGION_ML`` (a hematoma's edge grazing the tolerance is a thin
+    band) with no ventricular CSF behind it (:func:`csf_behind`), and thinner than the rest
+    of the region by ``CAST_DIMMER_HU`` (blood mixed with CSF; a hematoma that took the
+    place of a compressed ventricle is as dense as the rest of itself)."""
+    out = np.zeros(labels.shape, dtype=bool)
+    if not frame.orientation.axial:
+        return out
+    _, ny, nx = labels.shape
+    objects = ndi.find_objects(labels)
+    for i in np.argsort(-sizes[1:])[:10] + 1:
+        if is_ivh[i] or sizes[i] == 0 or i - 1 >= len(objects) or objects[i - 1] is None:
+            continue
+        box = objects[i - 1]
+        zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
+        m = np.rint(frame.mirror_yx(zyx)).astype(int)
+        y, x = np.clip(m[:, 0], 0, ny - 1), np.clip(m[:, 1], 0, nx - 1)
+        on = ventricles.target[zyx[:, 0], y, x]
+        if np.count_nonzero(on) * voxel_ml < MIN_CAST_REGION_ML:
+            continue
+        part = np.zeros(labels.shape, dtype=bool)
+        part[zyx[on, 0], zyx[on, 1], zyx[on, 2]] = True
+        pieces, n = _morph.label_in_box(part)
+        keep = np.bincount(pieces.ravel(), minlength=n + 1) * voxel_ml >= MIN_CAST_REGION_ML
+        keep &= ~csf_behind(pieces, n, ventricles.csf, frame)
+        keep[0] = False
+        rest = float(np.median(smoothed[box][labels[box] == i]))
+        for k in np.flatnonzero(keep):
+            keep[k] = float(np.median(smoothed[pieces == k])) <= rest - CAST_DIMMER_HU
+        out |= keep[pieces]
+    return out
 
 
 def _mirror_matches(
