@@ -176,7 +176,15 @@ class MeasureContext:
         seg = drop_below_skull_base(seg, area)
         seg = drop_midline_dural(seg, frame)
         collection = find_extra_axial(
-            cand, prep.inside, frame.height, prep.spacing_mm, hematoma=seg.mask
+            cand,
+            prep.inside,
+            frame.height,
+            prep.spacing_mm,
+            hematoma=seg.mask,
+            smoothed=prep.smoothed,
+            rim_mm=params.skull_rim_mm,
+            hu_range=(params.hu_min, params.hu_max),
+            frame=frame,
         )
         if collection is not None:
             seg = drop_inside(seg, collection.mask, prep.near_skull)
