@@ -82,9 +82,6 @@ FULL_CSF_EXTRA_HU = 3.0
 MIRROR_MAX_RADIUS = 0.7
 #: A dim region smaller than this (ml) is not tested as a cast horn (:func:`cast_ivh`).
 MIN_CAST_REGION_ML = 0.1
-#: See :func:`unaccounted_fraction`.
-OWN_REACH_MM = 5.0
-MAX_UNACCOUNTED = 0.4
 #: See :func:`_cast_parts`.
 CAST_DIMMER_HU = 5.0
 #: Less intraventricular blood than this (ml) is not called IVH.
@@ -242,14 +239,8 @@ def cast_ivh(
             other = casts[z, y, x]
             on = on | ((other > 0) & (other != i))
         fraction = float(np.count_nonzero(on)) / len(zyx)
-        brain = 0.0
-        if fraction >= MIRROR_FRACTION and np.count_nonzero(ventricles.target[z, y, x]) >= 0.5 * len(zyx):
-            brain = unaccounted_fraction(labels[box] == i, box, frame, ventricles)
-        log.debug(
-            "dim blood region %d (%d voxels): mirror on ventricle %.2f, brain there %.2f",
-            i, len(zyx), fraction, brain,
-        )
-        hit[i] = fraction >= MIRROR_FRACTION and brain < MAX_UNACCOUNTED
+        log.debug("dim blood region %d (%d voxels): mirror on ventricle %.2f", i, len(zyx), fraction)
+        hit[i] = fraction >= MIRROR_FRACTION
     return hit[labels]
 
 
@@ -390,39 +381,6 @@ def _cast_parts(
     return out
 
 
-def unaccounted_fraction(
-    region: np.ndarray, box: tuple[slice, ...], frame: HeadFrame, ventricles: Ventricles
-) -> float:
-    """Of the voxels in and around a blood region (``region``, bool within ``box`` of the
-    crop; ``OWN_REACH_MM`` in-plane round it) whose mirror image is ventricular CSF, the
-    fraction that hold neither that blood nor ventricular space of their own. A cast horn
-    has taken the place of its ventricle: where the other side has CSF this side has the
-    cast or what is left of its CSF (dev phantom 200004's cast atrium: 0.24). A bleed beside
-    the ventricles mirrors onto the other ventricle only because the two are not symmetric,
-    and around it, where the other side has ventricle, this side has brain (a periventricular
-    bleed inserted into the real GE head, dev seed 400019: 0.50)."""
-    sy, sx = frame.spacing_mm[1:]
-    pad = (0, int(np.ceil(OWN_REACH_MM / sy)) + 1, int(np.ceil(OWN_REACH_MM / sx)) + 1)
-    big = tuple(
-        slice(max(0, b.start - q), min(n, b.stop + q))
-        for b, q, n in zip(box, pad, ventricles.csf.shape, strict=True)
-    )
-    local = np.zeros(ventricles.csf[big].shape, dtype=bool)
-    local[tuple(slice(b.start - g.start, b.stop - g.start) for b, g in zip(box, big, strict=True))] = region
-    around = _morph.dilate(local, _morph.disk(OWN_REACH_MM, (sy, sx)))
-    rel = np.argwhere(around)
-    zyx = rel + np.array([g.start for g in big])
-    _, ny, nx = ventricles.csf.shape
-    m = np.rint(frame.mirror_yx(zyx)).astype(int)
-    y, x = np.clip(m[:, 0], 0, ny - 1), np.clip(m[:, 1], 0, nx - 1)
-    hit = ventricles.csf[zyx[:, 0], y, x]
-    if not hit.any():
-        return 0.0
-    own = ventricles.target[zyx[hit, 0], zyx[hit, 1], zyx[hit, 2]]
-    blood = local[rel[hit, 0], rel[hit, 1], rel[hit, 2]]
-    return float(np.count_nonzero(~own & ~blood)) / float(np.count_nonzero(hit))
-
-
 def _mirror_matches(
     labels: np.ndarray,
     sizes: np.ndarray,
@@ -497,15 +455,8 @@ def _mirror_matches(
         other[other == i] = 0
         on_blood = ventricular[other] & (other > 0)
         fraction = float(np.count_nonzero(on_csf | on_blood)) / max(1, len(zyx))
-        # mirrored mostly onto CSF (not onto another cast): is this side's ventricle there?
-        brain = 0.0
-        if fraction >= MIRROR_FRACTION and np.count_nonzero(on_csf) >= 0.5 * len(zyx):
-            box = objects[i - 1]
-            brain = unaccounted_fraction(labels[box] == i, box, frame, ventricles)
-        log.debug(
-            "blood region %d: mirror on ventricle or cast %.2f, brain there %.2f", i, fraction, brain
-        )
-        whole[i] = fraction >= MIRROR_FRACTION and brain < MAX_UNACCOUNTED
+        log.debug("blood region %d: mirror on ventricle or cast %.2f", i, fraction)
+        whole[i] = fraction >= MIRROR_FRACTION
         tested[i] = (zyx, other)
     is_ivh = whole | already
     for i, (zyx, other) in tested.items():
