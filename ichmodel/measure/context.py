@@ -211,7 +211,7 @@ class MeasureContext:
         # enough for a core is recognised by its mirror image on the other, thinner one
         loose = ivh_candidates(prep.smoothed, prep.allowed, params.hu_min, params.hu_max)
         loose &= ~seg.mask
-        layering = layering_ivh(loose, ventricles, frame)
+        layering = layering_ivh(loose, ventricles, frame, hematoma=seg.mask)
         layering |= cast_ivh(loose & ~layering, ventricles, frame, voxel_ml, layering)
         parenchymal, ivh = split_ivh(
             seg.mask,

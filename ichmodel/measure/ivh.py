@@ -38,7 +38,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ichmodel.measure import _morph
-from ichmodel.measure.location import FRAME_MM, HeadFrame, midline_sheets
+from ichmodel.measure.location import DURAL_OFFSET_MM, FRAME_MM, HeadFrame, midline_sheets
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,9 @@ FULL_CSF_EXTRA_HU = 3.0
 #: Only blood regions centred within this elliptic radius are tested by mirror (ventricles
 #: are central; a lobar bleed is not intraventricular).
 MIRROR_MAX_RADIUS = 0.7
+#: A hematoma's partial-volume edge reaches this far (mm) beyond its mask (see
+#: :func:`_hematoma_edge`).
+EDGE_RING_MM = 2.0
 #: A dim region smaller than this (ml) is not tested as a cast horn (:func:`cast_ivh`).
 MIN_CAST_REGION_ML = 0.1
 #: See :func:`_cast_parts`.
@@ -157,7 +160,10 @@ def _central_components(csf: np.ndarray, central: np.ndarray, spacing_mm) -> np.
 
 
 def layering_ivh(
-    candidates: np.ndarray, ventricles: Ventricles, frame: HeadFrame
+    candidates: np.ndarray,
+    ventricles: Ventricles,
+    frame: HeadFrame,
+    hematoma: np.ndarray | None = None,
 ) -> np.ndarray:
     """Thin intraventricular blood no hematoma core found: blood-range regions
     (``candidates``, bool: :func:`ivh_candidates` less the parenchymal hematomas) touching
@@ -180,8 +186,43 @@ def layering_ivh(
     touching[np.unique(labels[ventricles.target & candidates])] = True
     touching &= ~csf_behind(labels, n, ventricles.csf, frame)
     touching &= ~midline_sheets(labels, n, frame)  # the falx above the septum
+    touching &= ~_on_midline(labels, n, frame)  # pineal, choroid of the third ventricle
+    if hematoma is not None and hematoma.any():
+        touching &= ~_hematoma_edge(labels, n, hematoma, frame)
     touching[0] = False
     return touching[labels]
+
+
+def _on_midline(labels: np.ndarray, n: int, frame: HeadFrame) -> np.ndarray:
+    """Per label: centred within ``DURAL_OFFSET_MM`` of the midline plane. Layering blood
+    sinks into the lateral ventricles' atria and occipital horns; blood-range voxels touching
+    the CSF on the midline are the pineal gland or a dimmed calcification by the third
+    ventricle (dev phantom 200037: 0.4 ml called IVH)."""
+    out = np.zeros(n + 1, dtype=bool)
+    if not frame.orientation.axial:
+        return out
+    sy, sx = frame.spacing_mm[1:]
+    normal = np.array([-frame.ap_axis_mm[1], frame.ap_axis_mm[0]])
+    for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
+        if box is None:
+            continue
+        zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
+        across = ((zyx[:, 1:] - frame.centroid_yx[zyx[:, 0]]) * (sy, sx)) @ normal
+        out[i] = abs(float(np.median(across))) <= DURAL_OFFSET_MM
+    return out
+
+
+def _hematoma_edge(
+    labels: np.ndarray, n: int, hematoma: np.ndarray, frame: HeadFrame
+) -> np.ndarray:
+    """Per label: mostly (half or more) within ``EDGE_RING_MM`` in-plane (and one slice) of
+    a hematoma: its partial-volume edge, a few HU under the hematoma range, that touches a
+    ventricle next to it (dev phantom 200002: 0.4 ml called IVH)."""
+    ring = _morph.dilate(hematoma, _morph.disk(EDGE_RING_MM, frame.spacing_mm[1:]))
+    ring |= ndi.binary_dilation(hematoma, structure=_CROSS_Z)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    near = np.bincount(labels[ring], minlength=n + 1)
+    return near >= 0.5 * np.maximum(sizes, 1)
 
 
 def cast_ivh(
@@ -350,9 +391,11 @@ def _cast_parts(
     other side's ventricular CSF: a hematoma grown into its cast atrium or body as one
     connected region (thin slices join them). The mirrored part counts where it is a piece
     of at least ``MIN_CAST_REGION_ML`` (a hematoma's edge grazing the tolerance is a thin
-    band) with no ventricular CSF behind it (:func:`csf_behind`), and thinner than the rest
-    of the region by ``CAST_DIMMER_HU`` (blood mixed with CSF; a hematoma that took the
-    place of a compressed ventricle is as dense as the rest of itself)."""
+    band) with no ventricular CSF behind it (:func:`csf_behind`), and whose interior is
+    thinner than the rest of the region by ``CAST_DIMMER_HU`` (blood mixed with CSF; a
+    hematoma that took the place of a compressed ventricle is as dense as the rest of
+    itself: dev phantoms 200040, a cast atrium 9 HU under its hematoma, and 200017, a
+    hematoma's own lobe 3 HU under the rest)."""
     out = np.zeros(labels.shape, dtype=bool)
     if not frame.orientation.axial:
         return out
@@ -374,9 +417,16 @@ def _cast_parts(
         keep = np.bincount(pieces.ravel(), minlength=n + 1) * voxel_ml >= MIN_CAST_REGION_ML
         keep &= ~csf_behind(pieces, n, ventricles.csf, frame)
         keep[0] = False
-        rest = float(np.median(smoothed[box][labels[box] == i]))
+        others = (labels[box] == i) & ~part[box]
+        if not others.any():
+            continue
+        rest = float(np.median(smoothed[box][others]))
         for k in np.flatnonzero(keep):
-            keep[k] = float(np.median(smoothed[pieces == k])) <= rest - CAST_DIMMER_HU
+            # the piece's interior: its own edge is partial volume with brain, dimmer anyway
+            core = ndi.binary_erosion(pieces == k, structure=_morph.IN_PLANE)
+            level = float(np.median(smoothed[core])) if core.any() else rest
+            log.debug("region %d mirrored piece %d: core %.1f HU, rest %.1f HU", i, k, level, rest)
+            keep[k] = level <= rest - CAST_DIMMER_HU
         out |= keep[pieces]
     return out
 
