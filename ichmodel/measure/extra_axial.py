@@ -45,6 +45,8 @@ MIN_ML = 1.0
 #: of the region is ``skull_rim_mm``; one coarse pixel more).
 CONTACT_MM = 1.5
 COARSE_YX_MM = 1.0
+#: The smoothed HU are clipped at 200 (:mod:`.hematoma`): at or above this, bone.
+BONE_CLIPPED_HU = 199.0
 #: A region with at least half its voxels this close (mm) to the midline plane is dural
 #: (sinus, falx), see :func:`find_extra_axial`.
 MIDLINE_MM = 10.0
@@ -175,6 +177,7 @@ def _rim_blood(
     fine &= inside[big]
     ring = _morph.dilate(fine, _morph.disk(rim_mm + max(sy, sx), (sy, sx))) & ~inside[big]
     values = smoothed[big][ring]
+    values = values[values < BONE_CLIPPED_HU]  # the skull itself is no part of the rim
     if values.size == 0:
         return 0.0
     return float(np.count_nonzero((values >= hu_range[0]) & (values <= hu_range[1]))) / values.size
