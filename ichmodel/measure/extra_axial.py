@@ -116,8 +116,9 @@ def find_extra_axial(
         z0 = objects[i - 1][0].start
         extra_mm = 0.0
         if smoothed is not None and rim_mm > 0:
-            extra_mm = rim_mm * _rim_blood(comp, objects[i - 1], f, smoothed, inside, rim_mm,
-                                           spacing_mm, hu_range)
+            extra_mm = rim_mm * _rim_blood(
+                comp, objects[i - 1], f, smoothed, inside, rim_mm, spacing_mm, hu_range
+            )
         thick_slices, thickest = 0, 0.0
         for k in range(comp.shape[0]):
             plane = comp[k]

@@ -256,7 +256,9 @@ def cast_ivh(
     # CSF (within ``LAYERING_REACH_MM`` of it, or next to layering blood); symmetric grey
     # matter does not mirror onto a ventricle or lies away from it
     touching = np.zeros(n + 1, dtype=bool)
-    touching[np.unique(labels[_near_ventricles(ventricles, frame, labels.shape) & (labels > 0)])] = True
+    touching[
+        np.unique(labels[_near_ventricles(ventricles, frame, labels.shape) & (labels > 0)])
+    ] = True
     if layering is not None and layering.any():
         near = _morph.dilate(layering, _morph.IN_PLANE) | ndi.binary_dilation(
             layering, structure=_CROSS_Z
@@ -280,7 +282,9 @@ def cast_ivh(
             other = casts[z, y, x]
             on = on | ((other > 0) & (other != i))
         fraction = float(np.count_nonzero(on)) / len(zyx)
-        log.debug("dim blood region %d (%d voxels): mirror on ventricle %.2f", i, len(zyx), fraction)
+        log.debug(
+            "dim blood region %d (%d voxels): mirror on ventricle %.2f", i, len(zyx), fraction
+        )
         hit[i] = fraction >= MIRROR_FRACTION
     return hit[labels]
 
@@ -354,9 +358,7 @@ def split_ivh(
     inside = np.bincount(labels[in_space], minlength=n + 1).astype(float)
     whole = inside >= IVH_WHOLE_FRACTION * np.maximum(sizes, 1.0)
     whole[0] = False
-    mirrored, partial = _mirror_matches(
-        labels, sizes, whole, frame, ventricles, voxel_ml, thin_ivh
-    )
+    mirrored, partial = _mirror_matches(labels, sizes, whole, frame, ventricles, voxel_ml, thin_ivh)
     ivh = in_space | (whole | mirrored)[labels] | partial
     if smoothed is not None:
         ivh |= _cast_parts(labels, sizes, whole | mirrored, frame, ventricles, voxel_ml, smoothed)
