@@ -99,6 +99,10 @@ class Ventricles:
     space: np.ndarray  # envelope of the ventricles: blood in here is IVH
     target: np.ndarray  # ventricular CSF with a tolerance, for the mirror test
     csf: np.ndarray  # the ventricular CSF itself
+    #: the central zone (``CENTRAL_RADIUS``, ``CENTRAL_HEIGHT``) and the voxels within
+    #: ``LAYERING_REACH_MM`` of ``target``: HU-range independent, kept for each measure
+    central: np.ndarray | None = None
+    near: np.ndarray | None = None
 
     @property
     def found(self) -> bool:
@@ -121,28 +125,31 @@ def find_ventricles(inside: np.ndarray, smoothed: np.ndarray, frame: HeadFrame) 
     volume_ml = float(np.count_nonzero(ventricles)) * voxel_ml_c
     if not ventricles.any():
         empty = np.zeros_like(inside)
-        return Ventricles(0.0, empty, empty, empty)
+        return Ventricles(0.0, empty, empty, empty, empty, empty)
     closed = ndi.binary_closing(
         ventricles, structure=_morph.disk(ENVELOPE_CLOSING_MM, spacing_c[1:]), border_value=0
     )
     space_c = _morph.fill_holes_per_slice(closed | ventricles)
     space_c = _morph.dilate(space_c, _morph.disk(ENVELOPE_MARGIN_MM, spacing_c[1:])) & inside_c
     space = _morph.upsample(space_c, 1, f, inside.shape) & inside
-    csf_full = _full_resolution_csf(inside, smoothed, frame)
+    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
+    central_full = (frame.elliptic_radius(inside.shape) < CENTRAL_RADIUS) & band[:, None, None]
+    csf_full = _full_resolution_csf(inside, smoothed, central_full, frame)
     box = _morph.bbox(csf_full | space, pad=(0, 8, 8))
     target = space.copy()
     if box is not None:
         tol = _morph.disk(MIRROR_TOLERANCE_MM, spacing[1:])
         target[box] |= _morph.dilate(csf_full[box], tol)
     log.debug("ventricles %.1f ml", volume_ml)
-    return Ventricles(volume_ml=volume_ml, space=space, target=target, csf=csf_full)
+    near = _near_target(target, frame)
+    return Ventricles(volume_ml, space, target, csf_full, central_full, near)
 
 
-def _full_resolution_csf(inside: np.ndarray, smoothed: np.ndarray, frame: HeadFrame) -> np.ndarray:
+def _full_resolution_csf(
+    inside: np.ndarray, smoothed: np.ndarray, central: np.ndarray, frame: HeadFrame
+) -> np.ndarray:
     """Ventricular CSF on the crop's own grid: the thin CSF left in front of blood layering in
     an occipital horn or an atrium (2-3 mm) does not survive the coarse grid."""
-    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
-    central = (frame.elliptic_radius(inside.shape) < CENTRAL_RADIUS) & band[:, None, None]
     csf = inside & (smoothed >= CSF_MIN_HU) & (smoothed <= CSF_MAX_HU + FULL_CSF_EXTRA_HU)
     return _central_components(csf, central, frame.spacing_mm)
 
@@ -174,11 +181,10 @@ def layering_ivh(
     CSF and brain rings the ventricle, so it has CSF behind it too."""
     if not ventricles.found or not candidates.any():
         return np.zeros_like(candidates)
-    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
-    central = (frame.elliptic_radius(candidates.shape) < CENTRAL_RADIUS) & band[:, None, None]
+    central = _central(ventricles, frame, candidates.shape)
     # the falx and the tentorium (40-60 HU) may graze a ventricle but run on far beyond
     # it: only what lies within reach of the ventricular CSF is looked at
-    candidates = candidates & central & _near_ventricles(ventricles, frame, candidates.shape)
+    candidates = candidates & central & _near(ventricles, frame)
     labels, n = _morph.label_in_box(candidates)
     if n == 0:
         return np.zeros_like(candidates)
@@ -188,7 +194,7 @@ def layering_ivh(
     touching &= ~midline_sheets(labels, n, frame)  # the falx above the septum
     touching &= ~_on_midline(labels, n, frame)  # pineal, choroid of the third ventricle
     if hematoma is not None and hematoma.any():
-        touching &= ~_hematoma_edge(labels, n, hematoma, frame)
+        touching &= ~_hematoma_edge(labels, n, hematoma, frame, touching)
     touching[0] = False
     return touching[labels]
 
@@ -213,16 +219,25 @@ def _on_midline(labels: np.ndarray, n: int, frame: HeadFrame) -> np.ndarray:
 
 
 def _hematoma_edge(
-    labels: np.ndarray, n: int, hematoma: np.ndarray, frame: HeadFrame
+    labels: np.ndarray, n: int, hematoma: np.ndarray, frame: HeadFrame, which: np.ndarray
 ) -> np.ndarray:
-    """Per label: mostly (half or more) within ``EDGE_RING_MM`` in-plane (and one slice) of
-    a hematoma: its partial-volume edge, a few HU under the hematoma range, that touches a
-    ventricle next to it (dev phantom 200002: 0.4 ml called IVH)."""
-    ring = _morph.dilate(hematoma, _morph.disk(EDGE_RING_MM, frame.spacing_mm[1:]))
-    ring |= ndi.binary_dilation(hematoma, structure=_CROSS_Z)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    near = np.bincount(labels[ring], minlength=n + 1)
-    return near >= 0.5 * np.maximum(sizes, 1)
+    """Per label (those where ``which`` holds): mostly (half or more) within
+    ``EDGE_RING_MM`` in-plane (and one slice) of a hematoma: its partial-volume edge, a few
+    HU under the hematoma range, that touches a ventricle next to it (dev phantom 200002:
+    0.4 ml called IVH)."""
+    out = np.zeros(n + 1, dtype=bool)
+    disk = _morph.disk(EDGE_RING_MM, frame.spacing_mm[1:])
+    pad = (1, disk.shape[1] // 2 + 1, disk.shape[2] // 2 + 1)
+    box = _morph.bbox(which[labels], pad=pad)
+    if box is None:
+        return out
+    part = hematoma[box]
+    ring = _morph.dilate(part, disk) | ndi.binary_dilation(part, structure=_CROSS_Z)
+    sizes = np.bincount(labels[box].ravel(), minlength=n + 1)
+    near = np.bincount(labels[box][ring], minlength=n + 1)
+    out[:] = near >= 0.5 * np.maximum(sizes, 1)
+    out &= which
+    return out
 
 
 def cast_ivh(
@@ -242,8 +257,7 @@ def cast_ivh(
     out = np.zeros_like(candidates)
     if not ventricles.found or not candidates.any() or not frame.orientation.axial:
         return out
-    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
-    central = (frame.elliptic_radius(candidates.shape) < CENTRAL_RADIUS) & band[:, None, None]
+    central = _central(ventricles, frame, candidates.shape)
     labels, n = _morph.label_in_box(candidates & central)
     if n == 0:
         return out
@@ -256,9 +270,7 @@ def cast_ivh(
     # CSF (within ``LAYERING_REACH_MM`` of it, or next to layering blood); symmetric grey
     # matter does not mirror onto a ventricle or lies away from it
     touching = np.zeros(n + 1, dtype=bool)
-    touching[
-        np.unique(labels[_near_ventricles(ventricles, frame, labels.shape) & (labels > 0)])
-    ] = True
+    touching[np.unique(labels[_near(ventricles, frame) & (labels > 0)])] = True
     if layering is not None and layering.any():
         near = _morph.dilate(layering, _morph.IN_PLANE) | ndi.binary_dilation(
             layering, structure=_CROSS_Z
@@ -267,8 +279,9 @@ def cast_ivh(
     touching[0] = False
     casts = np.where((ok & touching)[labels], labels, 0)
     tol = _morph.disk(MIRROR_TOLERANCE_MM, frame.spacing_mm[1:])
-    if casts.any():
-        casts = ndi.grey_dilation(casts, footprint=tol)
+    cast_box = _morph.bbox(casts > 0, pad=(0, tol.shape[1] // 2 + 1, tol.shape[2] // 2 + 1))
+    if cast_box is not None:
+        casts[cast_box] = ndi.grey_dilation(casts[cast_box], footprint=tol)
     _, ny, nx = labels.shape
     hit = np.zeros(n + 1, dtype=bool)
     for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
@@ -289,15 +302,28 @@ def cast_ivh(
     return hit[labels]
 
 
-def _near_ventricles(ventricles: Ventricles, frame: HeadFrame, shape) -> np.ndarray:
-    """Voxels within ``LAYERING_REACH_MM`` in-plane of the ventricular CSF (with the mirror
-    tolerance), on the frame's coarse grid for speed."""
+def _near_target(target: np.ndarray, frame: HeadFrame) -> np.ndarray:
+    """Voxels within ``LAYERING_REACH_MM`` in-plane of ``target`` (the ventricular CSF with
+    the mirror tolerance), on the frame's coarse grid for speed."""
     f = max(1, int(round(FRAME_MM / min(frame.spacing_mm[1:]))))
     spacing_c = (frame.spacing_mm[1] * f, frame.spacing_mm[2] * f)
     near_c = _morph.dilate(
-        _morph.block_any(ventricles.target, 1, f), _morph.disk(LAYERING_REACH_MM, spacing_c)
+        _morph.block_any(target, 1, f), _morph.disk(LAYERING_REACH_MM, spacing_c)
     )
-    return _morph.upsample(near_c, 1, f, shape)
+    return _morph.upsample(near_c, 1, f, target.shape)
+
+
+def _near(ventricles: Ventricles, frame: HeadFrame) -> np.ndarray:
+    return (
+        ventricles.near if ventricles.near is not None else _near_target(ventricles.target, frame)
+    )
+
+
+def _central(ventricles: Ventricles, frame: HeadFrame, shape) -> np.ndarray:
+    if ventricles.central is not None:
+        return ventricles.central
+    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
+    return (frame.elliptic_radius(shape) < CENTRAL_RADIUS) & band[:, None, None]
 
 
 def ivh_candidates(
