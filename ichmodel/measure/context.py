@@ -34,6 +34,7 @@ from ichmodel.measure.hematoma import (
 from ichmodel.measure.ivh import (
     MIN_IVH_ML,
     Ventricles,
+    cast_ivh,
     find_ventricles,
     ivh_candidates,
     layering_ivh,
@@ -175,7 +176,15 @@ class MeasureContext:
         seg = drop_below_skull_base(seg, area)
         seg = drop_midline_dural(seg, frame)
         collection = find_extra_axial(
-            cand, prep.inside, frame.height, prep.spacing_mm, hematoma=seg.mask
+            cand,
+            prep.inside,
+            frame.height,
+            prep.spacing_mm,
+            hematoma=seg.mask,
+            smoothed=prep.smoothed,
+            rim_mm=params.skull_rim_mm,
+            hu_range=(params.hu_min, params.hu_max),
+            frame=frame,
         )
         if collection is not None:
             seg = drop_inside(seg, collection.mask, prep.near_skull)
@@ -197,12 +206,23 @@ class MeasureContext:
                     Source.MEASURE,
                 )
             )
-        parenchymal, ivh = split_ivh(
-            seg.mask, seg.labels, frame, ventricles, prep.voxel_ml, params.min_component_ml
-        )
         voxel_ml = self.volume.voxel_volume_ml
+        # blood no hematoma core claimed: layering and dim casts first, so that a horn dense
+        # enough for a core is recognised by its mirror image on the other, thinner one
         loose = ivh_candidates(prep.smoothed, prep.allowed, params.hu_min, params.hu_max)
-        layering = layering_ivh(loose & ~parenchymal & ~ivh, ventricles, frame)
+        loose &= ~seg.mask
+        layering = layering_ivh(loose, ventricles, frame, hematoma=seg.mask)
+        layering |= cast_ivh(loose & ~layering, ventricles, frame, voxel_ml, layering)
+        parenchymal, ivh = split_ivh(
+            seg.mask,
+            seg.labels,
+            frame,
+            ventricles,
+            prep.voxel_ml,
+            params.min_component_ml,
+            thin_ivh=layering,
+            smoothed=prep.smoothed,
+        )
         if (ivh | layering).any() and float(
             np.count_nonzero(ivh | layering)
         ) * voxel_ml >= MIN_IVH_ML:

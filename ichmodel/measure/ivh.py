@@ -38,9 +38,12 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ichmodel.measure import _morph
-from ichmodel.measure.location import FRAME_MM, HeadFrame, midline_sheets
+from ichmodel.measure.location import DURAL_OFFSET_MM, FRAME_MM, HeadFrame, midline_sheets
 
 log = logging.getLogger(__name__)
+
+_CROSS_Z = np.zeros((3, 1, 1), dtype=bool)
+_CROSS_Z[:, 0, 0] = True
 
 CSF_MIN_HU = -10.0
 CSF_MAX_HU = 15.0
@@ -77,6 +80,13 @@ FULL_CSF_EXTRA_HU = 3.0
 #: Only blood regions centred within this elliptic radius are tested by mirror (ventricles
 #: are central; a lobar bleed is not intraventricular).
 MIRROR_MAX_RADIUS = 0.7
+#: A hematoma's partial-volume edge reaches this far (mm) beyond its mask (see
+#: :func:`_hematoma_edge`).
+EDGE_RING_MM = 2.0
+#: A dim region smaller than this (ml) is not tested as a cast horn (:func:`cast_ivh`).
+MIN_CAST_REGION_ML = 0.1
+#: See :func:`_cast_parts`.
+CAST_DIMMER_HU = 5.0
 #: Less intraventricular blood than this (ml) is not called IVH.
 MIN_IVH_ML = 0.3
 
@@ -89,6 +99,10 @@ class Ventricles:
     space: np.ndarray  # envelope of the ventricles: blood in here is IVH
     target: np.ndarray  # ventricular CSF with a tolerance, for the mirror test
     csf: np.ndarray  # the ventricular CSF itself
+    #: the central zone (``CENTRAL_RADIUS``, ``CENTRAL_HEIGHT``) and the voxels within
+    #: ``LAYERING_REACH_MM`` of ``target``: HU-range independent, kept for each measure
+    central: np.ndarray | None = None
+    near: np.ndarray | None = None
 
     @property
     def found(self) -> bool:
@@ -111,28 +125,31 @@ def find_ventricles(inside: np.ndarray, smoothed: np.ndarray, frame: HeadFrame) 
     volume_ml = float(np.count_nonzero(ventricles)) * voxel_ml_c
     if not ventricles.any():
         empty = np.zeros_like(inside)
-        return Ventricles(0.0, empty, empty, empty)
+        return Ventricles(0.0, empty, empty, empty, empty, empty)
     closed = ndi.binary_closing(
         ventricles, structure=_morph.disk(ENVELOPE_CLOSING_MM, spacing_c[1:]), border_value=0
     )
     space_c = _morph.fill_holes_per_slice(closed | ventricles)
     space_c = _morph.dilate(space_c, _morph.disk(ENVELOPE_MARGIN_MM, spacing_c[1:])) & inside_c
     space = _morph.upsample(space_c, 1, f, inside.shape) & inside
-    csf_full = _full_resolution_csf(inside, smoothed, frame)
+    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
+    central_full = (frame.elliptic_radius(inside.shape) < CENTRAL_RADIUS) & band[:, None, None]
+    csf_full = _full_resolution_csf(inside, smoothed, central_full, frame)
     box = _morph.bbox(csf_full | space, pad=(0, 8, 8))
     target = space.copy()
     if box is not None:
         tol = _morph.disk(MIRROR_TOLERANCE_MM, spacing[1:])
         target[box] |= _morph.dilate(csf_full[box], tol)
     log.debug("ventricles %.1f ml", volume_ml)
-    return Ventricles(volume_ml=volume_ml, space=space, target=target, csf=csf_full)
+    near = _near_target(target, frame)
+    return Ventricles(volume_ml, space, target, csf_full, central_full, near)
 
 
-def _full_resolution_csf(inside: np.ndarray, smoothed: np.ndarray, frame: HeadFrame) -> np.ndarray:
+def _full_resolution_csf(
+    inside: np.ndarray, smoothed: np.ndarray, central: np.ndarray, frame: HeadFrame
+) -> np.ndarray:
     """Ventricular CSF on the crop's own grid: the thin CSF left in front of blood layering in
     an occipital horn or an atrium (2-3 mm) does not survive the coarse grid."""
-    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
-    central = (frame.elliptic_radius(inside.shape) < CENTRAL_RADIUS) & band[:, None, None]
     csf = inside & (smoothed >= CSF_MIN_HU) & (smoothed <= CSF_MAX_HU + FULL_CSF_EXTRA_HU)
     return _central_components(csf, central, frame.spacing_mm)
 
@@ -150,7 +167,10 @@ def _central_components(csf: np.ndarray, central: np.ndarray, spacing_mm) -> np.
 
 
 def layering_ivh(
-    candidates: np.ndarray, ventricles: Ventricles, frame: HeadFrame
+    candidates: np.ndarray,
+    ventricles: Ventricles,
+    frame: HeadFrame,
+    hematoma: np.ndarray | None = None,
 ) -> np.ndarray:
     """Thin intraventricular blood no hematoma core found: blood-range regions
     (``candidates``, bool: :func:`ivh_candidates` less the parenchymal hematomas) touching
@@ -161,16 +181,10 @@ def layering_ivh(
     CSF and brain rings the ventricle, so it has CSF behind it too."""
     if not ventricles.found or not candidates.any():
         return np.zeros_like(candidates)
-    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
-    central = (frame.elliptic_radius(candidates.shape) < CENTRAL_RADIUS) & band[:, None, None]
+    central = _central(ventricles, frame, candidates.shape)
     # the falx and the tentorium (40-60 HU) may graze a ventricle but run on far beyond
     # it: only what lies within reach of the ventricular CSF is looked at
-    f = max(1, int(round(FRAME_MM / min(frame.spacing_mm[1:]))))
-    spacing_c = (frame.spacing_mm[1] * f, frame.spacing_mm[2] * f)
-    near_c = _morph.dilate(
-        _morph.block_any(ventricles.target, 1, f), _morph.disk(LAYERING_REACH_MM, spacing_c)
-    )
-    candidates = candidates & central & _morph.upsample(near_c, 1, f, candidates.shape)
+    candidates = candidates & central & _near(ventricles, frame)
     labels, n = _morph.label_in_box(candidates)
     if n == 0:
         return np.zeros_like(candidates)
@@ -178,8 +192,138 @@ def layering_ivh(
     touching[np.unique(labels[ventricles.target & candidates])] = True
     touching &= ~csf_behind(labels, n, ventricles.csf, frame)
     touching &= ~midline_sheets(labels, n, frame)  # the falx above the septum
+    touching &= ~_on_midline(labels, n, frame)  # pineal, choroid of the third ventricle
+    if hematoma is not None and hematoma.any():
+        touching &= ~_hematoma_edge(labels, n, hematoma, frame, touching)
     touching[0] = False
     return touching[labels]
+
+
+def _on_midline(labels: np.ndarray, n: int, frame: HeadFrame) -> np.ndarray:
+    """Per label: centred within ``DURAL_OFFSET_MM`` of the midline plane. Layering blood
+    sinks into the lateral ventricles' atria and occipital horns; blood-range voxels touching
+    the CSF on the midline are the pineal gland or a dimmed calcification by the third
+    ventricle (dev phantom 200037: 0.4 ml called IVH)."""
+    out = np.zeros(n + 1, dtype=bool)
+    if not frame.orientation.axial:
+        return out
+    sy, sx = frame.spacing_mm[1:]
+    normal = np.array([-frame.ap_axis_mm[1], frame.ap_axis_mm[0]])
+    for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
+        if box is None:
+            continue
+        zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
+        across = ((zyx[:, 1:] - frame.centroid_yx[zyx[:, 0]]) * (sy, sx)) @ normal
+        out[i] = abs(float(np.median(across))) <= DURAL_OFFSET_MM
+    return out
+
+
+def _hematoma_edge(
+    labels: np.ndarray, n: int, hematoma: np.ndarray, frame: HeadFrame, which: np.ndarray
+) -> np.ndarray:
+    """Per label (those where ``which`` holds): mostly (half or more) within
+    ``EDGE_RING_MM`` in-plane (and one slice) of a hematoma: its partial-volume edge, a few
+    HU under the hematoma range, that touches a ventricle next to it (dev phantom 200002:
+    0.4 ml called IVH)."""
+    out = np.zeros(n + 1, dtype=bool)
+    disk = _morph.disk(EDGE_RING_MM, frame.spacing_mm[1:])
+    pad = (1, disk.shape[1] // 2 + 1, disk.shape[2] // 2 + 1)
+    box = _morph.bbox(which[labels], pad=pad)
+    if box is None:
+        return out
+    part = hematoma[box]
+    ring = _morph.dilate(part, disk) | ndi.binary_dilation(part, structure=_CROSS_Z)
+    sizes = np.bincount(labels[box].ravel(), minlength=n + 1)
+    near = np.bincount(labels[box][ring], minlength=n + 1)
+    out[:] = near >= 0.5 * np.maximum(sizes, 1)
+    out &= which
+    return out
+
+
+def cast_ivh(
+    candidates: np.ndarray,
+    ventricles: Ventricles,
+    frame: HeadFrame,
+    voxel_ml: float,
+    layering: np.ndarray | None = None,
+) -> np.ndarray:
+    """A horn cast with thin blood: blood-range regions (``candidates``, bool: as for
+    :func:`layering_ivh`) too dim for a hematoma core (blood mixed with CSF reads 45-60 HU, no
+    seed), central, with no ventricular CSF behind them, whose mirror image falls mostly
+    (``MIRROR_FRACTION``) on the other side's ventricular CSF. A cast atrium or body is
+    several millimetres from the CSF left in front of it, out of :func:`layering_ivh`'s reach;
+    grey matter and edema mirror onto brain. ``layering`` (bool): what :func:`layering_ivh`
+    found; a region next to it runs on into the ventricle as well."""
+    out = np.zeros_like(candidates)
+    if not ventricles.found or not candidates.any() or not frame.orientation.axial:
+        return out
+    central = _central(ventricles, frame, candidates.shape)
+    labels, n = _morph.label_in_box(candidates & central)
+    if n == 0:
+        return out
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    ok = sizes * voxel_ml >= MIN_CAST_REGION_ML
+    ok &= ~csf_behind(labels, n, ventricles.csf, frame)
+    ok &= ~midline_sheets(labels, n, frame)
+    ok[0] = False
+    # both atria cast: each mirrors onto the other, and each lies by a horn that still holds
+    # CSF (within ``LAYERING_REACH_MM`` of it, or next to layering blood); symmetric grey
+    # matter does not mirror onto a ventricle or lies away from it
+    touching = np.zeros(n + 1, dtype=bool)
+    touching[np.unique(labels[_near(ventricles, frame) & (labels > 0)])] = True
+    if layering is not None and layering.any():
+        near = _morph.dilate(layering, _morph.IN_PLANE) | ndi.binary_dilation(
+            layering, structure=_CROSS_Z
+        )
+        touching[np.unique(labels[near & (labels > 0)])] = True
+    touching[0] = False
+    casts = np.where((ok & touching)[labels], labels, 0)
+    tol = _morph.disk(MIRROR_TOLERANCE_MM, frame.spacing_mm[1:])
+    cast_box = _morph.bbox(casts > 0, pad=(0, tol.shape[1] // 2 + 1, tol.shape[2] // 2 + 1))
+    if cast_box is not None:
+        casts[cast_box] = ndi.grey_dilation(casts[cast_box], footprint=tol)
+    _, ny, nx = labels.shape
+    hit = np.zeros(n + 1, dtype=bool)
+    for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
+        if box is None or not ok[i]:
+            continue
+        zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
+        m = np.rint(frame.mirror_yx(zyx)).astype(int)
+        z, y, x = zyx[:, 0], np.clip(m[:, 0], 0, ny - 1), np.clip(m[:, 1], 0, nx - 1)
+        on = ventricles.target[z, y, x]
+        if touching[i]:
+            other = casts[z, y, x]
+            on = on | ((other > 0) & (other != i))
+        fraction = float(np.count_nonzero(on)) / len(zyx)
+        log.debug(
+            "dim blood region %d (%d voxels): mirror on ventricle %.2f", i, len(zyx), fraction
+        )
+        hit[i] = fraction >= MIRROR_FRACTION
+    return hit[labels]
+
+
+def _near_target(target: np.ndarray, frame: HeadFrame) -> np.ndarray:
+    """Voxels within ``LAYERING_REACH_MM`` in-plane of ``target`` (the ventricular CSF with
+    the mirror tolerance), on the frame's coarse grid for speed."""
+    f = max(1, int(round(FRAME_MM / min(frame.spacing_mm[1:]))))
+    spacing_c = (frame.spacing_mm[1] * f, frame.spacing_mm[2] * f)
+    near_c = _morph.dilate(
+        _morph.block_any(target, 1, f), _morph.disk(LAYERING_REACH_MM, spacing_c)
+    )
+    return _morph.upsample(near_c, 1, f, target.shape)
+
+
+def _near(ventricles: Ventricles, frame: HeadFrame) -> np.ndarray:
+    return (
+        ventricles.near if ventricles.near is not None else _near_target(ventricles.target, frame)
+    )
+
+
+def _central(ventricles: Ventricles, frame: HeadFrame, shape) -> np.ndarray:
+    if ventricles.central is not None:
+        return ventricles.central
+    band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
+    return (frame.elliptic_radius(shape) < CENTRAL_RADIUS) & band[:, None, None]
 
 
 def ivh_candidates(
@@ -222,8 +366,14 @@ def split_ivh(
     ventricles: Ventricles,
     voxel_ml: float,
     min_region_ml: float = 0.1,
+    thin_ivh: np.ndarray | None = None,
+    smoothed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(parenchymal, intraventricular) blood masks on the crop; see the module doc."""
+    """(parenchymal, intraventricular) blood masks on the crop; see the module doc.
+
+    ``thin_ivh`` (bool): intraventricular blood already found among the voxels no hematoma
+    core claimed (:func:`layering_ivh`, :func:`cast_ivh`); a region mirroring onto it is a
+    horn cast like the other (both occipital horns layered, one dense enough for a core)."""
     none = np.zeros_like(blood)
     if not ventricles.found or not blood.any():
         return blood, none
@@ -234,8 +384,10 @@ def split_ivh(
     inside = np.bincount(labels[in_space], minlength=n + 1).astype(float)
     whole = inside >= IVH_WHOLE_FRACTION * np.maximum(sizes, 1.0)
     whole[0] = False
-    mirrored, partial = _mirror_matches(labels, sizes, whole, frame, ventricles, voxel_ml)
+    mirrored, partial = _mirror_matches(labels, sizes, whole, frame, ventricles, voxel_ml, thin_ivh)
     ivh = in_space | (whole | mirrored)[labels] | partial
+    if smoothed is not None:
+        ivh |= _cast_parts(labels, sizes, whole | mirrored, frame, ventricles, voxel_ml, smoothed)
     if float(np.count_nonzero(ivh)) * voxel_ml < MIN_IVH_ML:
         return blood, none
     parenchymal = blood & ~ivh
@@ -254,6 +406,59 @@ def split_ivh(
     return parenchymal, ivh
 
 
+def _cast_parts(
+    labels: np.ndarray,
+    sizes: np.ndarray,
+    is_ivh: np.ndarray,
+    frame: HeadFrame,
+    ventricles: Ventricles,
+    voxel_ml: float,
+    smoothed: np.ndarray,
+) -> np.ndarray:
+    """Voxels of a blood region that is not IVH as a whole but mirrors, in part, onto the
+    other side's ventricular CSF: a hematoma grown into its cast atrium or body as one
+    connected region (thin slices join them). The mirrored part counts where it is a piece
+    of at least ``MIN_CAST_REGION_ML`` (a hematoma's edge grazing the tolerance is a thin
+    band) with no ventricular CSF behind it (:func:`csf_behind`), and whose interior is
+    thinner than the rest of the region by ``CAST_DIMMER_HU`` (blood mixed with CSF; a
+    hematoma that took the place of a compressed ventricle is as dense as the rest of
+    itself: dev phantoms 200040, a cast atrium 9 HU under its hematoma, and 200017, a
+    hematoma's own lobe 3 HU under the rest)."""
+    out = np.zeros(labels.shape, dtype=bool)
+    if not frame.orientation.axial:
+        return out
+    _, ny, nx = labels.shape
+    objects = ndi.find_objects(labels)
+    for i in np.argsort(-sizes[1:])[:10] + 1:
+        if is_ivh[i] or sizes[i] == 0 or i - 1 >= len(objects) or objects[i - 1] is None:
+            continue
+        box = objects[i - 1]
+        zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
+        m = np.rint(frame.mirror_yx(zyx)).astype(int)
+        y, x = np.clip(m[:, 0], 0, ny - 1), np.clip(m[:, 1], 0, nx - 1)
+        on = ventricles.target[zyx[:, 0], y, x]
+        if np.count_nonzero(on) * voxel_ml < MIN_CAST_REGION_ML:
+            continue
+        part = np.zeros(labels.shape, dtype=bool)
+        part[zyx[on, 0], zyx[on, 1], zyx[on, 2]] = True
+        pieces, n = _morph.label_in_box(part)
+        keep = np.bincount(pieces.ravel(), minlength=n + 1) * voxel_ml >= MIN_CAST_REGION_ML
+        keep &= ~csf_behind(pieces, n, ventricles.csf, frame)
+        keep[0] = False
+        others = (labels[box] == i) & ~part[box]
+        if not others.any():
+            continue
+        rest = float(np.median(smoothed[box][others]))
+        for k in np.flatnonzero(keep):
+            # the piece's interior: its own edge is partial volume with brain, dimmer anyway
+            core = ndi.binary_erosion(pieces == k, structure=_morph.IN_PLANE)
+            level = float(np.median(smoothed[core])) if core.any() else rest
+            log.debug("region %d mirrored piece %d: core %.1f HU, rest %.1f HU", i, k, level, rest)
+            keep[k] = level <= rest - CAST_DIMMER_HU
+        out |= keep[pieces]
+    return out
+
+
 def _mirror_matches(
     labels: np.ndarray,
     sizes: np.ndarray,
@@ -261,6 +466,7 @@ def _mirror_matches(
     frame: HeadFrame,
     ventricles: Ventricles,
     voxel_ml: float,
+    thin_ivh: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mirror test. Returns (per label: IVH as a whole, bool mask of further IVH voxels).
 
@@ -289,6 +495,12 @@ def _mirror_matches(
     origin = np.array([b.start for b in box_all])
     blood_tol = ndi.grey_dilation(labels[box_all], footprint=tol) if n > 1 else labels[box_all]
     behind = csf_behind(labels, n, ventricles.csf, frame)
+    thin_tol = thin_ivh
+    if thin_ivh is not None and thin_ivh.any():
+        thin_box = _morph.bbox(thin_ivh, pad=(0, tol.shape[1] // 2 + 1, tol.shape[2] // 2 + 1))
+        assert thin_box is not None
+        thin_tol = np.zeros_like(thin_ivh)
+        thin_tol[thin_box] = _morph.dilate(thin_ivh[thin_box], tol)
     central = np.zeros(n + 1, dtype=bool)
     coords: dict[int, np.ndarray] = {}
     for i in range(1, n + 1):
@@ -312,6 +524,8 @@ def _mirror_matches(
         m = np.rint(frame.mirror_yx(zyx)).astype(int)
         z, y, x = zyx[:, 0], np.clip(m[:, 0], 0, ny - 1), np.clip(m[:, 1], 0, nx - 1)
         on_csf = ventricles.target[z, y, x]
+        if thin_ivh is not None:
+            on_csf = on_csf | thin_tol[z, y, x]
         bz, by, bx = z - origin[0], y - origin[1], x - origin[2]
         inb = (by >= 0) & (by < blood_tol.shape[1]) & (bx >= 0) & (bx < blood_tol.shape[2])
         other = np.zeros(len(z), dtype=labels.dtype)

@@ -128,6 +128,15 @@ def test_the_extra_axial_notice_fires_on_a_crescent_only(head):
     assert EXTRA_AXIAL_CODE not in _codes(lobar) and lobar.hematomas
 
 
+def test_a_crescent_4_5mm_thick_from_the_inner_table_fires_the_notice(head):
+    """The region leaves out a 2 mm rim against the bone, and the crescent fills it: inside
+    the region a 4.5 mm crescent is only 2.5 mm thick. Its thickness counts from the table
+    (before: the notice fired from 5 mm on)."""
+    sdh = measure(_crescent(head, 4.5))
+    assert EXTRA_AXIAL_CODE in _codes(sdh)
+    assert sdh.hematoma_volume_ml < 0.5
+
+
 def test_to_dict_keeps_every_old_key(head):
     old = {
         "hematoma_volume_ml", "abc2_ml", "abc2_axes_mm", "abc2_slice_index", "location",

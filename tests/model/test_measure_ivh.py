@@ -44,3 +44,43 @@ def test_calcifications_and_the_falx_without_ivh_are_not_flagged(seed):
     assert m.ivh is False and m.ivh_volume_ml == 0.0
     assert not m.ivh_mask.any()
     assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.1)
+
+
+def _cast_head(blood_hu: float):
+    """The synthetic head with the back half of its right lateral ventricle cast with thin
+    blood (``blood_hu``: below the 60 HU a hematoma core needs), CSF left in front; the
+    truth (ml) is the fractional volume of the cast."""
+    from tests.model._measure_heads import CSF_HU, VENTRICLES, _coords, _fraction, make_head
+
+    spacing, shape = (5.0, 1.0, 1.0), (28, 200, 170)
+    head = make_head(spacing_mm=spacing, shape=shape, seed=4)
+    _, y, _ = np.meshgrid(*_coords(shape, spacing), indexing="ij")
+    cast = _fraction(VENTRICLES[0], shape, spacing) * (y > 0.0)  # +y is posterior (LPS)
+    hu = head.hu + (cast * (blood_hu - CSF_HU)).astype(np.float32)
+    truth_ml = float(cast.sum()) * float(np.prod(spacing)) / 1000.0
+    return head.with_hu(hu.astype(np.float32)), truth_ml, cast >= 0.5
+
+
+def test_a_horn_cast_with_thin_blood_is_ivh_by_its_mirror_on_the_other_side():
+    """A cast 12-17 mm long, too thin for a hematoma core, reaches beyond the few mm from
+    the CSF in front of it that layering blood is looked for in: it is found whole because
+    its mirror image is the other ventricle's CSF (before: about half of it)."""
+    vol, truth_ml, cast = _cast_head(55.0)
+    m = measure(vol)
+    assert m.ivh is True
+    assert m.ivh_volume_ml >= 0.8 * truth_ml
+    assert np.count_nonzero(m.ivh_mask & cast) >= 0.8 * np.count_nonzero(m.ivh_mask)
+    assert m.hematoma_volume_ml < 0.3
+
+
+def test_thin_blood_beside_a_ventricle_that_mirrors_onto_brain_is_not_ivh():
+    """The same dim blob moved out of the ventricle, into the brain lateral to it: its mirror
+    image is brain, so it is neither IVH nor (without a core) a hematoma."""
+    from tests.model._measure_heads import Blob, _fraction, make_head
+
+    spacing, shape = (5.0, 1.0, 1.0), (28, 200, 170)
+    head = make_head(spacing_mm=spacing, shape=shape, seed=4)
+    blob = _fraction(Blob((5.0, 20.0, -30.0), (10.0, 8.0, 4.0)), shape, spacing)
+    vol = head.with_hu((head.hu + blob * (55.0 - head.hu)).astype(np.float32))
+    m = measure(vol)
+    assert m.ivh is False and m.ivh_volume_ml == 0.0
