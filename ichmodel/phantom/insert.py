@@ -43,6 +43,8 @@ TISSUE_MAX_HU = 100.0
 SUB_MM = 0.5
 BLOOD_HU = (55.0, 85.0)
 EDEMA_DROP_HU = (4.0, 10.0)
+#: Least gap (mm) kept between two inserted bleeds when the head has room (see clear_of_bleeds).
+BLEED_GAP_MM = 5.0
 #: Brain parenchyma on the smoothed original (a centre must sit in it).
 PARENCHYMA_HU = (18.0, 48.0)
 
@@ -293,6 +295,18 @@ class _Canvas:
         self.bleeds.append(InsertedBleed(site, ml, target_ml, tuple(centre), b_hu, params[0]))
         log.debug("inserted %s %.2f ml at %s", site, ml, centre)
 
+    def clear_of_bleeds(self, req: BleedRequest) -> np.ndarray | None:
+        """Centres from which a new bleed of ``req``'s size keeps a gap of at least
+        ``BLEED_GAP_MM`` to the bleeds painted so far (None before the first): two bleeds
+        that touch are one region in the image, and "each bleed measured on its own" could
+        not be tested on them. A lobed shape reaches up to about twice its equivalent
+        radius."""
+        if not self.bleeds:
+            return None
+        radius = (3 * req.volume_ml * 1000 / (4 * math.pi)) ** (1 / 3)
+        away = ndi.distance_transform_edt(self.fraction == 0, sampling=self.spacing)
+        return away > 2.0 * radius + BLEED_GAP_MM
+
     def finish(self) -> Inserted:
         fraction, hu0, spacing = self.fraction, self.hu0, self.spacing
         touched = _bbox_of((fraction > 0) | (self.edema > 0), pad=3)
@@ -327,16 +341,25 @@ def insert_hematomas(
     canvas = _Canvas(volume, head if head is not None else analyse_head(volume), None)
     for req in requests:
         params = _shape(rng, req.volume_ml, req.site)
-        centre = _pick_centre(canvas.head, req, canvas.taken, rng)
+        centre = _pick_centre(canvas.head, req, canvas.taken, rng, canvas.clear_of_bleeds(req))
         canvas.paint(req.site, req.volume_ml, centre, params, random_rotation(rng), rng)
     return canvas.finish()
 
 
 def _pick_centre(head: HeadAnalysis, req: BleedRequest, taken: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray:
+                 rng: np.random.Generator, clear: np.ndarray | None = None) -> np.ndarray:
+    """A centre for ``req``: a site candidate not ``taken``, preferring the ``clear`` ones (far
+    enough from the bleeds so far that the two stay apart in the image)."""
     radius = (3 * req.volume_ml * 1000 / (4 * math.pi)) ** (1 / 3)
-    for slack in (1.0, 0.7, 0.4):
-        idx = np.flatnonzero((_candidates(head, req.site, radius, slack) & ~taken).ravel())
+    idx = np.empty(0, dtype=np.intp)
+    for keep_clear in ((True, False) if clear is not None else (False,)):
+        for slack in (1.0, 0.7, 0.4):
+            free = _candidates(head, req.site, radius, slack) & ~taken
+            if keep_clear:
+                free &= clear  # type: ignore[operator]
+            idx = np.flatnonzero(free.ravel())
+            if idx.size:
+                break
         if idx.size:
             break
     if idx.size == 0:

@@ -56,6 +56,21 @@ def test_two_bleeds_do_not_overlap_and_each_has_its_truth(head):
     assert np.array_equal(again.fraction, ins.fraction)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_two_bleeds_keep_a_gap_where_the_head_has_room(head, seed):
+    """Two inserted bleeds stay apart (touching, they would be one region in the image and
+    "each bleed measured on its own" could not be tested)."""
+    from scipy import ndimage as ndi
+
+    from ichmodel.phantom.insert import BLEED_GAP_MM
+
+    vol, analysis = head
+    reqs = [BleedRequest("lobar", 5.0), BleedRequest("deep", 3.0)]
+    ins = insert_hematomas(vol, reqs, seed=seed, head=analysis)
+    away = ndi.distance_transform_edt(ins.labels != 1, sampling=vol.spacing_mm)
+    assert float(away[ins.labels == 2].min()) >= BLEED_GAP_MM
+
+
 def test_requests_are_checked_and_no_room_is_a_clear_error(head):
     vol, analysis = head
     with pytest.raises(ValueError, match="site must be one of"):
