@@ -23,6 +23,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +38,8 @@ from ichmodel.annotations import (
 
 # the key slices' own resampling, so a picture of an axial slice and its key image match
 from ichmodel.render import (
+    A_SEGMENT_RGB,
+    B_SEGMENT_RGB,
     ROI_RGB,
     RULER_RGB,
     RenderedSlice,
@@ -46,8 +49,12 @@ from ichmodel.render import (
 )
 from ichmodel.volume import Volume
 
+if TYPE_CHECKING:
+    from ichmodel.measure.types import Measurement, Segment
+
 __all__ = [
     "CropRC",
+    "abc2_segments",
     "PictureFrame",
     "cover_key_marks",
     "cover_marks",
@@ -370,3 +377,13 @@ def _backing(image, box: Box):
     ImageDraw.Draw(veil).rectangle([round(box[0]), round(box[1]), round(box[2]) - 1,
                                     round(box[3]) - 1], fill=(0, 0, 0, 170))
     return Image.alpha_composite(image.convert("RGBA"), veil).convert("RGB")
+
+
+def abc2_segments(measurement: Measurement | None) -> list[tuple[Segment, tuple[int, int, int]]]:
+    """The measurement's ABC/2 A and B diameters with their colours, as ``render_slice``'s
+    ``segments_zyx`` (the report's and the DICOM key images' alike); none when not measured."""
+    if measurement is None:
+        return []
+    pairs = ((measurement.abc2.a_segment_zyx, A_SEGMENT_RGB),
+             (measurement.abc2.b_segment_zyx, B_SEGMENT_RGB))
+    return [(segment, colour) for segment, colour in pairs if segment is not None]

@@ -15,18 +15,10 @@ from collections.abc import Sequence
 from ichmodel.annotations import Plane, ReaderMeasurement, Ruler
 from ichmodel.dicom_out.seg import MANUFACTURER
 from ichmodel.dicom_out.source import SourceSeries
-from ichmodel.render import A_SEGMENT_RGB, B_SEGMENT_RGB, head_bbox_yx, render_slice
-from ichmodel.render_marks import cover_key_marks, draw_axial_marks, marks_on
+from ichmodel.render import head_bbox_yx, render_slice
+from ichmodel.render_marks import abc2_segments, cover_key_marks, draw_axial_marks, marks_on
 
 log = logging.getLogger(__name__)
-
-
-def _segments(measurement):
-    if measurement is None:
-        return []
-    pairs = ((measurement.abc2.a_segment_zyx, A_SEGMENT_RGB),
-             (measurement.abc2.b_segment_zyx, B_SEGMENT_RGB))
-    return [(segment, colour) for segment, colour in pairs if segment is not None]
 
 
 def _ascii(text: str) -> str:
@@ -70,7 +62,7 @@ def build_key_images(
         picture = render_slice(
             volume, key.index, hematoma_mask=mask, excluded_mask=excluded, cam=cam,
             heatmap_opacity=heatmap_opacity,
-            segments_zyx=_segments(measurement), max_side_px=max_side_px, crop_yx=crop,
+            segments_zyx=abc2_segments(measurement), max_side_px=max_side_px, crop_yx=crop,
         )
         mine = marks_on(annotations, Plane.AXIAL, key.index)
         picture = draw_axial_marks(picture, volume, crop, mine)

@@ -15,9 +15,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ichmodel.measure.types import Measurement, Segment
 from ichmodel.reading import KeySlice, StudyReading
-from ichmodel.render_marks import cover_key_marks, draw_axial_marks, render_marked_slice
+from ichmodel.render_marks import (
+    abc2_segments,
+    cover_key_marks,
+    draw_axial_marks,
+    render_marked_slice,
+)
 from ichviewer.report.content import (
     RESEARCH_USE_STATEMENT,
     ReportContent,
@@ -26,8 +30,6 @@ from ichviewer.report.content import (
 )
 from ichviewer.report.pdf import ReportExportError, write_pdf
 from ichviewer.report.render import (
-    A_SEGMENT_RGB,
-    B_SEGMENT_RGB,
     RenderedSlice,
     head_bbox_yx,
     render_slice,
@@ -47,13 +49,6 @@ __all__ = [
 ]
 
 
-def _segments(measurement: Measurement) -> list[tuple[Segment, tuple[int, int, int]]]:
-    """The ABC/2 A and B diameters with their colours, when measured."""
-    pairs = ((measurement.abc2.a_segment_zyx, A_SEGMENT_RGB),
-             (measurement.abc2.b_segment_zyx, B_SEGMENT_RGB))
-    return [(segment, colour) for segment, colour in pairs if segment is not None]
-
-
 def render_key_slices(
     content: ReportContent,
     reading: StudyReading,
@@ -67,7 +62,7 @@ def render_key_slices(
     mask = measurement.hematoma_mask if options.show_contour and measurement else None
     excluded = measurement.excluded_mask if options.show_contour and measurement else None
     cam = reading.shown_cam if options.show_heatmap else None
-    segments = _segments(measurement) if options.show_abc2_segments and measurement else []
+    segments = abc2_segments(measurement) if options.show_abc2_segments else []
     crop = head_bbox_yx(reading.volume) if options.crop_to_head else None
     volume = reading.volume
     crop = cover_key_marks(volume, crop, content.reader_annotations,
