@@ -38,6 +38,7 @@ from ichmodel.midline.geometry import (
 )
 from ichmodel.midline.septum import MIN_LENGTH_MM, trace_septum
 from ichmodel.midline.types import FLAG_MM, MidlineShift, not_measured
+from ichmodel.progress import raise_if_cancelled
 from ichmodel.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,13 @@ def measure_midline_shift(volume: Volume) -> MidlineShift:
         return not_measured("the series has too few slices for a midline")
     sz, sy, sx = (float(s) for s in volume.spacing_mm)
     spacing_yx = (sy, sx)
-    cavities = np.stack([cavity_of_slice(volume.hu[k], spacing_yx)
-                         for k in range(volume.shape[0])])
+    # slice by slice with a cancel point each: the viewer runs this after the results, and a
+    # study opened meanwhile must not wait for it (the worker's cancel raises here)
+    found = []
+    for k in range(volume.shape[0]):
+        raise_if_cancelled()
+        found.append(cavity_of_slice(volume.hu[k], spacing_yx))
+    cavities = np.stack(found)
     areas = cavities.sum(axis=(1, 2)) * sy * sx
     big = np.flatnonzero(areas >= MIN_CAVITY_MM2)
     if big.size < 3:
@@ -66,6 +72,7 @@ def measure_midline_shift(volume: Volume) -> MidlineShift:
     normal, offset = symmetry_plane(stack, volume.spacing_mm)
     best = None
     for k in middle:
+        raise_if_cancelled()
         rows, cols = np.nonzero(cavities[k])
         near = np.array([rows.mean() * sy, cols.mean() * sx])
         p0, d = line_on_slice(normal, offset, k * sz, near)

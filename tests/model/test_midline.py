@@ -33,6 +33,21 @@ def test_midline_shift_on_phantoms(seed, site, ml):
     assert "midline shift" in result.summary
 
 
+def test_a_cancelled_midline_stops_at_once():
+    """The viewer measures the midline after the results; a study opened meanwhile cancels it
+    and must not wait for it to finish."""
+    import threading
+
+    from ichmodel.progress import Cancelled, cancel_scope
+
+    phantom = make_phantom(21, PhantomConfig(site="deep", volume_ml=20.0, size=128,
+                                               slice_thickness_mm=5.0))
+    cancelled = threading.Event()
+    cancelled.set()
+    with cancel_scope(cancelled), pytest.raises(Cancelled):
+        measure_midline_shift(phantom.volume)
+
+
 def test_not_measured_without_skull_or_ventricles():
     blank = Volume(np.full((20, 64, 64), 30.0, np.float32), (5.0, 1.0, 1.0))
     result = measure_midline_shift(blank)
