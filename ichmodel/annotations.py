@@ -34,11 +34,13 @@ __all__ = [
     "PointPx",
     "ReaderMeasurement",
     "Ruler",
+    "ellipse_axes_px",
     "ellipse_mask",
     "measure_ellipse",
     "measure_ruler",
     "n_slices",
     "plane_image",
+    "plane_point_index",
     "plane_spacing_mm",
 ]
 
@@ -82,6 +84,21 @@ def plane_image(hu_zyx: np.ndarray, plane: Plane, index: int) -> np.ndarray:
     if plane is Plane.CORONAL:
         return hu_zyx[:, index, :]
     return hu_zyx[:, :, index]
+
+
+def plane_point_index(
+    plane: Plane, slice_index: int, point_px: PointPx
+) -> tuple[float, float, float]:
+    """The (z, y, x) voxel index, fractional, of pixel coordinates ``point_px`` on slice
+    ``slice_index`` of ``plane``: pixel coordinate r + 0.5 is voxel r's centre, and the slice
+    is its voxels' centre plane (the inverse of :func:`plane_image`'s indexing)."""
+    row, col = float(point_px[0]) - 0.5, float(point_px[1]) - 0.5
+    k = float(slice_index)
+    if plane is Plane.AXIAL:
+        return (k, row, col)
+    if plane is Plane.CORONAL:
+        return (row, k, col)
+    return (row, col, k)
 
 
 @dataclass(frozen=True)
@@ -176,6 +193,23 @@ def ellipse_mask(
     rr = (np.arange(rows) + 0.5 - (r0 + half_r)) / half_r
     cc = (np.arange(cols) + 0.5 - (c0 + half_c)) / half_c
     return rr[:, None] ** 2 + cc[None, :] ** 2 <= 1.0
+
+
+def ellipse_axes_px(
+    roi: EllipseRoi, spacing_zyx_mm: tuple[float, float, float]
+) -> tuple[PointPx, PointPx, PointPx, PointPx]:
+    """The end points (pixel coordinates) of the ellipse's major axis, then of its minor axis:
+    the ellipse is inscribed in an axis-aligned box, so its axes run along the rows and the
+    columns; which is the major one is decided in mm (pixels need not be square)."""
+    r0, r1 = sorted((roi.corner_a_px[0], roi.corner_b_px[0]))
+    c0, c1 = sorted((roi.corner_a_px[1], roi.corner_b_px[1]))
+    rc, cc = (r0 + r1) / 2.0, (c0 + c1) / 2.0
+    along_rows = ((r0, cc), (r1, cc))
+    along_cols = ((rc, c0), (rc, c1))
+    row_mm, col_mm = plane_spacing_mm(spacing_zyx_mm, roi.plane)
+    if (r1 - r0) * row_mm >= (c1 - c0) * col_mm:
+        return (*along_rows, *along_cols)
+    return (*along_cols, *along_rows)
 
 
 def measure_ellipse(

@@ -141,7 +141,8 @@ def _build(reading, *, pdf_bytes, anonymize, heatmap_opacity, annotations) -> Di
             "onto the source slices by nearest neighbour; some viewers (dcmqi, 3D Slicer) "
             "cannot place a SEG on tilted slices, so read the key images"
         )
-    sr = build_sr(reading, source, seg, specs, series_uid=uid["sr-series"], sop_uid=uid["sr"])
+    sr = build_sr(reading, source, seg, specs, series_uid=uid["sr-series"], sop_uid=uid["sr"],
+                  annotations=annotations)
     key_images = build_key_images(
         reading, source, series_uid=uid["sc-series"],
         sop_uids=[uid[f"sc{k}"] for k in range(len(keys))], heatmap_opacity=heatmap_opacity,

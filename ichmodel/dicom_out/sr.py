@@ -13,6 +13,14 @@ schemes), so a reader never mistakes them for a standard concept.
 
 With ``reading.scores`` (ICH score, FUNC, max-ICH) the report also holds their inputs and one
 group per score (:mod:`.sr_scores`).
+
+The reader's own rulers and ellipse ROIs (``annotations``) are one planar group (TID 1410)
+each, "Reader measurement #n": a ruler is a POLYLINE with its Length, an ROI an ELLIPSE with
+the HU mean, SD, min and max (Attenuation Coefficient with its derivation, CID 7464) and its
+area. Their regions are SCOORD3D in the source's frame of reference, from the Volume's voxel
+to patient mapping: no source image need hold the slice (a resampled tilted series or a
+coronal / sagittal reformat has none). They carry no algorithm and their measurements are
+"Manual" (CID 7230): the reader made them, not ICH Viewer.
 """
 
 from __future__ import annotations
@@ -21,7 +29,17 @@ import logging
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 from ichmodel import __version__
+from ichmodel.annotations import (
+    EllipseRoi,
+    PointPx,
+    ReaderMeasurement,
+    Ruler,
+    ellipse_axes_px,
+    plane_point_index,
+)
 from ichmodel.dicom_out.seg import MANUFACTURER, SegmentSpec, tracking_uid
 from ichmodel.dicom_out.source import SourceSeries
 
@@ -44,6 +62,8 @@ def _units():
         "mm": Code("mm", "UCUM", "millimeter"),
         "%": Code("%", "UCUM", "percent"),
         "voxels": Code("{voxels}", "UCUM", "voxels"),
+        "mm2": Code("mm2", "UCUM", "square millimeter"),
+        "HU": Code("[hnsf'U]", "UCUM", "Hounsfield unit"),
     }
 
 
@@ -205,13 +225,71 @@ def _model_group(reading):
     return _plain_group(_ascii(f"model: {reading.model.name}")[:64], values, algorithm=algorithm)
 
 
+def _lps_points(volume, plane, slice_index: int, points_px: Sequence[PointPx]) -> np.ndarray:
+    """(n, 3) LPS mm of pixel points of one slice of ``plane``."""
+    return np.array([volume.index_to_physical(plane_point_index(plane, slice_index, p))
+                     for p in points_px])
+
+
+def _reader_group(mark: ReaderMeasurement, volume, frame_of_reference_uid: str):
+    """One planar ROI group (TID 1410) for one of the reader's rulers or ROIs."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+    from pydicom.uid import generate_uid
+
+    a = mark.annotation
+    manual = codes.SCT.Manual
+
+    def value(name, number: float, unit: str, derivation=None):
+        return hd.sr.Measurement(name=name, value=float(number), unit=_units()[unit],
+                                 derivation=derivation, method=manual)
+
+    if isinstance(a, Ruler):
+        kind = "ruler"
+        region = hd.sr.ImageRegion3D(
+            graphic_type=hd.sr.GraphicTypeValues3D.POLYLINE,
+            graphic_data=_lps_points(volume, a.plane, a.slice_index, (a.start_px, a.end_px)),
+            frame_of_reference_uid=frame_of_reference_uid,
+        )
+        measurements = [value(codes.SCT.Length, a.length_mm, "mm")]
+    elif isinstance(a, EllipseRoi):
+        kind = "ellipse ROI"
+        region = hd.sr.ImageRegion3D(
+            graphic_type=hd.sr.GraphicTypeValues3D.ELLIPSE,
+            graphic_data=_lps_points(volume, a.plane, a.slice_index,
+                                     ellipse_axes_px(a, volume.spacing_mm)),
+            frame_of_reference_uid=frame_of_reference_uid,
+        )
+        hu = codes.DCM.AttenuationCoefficient
+        measurements = [
+            value(hu, a.mean_hu, "HU", codes.SCT.Mean),
+            value(hu, a.sd_hu, "HU", codes.SCT.StandardDeviation),
+            value(hu, a.min_hu, "HU", codes.SCT.Minimum),
+            value(hu, a.max_hu, "HU", codes.SCT.Maximum),
+            # the voxels the statistics are over, as the viewer and the report show it
+            value(codes.SCT.Area, a.area_mm2, "mm2"),
+        ]
+    else:  # pragma: no cover - ReaderMeasurement holds one of the two
+        raise TypeError(f"unknown reader annotation {type(a).__name__}")
+    uid = generate_uid()
+    return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(
+            uid=uid, identifier=f"Reader measurement #{mark.number} ({kind}, {mark.where})"
+        ),
+        referenced_region=region,
+        measurements=measurements,
+    )
+
+
 def build_sr(
     reading, source: SourceSeries, seg, specs: Sequence[SegmentSpec],
     *, series_uid: str, sop_uid: str, series_number: int = 9902,
+    annotations: tuple[ReaderMeasurement, ...] = (),
 ):
     """The TID 1500 measurement report (a pydicom Dataset) of ``reading``. ``seg``/``specs``
     are the SEG and its segments (None/() when no blood was measured): every volume whose
-    segment exists is tied to it."""
+    segment exists is tied to it. ``annotations`` (the reader's rulers and ROIs, on any plane
+    and slice) are one planar group each."""
     import highdicom as hd
     from pydicom.sr.codedict import codes
     from pydicom.sr.coding import Code
@@ -248,6 +326,8 @@ def build_sr(
     from ichmodel.dicom_out.sr_scores import score_groups
 
     groups += score_groups(reading.scores)
+    frame = str(source.first.FrameOfReferenceUID)
+    groups += [_reader_group(mark, reading.volume, frame) for mark in annotations]
 
     observer = hd.sr.ObservationContext(
         observer_device_context=hd.sr.ObserverContext(

@@ -10,11 +10,13 @@ import pytest
 from ichmodel.annotations import (
     AnnotationError,
     Plane,
+    ellipse_axes_px,
     ellipse_mask,
     measure_ellipse,
     measure_ruler,
     n_slices,
     plane_image,
+    plane_point_index,
     plane_spacing_mm,
 )
 from ichmodel.volume import Volume
@@ -116,3 +118,29 @@ def test_numbered_measurements_become_report_rows():
         ("3", "Ellipse ROI", "axial 5", marks[1].value_text),
     )
     assert build_report_content(reading, options).reader_measurements == ()
+
+
+@pytest.mark.parametrize("plane", list(Plane))
+def test_plane_point_index_is_the_voxel_plane_image_shows_there(plane):
+    """A pixel centre on slice k of any plane is the voxel whose HU plane_image shows there."""
+    hu = np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
+    k = n_slices(hu.shape, plane) - 2
+    image = plane_image(hu, plane, k)
+    r, c = image.shape[0] - 1, 1
+    zyx = plane_point_index(plane, k, (r + 0.5, c + 0.5))
+    assert all(float(v).is_integer() for v in zyx)
+    assert hu[tuple(int(v) for v in zyx)] == image[r, c]
+
+
+def test_ellipse_axes_put_the_longer_axis_in_mm_first():
+    """Which axis is the major one is decided in mm, not px: axial 50 rows x 40 columns of
+    0.6 x 0.9 mm is 30 x 36 mm (the columns); sagittal 30 rows x 40 columns of 5 x 0.6 mm is
+    150 x 24 mm (the rows)."""
+    volume = Volume(np.zeros((10, 200, 200), np.float32), SPACING)
+    roi = measure_ellipse(volume, Plane.AXIAL, 3, (100.0, 50.0), (150.0, 90.0))
+    assert ellipse_axes_px(roi, SPACING) == ((125.0, 50.0), (125.0, 90.0),
+                                             (100.0, 70.0), (150.0, 70.0))
+    sag = measure_ellipse(Volume(np.zeros((40, 200, 200), np.float32), SPACING),
+                          Plane.SAGITTAL, 3, (30.0, 50.0), (0.0, 90.0))
+    assert ellipse_axes_px(sag, SPACING) == ((0.0, 70.0), (30.0, 70.0),
+                                             (15.0, 50.0), (15.0, 90.0))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ichmodel.annotations import Plane, ReaderMeasurement, measure_ellipse, measure_ruler
+from ichmodel.annotations import Plane, ReaderMeasurement, Ruler, measure_ellipse, measure_ruler
 from ichmodel.dicom_out import DicomExportError, build_results, write_results
 from ichmodel.progress import run_to_completion
 from ichmodel.render import ROI_RGB, RULER_RGB, head_bbox_yx
@@ -257,6 +257,19 @@ def test_dcmqi_rebuilds_the_seg_and_reads_the_sr(sample_files, tmp_path):
     assert model_items["Volume"] == pytest.approx(reading.prediction.predicted_volume_ml, 1e-6)
     assert model_items["Probability of poor outcome, research model"] == pytest.approx(
         100 * reading.prediction.poor_outcome_probability, rel=1e-6)
+    # dcmqi reads the reader's planar groups too (their SCOORD3D regions it does not report)
+    marks = reader_marks(reading)
+    readers = [g for g in groups if g["TrackingIdentifier"].startswith("Reader measurement #")]
+    assert len(readers) == len(marks)
+    for mark, group in zip(marks, readers, strict=True):
+        items = {(i["quantity"]["CodeMeaning"], i.get("derivationModifier", {}).get("CodeMeaning")):
+                 float(i["value"]) for i in group["measurementItems"]}
+        a = mark.annotation
+        if isinstance(a, Ruler):
+            assert items == {("Length", None): pytest.approx(a.length_mm, abs=0.01)}
+        else:
+            assert items[("Attenuation Coefficient", "Mean")] == pytest.approx(a.mean_hu, 1e-6)
+            assert items[("Area", None)] == pytest.approx(a.area_mm2, rel=1e-6)
 
 
 def test_hematoma_and_ivh_are_two_segments_each_with_its_volume(tmp_path):
@@ -336,7 +349,12 @@ def test_tilted_ge_series_seg_lies_on_the_source_slices(dcm_qa_ct, tmp_path):
     nz, ny, nx = reading.volume.shape
     centre = (nz / 2, ny / 2, nx / 2 + 20)
     reading = _sphere_reading(reading, centre, radius_mm=15.0)
-    results = build_results(reading, pdf_bytes=PDF)
+    # the reader's sagittal ruler through the sphere's centre (slice x, rows z, columns y)
+    k = round(centre[2])
+    zc, yc = centre[0] + 0.5, centre[1] + 0.5  # pixel coordinates of the centre voxel
+    ruler = measure_ruler(reading.volume.spacing_mm, Plane.SAGITTAL, k,
+                          (zc - 4, yc - 6), (zc + 4, yc + 6))
+    results = build_results(reading, pdf_bytes=PDF, annotations=(ReaderMeasurement(1, ruler),))
     assert any("resampled" in r for r in results.remarks)
     paths = write_results(results, tmp_path / "out")
     for path in paths:
@@ -347,6 +365,16 @@ def test_tilted_ge_series_seg_lies_on_the_source_slices(dcm_qa_ct, tmp_path):
     assert n_voxels == results.segments[0].n_source_voxels > 0
     ours = np.asarray(reading.volume.index_to_physical(centre))
     assert np.linalg.norm(centroid - ours) < 1.5  # mm, about one source pixel / slab
+    # the SR's SCOORD3D ruler, resampled grid or not, has its middle on the bleed in the
+    # source's patient space (where the SEG frames put it) and its length
+    import highdicom as hd
+
+    sr = hd.sr.srread(next(p for p in paths if p.name.startswith("SR_")))
+    (group,) = sr.content.get_planar_roi_measurement_groups()
+    points = group.roi.value
+    shift = np.asarray(reading.volume.index_to_physical((centre[0], centre[1], k))) - ours
+    assert np.linalg.norm(points.mean(axis=0) - shift - centroid) < 1.5
+    assert np.linalg.norm(points[1] - points[0]) == pytest.approx(ruler.length_mm, abs=0.01)
     # the sphere's volume counted on the uneven source slabs agrees with ours
     assert results.segments[0].source_volume_ml == pytest.approx(
         reading.measurement.hematoma_volume_ml, rel=0.05)
@@ -386,3 +414,69 @@ def test_cli_export_writes_every_object(tmp_path, capsys):
     assert main(["export", str(sample_study_dir() / "DICOM"), "--dicom-out", str(tmp_path),
                  "--pdf", str(tmp_path / "missing.pdf")]) == 3
     assert "cannot read the PDF report" in capsys.readouterr().err
+
+
+def test_the_readers_marks_are_planar_groups_in_the_sr(sample_files):
+    """Each ruler / ROI is a TID 1410 group: its value as the viewer measured it, its region in
+    3-D patient coordinates on the voxels it was drawn on (the coronal ruler too), made by hand."""
+    import highdicom as hd
+    import pydicom
+    from highdicom.sr.utils import find_content_items
+    from pydicom.sr.codedict import codes
+
+    reading, results, paths = sample_files
+    marks = reader_marks(reading)
+    sr = hd.sr.srread(next(p for p in paths if p.name.startswith("SR_")))
+    groups = sr.content.get_planar_roi_measurement_groups()
+    assert [g.tracking_identifier.split(" (")[0] for g in groups] == [
+        f"Reader measurement #{m.number}" for m in marks]
+    assert len({g.tracking_uid for g in groups}) == len(marks)
+    volume = reading.volume
+    frame = str(pydicom.dcmread(next(p for p in paths if p.name.startswith("SEG_")))
+                .FrameOfReferenceUID)  # the source's, which the SEG shares
+
+    def lps(plane, k, point_px):
+        """Written out here, not by the code under test: pixel coordinate r + 0.5 is voxel
+        r's centre; a coronal image's rows are z and its columns x, at y = the slice."""
+        r, c = point_px[0] - 0.5, point_px[1] - 0.5
+        zyx = {Plane.AXIAL: (k, r, c), Plane.CORONAL: (r, k, c), Plane.SAGITTAL: (r, c, k)}
+        return volume.index_to_physical(zyx[plane])
+
+    for mark, group in zip(marks, groups, strict=True):
+        a = mark.annotation
+        region = group.roi
+        assert isinstance(region, hd.sr.ImageRegion3D)
+        assert region.frame_of_reference_uid == frame
+        points = region.value
+        # the reader's, not ICH Viewer's: no algorithm anywhere in the group
+        assert find_content_items(group[0], name=codes.DCM.AlgorithmName, recursive=True) == []
+        assert find_content_items(group[0], name=codes.SCT.MeasurementMethod, recursive=True)
+        for m in group.get_measurements():
+            assert m.method == codes.SCT.Manual
+        if isinstance(a, Ruler):
+            assert region.graphic_type == hd.sr.GraphicTypeValues3D.POLYLINE
+            (length,) = group.get_measurements(name=codes.SCT.Length)
+            assert abs(length.value - a.length_mm) < 0.01
+            assert abs(np.linalg.norm(points[1] - points[0]) - a.length_mm) < 0.01
+            expected = [lps(a.plane, a.slice_index, p) for p in (a.start_px, a.end_px)]
+        else:
+            assert region.graphic_type == hd.sr.GraphicTypeValues3D.ELLIPSE
+            stats = {m.derivation.meaning: m.value for m in
+                     group.get_measurements(name=codes.DCM.AttenuationCoefficient)}
+            assert stats == pytest.approx({"Mean": a.mean_hu, "Standard Deviation": a.sd_hu,
+                                           "Minimum": a.min_hu, "Maximum": a.max_hu}, rel=1e-6)
+            (area,) = group.get_measurements(name=codes.SCT.Area)
+            assert area.value == pytest.approx(a.area_mm2, rel=1e-6)
+            (r0, c0), (r1, c1) = a.corner_a_px, a.corner_b_px  # drawn top-left to bottom-right
+            rc, cc = (r0 + r1) / 2, (c0 + c1) / 2
+            # 40 columns by 30 rows of square pixels: the major axis runs along the columns
+            expected = [lps(a.plane, a.slice_index, p)
+                        for p in ((rc, c0), (rc, c1), (r0, cc), (r1, cc))]
+            major, minor = points[1] - points[0], points[3] - points[2]
+            assert abs(float(major @ minor)) < 1e-3
+            assert np.linalg.norm(major) > np.linalg.norm(minor)
+        assert np.linalg.norm(points - np.array(expected), axis=1).max() < 0.5
+    # the coronal ruler (#4) spans axial slices 10..20 at one y: not the axial reading of it
+    coronal = groups[3].roi.value
+    assert marks[3].annotation.plane is Plane.CORONAL
+    assert abs(coronal[1][2] - coronal[0][2]) == pytest.approx(10 * volume.spacing_mm[0], 1e-3)
