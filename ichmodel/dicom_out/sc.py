@@ -14,17 +14,11 @@ from collections.abc import Sequence
 
 from ichmodel.annotations import Plane, ReaderMeasurement, Ruler
 from ichmodel.dicom_out.seg import MANUFACTURER
-from ichmodel.dicom_out.source import SourceSeries
+from ichmodel.dicom_out.source import SourceSeries, ascii_text
 from ichmodel.render import head_bbox_yx, render_slice
 from ichmodel.render_marks import abc2_segments, cover_key_marks, draw_axial_marks, marks_on
 
 log = logging.getLogger(__name__)
-
-
-def _ascii(text: str) -> str:
-    """Plain ASCII, which any character set the source declares holds (the default one, used
-    when it declares none, has no "·", "²" or "±")."""
-    return text.replace("·", "-").replace("²", "2").replace("±", "+/-")
 
 
 def marks_note(marks: Sequence[ReaderMeasurement]) -> str:
@@ -32,7 +26,7 @@ def marks_note(marks: Sequence[ReaderMeasurement]) -> str:
     ROI 41.0 +/- 3.2 HU (min 30, max 52), 80.4 mm2" (the values the PDF's table gives)."""
     return "; ".join(
         f"reader #{m.number} {'ruler' if isinstance(m.annotation, Ruler) else 'ROI'} "
-        f"{_ascii(m.value_text)}"
+        f"{ascii_text(m.value_text)}"
         for m in marks
     )
 
@@ -86,7 +80,7 @@ def build_key_images(
         image.BodyPartExamined = "HEAD"
         image.SeriesDescription = "ICH key images (research use)"
         drawn = f" Burned in: {marks_note(mine)}." if mine else ""
-        image.ImageComments = f"{_ascii(key.caption)}.{drawn} {note}"[:10240]  # LT: 10240 chars
+        image.ImageComments = f"{ascii_text(key.caption)}.{drawn} {note}"[:10240]  # LT: 10240 chars
         image.ConversionType = "WSD"
         images.append(image)
     log.info("SC: %d key image(s), %d reader's mark(s) drawn", len(images), n_drawn)

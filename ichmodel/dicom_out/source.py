@@ -57,6 +57,15 @@ class SourceSeries:
         return str(self.first.SeriesInstanceUID)
 
 
+def ascii_text(text: str) -> str:
+    """Text safe in any character set the source declares: our results inherit the source's
+    (often Latin-1, or the default, which has no "·", "²" or "±")."""
+    for fancy, plain in (("—", "-"), ("–", "-"), ("·", "-"), ("’", "'"), ("²", "2"),
+                         ("±", "+/-")):
+        text = text.replace(fancy, plain)
+    return text.encode("ascii", "replace").decode("ascii")
+
+
 def _usable(ds) -> bool:
     """An image with the geometry and pixel description a SEG frame needs."""
     return all(k in ds for k in (

@@ -41,7 +41,7 @@ from ichmodel.annotations import (
     plane_point_index,
 )
 from ichmodel.dicom_out.seg import MANUFACTURER, SegmentSpec, tracking_uid
-from ichmodel.dicom_out.source import SourceSeries
+from ichmodel.dicom_out.source import SourceSeries, ascii_text
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,6 @@ _SITE_MEANINGS = {
 }
 
 
-def _ascii(text: str) -> str:
-    """Text safe in any source character set (the SR inherits the source's, often Latin-1)."""
-    for fancy, plain in (("—", "-"), ("–", "-"), ("·", "-"), ("’", "'"), ("²", "2")):
-        text = text.replace(fancy, plain)
-    return text.encode("ascii", "replace").decode("ascii")
-
-
 def _classical_algorithm():
     import highdicom as hd
 
@@ -97,12 +90,12 @@ def _model_algorithm(reading):
 
     model = reading.model
     return hd.sr.AlgorithmIdentification(
-        name=_ascii(f"model: {model.name}")[:64],
+        name=ascii_text(f"model: {model.name}")[:64],
         version=model.sha256[:16],
         parameters=[
             f"provenance={model.provenance.value}",
             f"weights_sha256={model.sha256}",
-            _ascii(model.banner or "site model"),
+            ascii_text(model.banner or "site model"),
         ],
     )
 
@@ -222,7 +215,8 @@ def _model_group(reading):
         ))
     if not values:
         return None
-    return _plain_group(_ascii(f"model: {reading.model.name}")[:64], values, algorithm=algorithm)
+    name = ascii_text(f"model: {reading.model.name}")[:64]
+    return _plain_group(name, values, algorithm=algorithm)
 
 
 def _lps_points(volume, plane, slice_index: int, points_px: Sequence[PointPx]) -> np.ndarray:

@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ichmodel import __version__
-from ichmodel.dicom_out.sr import _SITE_MEANINGS, _ascii, _local, _units
+from ichmodel.dicom_out.source import ascii_text
+from ichmodel.dicom_out.sr import _SITE_MEANINGS, _local, _units
 
 if TYPE_CHECKING:
     from ichmodel.scores import ScoreResult, ScoreSheet
@@ -58,8 +59,8 @@ def _algorithm(name: str, parameters: list[str]):
     import highdicom as hd
 
     return hd.sr.AlgorithmIdentification(
-        name=_ascii(name)[:64], version=__version__,
-        parameters=[_ascii(p) for p in parameters] or None,
+        name=ascii_text(name)[:64], version=__version__,
+        parameters=[ascii_text(p) for p in parameters] or None,
     )
 
 
@@ -70,7 +71,7 @@ def _group(identifier: str, measurements, evaluations, algorithm, method=None):
 
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(),
-                                                     identifier=_ascii(identifier)[:64]),
+                                                     identifier=ascii_text(identifier)[:64]),
         finding_type=codes.SCT.Hematoma,
         method=method,
         algorithm_id=algorithm,
@@ -153,7 +154,7 @@ def score_group(score: ScoreResult):
     for item in score.items:
         if item.points is not None:
             measurements.append(_number(
-                _local(f"{key}-{item.key}", _ascii(f"{score.name} item: {item.label}")[:64]),
+                _local(f"{key}-{item.key}", ascii_text(f"{score.name} item: {item.label}")[:64]),
                 item.points, _score_unit()))
     if score.volume_ml is not None:
         measurements.append(hd.sr.Measurement(
