@@ -194,8 +194,9 @@ class EditController(QObject):
         self.store.discard(s.record.series_uid)
         self.restored = False
         self.study.show_measurement(self.session.measurement)
-        self.sig_message.emit("Segmentation reset to the automatic one; saved edits discarded "
-                              "(Ctrl+Z brings them back).")
+        back = " (Ctrl+Z brings them back)" if self._before_reset is not None else ""
+        self.sig_message.emit(f"Segmentation reset to the automatic one; saved edits "
+                              f"discarded{back}.")
         self.sig_state.emit()
 
     def _publish(self, m: Measurement) -> None:
