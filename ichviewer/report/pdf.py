@@ -83,24 +83,15 @@ def _styles() -> dict:
 
     regular, bold = _fonts()
     base = ParagraphStyle("base", fontName=regular, fontSize=9, leading=11.5)
+    h2 = ParagraphStyle("h2", parent=base, fontName=bold, fontSize=11.5, leading=14,
+                        spaceBefore=8, spaceAfter=4, keepWithNext=1)
     return {
         "base": base,
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5),
         "title": ParagraphStyle("title", parent=base, fontName=bold, fontSize=16, leading=20),
-        "h2": ParagraphStyle(
-            "h2",
-            parent=base,
-            fontName=bold,
-            fontSize=11.5,
-            leading=14,
-            spaceBefore=8,
-            spaceAfter=4,
-            keepWithNext=1,
-        ),
-        "h2_flowing": ParagraphStyle(  # a heading whose table may split (see build)
-            "h2_flowing", parent=base, fontName=bold, fontSize=11.5, leading=14,
-            spaceBefore=8, spaceAfter=4,
-        ),
+        "h2": h2,
+        # a heading whose table may split over pages (see _story)
+        "h2_flowing": ParagraphStyle("h2_flowing", parent=h2, keepWithNext=0),
         "bold": ParagraphStyle("bold", parent=base, fontName=bold),
         "warn": ParagraphStyle(
             "warn", parent=base, fontName=bold, textColor=RED, fontSize=10.5, leading=13
