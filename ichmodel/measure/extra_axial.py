@@ -32,6 +32,7 @@ from scipy import ndimage as ndi
 
 from ichmodel.measure import _morph
 from ichmodel.measure.location import HeadFrame
+from ichmodel.measure.types import MeasureParams
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def find_extra_axial(
     hematoma: np.ndarray | None = None,
     smoothed: np.ndarray | None = None,
     rim_mm: float = 0.0,
-    hu_range: tuple[float, float] = (50.0, 90.0),
+    hu_range: tuple[float, float] = (MeasureParams.hu_min, MeasureParams.hu_max),
     frame: HeadFrame | None = None,
 ) -> ExtraAxial | None:
     """Crescents among the blood-range ``candidates`` (bool, crop grid), or None.
