@@ -199,6 +199,19 @@ def layering_ivh(
     return touching[labels]
 
 
+def _label_voxels(labels: np.ndarray, i: int, box: tuple[slice, ...]) -> np.ndarray:
+    """(n, 3) (z, y, x) indices of label ``i``'s voxels, found in its bounding ``box``."""
+    return np.argwhere(labels[box] == i) + np.array([b.start for b in box])
+
+
+def _mirrored(zyx: np.ndarray, frame: HeadFrame, shape: tuple[int, ...]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The voxels (z, y, x arrays) mirroring ``zyx`` across the midline on their own slices,
+    clipped to the grid."""
+    m = np.rint(frame.mirror_yx(zyx)).astype(int)
+    return zyx[:, 0], np.clip(m[:, 0], 0, shape[1] - 1), np.clip(m[:, 1], 0, shape[2] - 1)
+
+
 def _on_midline(labels: np.ndarray, n: int, frame: HeadFrame) -> np.ndarray:
     """Per label: centred within ``DURAL_OFFSET_MM`` of the midline plane. Layering blood
     sinks into the lateral ventricles' atria and occipital horns; blood-range voxels touching
@@ -212,7 +225,7 @@ def _on_midline(labels: np.ndarray, n: int, frame: HeadFrame) -> np.ndarray:
     for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
         if box is None:
             continue
-        zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
+        zyx = _label_voxels(labels, i, box)
         across = ((zyx[:, 1:] - frame.centroid_yx[zyx[:, 0]]) * (sy, sx)) @ normal
         out[i] = abs(float(np.median(across))) <= DURAL_OFFSET_MM
     return out
@@ -282,14 +295,12 @@ def cast_ivh(
     cast_box = _morph.bbox(casts > 0, pad=(0, tol.shape[1] // 2 + 1, tol.shape[2] // 2 + 1))
     if cast_box is not None:
         casts[cast_box] = ndi.grey_dilation(casts[cast_box], footprint=tol)
-    _, ny, nx = labels.shape
     hit = np.zeros(n + 1, dtype=bool)
     for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
         if box is None or not ok[i]:
             continue
-        zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
-        m = np.rint(frame.mirror_yx(zyx)).astype(int)
-        z, y, x = zyx[:, 0], np.clip(m[:, 0], 0, ny - 1), np.clip(m[:, 1], 0, nx - 1)
+        zyx = _label_voxels(labels, i, box)
+        z, y, x = _mirrored(zyx, frame, labels.shape)
         on = ventricles.target[z, y, x]
         if touching[i]:
             other = casts[z, y, x]
@@ -427,16 +438,14 @@ def _cast_parts(
     out = np.zeros(labels.shape, dtype=bool)
     if not frame.orientation.axial:
         return out
-    _, ny, nx = labels.shape
     objects = ndi.find_objects(labels)
     for i in np.argsort(-sizes[1:])[:10] + 1:
         if is_ivh[i] or sizes[i] == 0 or i - 1 >= len(objects) or objects[i - 1] is None:
             continue
         box = objects[i - 1]
-        zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
-        m = np.rint(frame.mirror_yx(zyx)).astype(int)
-        y, x = np.clip(m[:, 0], 0, ny - 1), np.clip(m[:, 1], 0, nx - 1)
-        on = ventricles.target[zyx[:, 0], y, x]
+        zyx = _label_voxels(labels, i, box)
+        z, y, x = _mirrored(zyx, frame, labels.shape)
+        on = ventricles.target[z, y, x]
         if np.count_nonzero(on) * voxel_ml < MIN_CAST_REGION_ML:
             continue
         part = np.zeros(labels.shape, dtype=bool)
@@ -483,7 +492,6 @@ def _mirror_matches(
     partial = np.zeros(labels.shape, dtype=bool)
     if not frame.orientation.axial:
         return whole, partial
-    nz, ny, nx = labels.shape
     sy, sx = frame.spacing_mm[1:]
     candidates = [i for i in np.argsort(-sizes[1:])[:10] + 1 if not already[i] and sizes[i] > 0]
     if not candidates:
@@ -507,7 +515,7 @@ def _mirror_matches(
         box = objects[i - 1] if i - 1 < len(objects) else None
         if box is None or sizes[i] == 0:
             continue
-        zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
+        zyx = _label_voxels(labels, i, box)
         zc, yc, xc = zyx.mean(axis=0)
         k = int(round(zc))
         cy, cx = frame.centre_yx[k]
@@ -521,8 +529,7 @@ def _mirror_matches(
     for i, zyx in coords.items():
         if not central[i] or behind[i]:
             continue
-        m = np.rint(frame.mirror_yx(zyx)).astype(int)
-        z, y, x = zyx[:, 0], np.clip(m[:, 0], 0, ny - 1), np.clip(m[:, 1], 0, nx - 1)
+        z, y, x = _mirrored(zyx, frame, labels.shape)
         on_csf = ventricles.target[z, y, x]
         if thin_ivh is not None:
             on_csf = on_csf | thin_tol[z, y, x]
