@@ -12,6 +12,7 @@ Conventions (used everywhere in ichmodel and ichviewer):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -19,6 +20,12 @@ import numpy as np
 from ichmodel.notices import Notice, texts
 
 AIR_HU = -1000.0
+
+
+def voxel_volume_ml(spacing_mm: Sequence[float]) -> float:
+    """Volume (ml) of one voxel of (z, y, x) spacing in mm: 1 ml = 1000 mm^3."""
+    z, y, x = (float(s) for s in spacing_mm)
+    return z * y * x / 1000.0
 
 
 @dataclass(frozen=True)
@@ -97,8 +104,7 @@ class Volume:
     @property
     def voxel_volume_ml(self) -> float:
         """Volume of one voxel in ml (1 ml = 1000 mm^3)."""
-        z, y, x = self.spacing_mm
-        return float(z * y * x) / 1000.0
+        return voxel_volume_ml(self.spacing_mm)
 
     @property
     def direction_matrix(self) -> np.ndarray:

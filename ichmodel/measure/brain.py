@@ -23,6 +23,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ichmodel.measure import _morph
+from ichmodel.volume import voxel_volume_ml
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def find_intracranial(
 ) -> IntracranialRegion:
     """Find the intracranial region of a head CT (HU, (z, y, x), spacing in mm)."""
     sz, sy, sx = (float(s) for s in spacing_mm)
-    voxel_ml = sz * sy * sx / 1000.0
+    voxel_ml = voxel_volume_ml(spacing_mm)
     bone_full = hu >= bone_hu
     n_bone = int(np.count_nonzero(bone_full))
     if n_bone * voxel_ml < MIN_BONE_ML:
@@ -150,7 +151,7 @@ def find_intracranial(
     region = _morph.dilate(core, bridge) & cand
     region = _morph.fill_holes_per_slice(region) & ~bone_s
 
-    coarse_ml = float(np.prod(coarse_spacing)) / 1000.0
+    coarse_ml = voxel_volume_ml(coarse_spacing)
     volume_ml = float(np.count_nonzero(region)) * coarse_ml
     outline = region & ~_morph.erode(region, _morph.disk(coarse_spacing[1], coarse_spacing[1:]))
     reach = _within_mm(bone_dist, skull_rim_mm + ENCLOSURE_REACH_MM, coarse_spacing[0])

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ichmodel.measure import _morph
+from ichmodel.volume import voxel_volume_ml
 
 #: Beyond the core radius, how far (mm) a core's region reaches (partial-volume edge, the
 #: coarse grid's blockiness); the edge refinement then adds its own 1.5 mm.
@@ -70,7 +71,7 @@ def find_cores(
     labels_c, n = ndi.label(core)
     if n == 0:
         return empty
-    voxel_ml_c = float(np.prod(spacing_c)) / 1000.0
+    voxel_ml_c = voxel_volume_ml(spacing_c)
     sizes = np.bincount(labels_c.ravel(), minlength=n + 1)
     seeded = np.bincount(labels_c[seeds_c[box]], minlength=n + 1) > 0
     ok = (sizes * voxel_ml_c >= min_core_ml) & seeded

@@ -33,6 +33,7 @@ from scipy import ndimage as ndi
 from ichmodel.measure import _morph
 from ichmodel.measure.location import HeadFrame
 from ichmodel.measure.types import MeasureParams
+from ichmodel.volume import voxel_volume_ml
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def find_extra_axial(
     labels, n = ndi.label(rim)
     if n == 0:
         return None
-    voxel_ml = sz * h[0] * h[1] / 1000.0
+    voxel_ml = voxel_volume_ml((sz, h[0], h[1]))
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     best: tuple[float, float, int] | None = None
     found_mask = np.zeros(labels.shape, dtype=bool)

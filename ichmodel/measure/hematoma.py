@@ -28,6 +28,7 @@ from ichmodel.measure.edges import Levels, refine_edges
 from ichmodel.measure.location import HeadFrame
 from ichmodel.measure.types import MeasureParams
 from ichmodel.notices import Notice
+from ichmodel.volume import voxel_volume_ml
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,7 @@ class BloodPrep:
 
     @property
     def voxel_ml(self) -> float:
-        sz, sy, sx = self.spacing_mm
-        return sz * sy * sx / 1000.0
+        return voxel_volume_ml(self.spacing_mm)
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,8 +107,7 @@ def prepare_blood(
     if calcified.any():
         halo = _dilate_mm(calcified, params.calcification_halo_mm, spacing_mm)
         allowed &= ~halo
-        sz, sy, sx = spacing_mm
-        calcification_ml = float(np.count_nonzero(calcified)) * sz * sy * sx / 1000.0
+        calcification_ml = float(np.count_nonzero(calcified)) * voxel_volume_ml(spacing_mm)
     return BloodPrep(
         smoothed=smoothed.astype(np.float32, copy=False),
         inside=inside,

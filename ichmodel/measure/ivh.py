@@ -39,6 +39,7 @@ from scipy import ndimage as ndi
 
 from ichmodel.measure import _morph
 from ichmodel.measure.location import DURAL_OFFSET_MM, FRAME_MM, HeadFrame, midline_sheets
+from ichmodel.volume import voxel_volume_ml
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def find_ventricles(inside: np.ndarray, smoothed: np.ndarray, frame: HeadFrame) 
     central = (radius < CENTRAL_RADIUS) & band[:, None, None]
     csf = inside_c & (smoothed_c >= CSF_MIN_HU) & (smoothed_c <= CSF_MAX_HU)
     ventricles = _central_components(csf, central, spacing_c)
-    voxel_ml_c = float(np.prod(spacing_c)) / 1000.0
+    voxel_ml_c = voxel_volume_ml(spacing_c)
     volume_ml = float(np.count_nonzero(ventricles)) * voxel_ml_c
     if not ventricles.any():
         empty = np.zeros_like(inside)
@@ -158,7 +159,7 @@ def _central_components(csf: np.ndarray, central: np.ndarray, spacing_mm) -> np.
     labels, n = ndi.label(csf)
     if n == 0:
         return np.zeros_like(csf)
-    voxel_ml = float(np.prod(spacing_mm)) / 1000.0
+    voxel_ml = voxel_volume_ml(spacing_mm)
     sizes = np.bincount(labels.ravel(), minlength=n + 1).astype(float)
     in_centre = np.bincount(labels[central], minlength=n + 1).astype(float)
     ok = (sizes * voxel_ml >= MIN_VENTRICLE_ML) & (in_centre >= VENTRICLE_CENTRAL_FRACTION * sizes)

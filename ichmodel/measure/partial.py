@@ -24,6 +24,7 @@ from scipy import ndimage as ndi
 
 from ichmodel.measure import _morph
 from ichmodel.measure.edges import Levels
+from ichmodel.volume import voxel_volume_ml
 
 RING_MM = 2.0
 #: Below this blood-tissue contrast (HU) the fraction is too noisy: keep the count.
@@ -41,8 +42,8 @@ def fractional_volumes_ml(
     spacing_mm: tuple[float, float, float],
 ) -> dict[int, float]:
     """Partial-volume volume (ml) of each bleed ``i`` in ``ids`` (``labels == i``)."""
-    sz, sy, sx = spacing_mm
-    voxel_ml = sz * sy * sx / 1000.0
+    _, sy, sx = spacing_mm
+    voxel_ml = voxel_volume_ml(spacing_mm)
     ring = _morph.disk(RING_MM, (sy, sx))
     pad = (1, math.ceil(RING_MM / sy) + 1, math.ceil(RING_MM / sx) + 1)
     objects = ndi.find_objects(labels)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ichmodel.volume import voxel_volume_ml
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -39,8 +41,7 @@ class Grid:
 
     @property
     def voxel_volume_ml(self) -> float:
-        z, y, x = self.spacing_mm
-        return z * y * x / 1000.0
+        return voxel_volume_ml(self.spacing_mm)
 
 
 @dataclass(frozen=True, eq=False)
