@@ -228,7 +228,7 @@ class MeasureContext:
         ) * voxel_ml >= MIN_IVH_ML:
             ivh = ivh | layering
         ivh_ml = float(np.count_nonzero(ivh)) * voxel_ml
-        hematomas, labels = self._hematomas(seg, parenchymal, params)
+        hematomas, labels = self._hematomas(seg, parenchymal, params, ivh | layering)
         if not hematomas and ivh_ml == 0.0:
             return self._empty(params, f"no hematoma found above {params.hu_min:g} HU", found)
         abc2 = ABC2()
@@ -255,10 +255,16 @@ class MeasureContext:
         )
 
     def _hematomas(
-        self, seg: BloodSegmentation, parenchymal: np.ndarray, params: MeasureParams
+        self,
+        seg: BloodSegmentation,
+        parenchymal: np.ndarray,
+        params: MeasureParams,
+        ventricular_blood: np.ndarray,
     ) -> tuple[tuple[Hematoma, ...], np.ndarray]:
         """Each parenchymal hematoma measured on its own, largest (partial volume) first,
-        and their labels on the crop (1 = largest)."""
+        and their labels on the crop (1 = largest). The partial-volume ring around a
+        hematoma leaves out ``ventricular_blood`` (bool) as it does the other hematomas: a
+        cast beside it is blood of its own, not the hematoma's edge."""
         prep, frame, region = self._prep, self._frame, self.region
         assert prep is not None and frame is not None and region.box is not None
         labels = np.where(parenchymal, seg.labels, 0).astype(np.int32)
@@ -268,7 +274,8 @@ class MeasureContext:
         if not ids:
             return (), np.zeros_like(labels)
         pv = fractional_volumes_ml(
-            labels, ids, prep.smoothed, prep.allowed, seg.levels, prep.spacing_mm
+            labels, ids, prep.smoothed, prep.allowed & ~ventricular_blood, seg.levels,
+            prep.spacing_mm,
         )
         centroids = ndi.center_of_mass(labels > 0, labels, ids)
         ids_sorted = sorted(ids, key=lambda i: -pv[i])

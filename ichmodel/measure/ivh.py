@@ -88,6 +88,12 @@ EDGE_RING_MM = 2.0
 MIN_CAST_REGION_ML = 0.1
 #: See :func:`_cast_parts`.
 CAST_DIMMER_HU = 5.0
+#: A cast piece of a hematoma is beside its ventricle, not in it, when ventricular CSF lies
+#: behind this fraction of its back face (a few voxels of the hematoma's own edge next to
+#: the CSF do not count).
+CAST_BEHIND_FRACTION = 0.2
+#: See :func:`_cast_parts`.
+CAST_CORE_MM = 1.5
 #: Less intraventricular blood than this (ml) is not called IVH.
 MIN_IVH_ML = 0.3
 
@@ -348,11 +354,14 @@ def ivh_candidates(
     return allowed & (smoothed >= hu_min - IVH_MARGIN_HU) & (smoothed <= hu_max)
 
 
-def csf_behind(labels: np.ndarray, n: int, csf: np.ndarray, frame: HeadFrame) -> np.ndarray:
+def csf_behind(
+    labels: np.ndarray, n: int, csf: np.ndarray, frame: HeadFrame, min_fraction: float = 0.0
+) -> np.ndarray:
     """Per label (index 0 unused): is there ventricular CSF right behind it (within
-    ``BEHIND_REACH_MM`` posterior, over at least ``BEHIND_MIN_MM2``)? Blood in a ventricle of
-    a supine patient lies at the back of it; a hematoma beside a ventricle often has CSF
-    behind it (the body and atrium of a ventricle run back past the basal ganglia)."""
+    ``BEHIND_REACH_MM`` posterior, over at least ``BEHIND_MIN_MM2``, and behind at least
+    ``min_fraction`` of its back face)? Blood in a ventricle of a supine patient lies at the
+    back of it; a hematoma beside a ventricle often has CSF behind it (the body and atrium of
+    a ventricle run back past the basal ganglia)."""
     out = np.zeros(n + 1, dtype=bool)
     if n == 0 or not csf.any():
         return out
@@ -364,9 +373,18 @@ def csf_behind(labels: np.ndarray, n: int, csf: np.ndarray, frame: HeadFrame) ->
             behind[:, :-d] |= csf[:, d:]
         else:
             behind[:, d:] |= csf[:, :-d]
-    hit = labels[behind & (labels > 0)]
-    area_mm2 = np.bincount(hit, minlength=n + 1) * (sz * sx)
-    out[:] = area_mm2 >= BEHIND_MIN_MM2
+    hit = np.bincount(labels[behind & (labels > 0)], minlength=n + 1)
+    out[:] = hit * (sz * sx) >= BEHIND_MIN_MM2
+    if min_fraction > 0:
+        back = np.zeros_like(csf)  # a label's voxels with no voxel of it right behind
+        if frame.orientation.posterior > 0:
+            back[:, :-1] = labels[:, :-1] != labels[:, 1:]
+            back[:, -1] = True
+        else:
+            back[:, 1:] = labels[:, 1:] != labels[:, :-1]
+            back[:, 0] = True
+        face = np.bincount(labels[back & (labels > 0)], minlength=n + 1)
+        out &= hit >= min_fraction * face
     out[0] = False
     return out
 
@@ -429,13 +447,16 @@ def _cast_parts(
 ) -> np.ndarray:
     """Voxels of a blood region that is not IVH as a whole but mirrors, in part, onto the
     other side's ventricular CSF: a hematoma grown into its cast atrium or body as one
-    connected region (thin slices join them). The mirrored part counts where it is a piece
-    of at least ``MIN_CAST_REGION_ML`` (a hematoma's edge grazing the tolerance is a thin
-    band) with no ventricular CSF behind it (:func:`csf_behind`), and whose interior is
-    thinner than the rest of the region by ``CAST_DIMMER_HU`` (blood mixed with CSF; a
-    hematoma that took the place of a compressed ventricle is as dense as the rest of
-    itself: dev phantoms 200040, a cast atrium 9 HU under its hematoma, and 200017, a
-    hematoma's own lobe 3 HU under the rest)."""
+    connected region (thin slices join them). Within the mirrored part, the cast is the
+    voxels thinner than the rest of the region by ``CAST_DIMMER_HU`` (blood mixed with CSF),
+    opened in-plane, in pieces keeping a core of ``MIN_CAST_REGION_ML`` inside a
+    ``CAST_CORE_MM`` margin (a hematoma's dim texture and partial-volume edge are thin), with
+    no ventricular CSF behind ``CAST_BEHIND_FRACTION`` of their back face
+    (:func:`csf_behind`). A piece takes back its own edge within the mirrored part. Voxel
+    by voxel, because the mirrored part can be mostly hematoma (dev phantom 200056: a
+    hematoma in front of its cast atrium, both on the other ventricle's mirror image); a
+    hematoma that took the place of a compressed ventricle is as dense as the rest of itself
+    (dev phantom 200017: a hematoma's own lobe 3 HU under the rest)."""
     out = np.zeros(labels.shape, dtype=bool)
     if not frame.orientation.axial:
         return out
@@ -451,21 +472,32 @@ def _cast_parts(
             continue
         part = np.zeros(labels.shape, dtype=bool)
         part[zyx[on, 0], zyx[on, 1], zyx[on, 2]] = True
-        pieces, n = _morph.label_in_box(part)
-        keep = np.bincount(pieces.ravel(), minlength=n + 1) * voxel_ml >= MIN_CAST_REGION_ML
-        keep &= ~csf_behind(pieces, n, ventricles.csf, frame)
-        keep[0] = False
         others = (labels[box] == i) & ~part[box]
         if not others.any():
             continue
         rest = float(np.median(smoothed[box][others]))
-        for k in np.flatnonzero(keep):
-            # the piece's interior: its own edge is partial volume with brain, dimmer anyway
-            core = ndi.binary_erosion(pieces == k, structure=_morph.IN_PLANE)
-            level = float(np.median(smoothed[core])) if core.any() else rest
-            log.debug("region %d mirrored piece %d: core %.1f HU, rest %.1f HU", i, k, level, rest)
-            keep[k] = level <= rest - CAST_DIMMER_HU
-        out |= keep[pieces]
+        # the mirrored part can hold hematoma as well as the cast (a hematoma pressing on its
+        # ventricle): the cast is the part's voxels thinner than the rest, less the
+        # partial-volume edges (an in-plane opening removes bands a voxel or two wide)
+        dim = np.zeros_like(part)
+        dim[box] = ndi.binary_opening(
+            part[box] & (smoothed[box] <= rest - CAST_DIMMER_HU), structure=_morph.IN_PLANE
+        )
+        pieces, n = _morph.label_in_box(dim)
+        if n == 0:
+            continue
+        # a cast fills a horn: it keeps a core of MIN_CAST_REGION_ML inside a
+        # ``CAST_CORE_MM`` margin, where dim texture and edges of a hematoma are thin
+        core = np.zeros_like(dim)
+        core[box] = _morph.erode(dim[box], _morph.disk(CAST_CORE_MM, frame.spacing_mm[1:]))
+        keep = np.bincount(pieces[core], minlength=n + 1) * voxel_ml >= MIN_CAST_REGION_ML
+        keep &= ~csf_behind(pieces, n, ventricles.csf, frame, CAST_BEHIND_FRACTION)
+        keep[0] = False
+        log.debug("region %d (rest %.1f HU): %d of %d dim mirrored pieces are a cast", i, rest,
+                  int(np.count_nonzero(keep)), n)
+        # a kept piece takes back its own edge within the mirrored part
+        grown = ndi.binary_dilation(keep[pieces][box], structure=_morph.IN_PLANE)
+        out[box] |= grown & part[box]
     return out
 
 

@@ -84,3 +84,25 @@ def test_thin_blood_beside_a_ventricle_that_mirrors_onto_brain_is_not_ivh():
     vol = head.with_hu((head.hu + blob * (55.0 - head.hu)).astype(np.float32))
     m = measure(vol)
     assert m.ivh is False and m.ivh_volume_ml == 0.0
+
+
+def test_a_cast_horn_joined_to_its_hematoma_is_split_off_as_ivh():
+    """A hematoma that has taken the front of its ventricle, the back of it cast with thinner
+    blood, as one connected region on 2 mm slices: most of what mirrors onto the other
+    ventricle is hematoma, so the cast is found by its own voxels being thinner than the
+    rest (before: the mirrored part as a whole was as dense as the hematoma, and the cast
+    was counted as parenchymal blood)."""
+    from tests.model._measure_heads import VENTRICLES, Blob, _coords, _fraction, make_head
+
+    spacing, shape = (2.0, 1.0, 1.0), (70, 200, 170)
+    head = make_head(spacing_mm=spacing, shape=shape, seed=5)
+    _, y, _ = np.meshgrid(*_coords(shape, spacing), indexing="ij")
+    hematoma = _fraction(Blob((5.0, -10.0, -15.0), (13.0, 17.0, 10.0)), shape, spacing)
+    cast = _fraction(VENTRICLES[0], shape, spacing) * (y > 0.0) * (1.0 - hematoma)
+    hu = head.hu + hematoma * (80.0 - head.hu)
+    hu = hu + cast * (62.0 - hu)
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    m = measure(head.with_hu(hu.astype(np.float32)))
+    assert m.ivh is True
+    assert m.ivh_volume_ml == pytest.approx(float(cast.sum()) * voxel_ml, rel=0.3)
+    assert m.hematoma_volume_ml == pytest.approx(float(hematoma.sum()) * voxel_ml, rel=0.1)
