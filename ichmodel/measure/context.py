@@ -222,6 +222,7 @@ class MeasureContext:
             params.min_component_ml,
             thin_ivh=layering,
             smoothed=prep.smoothed,
+            dim_blood=loose & ~layering,
         )
         if (ivh | layering).any() and float(
             np.count_nonzero(ivh | layering)

@@ -17,7 +17,8 @@ holds it), so a missed IVH shows up as an inflated parenchymal volume.
   (:func:`csf_behind`: in a supine patient blood sinks to the back of a ventricle, while a
   hematoma beside a ventricle usually has the body or atrium running on behind it) whose
   mirror image (across the head's own midline) falls mostly (``MIRROR_FRACTION``) on
-  ventricular CSF or on another such region (both horns cast) is IVH.
+  ventricular CSF or on another such region (both horns cast), or on central blood too
+  thin for a hematoma core (the other horn cast with thinner blood), is IVH.
 * Layering blood too thin for a hematoma core, often diluted below the hematoma range
   (:func:`ivh_candidates`: ``IVH_MARGIN_HU`` lower), touching ventricular CSF within
   ``LAYERING_REACH_MM`` of it and with no CSF behind it, is IVH (:func:`layering_ivh`).
@@ -398,12 +399,16 @@ def split_ivh(
     min_region_ml: float = 0.1,
     thin_ivh: np.ndarray | None = None,
     smoothed: np.ndarray | None = None,
+    dim_blood: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(parenchymal, intraventricular) blood masks on the crop; see the module doc.
 
     ``thin_ivh`` (bool): intraventricular blood already found among the voxels no hematoma
     core claimed (:func:`layering_ivh`, :func:`cast_ivh`); a region mirroring onto it is a
-    horn cast like the other (both occipital horns layered, one dense enough for a core)."""
+    horn cast like the other (both occipital horns layered, one dense enough for a core).
+    ``dim_blood`` (bool): the other blood-range voxels no core claimed; a small central
+    region mirroring onto them where they are central too is one of two cast atria, the
+    other too thin for a core and waiting on this one in :func:`cast_ivh`."""
     none = np.zeros_like(blood)
     if not ventricles.found or not blood.any():
         return blood, none
@@ -414,7 +419,11 @@ def split_ivh(
     inside = np.bincount(labels[in_space], minlength=n + 1).astype(float)
     whole = inside >= IVH_WHOLE_FRACTION * np.maximum(sizes, 1.0)
     whole[0] = False
-    mirrored, partial = _mirror_matches(labels, sizes, whole, frame, ventricles, voxel_ml, thin_ivh)
+    paired = thin_ivh
+    if dim_blood is not None:
+        dim = dim_blood & _central(ventricles, frame, blood.shape) & ~blood
+        paired = dim if thin_ivh is None else thin_ivh | dim
+    mirrored, partial = _mirror_matches(labels, sizes, whole, frame, ventricles, voxel_ml, paired)
     ivh = in_space | (whole | mirrored)[labels] | partial
     if smoothed is not None:
         ivh |= _cast_parts(labels, sizes, whole | mirrored, frame, ventricles, voxel_ml, smoothed)
