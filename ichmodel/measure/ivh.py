@@ -18,7 +18,8 @@ holds it), so a missed IVH shows up as an inflated parenchymal volume.
   hematoma beside a ventricle usually has the body or atrium running on behind it) whose
   mirror image (across the head's own midline) falls mostly (``MIRROR_FRACTION``) on
   ventricular CSF or on another such region (both horns cast), or on central blood too
-  thin for a hematoma core (the other horn cast with thinner blood), is IVH.
+  thin for a hematoma core (the other horn cast with thinner blood), is IVH. Not in the
+  posterior fossa off the midline: its one ventricle, the fourth, is on the midline.
 * Layering blood too thin for a hematoma core, often diluted below the hematoma range
   (:func:`ivh_candidates`: ``IVH_MARGIN_HU`` lower), touching ventricular CSF within
   ``LAYERING_REACH_MM`` of it and with no CSF behind it, is IVH (:func:`layering_ivh`).
@@ -39,7 +40,14 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ichmodel.measure import _morph
-from ichmodel.measure.location import DURAL_OFFSET_MM, FRAME_MM, HeadFrame, midline_sheets
+from ichmodel.measure.location import (
+    DURAL_OFFSET_MM,
+    DURAL_WIDTH_MM,
+    FRAME_MM,
+    HeadFrame,
+    classify_centroid,
+    midline_sheets,
+)
 from ichmodel.volume import voxel_volume_ml
 
 log = logging.getLogger(__name__)
@@ -237,6 +245,21 @@ def _on_midline(labels: np.ndarray, n: int, frame: HeadFrame) -> np.ndarray:
         across = ((zyx[:, 1:] - frame.centroid_yx[zyx[:, 0]]) * (sy, sx)) @ normal
         out[i] = abs(float(np.median(across))) <= DURAL_OFFSET_MM
     return out
+
+
+def _beside_fourth_ventricle(zyx: np.ndarray, frame: HeadFrame) -> bool:
+    """Voxels ``zyx`` lie in the posterior fossa (:func:`classify_centroid`) off the midline
+    (beyond ``DURAL_WIDTH_MM``): the only ventricle there is the fourth, on the midline, so
+    the mirror test, which pairs the lateral ventricles, does not apply; a cerebellar bleed's
+    mirror image can be the cisterns' CSF (dev GE insertions 400411/400419/400439: 1.6-2.0 ml
+    called IVH)."""
+    site, _ = classify_centroid(tuple(float(c) for c in zyx.mean(axis=0)), frame)
+    if site != "infratentorial":
+        return False
+    sy, sx = frame.spacing_mm[1:]
+    normal = np.array([-frame.ap_axis_mm[1], frame.ap_axis_mm[0]])
+    across = ((zyx[:, 1:] - frame.centroid_yx[zyx[:, 0]]) * (sy, sx)) @ normal
+    return abs(float(np.median(across))) > DURAL_WIDTH_MM
 
 
 def _hematoma_edge(
@@ -563,6 +586,7 @@ def _mirror_matches(
         cy, cx = frame.centre_yx[k]
         hy, hx = frame.half_yx[k]
         central[i] = np.hypot((yc - cy) / hy, (xc - cx) / hx) < MIRROR_MAX_RADIUS
+        central[i] &= not _beside_fourth_ventricle(zyx, frame)
         if i in candidates:
             coords[i] = zyx
     ventricular = (already | (central & ~behind)) & (sizes * voxel_ml < MAX_CAST_ML)

@@ -199,3 +199,19 @@ def test_real_ge_head_alone_measures_nothing_and_an_inserted_convexity_bleed_is_
         if (ins.mask & (m.hematoma_labels == h.number)).sum() > 0  # type: ignore[operator]
     ]  # fmt: skip
     assert sum(h.volume_ml for h in on_truth) == pytest.approx(ins.volume_ml, rel=0.1)
+
+
+def test_a_small_cerebellar_bleed_in_the_real_head_is_a_hematoma_not_ivh(dcm_qa_ct):
+    """Dev insertion 400411: a 2 ml bleed in a cerebellar hemisphere of the GE head mirrors
+    onto the cisterns' CSF on the other side; the posterior fossa holds no paired ventricle,
+    so it is not IVH by its mirror image (before: 'intraventricular blood only', 0 ml)."""
+    from ichmodel.io.load import load_study
+    from ichmodel.phantom.insert import BleedRequest, insert_hematomas
+
+    head = load_study(dcm_qa_ct / "In" / "GE")
+    ml = float(np.random.default_rng(400411).uniform(1.5, 3.0))
+    ins = insert_hematomas(head, [BleedRequest("infratentorial", ml)], seed=400411)
+    m = measure(ins.volume)
+    assert m.ivh_volume_ml < 0.3
+    assert m.hematoma_volume_ml == pytest.approx(ins.volume_ml, rel=0.15)
+    assert m.hematomas[0].location == "infratentorial"
