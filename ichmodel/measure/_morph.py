@@ -103,6 +103,11 @@ def erode(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
 
 
 #: 4-connectivity within each slice, none across slices: labels in-plane pieces.
+def label_voxels(labels: np.ndarray, i: int, box: tuple[slice, ...]) -> np.ndarray:
+    """(n, 3) (z, y, x) indices of label ``i``'s voxels, found in its bounding ``box``."""
+    return np.argwhere(labels[box] == i) + np.array([b.start for b in box])
+
+
 IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
 IN_PLANE[1] = ndi.generate_binary_structure(2, 1)
 

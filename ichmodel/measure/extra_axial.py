@@ -193,7 +193,5 @@ def _on_midline(comp: np.ndarray, box: tuple[slice, ...], f: int, frame: HeadFra
         return False
     zyx = np.argwhere(comp) + np.array([b.start for b in box])
     yx = zyx[:, 1:] * f + (f - 1) / 2.0  # crop pixels
-    sy, sx = frame.spacing_mm[1:]
-    normal = np.array([-frame.ap_axis_mm[1], frame.ap_axis_mm[0]])
-    across = ((yx - frame.centroid_yx[zyx[:, 0]]) * (sy, sx)) @ normal
+    across = frame.across_mm(zyx[:, 0], yx)
     return bool(np.mean(np.abs(across) <= MIDLINE_MM) >= 0.5)

@@ -215,11 +215,6 @@ def layering_ivh(
     return touching[labels]
 
 
-def _label_voxels(labels: np.ndarray, i: int, box: tuple[slice, ...]) -> np.ndarray:
-    """(n, 3) (z, y, x) indices of label ``i``'s voxels, found in its bounding ``box``."""
-    return np.argwhere(labels[box] == i) + np.array([b.start for b in box])
-
-
 def _mirrored(zyx: np.ndarray, frame: HeadFrame, shape: tuple[int, ...]
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The voxels (z, y, x arrays) mirroring ``zyx`` across the midline on their own slices,
@@ -236,13 +231,11 @@ def _on_midline(labels: np.ndarray, n: int, frame: HeadFrame) -> np.ndarray:
     out = np.zeros(n + 1, dtype=bool)
     if not frame.orientation.axial:
         return out
-    sy, sx = frame.spacing_mm[1:]
-    normal = np.array([-frame.ap_axis_mm[1], frame.ap_axis_mm[0]])
     for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
         if box is None:
             continue
-        zyx = _label_voxels(labels, i, box)
-        across = ((zyx[:, 1:] - frame.centroid_yx[zyx[:, 0]]) * (sy, sx)) @ normal
+        zyx = _morph.label_voxels(labels, i, box)
+        across = frame.across_mm(zyx[:, 0], zyx[:, 1:])
         out[i] = abs(float(np.median(across))) <= DURAL_OFFSET_MM
     return out
 
@@ -256,10 +249,7 @@ def _beside_fourth_ventricle(zyx: np.ndarray, frame: HeadFrame) -> bool:
     site, _ = classify_centroid(tuple(float(c) for c in zyx.mean(axis=0)), frame)
     if site != "infratentorial":
         return False
-    sy, sx = frame.spacing_mm[1:]
-    normal = np.array([-frame.ap_axis_mm[1], frame.ap_axis_mm[0]])
-    across = ((zyx[:, 1:] - frame.centroid_yx[zyx[:, 0]]) * (sy, sx)) @ normal
-    return abs(float(np.median(across))) > DURAL_WIDTH_MM
+    return abs(float(np.median(frame.across_mm(zyx[:, 0], zyx[:, 1:])))) > DURAL_WIDTH_MM
 
 
 def _hematoma_edge(
@@ -330,7 +320,7 @@ def cast_ivh(
     for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
         if box is None or not ok[i]:
             continue
-        zyx = _label_voxels(labels, i, box)
+        zyx = _morph.label_voxels(labels, i, box)
         z, y, x = _mirrored(zyx, frame, labels.shape)
         on = ventricles.target[z, y, x]
         if touching[i]:
@@ -497,7 +487,7 @@ def _cast_parts(
         if is_ivh[i] or sizes[i] == 0 or i - 1 >= len(objects) or objects[i - 1] is None:
             continue
         box = objects[i - 1]
-        zyx = _label_voxels(labels, i, box)
+        zyx = _morph.label_voxels(labels, i, box)
         z, y, x = _mirrored(zyx, frame, labels.shape)
         on = ventricles.target[z, y, x]
         if np.count_nonzero(on) * voxel_ml < MIN_CAST_REGION_ML:
@@ -520,15 +510,14 @@ def _cast_parts(
             continue
         # a cast fills a horn: it keeps a core of MIN_CAST_REGION_ML inside a
         # ``CAST_CORE_MM`` margin, where dim texture and edges of a hematoma are thin
-        core = np.zeros_like(dim)
-        core[box] = _morph.erode(dim[box], _morph.disk(CAST_CORE_MM, frame.spacing_mm[1:]))
-        keep = np.bincount(pieces[core], minlength=n + 1) * voxel_ml >= MIN_CAST_REGION_ML
+        core = _morph.erode(dim[box], _morph.disk(CAST_CORE_MM, frame.spacing_mm[1:]))
+        keep = np.bincount(pieces[box][core], minlength=n + 1) * voxel_ml >= MIN_CAST_REGION_ML
         keep &= ~csf_behind(pieces, n, ventricles.csf, frame, CAST_BEHIND_FRACTION)
         keep[0] = False
         log.debug("region %d (rest %.1f HU): %d of %d dim mirrored pieces are a cast", i, rest,
                   int(np.count_nonzero(keep)), n)
         # a kept piece takes back its own edge within the mirrored part
-        grown = ndi.binary_dilation(keep[pieces][box], structure=_morph.IN_PLANE)
+        grown = ndi.binary_dilation(keep[pieces[box]], structure=_morph.IN_PLANE)
         out[box] |= grown & part[box]
     return out
 
@@ -580,7 +569,7 @@ def _mirror_matches(
         box = objects[i - 1] if i - 1 < len(objects) else None
         if box is None or sizes[i] == 0:
             continue
-        zyx = _label_voxels(labels, i, box)
+        zyx = _morph.label_voxels(labels, i, box)
         zc, yc, xc = zyx.mean(axis=0)
         k = int(round(zc))
         cy, cx = frame.centre_yx[k]

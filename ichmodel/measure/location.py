@@ -74,6 +74,12 @@ class HeadFrame:
         slice's outline (0 centre, 1 edge)."""
         return _elliptic_radius(shape, (self.centre_yx - (f - 1) / 2.0) / f, self.half_yx / f)
 
+    def across_mm(self, z: np.ndarray, yx: np.ndarray) -> np.ndarray:
+        """Signed distance (mm) from the midline plane of in-plane points ``yx`` ((n, 2) crop
+        pixels, float or int) on slices ``z`` ((n,) int)."""
+        normal = np.array([-self.ap_axis_mm[1], self.ap_axis_mm[0]])  # left-right unit (mm)
+        return ((yx - self.centroid_yx[z]) * self.spacing_mm[1:]) @ normal
+
     def mirror_yx(self, zyx: np.ndarray) -> np.ndarray:
         """Mirror (n, 3) integer (z, y, x) voxel indices across the midline; (n, 2) float y, x."""
         sy, sx = self.spacing_mm[1:]
@@ -208,12 +214,11 @@ def midline_sheets(labels: np.ndarray, n: int, frame: HeadFrame) -> np.ndarray:
     if n == 0 or not frame.orientation.axial:
         return drop
     sy, sx = frame.spacing_mm[1:]
-    normal = np.array([-frame.ap_axis_mm[1], frame.ap_axis_mm[0]])  # left-right unit (mm)
     for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
         if box is None:
             continue
-        zyx = np.argwhere(labels[box] == i) + np.array([b.start for b in box])
-        across = ((zyx[:, 1:] - frame.centroid_yx[zyx[:, 0]]) * (sy, sx)) @ normal
+        zyx = _morph.label_voxels(labels, i, box)
+        across = frame.across_mm(zyx[:, 0], zyx[:, 1:])
         width = float(across.max() - across.min()) + max(sy, sx)
         drop[i] = abs(float(np.median(across))) <= DURAL_OFFSET_MM and width <= DURAL_WIDTH_MM
     return drop
