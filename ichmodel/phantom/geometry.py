@@ -69,6 +69,11 @@ class HeadFrame:
         return out[0], out[1], out[2]
 
 
+def equivalent_radius_mm(volume_ml: float) -> float:
+    """The radius (mm) of a sphere of ``volume_ml``."""
+    return (3 * volume_ml * 1000 / (4 * math.pi)) ** (1 / 3)
+
+
 def rotation_matrix(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
     """Rotation about w (yaw), then u (pitch, nodding) and v (roll), as a 3x3 matrix."""
     a, b, c = (math.radians(t) for t in (yaw_deg, pitch_deg, roll_deg))

@@ -27,6 +27,7 @@ from ichmodel.phantom.geometry import (
     Grid,
     HeadFrame,
     bbox_samples,
+    equivalent_radius_mm,
     ramp,
     ramp_width,
     random_rotation,
@@ -218,7 +219,7 @@ def sample_hematoma(
         Ellipsoid(tuple(c * scale for c in e.center), tuple(r * scale for r in e.radii), e.axes)
         for e in lobes
     ]
-    radius_eq = (3 * target * 1000.0 / (4 * math.pi)) ** (1 / 3)
+    radius_eq = equivalent_radius_mm(target)
     center = _site_center(rng, site, side, anatomy, radius_eq)
     if site == "infratentorial" and abs(center[0]) < 5:
         side = 0.0

@@ -30,7 +30,7 @@ from scipy import ndimage as ndi
 
 from ichmodel.measure.brain import find_intracranial
 from ichmodel.measure.location import orientation_from_direction
-from ichmodel.phantom.geometry import random_rotation
+from ichmodel.phantom.geometry import equivalent_radius_mm, random_rotation
 from ichmodel.phantom.hematoma import _implicit, _lobes, wavy_unit_shape
 from ichmodel.volume import Volume
 
@@ -113,11 +113,6 @@ class Inserted:
             "bleeds": [b.to_dict() for b in self.bleeds],
             "truth_is": "sum of voxel blood fractions x voxel volume",
         }
-
-
-def _equivalent_radius_mm(volume_ml: float) -> float:
-    """The radius (mm) of a sphere of ``volume_ml``."""
-    return (3 * volume_ml * 1000 / (4 * math.pi)) ** (1 / 3)
 
 
 def _bbox_of(mask: np.ndarray, pad: int) -> tuple[slice, ...] | None:
@@ -276,7 +271,7 @@ class _Canvas:
               rng: np.random.Generator, confined: bool = False) -> None:
         """Occupancy, blood HU, texture and edema of one bleed (rng: HU, texture, edema)."""
         i = len(self.bleeds) + 1
-        radius = _equivalent_radius_mm(target_ml)
+        radius = equivalent_radius_mm(target_ml)
         spacing = self.spacing
         box, occ = _occupancy(self.volume.shape, spacing, centre, params, rotation)
         occ *= self.allowed[box]
@@ -308,7 +303,7 @@ class _Canvas:
         radius."""
         if not self.bleeds:
             return None
-        radius = _equivalent_radius_mm(req.volume_ml)
+        radius = equivalent_radius_mm(req.volume_ml)
         away = ndi.distance_transform_edt(self.fraction == 0, sampling=self.spacing)
         return away > 2.0 * radius + BLEED_GAP_MM
 
@@ -355,7 +350,7 @@ def _pick_centre(head: HeadAnalysis, req: BleedRequest, taken: np.ndarray,
                  rng: np.random.Generator, clear: np.ndarray | None = None) -> np.ndarray:
     """A centre for ``req``: a site candidate not ``taken``, preferring the ``clear`` ones (far
     enough from the bleeds so far that the two stay apart in the image)."""
-    radius = _equivalent_radius_mm(req.volume_ml)
+    radius = equivalent_radius_mm(req.volume_ml)
     idx = np.empty(0, dtype=np.intp)
     for keep_clear in ((True, False) if clear is not None else (False,)):
         for slack in (1.0, 0.7, 0.4):
