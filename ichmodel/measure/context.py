@@ -224,12 +224,11 @@ class MeasureContext:
             smoothed=prep.smoothed,
             dim_blood=loose & ~layering,
         )
-        if (ivh | layering).any() and float(
-            np.count_nonzero(ivh | layering)
-        ) * voxel_ml >= MIN_IVH_ML:
-            ivh = ivh | layering
+        ventricular_blood = ivh | layering
+        if float(np.count_nonzero(ventricular_blood)) * voxel_ml >= MIN_IVH_ML:
+            ivh = ventricular_blood
         ivh_ml = float(np.count_nonzero(ivh)) * voxel_ml
-        hematomas, labels = self._hematomas(seg, parenchymal, params, ivh | layering)
+        hematomas, labels = self._hematomas(seg, parenchymal, params, ventricular_blood)
         if not hematomas and ivh_ml == 0.0:
             return self._empty(params, f"no hematoma found above {params.hu_min:g} HU", found)
         abc2 = ABC2()
