@@ -171,78 +171,29 @@ def _ventricle_placement(base, head_analysis, csf, ml, seed):
                           tuple(float(v) for v in rot.ravel()), shape_seed=seed, confined=True)
 
 
-def _fresh_noise(moved, original, seed: int):
-    """``moved`` plus new white noise at ``original``'s own level (the brain's high-pass
-    residual, MAD-estimated): a second acquisition has noise of its own, while a resampled
-    copy carries the first one's (B-spline keeps ~96 % of it on the GE head)."""
-    from scipy import ndimage as ndi
-
-    hu = original.hu
-    sig = [1.0 / s if 1.0 / s >= 0.3 else 0.0 for s in original.spacing_mm]
-    residual = hu - ndi.gaussian_filter(hu, sig)
-    level = 1.4826 * float(np.median(np.abs(residual[(hu > 20) & (hu < 45)])))
-    noise = np.random.default_rng(seed).normal(0.0, level, hu.shape).astype(np.float32)
-    inside = moved.hu > -200  # air stays air
-    return moved.with_hu(np.where(inside, moved.hu + noise, moved.hu).astype(np.float32))
-
-
-def _ge_move(head, centre_lps, seed: int, in_plane: bool):
-    """The follow-up's head move. ``in_plane`` (default): a rotation up to 10 degrees about the
-    slice normal, up to 10 mm along each in-plane axis and a whole number of slices (up to
-    10 mm) along the normal, so every resampled slice is a native slice turned and shifted in
-    its plane. Otherwise a 3-D move (uniform up to 10 degrees about x, y, z and 10 mm): it
-    re-slices the 4 mm series obliquely, and the smeared skull base then measures as blood
-    (the bleed-free GE head moved by seed 303's 3-D move measured 2.2 ml; unmoved <= 0.3)."""
-    import SimpleITK as sitk
-
-    rng = np.random.default_rng(seed)
-    d = head.direction_matrix
-    if not in_plane:
-        move = sitk.Euler3DTransform()
-        move.SetCenter(tuple(float(c) for c in centre_lps))
-        move.SetRotation(*np.radians(rng.uniform(-10, 10, 3)))
-        move.SetTranslation(tuple(float(t) for t in rng.uniform(-10, 10, 3)))
-        return move
-    angle = float(np.radians(rng.uniform(-10, 10)))
-    normal = d[:, 2]
-    along = rng.uniform(-10, 10, 2)
-    slices = int(np.round(rng.uniform(-10, 10) / head.spacing_mm[0]))
-    shift = along[0] * d[:, 0] + along[1] * d[:, 1] + slices * head.spacing_mm[0] * normal
-    move = sitk.VersorRigid3DTransform()
-    move.SetCenter(tuple(float(c) for c in centre_lps))
-    move.SetRotation(tuple(float(v) for v in normal), angle)
-    move.SetTranslation(tuple(float(t) for t in shift))
-    return move
-
-
-def ge_pairs(path: Path, n: int, start: int = 0, in_plane: bool = True) -> list[dict]:
+def ge_pairs(path: Path, n: int, start: int = 0, in_plane: bool = True,
+             seed_base: int = 300) -> list[dict]:
     """Each pair: the bleed-free GE head moved rigidly first (a follow-up scan of a head that
     moved), then the bleed inserted into each scan with ``ichmodel.phantom.insert`` - the
     follow-up's the same shape grown, where the move put it - so each scan's truth is exact
     (its own fraction sum) and no bleed is ever resampled."""
     from dataclasses import replace as dc_replace
 
-    import SimpleITK as sitk
-
-    from ichmodel.io.sitk_bridge import image_to_volume, volume_to_image
     from ichmodel.phantom.insert import BleedRequest, analyse_head, insert_placed, place_bleed
+    from ichmodel.phantom.rescan import rescan
     from ichmodel.progress import run_to_completion
     from ichmodel.reading import open_study
 
     head = run_to_completion(open_study(path)).volume
     head_a = analyse_head(head)
     csf = _ventricle_csf(head_a)
-    centre_lps = head.index_to_physical(tuple((k - 1) / 2.0 for k in head.shape))
     rows = []
     for i, (site, b_ml, f_ml, b_ivh, f_ivh) in enumerate(GE_CASES[:n]):
         if i < start:
             continue
-        seed = 300 + i
-        move = _ge_move(head, centre_lps, seed, in_plane)
-        img = volume_to_image(head)
-        moved_head = _fresh_noise(image_to_volume(
-            sitk.Resample(img, img, move, sitk.sitkBSpline, -1024.0, sitk.sitkFloat32), head),
-            head, seed + 2000)
+        seed = seed_base + i
+        second = rescan(head, seed, in_plane)
+        move, moved_head = second.move, second.volume
         moved_a = analyse_head(moved_head)
         moved_csf = _ventricle_csf(moved_a)
         bleed = place_bleed(head_a, BleedRequest(site, b_ml), seed)
@@ -358,9 +309,11 @@ def main() -> int:
     parser.add_argument("--skip-pairs", action="store_true")
     parser.add_argument("--ge-pairs", type=int, default=len(GE_CASES))
     parser.add_argument("--ge-3d-move", action="store_true",
-                        help="move the GE head in 3-D (re-slices it obliquely; see _ge_move)")
+                        help="move the GE head in 3-D (re-slices it obliquely; see ichmodel.phantom.rescan)")
     parser.add_argument("--ge-start", type=int, default=0,
                         help="skip the first GE cases (to split a run over processes)")
+    parser.add_argument("--ge-seed", type=int, default=300,
+                        help="first GE seed: 300 is the evaluation set; develop on 350 and up")
     args = parser.parse_args()
     midline = midline_phantoms(args.midline, args.size)
     if args.ge.is_dir():
@@ -373,7 +326,8 @@ def main() -> int:
               f"{ge.septum_length_mm:.0f} mm long)")
     pairs = [] if args.skip_pairs else phantom_pairs(args.pairs, args.size)
     if args.ge.is_dir() and not args.skip_pairs:
-        pairs += ge_pairs(args.ge, args.ge_pairs, args.ge_start, not args.ge_3d_move)
+        pairs += ge_pairs(args.ge, args.ge_pairs, args.ge_start, not args.ge_3d_move,
+                          args.ge_seed)
     summary(pairs, midline)
     return 0
 
