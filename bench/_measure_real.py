@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ichmodel.measure import Measurement, measure
-from ichmodel.phantom.rescan import rescan
 from ichmodel.phantom.insert import (
     INSERT_SITES,
     BleedRequest,
@@ -26,6 +25,7 @@ from ichmodel.phantom.insert import (
     analyse_head,
     insert_hematomas,
 )
+from ichmodel.phantom.rescan import rescan
 from ichmodel.volume import Volume
 
 

@@ -309,7 +309,7 @@ def main() -> int:
     parser.add_argument("--skip-pairs", action="store_true")
     parser.add_argument("--ge-pairs", type=int, default=len(GE_CASES))
     parser.add_argument("--ge-3d-move", action="store_true",
-                        help="move the GE head in 3-D (re-slices it obliquely; see ichmodel.phantom.rescan)")
+                        help="move the GE head in 3-D (re-slices it obliquely)")
     parser.add_argument("--ge-start", type=int, default=0,
                         help="skip the first GE cases (to split a run over processes)")
     parser.add_argument("--ge-seed", type=int, default=300,
