@@ -46,7 +46,7 @@ MAX_SHELL_BLOOD = 0.1
 COLLECTION_CONTACT = 0.25
 #: Slices with less intracranial area than this fraction of the largest hold no hematoma
 #: we report (see :func:`drop_below_skull_base`).
-MIN_SLICE_AREA = 0.1
+MIN_SLICE_AREA = 0.2
 #: A smoothing sigma below this many voxels is a no-op; skip that axis.
 MIN_SIGMA_VOXELS = 0.3
 

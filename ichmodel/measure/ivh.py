@@ -79,6 +79,9 @@ BEHIND_MIN_MM2 = 10.0
 #: Layering blood lies in the ventricle: it is looked for within this reach (mm) of the
 #: ventricular CSF (with the mirror tolerance).
 LAYERING_REACH_MM = 6.0
+#: Layering blood has ventricular CSF in front of at least this fraction of its front face
+#: (the fluid level); dura by a horn has brain in front of it.
+LAYERING_FRONT_FRACTION = 0.2
 #: A cast horn standing in another's mirror test is smaller than this (ml).
 MAX_CAST_ML = 30.0
 #: Intraventricular blood is looked for this far (HU) below the hematoma range: blood
@@ -103,6 +106,8 @@ CAST_DIMMER_HU = 5.0
 CAST_BEHIND_FRACTION = 0.2
 #: See :func:`_cast_parts`.
 CAST_CORE_MM = 1.5
+#: A dim cast keeps this much (ml) inside the ``CAST_CORE_MM`` margin (:func:`_with_core`).
+CAST_MIN_CORE_ML = 0.05
 #: Less intraventricular blood than this (ml) is not called IVH.
 MIN_IVH_ML = 0.3
 
@@ -207,6 +212,7 @@ def layering_ivh(
     touching = np.zeros(n + 1, dtype=bool)
     touching[np.unique(labels[ventricles.target & candidates])] = True
     touching &= ~csf_behind(labels, n, ventricles.csf, frame)
+    touching &= csf_in_front(labels, n, ventricles.csf, frame, LAYERING_FRONT_FRACTION)
     touching &= ~midline_sheets(labels, n, frame)  # the falx above the septum
     touching &= ~_on_midline(labels, n, frame)  # pineal, choroid of the third ventricle
     if hematoma is not None and hematoma.any():
@@ -297,6 +303,7 @@ def cast_ivh(
         return out
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     ok = sizes * voxel_ml >= MIN_CAST_REGION_ML
+    ok &= _with_core(labels, n, frame, voxel_ml)
     ok &= ~csf_behind(labels, n, ventricles.csf, frame)
     ok &= ~midline_sheets(labels, n, frame)
     ok[0] = False
@@ -376,31 +383,59 @@ def csf_behind(
     ``min_fraction`` of its back face)? Blood in a ventricle of a supine patient lies at the
     back of it; a hematoma beside a ventricle often has CSF behind it (the body and atrium of
     a ventricle run back past the basal ganglia)."""
+    return _csf_beside(labels, n, csf, frame, min_fraction, behind=True)
+
+
+def csf_in_front(
+    labels: np.ndarray, n: int, csf: np.ndarray, frame: HeadFrame, min_fraction: float = 0.0
+) -> np.ndarray:
+    """Per label: ventricular CSF right in front of it (as :func:`csf_behind`, anterior)."""
+    return _csf_beside(labels, n, csf, frame, min_fraction, behind=False)
+
+
+def _csf_beside(
+    labels: np.ndarray, n: int, csf: np.ndarray, frame: HeadFrame, min_fraction: float,
+    behind: bool
+) -> np.ndarray:
     out = np.zeros(n + 1, dtype=bool)
     if n == 0 or not csf.any():
         return out
     sz, sy, sx = frame.spacing_mm
     reach = max(1, int(round(BEHIND_REACH_MM / sy)))
-    behind = np.zeros_like(csf)
-    for d in range(1, reach + 1):  # voxels with ventricular CSF d pixels behind them
-        if frame.orientation.posterior > 0:
-            behind[:, :-d] |= csf[:, d:]
+    # +1: the CSF lies at larger row indices than the label
+    sign = frame.orientation.posterior if behind else -frame.orientation.posterior
+    beside = np.zeros_like(csf)
+    for d in range(1, reach + 1):  # voxels with ventricular CSF d pixels beside them
+        if sign > 0:
+            beside[:, :-d] |= csf[:, d:]
         else:
-            behind[:, d:] |= csf[:, :-d]
-    hit = np.bincount(labels[behind & (labels > 0)], minlength=n + 1)
+            beside[:, d:] |= csf[:, :-d]
+    hit = np.bincount(labels[beside & (labels > 0)], minlength=n + 1)
     out[:] = hit * (sz * sx) >= BEHIND_MIN_MM2
     if min_fraction > 0:
-        back = np.zeros_like(csf)  # a label's voxels with no voxel of it right behind
-        if frame.orientation.posterior > 0:
-            back[:, :-1] = labels[:, :-1] != labels[:, 1:]
-            back[:, -1] = True
+        face = np.zeros_like(csf)  # a label's voxels with no voxel of it next on that side
+        if sign > 0:
+            face[:, :-1] = labels[:, :-1] != labels[:, 1:]
+            face[:, -1] = True
         else:
-            back[:, 1:] = labels[:, 1:] != labels[:, :-1]
-            back[:, 0] = True
-        face = np.bincount(labels[back & (labels > 0)], minlength=n + 1)
-        out &= hit >= min_fraction * face
+            face[:, 1:] = labels[:, 1:] != labels[:, :-1]
+            face[:, 0] = True
+        n_face = np.bincount(labels[face & (labels > 0)], minlength=n + 1)
+        out &= hit >= min_fraction * n_face
     out[0] = False
     return out
+
+
+def _with_core(labels: np.ndarray, n: int, frame: HeadFrame, voxel_ml: float) -> np.ndarray:
+    """Per label: keeps ``CAST_MIN_CORE_ML`` inside a ``CAST_CORE_MM`` in-plane margin. A
+    cast fills a horn; the tentorium's edge along the petrous ridge, dimmed on a thick
+    slice, is a line a voxel or two wide (dev re-scans of the GE head: 0.18 ml by a temporal
+    horn called a cast, 0.01 ml of it deeper than the margin)."""
+    core = np.zeros(labels.shape, dtype=bool)
+    box = _morph.bbox(labels > 0)
+    if box is not None:
+        core[box] = _morph.erode(labels[box] > 0, _morph.disk(CAST_CORE_MM, frame.spacing_mm[1:]))
+    return np.bincount(labels[core], minlength=n + 1) * voxel_ml >= CAST_MIN_CORE_ML
 
 
 def split_ivh(
