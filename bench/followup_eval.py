@@ -12,8 +12,8 @@
    then ``ichmodel.phantom.insert`` puts a bleed into each scan: the baseline's where
    ``place_bleed`` chose, the follow-up's the same shape grown, at the centre and orientation
    the move carried it to (``insert_placed``). Intraventricular blood, where a case has it, is
-   a blob in the back of the ventricular CSF, confined to it (new IVH, or IVH growth). No bleed is ever
-   resampled, so each scan's truth is exact: its own fraction sum.
+   a blob in the back of the ventricular CSF, confined to it (new IVH, or IVH growth). No
+   bleed is ever resampled, so each scan's truth is exact: its own fraction sum.
 3. **Midline** on phantoms (seeds 200..): error against the phantom's septum (the midpoint of its
    frontal horns' medial walls where it was measured) and against the shift the phantom applied;
    the > 5 mm flag; and the value on the real GE head.
