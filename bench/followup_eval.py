@@ -12,8 +12,8 @@
    then ``ichmodel.phantom.insert`` puts a bleed into each scan: the baseline's where
    ``place_bleed`` chose, the follow-up's the same shape grown, at the centre and orientation
    the move carried it to (``insert_placed``). Intraventricular blood, where a case has it, is
-   a blob in the back of the ventricular CSF, confined to it (new IVH, or IVH growth). No
-   bleed is ever resampled, so each scan's truth is exact: its own fraction sum.
+   a blob confined to the ventricular CSF (new IVH, or IVH growth). No bleed is ever
+   resampled, so each scan's truth is exact: its own fraction sum.
 3. **Midline** on phantoms (seeds 200..): error against the phantom's septum (the midpoint of its
    frontal horns' medial walls where it was measured) and against the shift the phantom applied;
    the > 5 mm flag; and the value on the real GE head.
@@ -158,20 +158,14 @@ def _moved_placement(p, base, moved, move):
 
 
 def _ventricle_placement(base, head_analysis, csf, ml, seed):
-    """A blob centred in the most dependent part of the ventricular CSF (the back of it: the
-    patient lies supine), confined to it: blood layering in a horn. (A blob centred at the
-    deepest point of the CSF, as before, floated in the middle of a ventricle's body with
-    CSF all round it, which a clot, denser than CSF, does not do.)"""
+    """A blob centred at the deepest point of the ventricular CSF, confined to it."""
+    from scipy import ndimage as ndi
+
     from ichmodel.phantom.geometry import random_rotation
     from ichmodel.phantom.insert import BleedPlacement
 
-    zyx = np.argwhere(csf)
-    back = zyx[:, 1] * head_analysis.posterior_sign
-    # the back 10 % of the CSF, and of it the voxel nearest that part's centre
-    part = zyx[back >= np.percentile(back, 90)]
-    spacing = np.asarray(base.spacing_mm, float)
-    middle = part.mean(axis=0)
-    centre = part[int(np.argmin((((part - middle) * spacing) ** 2).sum(axis=1)))]
+    depth = ndi.distance_transform_edt(csf, sampling=base.spacing_mm)
+    centre = np.unravel_index(int(np.argmax(depth)), csf.shape)
     rot = random_rotation(np.random.default_rng(seed))
     return BleedPlacement("periventricular", ml, tuple(float(c) for c in centre),
                           tuple(float(v) for v in rot.ravel()), shape_seed=seed, confined=True)
