@@ -52,17 +52,6 @@ class PhantomPair:
         return self.followup_unmoved.hematoma_volume_ml - self.baseline.hematoma_volume_ml
 
 
-def _moved(volume: Volume, move) -> Volume:
-    import SimpleITK as sitk
-
-    from ichmodel.io.sitk_bridge import image_to_volume, volume_to_image
-
-    image = volume_to_image(volume)
-    # B-spline keeps the bleed's partial-volume edge sharper than linear on thick slices
-    out = sitk.Resample(image, image, move, sitk.sitkBSpline, -1024.0, sitk.sitkFloat32)
-    return image_to_volume(out, volume)
-
-
 def make_phantom_pair(
     seed: int,
     baseline_ml: float,
@@ -81,6 +70,8 @@ def make_phantom_pair(
     """Two scans of phantom ``seed``'s head; the follow-up moved by a random rigid transform
     (``move_seed``; uniform within the limits on each axis)."""
     import SimpleITK as sitk
+
+    from ichmodel.phantom.rescan import moved
 
     base_cfg = PhantomConfig(site=site, volume_ml=baseline_ml, ivh=baseline_ivh,
                              slice_thickness_mm=slice_thickness_mm, size=size, shape="irregular")
@@ -104,6 +95,6 @@ def make_phantom_pair(
         study_time=f"{12 + hours:02d}{minutes:02d}00",
         study_description="Synthetic head CT (phantom follow-up)",
     )
-    followup = replace(_moved(v, move), meta=meta)
+    followup = replace(moved(v, move), meta=meta)
     return PhantomPair(base, grown, followup, rotation, translation,
                        tuple(float(c) for c in centre))

@@ -102,12 +102,12 @@ def erode(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
     return ndi.binary_erosion(mask, structure=structure, border_value=0)
 
 
-#: 4-connectivity within each slice, none across slices: labels in-plane pieces.
 def label_voxels(labels: np.ndarray, i: int, box: tuple[slice, ...]) -> np.ndarray:
     """(n, 3) (z, y, x) indices of label ``i``'s voxels, found in its bounding ``box``."""
     return np.argwhere(labels[box] == i) + np.array([b.start for b in box])
 
 
+#: 4-connectivity within each slice, none across slices: labels in-plane pieces.
 IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
 IN_PLANE[1] = ndi.generate_binary_structure(2, 1)
 

@@ -303,7 +303,7 @@ def cast_ivh(
         return out
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     ok = sizes * voxel_ml >= MIN_CAST_REGION_ML
-    ok &= _with_core(labels, n, frame, voxel_ml)
+    ok &= _with_core(labels, n, frame, voxel_ml, CAST_MIN_CORE_ML)
     ok &= ~csf_behind(labels, n, ventricles.csf, frame)
     ok &= ~midline_sheets(labels, n, frame)
     ok[0] = False
@@ -426,16 +426,18 @@ def _csf_beside(
     return out
 
 
-def _with_core(labels: np.ndarray, n: int, frame: HeadFrame, voxel_ml: float) -> np.ndarray:
-    """Per label: keeps ``CAST_MIN_CORE_ML`` inside a ``CAST_CORE_MM`` in-plane margin. A
-    cast fills a horn; the tentorium's edge along the petrous ridge, dimmed on a thick
-    slice, is a line a voxel or two wide (dev re-scans of the GE head: 0.18 ml by a temporal
-    horn called a cast, 0.01 ml of it deeper than the margin)."""
+def _with_core(
+    labels: np.ndarray, n: int, frame: HeadFrame, voxel_ml: float, min_core_ml: float
+) -> np.ndarray:
+    """Per label: keeps ``min_core_ml`` inside a ``CAST_CORE_MM`` in-plane margin. A cast
+    fills a horn; a hematoma's dim texture and partial-volume edge are thin, and so is the
+    tentorium's edge along the petrous ridge, dimmed on a thick slice (dev re-scans of the GE
+    head: 0.18 ml by a temporal horn called a cast, 0.01 ml of it deeper than the margin)."""
     core = np.zeros(labels.shape, dtype=bool)
     box = _morph.bbox(labels > 0)
     if box is not None:
         core[box] = _morph.erode(labels[box] > 0, _morph.disk(CAST_CORE_MM, frame.spacing_mm[1:]))
-    return np.bincount(labels[core], minlength=n + 1) * voxel_ml >= CAST_MIN_CORE_ML
+    return np.bincount(labels[core], minlength=n + 1) * voxel_ml >= min_core_ml
 
 
 def split_ivh(
@@ -543,10 +545,7 @@ def _cast_parts(
         pieces, n = _morph.label_in_box(dim)
         if n == 0:
             continue
-        # a cast fills a horn: it keeps a core of MIN_CAST_REGION_ML inside a
-        # ``CAST_CORE_MM`` margin, where dim texture and edges of a hematoma are thin
-        core = _morph.erode(dim[box], _morph.disk(CAST_CORE_MM, frame.spacing_mm[1:]))
-        keep = np.bincount(pieces[box][core], minlength=n + 1) * voxel_ml >= MIN_CAST_REGION_ML
+        keep = _with_core(pieces, n, frame, voxel_ml, MIN_CAST_REGION_ML)
         keep &= ~csf_behind(pieces, n, ventricles.csf, frame, CAST_BEHIND_FRACTION)
         keep[0] = False
         log.debug("region %d (rest %.1f HU): %d of %d dim mirrored pieces are a cast", i, rest,
