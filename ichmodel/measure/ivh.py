@@ -15,7 +15,8 @@ holds it), so a missed IVH shows up as an inflated parenchymal volume.
 * A ventricle cast with blood has no CSF left to find. The ventricles are paired across the
   midline, so a central blood region with no ventricular CSF right behind it
   (:func:`csf_behind`: in a supine patient blood sinks to the back of a ventricle, while a
-  hematoma beside a ventricle usually has the body or atrium running on behind it) whose
+  hematoma beside a ventricle usually has the body or atrium running on behind it; a clot
+  with CSF nearly all round it in-plane floats in the ventricle, :func:`enclosed_by_csf`) whose
   mirror image (across the head's own midline) falls mostly (``MIRROR_FRACTION``) on
   ventricular CSF or on another such region (both horns cast), or on central blood too
   thin for a hematoma core (the other horn cast with thinner blood), is IVH. Not in the
@@ -110,6 +111,9 @@ CAST_CORE_MM = 1.5
 CAST_MIN_CORE_ML = 0.05
 #: Less intraventricular blood than this (ml) is not called IVH.
 MIN_IVH_ML = 0.3
+#: A blood region whose in-plane rim lies on the ventricular CSF (with the mirror tolerance)
+#: over at least this fraction floats in a ventricle (see :func:`enclosed_by_csf`).
+ENCLOSED_FRACTION = 0.9
 
 
 @dataclass(frozen=True, eq=False)
@@ -289,7 +293,8 @@ def cast_ivh(
 ) -> np.ndarray:
     """A horn cast with thin blood: blood-range regions (``candidates``, bool: as for
     :func:`layering_ivh`) too dim for a hematoma core (blood mixed with CSF reads 45-60 HU, no
-    seed), central, with no ventricular CSF behind them, whose mirror image falls mostly
+    seed), central, with no ventricular CSF behind them (unless CSF is all round them,
+    :func:`enclosed_by_csf`), whose mirror image falls mostly
     (``MIRROR_FRACTION``) on the other side's ventricular CSF. A cast atrium or body is
     several millimetres from the CSF left in front of it, out of :func:`layering_ivh`'s reach;
     grey matter and edema mirror onto brain. ``layering`` (bool): what :func:`layering_ivh`
@@ -304,7 +309,8 @@ def cast_ivh(
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     ok = sizes * voxel_ml >= MIN_CAST_REGION_ML
     ok &= _with_core(labels, n, frame, voxel_ml, CAST_MIN_CORE_ML)
-    ok &= ~csf_behind(labels, n, ventricles.csf, frame)
+    ok &= ~csf_behind(labels, n, ventricles.csf, frame) | enclosed_by_csf(
+        labels, n, candidates, ventricles.target)
     ok &= ~midline_sheets(labels, n, frame)
     ok[0] = False
     # both atria cast: each mirrors onto the other, and each lies by a horn that still holds
@@ -422,6 +428,29 @@ def _csf_beside(
             face[:, 0] = True
         n_face = np.bincount(labels[face & (labels > 0)], minlength=n + 1)
         out &= hit >= min_fraction * n_face
+    out[0] = False
+    return out
+
+
+def enclosed_by_csf(
+    labels: np.ndarray, n: int, blood: np.ndarray, target: np.ndarray
+) -> np.ndarray:
+    """Per label: its in-plane rim (the voxels next to it that are not ``blood``) lies on
+    ``target`` (ventricular CSF with the mirror tolerance) over ``ENCLOSED_FRACTION`` of it:
+    a clot with CSF all round it in-plane, in front and behind, floats in a ventricle. The
+    CSF behind it (:func:`csf_behind`) then says nothing about a hematoma beside a ventricle,
+    whose rim is mostly brain (dev GE follow-up pairs 354/355: 1.7-2.2 ml clots in a lateral
+    ventricle counted as parenchymal)."""
+    out = np.zeros(n + 1, dtype=bool)
+    box = _morph.bbox(labels > 0, pad=(0, 2, 2))
+    if box is None:
+        return out
+    part = labels[box]
+    grown = ndi.grey_dilation(part, footprint=_morph.IN_PLANE)
+    rim = (part == 0) & (grown > 0) & ~blood[box]
+    n_rim = np.bincount(grown[rim], minlength=n + 1)
+    on = np.bincount(grown[rim & target[box]], minlength=n + 1)
+    out[:] = (n_rim > 0) & (on >= ENCLOSED_FRACTION * np.maximum(n_rim, 1))
     out[0] = False
     return out
 
@@ -591,6 +620,7 @@ def _mirror_matches(
     origin = np.array([b.start for b in box_all])
     blood_tol = ndi.grey_dilation(labels[box_all], footprint=tol) if n > 1 else labels[box_all]
     behind = csf_behind(labels, n, ventricles.csf, frame)
+    behind &= ~enclosed_by_csf(labels, n, labels > 0, ventricles.target)
     thin_tol = thin_ivh
     if thin_ivh is not None and thin_ivh.any():
         thin_box = _morph.bbox(thin_ivh, pad=(0, tol.shape[1] // 2 + 1, tol.shape[2] // 2 + 1))

@@ -121,3 +121,36 @@ def test_a_cast_atrium_whose_mirror_is_the_other_thin_cast_is_ivh():
     assert m.ivh is True
     assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.03)
     assert np.count_nonzero(m.hematoma_mask & ph.ivh_mask) * ph.volume.voxel_volume_ml < 0.5
+
+
+def test_a_clot_in_a_ventricle_with_csf_behind_it_is_ivh():
+    """A clot filling the side of a ventricle, with CSF in front of it, behind it and a sliver
+    beside it, is in the ventricle, although CSF behind a blood region usually marks a
+    hematoma beside a ventricle whose body runs on behind it (dev GE follow-up pairs 354/355:
+    1.7-2.2 ml clots against a lateral ventricle's wall counted as parenchymal). The same clot
+    moved into the brain beside the ventricle is a hematoma."""
+    from tests.model._measure_heads import (
+        BLOOD_HU, BRAIN_HU, CSF_HU, Blob, _fraction, make_head,
+    )
+
+    spacing, shape = (5.0, 0.5, 0.5), (28, 400, 340)
+    head = make_head(spacing_mm=spacing, shape=shape, seed=7)
+    # wide atria on both sides (the clot's mirror image is the other atrium's CSF)
+    atria = [Blob((5.0, 8.0, side * 16.0), (12.0, 14.0, 9.0)) for side in (-1.0, 1.0)]
+    f_csf = np.maximum(*[_fraction(a, shape, spacing) for a in atria])
+    hu = head.hu + f_csf * (CSF_HU - BRAIN_HU) * (head.hu > 20.0)
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+
+    def with_clot(centre_x_mm: float):
+        clot = _fraction(Blob((5.0, 8.0, centre_x_mm), (7.0, 7.0, 4.0)), shape, spacing)
+        return head.with_hu((hu + clot * (BLOOD_HU - hu)).astype(np.float32)), clot
+
+    inside, clot = with_clot(-19.5)  # 1.5 mm of CSF left between it and the lateral wall
+    m = measure(inside)
+    assert m.ivh is True
+    assert m.ivh_volume_ml == pytest.approx(float(clot.sum()) * voxel_ml, rel=0.25)
+    assert m.hematoma_volume_ml < 0.2
+    beside, clot = with_clot(-34.0)  # lateral to the atrium: brain on its outer side
+    m = measure(beside)
+    assert m.ivh_volume_ml < 0.3
+    assert m.hematoma_volume_ml == pytest.approx(float(clot.sum()) * voxel_ml, rel=0.25)
