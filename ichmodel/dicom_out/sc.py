@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 
 from ichmodel.annotations import Plane, ReaderMeasurement, Ruler
-from ichmodel.dicom_out.seg import MANUFACTURER
+from ichmodel.dicom_out.seg import new_instance
 from ichmodel.dicom_out.source import SourceSeries, ascii_text
 from ichmodel.render import head_bbox_yx, render_slice
 from ichmodel.render_marks import abc2_segments, cover_key_marks, draw_axial_marks, marks_on
@@ -67,11 +67,7 @@ def build_key_images(
             photometric_interpretation=hd.PhotometricInterpretationValues.RGB,
             bits_allocated=8,
             coordinate_system=hd.CoordinateSystemNames.PATIENT,
-            series_instance_uid=series_uid,
-            series_number=series_number,
-            sop_instance_uid=sop_uid,
-            instance_number=number,
-            manufacturer=MANUFACTURER,
+            **new_instance(series_uid, series_number, sop_uid, number),
             pixel_spacing=(picture.pixel_mm, picture.pixel_mm),
             # rows run to the patient's posterior, columns to their left (LPS axial, as shown)
             patient_orientation=("L", "P"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -21,6 +22,23 @@ MANUFACTURER = "ICH Viewer (research use only)"
 SOFTWARE = f"ichviewer {__version__}"
 HEMATOMA_LABEL = "Intraparenchymal hematoma"
 IVH_LABEL = "Intraventricular hemorrhage"
+
+
+class NewInstance(TypedDict):
+    """The identity every object we write carries (highdicom's constructor keywords)."""
+
+    series_instance_uid: str
+    series_number: int
+    sop_instance_uid: str
+    instance_number: int
+    manufacturer: str
+
+
+def new_instance(series_uid: str, series_number: int, sop_uid: str,
+                 instance_number: int = 1) -> NewInstance:
+    return NewInstance(series_instance_uid=series_uid, series_number=series_number,
+                       sop_instance_uid=sop_uid, instance_number=instance_number,
+                       manufacturer=MANUFACTURER)
 
 
 @dataclass(frozen=True)
@@ -113,11 +131,7 @@ def build_seg(
         pixel_array=pixels,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions,
-        series_instance_uid=series_uid,
-        series_number=series_number,
-        sop_instance_uid=sop_uid,
-        instance_number=1,
-        manufacturer=MANUFACTURER,
+        **new_instance(series_uid, series_number, sop_uid),
         manufacturer_model_name="ichmodel",
         software_versions=SOFTWARE,
         device_serial_number="none",

@@ -40,7 +40,7 @@ from ichmodel.annotations import (
     ellipse_axes_px,
     plane_point_index,
 )
-from ichmodel.dicom_out.seg import MANUFACTURER, SegmentSpec, tracking_uid
+from ichmodel.dicom_out.seg import MANUFACTURER, SegmentSpec, new_instance, tracking_uid
 from ichmodel.dicom_out.source import SourceSeries, ascii_text
 
 log = logging.getLogger(__name__)
@@ -341,11 +341,7 @@ def build_sr(
     sr = hd.sr.Comprehensive3DSR(
         evidence=evidence,
         content=report,
-        series_instance_uid=series_uid,
-        series_number=series_number,
-        sop_instance_uid=sop_uid,
-        instance_number=1,
-        manufacturer=MANUFACTURER,
+        **new_instance(series_uid, series_number, sop_uid),
         is_complete=True,
         series_description="ICH measurement report (research use)",
     )
