@@ -130,7 +130,12 @@ def test_a_clot_in_a_ventricle_with_csf_behind_it_is_ivh():
     1.7-2.2 ml clots against a lateral ventricle's wall counted as parenchymal). The same clot
     moved into the brain beside the ventricle is a hematoma."""
     from tests.model._measure_heads import (
-        BLOOD_HU, BRAIN_HU, CSF_HU, Blob, _fraction, make_head,
+        BLOOD_HU,
+        BRAIN_HU,
+        CSF_HU,
+        Blob,
+        _fraction,
+        make_head,
     )
 
     spacing, shape = (5.0, 0.5, 0.5), (28, 400, 340)
