@@ -133,7 +133,7 @@ def run(a: argparse.Namespace) -> int:
     resume = (run_dir / "checkpoints" / "state.safetensors").is_file()
     result = _train_until(train(data, start, run_dir, config, resume=resume), a.deadline)
     if result is None:  # stopped at the deadline: the last completed epoch's checkpoint
-        if not (run_dir / "checkpoints" / "last").exists():
+        if not (run_dir / "checkpoints" / "last.safetensors").is_file():
             raise SystemExit(f"deadline {a.deadline} reached before the first epoch ended")
         log.info("fine-tune: stopped at the deadline %s", a.deadline)
         steps, elapsed_s = _last_epoch(run_dir)
