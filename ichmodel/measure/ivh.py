@@ -309,8 +309,7 @@ def cast_ivh(
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     ok = sizes * voxel_ml >= MIN_CAST_REGION_ML
     ok &= _with_core(labels, n, frame, voxel_ml, CAST_MIN_CORE_ML)
-    ok &= ~csf_behind(labels, n, ventricles.csf, frame) | enclosed_by_csf(
-        labels, n, candidates, ventricles.target)
+    ok &= ~_behind_unless_enclosed(labels, n, candidates, ventricles, frame)
     ok &= ~midline_sheets(labels, n, frame)
     ok[0] = False
     # both atria cast: each mirrors onto the other, and each lies by a horn that still holds
@@ -450,9 +449,20 @@ def enclosed_by_csf(
     rim = (part == 0) & (grown > 0) & ~blood[box]
     n_rim = np.bincount(grown[rim], minlength=n + 1)
     on = np.bincount(grown[rim & target[box]], minlength=n + 1)
-    out[:] = (n_rim > 0) & (on >= ENCLOSED_FRACTION * np.maximum(n_rim, 1))
+    out[:] = (n_rim > 0) & (on >= ENCLOSED_FRACTION * n_rim)
     out[0] = False
     return out
+
+
+def _behind_unless_enclosed(
+    labels: np.ndarray, n: int, blood: np.ndarray, ventricles: Ventricles, frame: HeadFrame
+) -> np.ndarray:
+    """Per label: ventricular CSF behind it (:func:`csf_behind`) and not a clot floating in
+    the ventricle (:func:`enclosed_by_csf`, looked at only where some label has CSF behind)."""
+    behind = csf_behind(labels, n, ventricles.csf, frame)
+    if behind.any():
+        behind &= ~enclosed_by_csf(labels, n, blood, ventricles.target)
+    return behind
 
 
 def _with_core(
@@ -619,8 +629,7 @@ def _mirror_matches(
     assert box_all is not None
     origin = np.array([b.start for b in box_all])
     blood_tol = ndi.grey_dilation(labels[box_all], footprint=tol) if n > 1 else labels[box_all]
-    behind = csf_behind(labels, n, ventricles.csf, frame)
-    behind &= ~enclosed_by_csf(labels, n, labels > 0, ventricles.target)
+    behind = _behind_unless_enclosed(labels, n, labels > 0, ventricles, frame)
     thin_tol = thin_ivh
     if thin_ivh is not None and thin_ivh.any():
         thin_box = _morph.bbox(thin_ivh, pad=(0, tol.shape[1] // 2 + 1, tol.shape[2] // 2 + 1))
