@@ -4,7 +4,6 @@ before a new HU range replaces the edits, and the mask export (kept out of main_
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -22,8 +21,6 @@ from ichviewer.edit_session import EditController
 from ichviewer.edit_store import EditStore
 from ichviewer.menus import make_action
 from ichviewer.widgets.edit_tools import BrushTool, ExcludedOverlay, ExcludeTool, GrowTool
-
-log = logging.getLogger(__name__)
 
 BADGE_STYLE = ("color:#1b1b1b; background:#ffb74d; border-radius:3px; padding:1px 6px; "
                "font-weight:bold")

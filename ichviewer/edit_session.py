@@ -10,7 +10,6 @@ the series is restored when its automatic measurement at the record's HU range a
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
@@ -23,8 +22,6 @@ if TYPE_CHECKING:  # the session (scipy, the measurement) loads with the first m
     from ichmodel.measure import Measurement
     from ichmodel.reading import StudyReading
     from ichviewer.controller import StudyController
-
-log = logging.getLogger(__name__)
 
 
 class EditController(QObject):

@@ -9,7 +9,6 @@ uncheck. Esc drops the active tool (back to pan) before it cancels running jobs.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,8 +26,6 @@ from ichviewer.widgets.reformat_view import ReformatView, crosshair_item, set_cr
 
 if TYPE_CHECKING:
     from ichmodel.reading import StudyReading
-
-log = logging.getLogger(__name__)
 
 CINE_DEFAULT_SLICES_PER_S = 8
 CINE_MAX_SLICES_PER_S = 30

@@ -9,7 +9,6 @@ One tool instance per view (each has its own preview item), all writing to the s
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 import pyqtgraph as pg
@@ -31,8 +30,6 @@ from ichviewer.widgets.annotation_items import (
     label_item,
 )
 from ichviewer.widgets.view_tools import SlicePoint, ToolDrag
-
-log = logging.getLogger(__name__)
 
 #: Shorter drags are taken as a slip of the hand, not a measurement (pixels of the slice).
 MIN_DRAG_PX = 1.0

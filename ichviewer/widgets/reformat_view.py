@@ -12,8 +12,6 @@ it is.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
@@ -32,8 +30,6 @@ from ichviewer.widgets.slice_items import (
 )
 from ichviewer.widgets.view_tools import SlicePoint, ToolHost
 from ichviewer.widgets.window_presets import Window
-
-log = logging.getLogger(__name__)
 
 CROSSHAIR_COLOR = (255, 235, 59, 150)
 
