@@ -17,6 +17,7 @@ from ichviewer.widgets.scores_panel import ScoresPanel
 
 if TYPE_CHECKING:
     from ichmodel.reading import StudyReading
+    from ichviewer.report import ReportExtras
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +86,18 @@ class FollowupToolsMixin:
             return reading
         return reading.with_scores(sheet)
 
-    def report_extras(self, reading: StudyReading) -> dict:
+    def report_extras(self, reading: StudyReading) -> ReportExtras:
         """What the report adds to the open study's reading: the scores, the midline and the
         comparison made for it (the reading itself stays the one the controller holds)."""
+        from ichviewer.report import ReportExtras  # the report stays out of start-up
+
         comparison = self.last_comparison
         if comparison is not None and comparison.baseline.volume is not reading.volume:
             comparison = None  # made for another study
         midline = self.midline_overlay.result
         if midline is not None and self._midline_for is not reading.volume:
             midline = None
-        return {"comparison": comparison, "scores": self.scores.sheet, "midline": midline}
+        return ReportExtras(comparison=comparison, scores=self.scores.sheet, midline=midline)
 
     # --- midline ----------------------------------------------------------------------------
     def _midline_when_ready(self) -> None:

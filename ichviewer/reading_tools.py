@@ -9,6 +9,7 @@ uncheck. Esc drops the active tool (back to pan) before it cancels running jobs.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +27,7 @@ from ichviewer.widgets.reformat_view import ReformatView, crosshair_item, set_cr
 
 if TYPE_CHECKING:
     from ichmodel.reading import StudyReading
+    from ichviewer.report import ReportExtras
 
 CINE_DEFAULT_SLICES_PER_S = 8
 CINE_MAX_SLICES_PER_S = 30
@@ -197,10 +199,9 @@ class ReadingToolsMixin:
             if view.window() != window:
                 view.set_window(window)
 
-    def report_extras(self, reading: StudyReading) -> dict:
+    def report_extras(self, reading: StudyReading) -> ReportExtras:
         extras = super().report_extras(reading)  # the follow-up tools' scores, midline, ...
-        extras["annotations"] = self.annotations.entries() or None
-        return extras
+        return replace(extras, annotations=tuple(self.annotations.entries()))
 
     # --- tools ------------------------------------------------------------------------------
     def _use_tool(self, name: str, on: bool) -> None:

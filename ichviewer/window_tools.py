@@ -130,10 +130,10 @@ class WindowToolsMixin:
         )
         reading = study.reading
         assert reading is not None
-        extras = {k: v for k, v in self.report_extras(reading).items() if v is not None}
+        extras = self.report_extras(reading)
 
         def write() -> Path:
-            return Path(report.export_report(path, reading, options, **extras))
+            return Path(report.export_report(path, reading, options, extras))
 
         return write
 

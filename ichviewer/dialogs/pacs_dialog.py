@@ -31,6 +31,8 @@ from ichviewer.settings import Settings
 
 if TYPE_CHECKING:
     from ichmodel.annotations import ReaderMeasurement
+    from ichmodel.reading import StudyReading
+    from ichviewer.report import ReportOptions
 
 
 def _parse(text: str):
@@ -39,14 +41,16 @@ def _parse(text: str):
     return DicomNode.parse(text)
 
 
-def pdf_bytes(reading, options, annotations: tuple[ReaderMeasurement, ...] = ()) -> bytes:
+def pdf_bytes(
+    reading: StudyReading, options: ReportOptions, annotations: tuple[ReaderMeasurement, ...] = ()
+) -> bytes:
     """The PDF report of ``reading`` (with the reader's ``annotations``) as bytes (for the
     Encapsulated PDF object)."""
-    from ichviewer.report import export_report
+    from ichviewer.report import ReportExtras, export_report
 
     with tempfile.TemporaryDirectory() as tmp:
         return Path(export_report(Path(tmp) / "report.pdf", reading, options,
-                                  annotations=annotations)).read_bytes()
+                                  ReportExtras(annotations=annotations))).read_bytes()
 
 
 class NodeBox(QComboBox):

@@ -25,6 +25,7 @@ from ichmodel.render_marks import (
 from ichviewer.report.content import (
     RESEARCH_USE_STATEMENT,
     ReportContent,
+    ReportExtras,
     ReportOptions,
     build_report_content,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "RenderedSlice",
     "ReportContent",
     "ReportExportError",
+    "ReportExtras",
     "ReportOptions",
     "build_report_content",
     "export_report",
@@ -108,15 +110,15 @@ def render_reader_images(
 
 def export_report(
     path: str | os.PathLike[str], reading: StudyReading, options: ReportOptions | None = None,
-    comparison=None, scores=None, midline=None, annotations=None,
+    extras: ReportExtras | None = None,
 ) -> Path:
-    """Write the PDF report of ``reading`` to ``path``; return the path.
+    """Write the PDF report of ``reading`` (with the viewer's ``extras``) to ``path``; return
+    the path.
 
     A reading without a measurement or prediction gives a report that says "not available"
     for what they would give. Raises :class:`ReportExportError` when the file cannot be written.
     """
     options = options or ReportOptions()
-    content = build_report_content(reading, options, comparison, scores=scores, midline=midline,
-                                   annotations=annotations)
+    content = build_report_content(reading, options, extras)
     pictures = render_key_slices(content, reading, options)
     return write_pdf(path, content, pictures, render_reader_images(content, reading, options))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ichmodel.annotations import ReaderMeasurement
 from ichmodel.flip_axes import flip_words
@@ -33,6 +34,11 @@ from ichviewer.report.fields import (
 )
 from ichviewer.report.reader_images import ReaderImage, plan_reader_images
 from ichviewer.report.score_rows import comparison_rows, midline_rows, score_rows
+
+if TYPE_CHECKING:
+    from ichmodel.followup import Comparison
+    from ichmodel.midline import MidlineShift
+    from ichmodel.scores import ScoreSheet
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +87,19 @@ class ReportOptions:
             raise ValueError(f"window_width_hu must be positive, got {self.window_width_hu}")
         if self.n_neighbours < 0:
             raise ValueError(f"n_neighbours must be >= 0, got {self.n_neighbours}")
+
+
+@dataclass(frozen=True)
+class ReportExtras:
+    """What the viewer adds to a reading's report: the follow-up ``comparison`` made for it,
+    the ``scores`` and ``midline`` as the reader sees them (None: the reading's own), and
+    the reader's rulers and ROIs (``annotations``: the "Reader's measurements" table, drawn
+    on their slices)."""
+
+    comparison: Comparison | None = None
+    scores: ScoreSheet | None = None
+    midline: MidlineShift | None = None
+    annotations: tuple[ReaderMeasurement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,7 +187,7 @@ def _identification(volume: Volume, anonymize: bool) -> tuple[tuple[str, str], .
     return tuple(rows)
 
 
-def _results(reading: StudyReading, scores=None, midline=None) -> tuple[tuple[str, str, str], ...]:
+def _results(reading: StudyReading, extras: ReportExtras) -> tuple[tuple[str, str, str], ...]:
     measurement, prediction = reading.measurement, reading.prediction
     abc2 = measurement.abc2 if measurement is not None else None
     model_name = reading.model.name if reading.model is not None else ""
@@ -234,7 +253,8 @@ def _results(reading: StudyReading, scores=None, midline=None) -> tuple[tuple[st
     rows.append(("Poor-outcome probability", probability_text, "model prognosis head"))
     rows.append(_location_row(measurement))
     rows.append(("Intraventricular hemorrhage", _ivh_text(measurement), "blood in the ventricles"))
-    rows += midline_rows(midline or reading.midline) + score_rows(scores or reading.scores)
+    rows += midline_rows(extras.midline or reading.midline)
+    rows += score_rows(extras.scores or reading.scores)
     return tuple(rows)
 
 
@@ -331,16 +351,14 @@ def _legend(reading: StudyReading, options: ReportOptions) -> str:
 
 
 def build_report_content(
-    reading: StudyReading, options: ReportOptions | None = None, comparison=None, *,
-    scores=None, midline=None, annotations=None,
+    reading: StudyReading, options: ReportOptions | None = None,
+    extras: ReportExtras | None = None,
 ) -> ReportContent:
     """Decide everything the report says. Pure (no Qt, no files); ``options.created`` pins time.
-
-    ``comparison`` (a follow-up :class:`~ichmodel.followup.Comparison`), ``scores`` and
-    ``midline`` add their rows; the latter two default to the reading's own fields.
-    ``annotations`` (the reader's :class:`~ichmodel.annotations.ReaderMeasurement`\\ s) fill
-    the report's "Reader's measurements" table and are drawn on their slices."""
+    ``extras`` (:class:`ReportExtras`) add the comparison's, scores' and midline's rows and the
+    reader's measurements."""
     options = options or ReportOptions()
+    extras = extras or ReportExtras()
     if options.app_version is not None:
         app_version = options.app_version
     else:
@@ -351,7 +369,7 @@ def build_report_content(
         n_neighbours=options.n_neighbours, neighbour_spacing_mm=options.neighbour_spacing_mm
     )
     abc2 = reading.measurement.abc2 if reading.measurement is not None else None
-    annotations = tuple(annotations or ())
+    annotations = extras.annotations
     reader_images, reader_note = plan_reader_images(annotations, [k.index for k in key_slices])
     loader = reading.notices_from(Source.SCAN, Source.LOAD)
     analysis = [n for n in reading.notices if n not in loader]
@@ -362,7 +380,7 @@ def build_report_content(
         anonymized=options.anonymize,
         identification=_identification(reading.volume, options.anonymize),
         software=_software(reading.prediction, model, str(app_version)),
-        results=_results(reading, scores, midline) + tuple(comparison_rows(comparison)),
+        results=_results(reading, extras) + tuple(comparison_rows(extras.comparison)),
         model_volume_ml=_finite(reading.model_volume_ml) if reading.model_trusted else None,
         planimetric_volume_ml=reading.planimetric_volume_ml,
         abc2_volume_ml=reading.abc2_volume_ml,

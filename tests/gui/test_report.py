@@ -13,7 +13,7 @@ import pytest
 from ichmodel.model_card import Provenance
 from ichmodel.progress import run_to_completion
 from ichmodel.reading import ModelIdentity, StudyReading, predict_reading
-from ichviewer.report import ReportExportError, ReportOptions, export_report
+from ichviewer.report import ReportExportError, ReportExtras, ReportOptions, export_report
 from tests.model.test_report_content import META, make_case
 from tests.readings import phantom_reading, tiny_model
 
@@ -131,7 +131,8 @@ def test_reader_marks_are_drawn_in_the_pdf(tmp_path):
         ReaderMeasurement(3, measure_ruler(volume.spacing_mm, Plane.CORONAL, 32, (1.0, 20.5),
                                            (volume.shape[0] - 1.0, 20.5))),
     ]
-    out = export_report(tmp_path / "marks.pdf", reading, annotations=marks)
+    out = export_report(tmp_path / "marks.pdf", reading,
+                        extras=ReportExtras(annotations=tuple(marks)))
     text = " ".join(pdf_text(out).split())
     assert "reader #1, #2" in text and "coronal 33 · #3" in text
     assert f"Drawn on the key slices above: #1, #2 (axial {z + 1})" in text

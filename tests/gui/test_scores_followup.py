@@ -25,7 +25,7 @@ def test_scores_panel_entries_compute_and_persist(window, fake_jobs, qtbot, tmp_
     assert ich.total is not None and ich.items[0].points == 1  # GCS 5-12
     assert "ICH score" in panel.result_label.text()
     reading = window.controller.study.reading
-    assert window.report_extras(reading)["scores"] is panel.sheet  # what the report prints
+    assert window.report_extras(reading).scores is panel.sheet  # what the report prints
     uid = window.controller.study.reading.volume.meta.series_uid
     saved = window.score_store.load(uid)
     assert saved.gcs == 7 and saved.age_years == 82

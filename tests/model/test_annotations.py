@@ -101,7 +101,7 @@ def test_numbered_measurements_become_report_rows():
 
     from ichmodel.annotations import ReaderMeasurement
     from ichmodel.reading import StudyReading
-    from ichviewer.report import ReportOptions, build_report_content
+    from ichviewer.report import ReportExtras, ReportOptions, build_report_content
 
     volume = checker_volume()
     ruler = measure_ruler(SPACING, Plane.CORONAL, 11, (1.0, 10.0), (9.0, 10.0))
@@ -112,7 +112,7 @@ def test_numbered_measurements_become_report_rows():
     assert marks[1].value_text.startswith("50.0 ± 10.0 HU (min 40, max 60), ")
     reading = StudyReading(volume=volume, source_label="test")
     options = ReportOptions(created=datetime(2026, 1, 1), app_version="0")
-    content = build_report_content(reading, options, annotations=marks)
+    content = build_report_content(reading, options, ReportExtras(annotations=tuple(marks)))
     assert content.reader_measurements == (
         ("1", "Ruler", "coronal 12", "40.0 mm"),
         ("3", "Ellipse ROI", "axial 5", marks[1].value_text),

@@ -20,7 +20,7 @@ from ichmodel.reading import StudyReading
 from ichmodel.render import ROI_RGB, RULER_RGB
 from ichmodel.volume import Volume
 from ichviewer.report import render_key_slices, render_reader_images
-from ichviewer.report.content import ReportOptions, build_report_content
+from ichviewer.report.content import ReportExtras, ReportOptions, build_report_content
 from ichviewer.report.reader_images import MAX_READER_IMAGES
 from ichviewer.report.render import head_bbox_yx
 from tests.drawn_marks import is_colour, ruler_offsets_px
@@ -39,7 +39,8 @@ def _volume() -> Volume:
 
 
 def _content(reading, annotations):
-    return build_report_content(reading, ReportOptions(app_version="t"), annotations=annotations)
+    return build_report_content(reading, ReportOptions(app_version="t"),
+                                ReportExtras(annotations=tuple(annotations)))
 
 
 def _picture_point(point_px, crop, pixel_mm):

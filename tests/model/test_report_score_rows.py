@@ -9,7 +9,7 @@ from ichmodel.measure import measure
 from ichmodel.midline import MidlineShift
 from ichmodel.reading import StudyReading
 from ichmodel.scores import ClinicalInputs, score_sheet
-from ichviewer.report.content import build_report_content
+from ichviewer.report.content import ReportExtras, build_report_content
 from tests.model._measure_heads import Blob, make_head
 
 
@@ -32,7 +32,7 @@ def test_report_rows_for_scores_midline_and_followup():
     comparison = Comparison(reading, reading, reg, None, None,
                             expansion_flags(m.hematoma_volume_ml, m.hematoma_volume_ml, 0, 0), ())
     rows = {label: (value, note) for label, value, note in
-            build_report_content(reading, comparison=comparison).results}
+            build_report_content(reading, extras=ReportExtras(comparison=comparison)).results}
     ich_value, ich_note = rows["ICH score"]
     assert ich_value == f"{sheet.by_name('ICH score').total} / 6"
     assert "30-day mortality" in ich_note
