@@ -67,6 +67,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deadline", type=_utc_time, default=None,
                    help="HH:MM (UTC, next such time): stop training then, keep the last epoch")
     p.add_argument("--skip-eval", action="store_true", help="no held-out report at the end")
+    p.add_argument("--choose", type=_checkpoint_names, default=("last",),
+                   help="checkpoints the result is chosen from by validation MAE, plain or with "
+                   "BatchNorm re-estimated: last (default: the schedule ends at lr 0), best (the "
+                   "lowest validation loss) or best,last")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-4)
@@ -84,6 +88,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", default="run", help="run folder under --work (existing = resume)")
     p.add_argument("--ship", action="store_true", help="write the result to --out")
     p.add_argument("--out", type=Path, default=DEMO)
+
+
+def _checkpoint_names(text: str) -> tuple[str, ...]:
+    """``"best,last"`` -> ("best", "last") (an argparse ``type``)."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names or any(n not in ("best", "last") for n in names):
+        raise argparse.ArgumentTypeError(f"--choose takes best, last or best,last, got {text!r}")
+    return names
 
 
 def run(a: argparse.Namespace) -> int:
@@ -141,9 +153,9 @@ def run(a: argparse.Namespace) -> int:
         steps, elapsed_s = result.steps, result.elapsed_s
         log.info("fine-tune: %s after %d steps in %.0f s", result.stopped, result.steps,
                  result.elapsed_s)
-    # the last checkpoint (the schedule ends at lr 0), plain or with recalibrated BatchNorm
+    # --choose's checkpoints, plain or with recalibrated BatchNorm, by validation MAE
     tuned, choice = choose_checkpoint(run_dir, cache, cases, device="cpu",
-                                      batch_size=a.batch_size, checkpoints=("last",))
+                                      batch_size=a.batch_size, checkpoints=a.choose)
     report = {"run": str(run_dir), "steps": steps, "elapsed_s": elapsed_s,
               "stopped_at_deadline": result is None,
               "val_candidates": choice.val_candidates, "config": config.to_dict(),
@@ -164,6 +176,7 @@ def run(a: argparse.Namespace) -> int:
             "from_sha256": base.sha256, "config": config.to_dict(), "steps": steps,
             "stopped_at_deadline": result is None,
             "data": data.description, "bn_recalibrated": choice.bn_recalibrated,
+            "checkpoint": choice.checkpoint, "val_candidates": choice.val_candidates,
             "device": "cpu", "threads": a.threads,
             "script": "python -m research.demo_model finetune"}
         save_checkpoint(a.out, tuned.net, net_config=tuned.net_config,
