@@ -166,10 +166,11 @@ def test_export_report_from_the_menu_runs_in_the_worker(
         window.open_path(study_dir(tmp_path))
     seen = {}
 
-    def fake_export(path, reading, options, **extras):  # extras: scores, midline, comparison
+    def fake_export(path, reading, options, extras=None):
         seen["thread"] = threading.current_thread() is threading.main_thread()
         seen["options"] = options
         seen["reading"] = reading
+        seen["extras"] = extras
         path.write_bytes(b"%PDF-fake")
         return path
 
@@ -183,4 +184,7 @@ def test_export_report_from_the_menu_runs_in_the_worker(
     assert seen["options"].heatmap_opacity == pytest.approx(0.3)
     assert seen["options"].anonymize is True
     assert seen["reading"] is window.controller.study.reading  # the one reading, not copies
+    # the viewer's additions as one typed object: the scores panel's sheet, no comparison yet
+    assert isinstance(seen["extras"], report.ReportExtras)
+    assert seen["extras"].comparison is None and seen["extras"].annotations == ()
     qtbot.waitUntil(lambda: "Report written" in window.statusBar().currentMessage(), timeout=5000)
