@@ -174,6 +174,15 @@ def _ivh_item(imaging: ImagingInputs | None, why: str | None) -> ScoreItem:
                      int(imaging.ivh), "measurement")
 
 
+def one_point_at(threshold: float) -> Callable[[float], int]:
+    """An item worth 1 point at or above ``threshold`` (in the item's unit), else 0."""
+
+    def points(value: float) -> int:
+        return int(value >= threshold)
+
+    return points
+
+
 def _yes_no_item(key: str, label: str, value: bool | None, yes: int, no: int) -> ScoreItem:
     if value is None:
         return _missing(key, label)
@@ -185,12 +194,9 @@ def ich_gcs_points(gcs: int) -> int:
     return 2 if gcs <= 4 else 1 if gcs <= 12 else 0
 
 
-def ich_volume_points(volume_ml: float) -> int:
-    return int(volume_ml >= 30.0)
-
-
-def ich_age_points(years: int) -> int:
-    return int(years >= 80)
+ICH_VOLUME_ML = 30.0
+ich_volume_points = one_point_at(ICH_VOLUME_ML)
+ich_age_points = one_point_at(80)  # years
 
 
 def _ich_items(volume_ml, method, imaging, clinical, age) -> tuple[ScoreItem, ...]:
@@ -225,14 +231,18 @@ ICH_SCORE = ScoreSpec(
     volume_method_reason="Hemphill 2001 measured the volume with ABC/2",
     items=_ich_items,
     outcome=_ich_outcome,
-    thresholds=lambda imaging: (30.0,),
+    thresholds=lambda imaging: (ICH_VOLUME_ML,),
     transcribed=lambda total: total in ICH_SCORE_MORTALITY,
 )
 
 
 # --- FUNC (Rost 2008) --------------------------------------------------------------------------
+FUNC_VOLUME_ML = (30.0, 60.0)
+
+
 def func_volume_points(volume_ml: float) -> int:
-    return 4 if volume_ml < 30.0 else 2 if volume_ml <= 60.0 else 0
+    low, high = FUNC_VOLUME_ML
+    return 4 if volume_ml < low else 2 if volume_ml <= high else 0
 
 
 def func_age_points(years: int) -> int:
@@ -291,7 +301,7 @@ FUNC_SCORE = ScoreSpec(
     "here",
     items=_func_items,
     outcome=_func_outcome,
-    thresholds=lambda imaging: (30.0, 60.0),
+    thresholds=lambda imaging: FUNC_VOLUME_ML,
     transcribed=lambda total: func_outcome_row(total).text is not None,
 )
 
@@ -305,12 +315,9 @@ def max_ich_age_points(years: int) -> int:
     return 0 if years <= 69 else 1 if years <= 74 else 2 if years <= 79 else 3
 
 
-def max_ich_lobar_points(volume_ml: float) -> int:
-    return int(volume_ml >= 30.0)
-
-
-def max_ich_nonlobar_points(volume_ml: float) -> int:
-    return int(volume_ml >= 10.0)
+MAX_ICH_LOBAR_ML, MAX_ICH_NONLOBAR_ML = 30.0, 10.0
+max_ich_lobar_points = one_point_at(MAX_ICH_LOBAR_ML)
+max_ich_nonlobar_points = one_point_at(MAX_ICH_NONLOBAR_ML)
 
 
 def _max_ich_items(volume_ml, method, imaging, clinical, age) -> tuple[ScoreItem, ...]:
@@ -354,7 +361,9 @@ MAX_ICH_SCORE = ScoreSpec(
     "here",
     items=_max_ich_items,
     outcome=lambda total: MAX_ICH_NOT_TRANSCRIBED,
-    thresholds=lambda imaging: (30.0,) if imaging.location == "lobar" else (10.0,),
+    thresholds=lambda imaging: (
+        (MAX_ICH_LOBAR_ML,) if imaging.location == "lobar" else (MAX_ICH_NONLOBAR_ML,)
+    ),
     transcribed=lambda total: False,
 )
 
