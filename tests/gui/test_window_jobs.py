@@ -184,7 +184,7 @@ def test_export_report_from_the_menu_runs_in_the_worker(
     assert seen["options"].heatmap_opacity == pytest.approx(0.3)
     assert seen["options"].anonymize is True
     assert seen["reading"] is window.controller.study.reading  # the one reading, not copies
-    # the viewer's additions as one typed object: the scores panel's sheet, no comparison yet
+    # the viewer's additions travel as one typed object (no comparison made, no reader marks)
     assert isinstance(seen["extras"], report.ReportExtras)
     assert seen["extras"].comparison is None and seen["extras"].annotations == ()
     qtbot.waitUntil(lambda: "Report written" in window.statusBar().currentMessage(), timeout=5000)
