@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
@@ -13,6 +13,9 @@ from PySide6.QtWidgets import QFileDialog
 
 from ichviewer import logging_setup
 from ichviewer.dialogs.about_dialog import AboutDialog, ModelCardDialog
+
+if TYPE_CHECKING:
+    from ichviewer.report import ReportOptions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -115,12 +118,25 @@ class WindowToolsMixin:
     def _report_call(self, path: Path):
         """A no-argument function writing the open study's report to ``path``; everything it
         needs from the widgets is read now (in the GUI thread)."""
+        from ichviewer import report
+
+        reading = self.controller.study.reading
+        assert reading is not None
+        options, extras = self.report_options(), self.report_extras(reading)
+
+        def write() -> Path:
+            return Path(report.export_report(path, reading, options, extras))
+
+        return write
+
+    def report_options(self) -> ReportOptions:
+        """How the report looks, as the reader set the view: one set of options for the
+        exported PDF and for the PDF sent to PACS or written as DICOM."""
         import ichviewer
         from ichviewer import report
 
-        study = self.controller.study
         r = self.results
-        options = report.ReportOptions(
+        return report.ReportOptions(
             anonymize=self.act_anonymize.isChecked(),
             heatmap_opacity=self.slice_view.heatmap_opacity(),
             show_heatmap=r.heatmap_check.isChecked(),
@@ -128,14 +144,6 @@ class WindowToolsMixin:
             show_abc2_segments=r.abc2_check.isChecked(),
             app_version=ichviewer.__version__,
         )
-        reading = study.reading
-        assert reading is not None
-        extras = self.report_extras(reading)
-
-        def write() -> Path:
-            return Path(report.export_report(path, reading, options, extras))
-
-        return write
 
     # --- PACS (issue 19) ---------------------------------------------------------------------
     def _run_network_job(self, name: str, fn, on_result, on_error) -> None:
@@ -152,18 +160,10 @@ class WindowToolsMixin:
         if study is None or study.reading is None or study.reading.measurement is None:
             self.show_error("Nothing to send", "Open a study and wait for its measurement first.")
             return None
-        from ichviewer import report
-
-        r = self.results
-        report_options = report.ReportOptions(
-            anonymize=self.act_anonymize.isChecked(),
-            heatmap_opacity=self.slice_view.heatmap_opacity(),
-            show_heatmap=r.heatmap_check.isChecked(), show_contour=r.contour_check.isChecked(),
-            show_abc2_segments=r.abc2_check.isChecked(),
-        )
-        dialog = SendToPacsDialog(self.settings, self._run_network_job,
-                                  self.with_panel_scores(study.reading), report_options,
-                                  self.show_error, self, annotations=self.annotations.entries())
+        reading = self.with_panel_scores(study.reading)
+        dialog = SendToPacsDialog(self.settings, self._run_network_job, reading,
+                                  self.report_options(), self.show_error, self,
+                                  extras=self.report_extras(reading))
         dialog.show()
         return dialog
 
@@ -172,19 +172,18 @@ class WindowToolsMixin:
         smoke test checks the frozen bundle's highdicom with it). Errors become a dialog."""
         from ichmodel.dicom_out import build_results, write_results
         from ichviewer.dialogs.pacs_dialog import pdf_bytes
-        from ichviewer.report import ReportOptions
 
         study = self.controller.study
         if study is None or study.reading is None:
             return None
-        anonymize = self.act_anonymize.isChecked()
-        annotations = self.annotations.entries()  # the key images carry the reader's marks
+        options = self.report_options()
+        reading = self.with_panel_scores(study.reading)  # the SR lists the scores
+        extras = self.report_extras(reading)  # the key images carry the reader's marks
 
         def write():
-            reading = self.with_panel_scores(study.reading)  # the SR lists the scores
-            pdf = pdf_bytes(reading, ReportOptions(anonymize=anonymize), annotations)
-            results = build_results(reading, pdf_bytes=pdf, anonymize=anonymize,
-                                    annotations=annotations)
+            pdf = pdf_bytes(reading, options, extras)
+            results = build_results(reading, pdf_bytes=pdf, anonymize=options.anonymize,
+                                    annotations=extras.annotations)
             return write_results(results, folder)
 
         return self.run_or_show("Could not write the DICOM results", write)

@@ -30,9 +30,8 @@ from PySide6.QtWidgets import (
 from ichviewer.settings import Settings
 
 if TYPE_CHECKING:
-    from ichmodel.annotations import ReaderMeasurement
     from ichmodel.reading import StudyReading
-    from ichviewer.report import ReportOptions
+    from ichviewer.report import ReportExtras, ReportOptions
 
 
 def _parse(text: str):
@@ -42,15 +41,15 @@ def _parse(text: str):
 
 
 def pdf_bytes(
-    reading: StudyReading, options: ReportOptions, annotations: tuple[ReaderMeasurement, ...] = ()
+    reading: StudyReading, options: ReportOptions, extras: ReportExtras | None = None
 ) -> bytes:
-    """The PDF report of ``reading`` (with the reader's ``annotations``) as bytes (for the
-    Encapsulated PDF object)."""
-    from ichviewer.report import ReportExtras, export_report
+    """The PDF report of ``reading`` as bytes (for the Encapsulated PDF object): the same
+    report File → Export report writes, with the viewer's ``extras`` (comparison, scores,
+    midline, the reader's rulers and ROIs)."""
+    from ichviewer.report import export_report
 
     with tempfile.TemporaryDirectory() as tmp:
-        return Path(export_report(Path(tmp) / "report.pdf", reading, options,
-                                  ReportExtras(annotations=annotations))).read_bytes()
+        return Path(export_report(Path(tmp) / "report.pdf", reading, options, extras)).read_bytes()
 
 
 class NodeBox(QComboBox):
@@ -85,14 +84,14 @@ class SendToPacsDialog(QDialog):
 
     def __init__(self, settings: Settings, run_job: Callable, reading, report_options,
                  show_error: Callable[[str, str], None], parent: QWidget | None = None,
-                 annotations: tuple[ReaderMeasurement, ...] = ()) -> None:
-        """``annotations``: the reader's rulers and ROIs, drawn on the key images and the PDF
-        sent (taken when the dialog opens)."""
+                 extras: ReportExtras | None = None) -> None:
+        """``extras``: what the viewer adds to the PDF sent (the reader's rulers and ROIs are
+        drawn on the key images too), taken when the dialog opens."""
         super().__init__(parent)
         self.setWindowTitle("Send to PACS")
         self.setObjectName("send_to_pacs_dialog")
         self.run_job, self.reading, self.options = run_job, reading, report_options
-        self.annotations = tuple(annotations)
+        self.extras = extras
         self.show_error = show_error
         self.nodes = NodeBox(settings, self)
         self.anonymize = QCheckBox("Anonymize (name, ID, birth date)")
@@ -143,15 +142,20 @@ class SendToPacsDialog(QDialog):
         node = self._node_or_error()
         if node is None:
             return
-        reading, options, anonymize = self.reading, self.options, self.anonymize.isChecked()
-        annotations = self.annotations
+        from dataclasses import replace
+
+        anonymize = self.anonymize.isChecked()
+        # the PDF inside follows the dialog's Anonymize box, as the SEG/SR/key images do
+        reading, options = self.reading, replace(self.options, anonymize=anonymize)
+        extras = self.extras
+        annotations = extras.annotations if extras is not None else ()
 
         def work():
             from ichmodel.dicom_out import build_results
             from ichmodel.net.scu import echo, send
             from ichmodel.progress import run_to_completion
 
-            results = build_results(reading, pdf_bytes=pdf_bytes(reading, options, annotations),
+            results = build_results(reading, pdf_bytes=pdf_bytes(reading, options, extras),
                                     anonymize=anonymize, annotations=annotations)
             if isinstance(node, str):
                 from ichmodel.net.web import stow

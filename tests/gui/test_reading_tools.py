@@ -5,6 +5,7 @@ Esc, cine, invert, reset view, copy, the shortcut list, the linked reformats and
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -322,10 +323,20 @@ def test_dicom_export_and_send_to_pacs_get_the_rulers_and_rois(opened, tmp_path,
     assert given[0]["annotations"] == entries
     pdf = tmp_path / "inside.pdf"
     pdf.write_bytes(given[0]["pdf_bytes"])
-    assert f"{entries[0].annotation.length_mm:.1f} mm" in pdf_text(pdf)
+    inside = pdf_text(pdf)
+    assert f"{entries[0].annotation.length_mm:.1f} mm" in inside
+    # the same report File -> Export report writes (view options, version, scores, ...)
+    exported = pdf_text(opened.export_report(tmp_path / "exported.pdf"))
+    assert _without_times(inside) == _without_times(exported)
     dialog = opened.send_to_pacs_dialog()
-    assert dialog is not None and dialog.annotations == entries
+    assert dialog is not None and dialog.extras is not None
+    assert dialog.extras.annotations == entries
     dialog.close()
+
+
+def _without_times(text: str) -> list[str]:
+    """The report's lines without the ones that carry the time it was written."""
+    return [line for line in text.splitlines() if not re.search(r"\d\d:\d\d", line)]
 
 
 def test_reformat_letters_and_hidpi_pens(opened, monkeypatch):
