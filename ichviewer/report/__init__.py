@@ -13,6 +13,7 @@ for large volumes (it takes well under a second for a typical head CT).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ichmodel.reading import KeySlice, StudyReading
@@ -46,30 +47,41 @@ __all__ = [
     "ReportOptions",
     "build_report_content",
     "export_report",
-    "render_key_slices",
-    "render_reader_images",
+    "ReportPictures",
+    "render_report_pictures",
 ]
 
 
-def render_key_slices(
+@dataclass(frozen=True)
+class ReportPictures:
+    """What the PDF shows as images: the key slices (with the reader's marks made on them)
+    and the compact pictures of the other slices that carry reader's measurements, in the
+    order of ``content.reader_images``."""
+
+    key_slices: list[RenderedSlice]
+    reader_images: list[RenderedSlice]
+
+
+def render_report_pictures(
     content: ReportContent,
     reading: StudyReading,
     options: ReportOptions | None = None,
     max_side_px: int = 512,
-) -> list[RenderedSlice]:
+) -> ReportPictures:
     """Render the content's key slices with the options' window, contour and heatmap, and the
-    reader's rulers and ROIs made on them."""
+    reader's rulers and ROIs: on the key slices, and on their own pictures elsewhere."""
     options = options or ReportOptions()
-    measurement = reading.measurement
+    volume, measurement = reading.volume, reading.measurement
+    window_hu = (options.window_center_hu, options.window_width_hu)
     mask = measurement.hematoma_mask if options.show_contour and measurement else None
     excluded = measurement.excluded_mask if options.show_contour and measurement else None
     cam = reading.shown_cam if options.show_heatmap else None
     segments = abc2_segments(measurement) if options.show_abc2_segments else []
-    crop = head_bbox_yx(reading.volume) if options.crop_to_head else None
-    volume = reading.volume
-    crop = cover_key_marks(volume, crop, content.reader_annotations,
+    head_crop = head_bbox_yx(volume) if options.crop_to_head else None
+    # the key slices' crop widens to take in the marks made on them
+    crop = cover_key_marks(volume, head_crop, content.reader_annotations,
                            [key.index for key in content.key_slices])
-    pictures = []
+    key_slices = []
     for key in content.key_slices:
         picture = render_slice(
             volume,
@@ -78,34 +90,19 @@ def render_key_slices(
             excluded_mask=excluded,
             cam=cam,
             heatmap_opacity=options.heatmap_opacity,
-            window_hu=(options.window_center_hu, options.window_width_hu),
+            window_hu=window_hu,
             colormap=options.colormap,
             segments_zyx=segments,
             max_side_px=max_side_px,
             crop_yx=crop,
         )
-        pictures.append(draw_axial_marks(picture, volume, crop, content.reader_annotations))
-    return pictures
-
-
-def render_reader_images(
-    content: ReportContent,
-    reading: StudyReading,
-    options: ReportOptions | None = None,
-    max_side_px: int = 512,
-) -> list[RenderedSlice]:
-    """The compact pictures of the slices with reader's measurements that are not key
-    slices, in the order of ``content.reader_images``."""
-    options = options or ReportOptions()
-    crop = head_bbox_yx(reading.volume) if options.crop_to_head else None
-    return [
-        render_marked_slice(
-            reading.volume, image.plane, image.slice_index, content.reader_annotations,
-            window_hu=(options.window_center_hu, options.window_width_hu),
-            crop_yx=crop, max_side_px=max_side_px,
-        )
+        key_slices.append(draw_axial_marks(picture, volume, crop, content.reader_annotations))
+    reader_images = [
+        render_marked_slice(volume, image.plane, image.slice_index, content.reader_annotations,
+                            window_hu=window_hu, crop_yx=head_crop, max_side_px=max_side_px)
         for image in content.reader_images if not image.on_key_slice
     ]
+    return ReportPictures(key_slices, reader_images)
 
 
 def export_report(
@@ -120,5 +117,5 @@ def export_report(
     """
     options = options or ReportOptions()
     content = build_report_content(reading, options, extras)
-    pictures = render_key_slices(content, reading, options)
-    return write_pdf(path, content, pictures, render_reader_images(content, reading, options))
+    pictures = render_report_pictures(content, reading, options)
+    return write_pdf(path, content, pictures.key_slices, pictures.reader_images)

@@ -19,7 +19,7 @@ from ichmodel.annotations import (
 from ichmodel.reading import StudyReading
 from ichmodel.render import ROI_RGB, RULER_RGB
 from ichmodel.volume import Volume
-from ichviewer.report import render_key_slices, render_reader_images
+from ichviewer.report import render_report_pictures
 from ichviewer.report.content import ReportExtras, ReportOptions, build_report_content
 from ichviewer.report.reader_images import MAX_READER_IMAGES
 from ichviewer.report.render import head_bbox_yx
@@ -59,8 +59,8 @@ def test_a_ruler_on_a_key_slice_is_drawn_along_its_length_in_its_colour():
     content = _content(reading, [ReaderMeasurement(1, ruler)])
     assert [k.index for k in content.key_slices] == [3, 4, 5]
     assert [(i.slice_index, i.on_key_slice) for i in content.reader_images] == [(4, True)]
-    plain = render_key_slices(_content(reading, []), reading)
-    pictures = render_key_slices(content, reading)
+    plain = render_report_pictures(_content(reading, []), reading).key_slices
+    pictures = render_report_pictures(content, reading).key_slices
     crop = head_bbox_yx(volume)
     assert crop is not None and crop[0] > 0 and crop[2] > 0
     marked = pictures[1]
@@ -81,7 +81,8 @@ def test_a_ruler_on_a_key_slice_is_drawn_along_its_length_in_its_colour():
     # the other key slices carry no mark: they are the plain pictures
     assert np.array_equal(pictures[0].rgb, plain[0].rgb)
     assert np.array_equal(pictures[2].rgb, plain[2].rgb)
-    assert not render_reader_images(content, reading)  # drawn on the key image, not again
+    # drawn on the key image, not again
+    assert not render_report_pictures(content, reading).reader_images
 
 
 def test_an_roi_is_outlined_where_its_ellipseis_colour():
@@ -89,7 +90,8 @@ def test_an_roi_is_outlined_where_its_ellipseis_colour():
     reading = StudyReading(volume=volume)
     roi = measure_ellipse(volume, Plane.AXIAL, 4, (18.0, 28.0), (32.0, 44.0))
     assert roi.mean_hu > 30  # over the 60 HU block
-    pictures = render_key_slices(_content(reading, [ReaderMeasurement(2, roi)]), reading)
+    pictures = render_report_pictures(
+        _content(reading, [ReaderMeasurement(2, roi)]), reading).key_slices
     rgb = pictures[1].rgb
     violet = is_colour(rgb, ROI_RGB)
     crop = head_bbox_yx(volume)
@@ -118,7 +120,7 @@ def test_marks_off_the_key_slices_get_pictures_at_most_four_and_the_rest_is_said
     assert [i.slice_index for i in extra] == [0, 1, 2, 6][:MAX_READER_IMAGES]
     assert "2 more slices carry measurements" in content.reader_images_note
     assert "#5 (axial 8); #6 (axial 9)" in content.reader_images_note
-    pictures = render_reader_images(content, reading)
+    pictures = render_report_pictures(content, reading).reader_images
     assert len(pictures) == len(extra)
     for picture, image in zip(pictures, extra, strict=True):
         assert picture.slice_index == image.slice_index
@@ -135,7 +137,7 @@ def test_a_coronal_ruler_is_drawn_on_a_reformat_of_true_aspect_head_top_up():
     assert ruler.length_mm == pytest.approx(20.0)
     content = _content(reading, [ReaderMeasurement(1, ruler)])
     assert "true aspect" in content.reader_images_note
-    (picture,) = render_reader_images(content, reading)
+    (picture,) = render_report_pictures(content, reading).reader_images
     crop = head_bbox_yx(volume)
     assert picture.height_mm == pytest.approx(9 * SPACING[0], abs=picture.pixel_mm)
     assert picture.width_mm == pytest.approx((crop[3] - crop[2]) * SPACING[2],
