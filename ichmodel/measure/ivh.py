@@ -7,7 +7,8 @@ holds it), so a missed IVH shows up as an inflated parenchymal volume.
 
 * Ventricles = CSF-range (smoothed HU in [``CSF_MIN_HU``, ``CSF_MAX_HU``]) connected regions
   of at least ``MIN_VENTRICLE_ML`` lying mostly in the central part of the brain (sulci and
-  cisterns are CSF too, but peripheral), found on a coarse grid for their envelope and again
+  cisterns are CSF too, but peripheral; where thin sheets of CSF join them to the ventricles
+  they are cut off, :func:`_ventricular_csf`), found on a coarse grid for their envelope and again
   at full resolution (the 2-3 mm of CSF left in front of blood layering in a horn). Their
   in-plane envelope (closed by ``ENVELOPE_CLOSING_MM``, holes filled,
   ``ENVELOPE_MARGIN_MM`` margin) is the ventricular space: blood inside it is IVH, and a
@@ -64,6 +65,9 @@ VENTRICLE_CENTRAL_FRACTION = 0.6
 #: Central zone: elliptic radius below this, relative height within these bounds.
 CENTRAL_RADIUS = 0.6
 CENTRAL_HEIGHT = (0.2, 0.85)
+#: CSF sheets thinner than about twice this (mm) do not join a cistern or sulcus to the
+#: ventricles (see :func:`_ventricular_csf`).
+CSF_BRIDGE_MM = 1.5
 #: Closing radius (mm) that merges a ventricle's CSF with blood layering inside it.
 ENVELOPE_CLOSING_MM = 3.0
 #: Partial-volume margin (mm) around the ventricular space.
@@ -145,7 +149,7 @@ def find_ventricles(inside: np.ndarray, smoothed: np.ndarray, frame: HeadFrame) 
     band = (frame.height >= CENTRAL_HEIGHT[0]) & (frame.height <= CENTRAL_HEIGHT[1])
     central = (radius < CENTRAL_RADIUS) & band[:, None, None]
     csf = inside_c & (smoothed_c >= CSF_MIN_HU) & (smoothed_c <= CSF_MAX_HU)
-    ventricles = _central_components(csf, central, spacing_c)
+    ventricles = _ventricular_csf(csf, central, spacing_c)
     voxel_ml_c = voxel_volume_ml(spacing_c)
     volume_ml = float(np.count_nonzero(ventricles)) * voxel_ml_c
     if not ventricles.any():
@@ -176,19 +180,52 @@ def _full_resolution_csf(
     """Ventricular CSF on the crop's own grid: the thin CSF left in front of blood layering in
     an occipital horn or an atrium (2-3 mm) does not survive the coarse grid."""
     csf = inside & (smoothed >= CSF_MIN_HU) & (smoothed <= CSF_MAX_HU + FULL_CSF_EXTRA_HU)
-    return _central_components(csf, central, frame.spacing_mm)
+    return _ventricular_csf(csf, central, frame.spacing_mm)
+
+
+def _ventricular_csf(csf: np.ndarray, central: np.ndarray, spacing_mm) -> np.ndarray:
+    """The central CSF components, less the peripheral CSF that only thin sheets join to them.
+
+    In an atrophic head the ventricles, the basal cisterns, the insular cisterns and the
+    widened sulci can be one connected CSF region that passes the central-fraction test as
+    a whole; a lobar bleed whose mirror image falls on the other side's insular cistern or
+    sulci then looks like a cast horn. Opening the selection in-plane by ``CSF_BRIDGE_MM``
+    cuts the sheets of a few millimetres that join them. Taken out: a part that survives
+    the opening on its own and is not central (a cistern, a pool of sulcal CSF), with its
+    surroundings; and thin CSF outside the central zone that is not near a central part
+    that survives (sulci). Kept: the ventricles' own thin parts in the central zone (a
+    sliver of CSF beside a clot) and near their thick parts (the edges of a horn).
+    """
+    selected = _central_components(csf, central, spacing_mm)
+    if not selected.any():
+        return selected
+    core = ndi.binary_opening(selected, structure=_morph.disk(CSF_BRIDGE_MM, spacing_mm[1:]))
+    labels, big, is_central = _component_tests(core, central, spacing_mm)
+    peripheral, kept = big & ~is_central, big & is_central
+    peripheral[0] = kept[0] = False
+    around = _morph.disk(2 * CSF_BRIDGE_MM + max(spacing_mm[1:]), spacing_mm[1:])
+    near_kept = _morph.dilate(kept[labels], around)
+    thin_and_peripheral = ~central & ~near_kept
+    return selected & ~_morph.dilate(peripheral[labels], around) & ~thin_and_peripheral
 
 
 def _central_components(csf: np.ndarray, central: np.ndarray, spacing_mm) -> np.ndarray:
-    labels, n = ndi.label(csf)
-    if n == 0:
-        return np.zeros_like(csf)
-    voxel_ml = voxel_volume_ml(spacing_mm)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1).astype(float)
-    in_centre = np.bincount(labels[central], minlength=n + 1).astype(float)
-    ok = (sizes * voxel_ml >= MIN_VENTRICLE_ML) & (in_centre >= VENTRICLE_CENTRAL_FRACTION * sizes)
+    labels, big, is_central = _component_tests(csf, central, spacing_mm)
+    ok = big & is_central
     ok[0] = False
     return ok[labels]
+
+
+def _component_tests(
+    mask: np.ndarray, central: np.ndarray, spacing_mm
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels of ``mask``'s components and, per label, whether it is at least
+    ``MIN_VENTRICLE_ML`` and whether ``VENTRICLE_CENTRAL_FRACTION`` of it is central."""
+    labels, n = ndi.label(mask)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1).astype(float)
+    in_centre = np.bincount(labels[central], minlength=n + 1).astype(float)
+    big = sizes * voxel_volume_ml(spacing_mm) >= MIN_VENTRICLE_ML
+    return labels, big, in_centre >= VENTRICLE_CENTRAL_FRACTION * sizes
 
 
 def layering_ivh(

@@ -159,3 +159,24 @@ def test_a_clot_in_a_ventricle_with_csf_behind_it_is_ivh():
     m = measure(beside)
     assert m.ivh_volume_ml < 0.3
     assert m.hematoma_volume_ml == pytest.approx(float(clot.sum()) * voxel_ml, rel=0.25)
+
+
+def test_a_lobar_bleed_mirroring_onto_a_cistern_joined_by_a_thin_csf_sheet_is_a_hematoma():
+    """Dev GE insertions 400052/400182 (an atrophic head): the ventricles, the cisterns and
+    widened sulci were one CSF region, central as a whole, so a 1.7 ml lobar bleed whose
+    mirror image fell on the other side's insular cistern passed as a cast horn and measured
+    0 ml ("intraventricular blood only"). A 2 mm sheet of CSF joining a lateral cistern to
+    the left ventricle no longer makes the cistern ventricular."""
+    from tests.model._measure_heads import CSF_HU, Blob, _coords, _fraction, make_head
+
+    spacing, shape = (5.0, 1.0, 1.0), (28, 200, 170)
+    bleed = Blob((5.0, 0.0, -44.0), (8.0, 8.0, 6.0))  # right hemisphere, lateral
+    head = make_head(spacing_mm=spacing, shape=shape, blood=bleed, seed=9)
+    z, y, x = np.meshgrid(*_coords(shape, spacing), indexing="ij")
+    sheet = (np.abs(y) <= 1.0) & (x >= 12.0) & (x <= 42.0) & (np.abs(z - 5.0) <= 10.0)
+    cistern = _fraction(Blob((5.0, 0.0, 44.0), (10.0, 8.0, 5.0)), shape, spacing)
+    csf = np.maximum(cistern, sheet.astype(np.float32))
+    vol = head.with_hu((head.hu + csf * (CSF_HU - head.hu)).astype(np.float32))
+    m = measure(vol)
+    assert m.ivh is False and m.ivh_volume_ml == 0.0
+    assert m.hematoma_volume_ml == pytest.approx(bleed.volume_ml, rel=0.15)
