@@ -22,6 +22,7 @@ from ichmodel.phantom.insert import (
     INSERT_SITES,
     BleedRequest,
     Inserted,
+    InsertionError,
     analyse_head,
     insert_hematomas,
 )
@@ -86,7 +87,15 @@ def run_real(
         if two:
             other = INSERT_SITES[(i + 2) % len(INSERT_SITES)]
             requests.append(BleedRequest(other, float(rng.uniform(8.0, 25.0))))
-        ins = insert_hematomas(volume, requests, seed=seed, head=head)
+        try:
+            ins = insert_hematomas(volume, requests, seed=seed, head=head)
+        except InsertionError:
+            if not two:
+                raise
+            # no room for the second bleed apart from the first (touching, they are one
+            # region): the case is a single bleed
+            requests, two = requests[:1], False
+            ins = insert_hematomas(volume, requests, seed=seed, head=head)
         t1 = time.process_time()
         m = measure(ins.volume)
         seconds = time.process_time() - t1

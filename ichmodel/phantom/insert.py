@@ -45,6 +45,8 @@ BLOOD_HU = (55.0, 85.0)
 EDEMA_DROP_HU = (4.0, 10.0)
 #: Least gap (mm) kept between two inserted bleeds when the head has room (see clear_of_bleeds).
 BLEED_GAP_MM = 5.0
+#: Centres tried for a bleed that no size-rule clear centre fits before giving up.
+MAX_PLACEMENT_TRIES = 30
 #: Brain parenchyma on the smoothed original (a centre must sit in it).
 PARENCHYMA_HU = (18.0, 48.0)
 
@@ -266,6 +268,7 @@ class _Canvas:
         self.blood = np.zeros(volume.shape, dtype=np.float32)
         self.edema = np.zeros(volume.shape, dtype=np.float32)
         self.bleeds: list[InsertedBleed] = []
+        self._away: tuple[int, np.ndarray] | None = None
 
     def paint(self, site: str, target_ml: float, centre: np.ndarray, params, rotation,
               rng: np.random.Generator, confined: bool = False) -> None:
@@ -295,6 +298,24 @@ class _Canvas:
         self.bleeds.append(InsertedBleed(site, ml, target_ml, tuple(centre), b_hu, params[0]))
         log.debug("inserted %s %.2f ml at %s", site, ml, centre)
 
+    def would_touch(self, centre: np.ndarray, params, rotation) -> bool:
+        """Whether a bleed of this shape at ``centre`` would come within ``BLEED_GAP_MM`` of
+        the bleeds painted so far."""
+        if not self.bleeds:
+            return False
+        box, occ = _occupancy(self.volume.shape, self.spacing, centre, params, rotation)
+        footprint = (occ > 0) & self.allowed[box]
+        if not footprint.any():
+            return False
+        return bool(self._distance_to_bleeds()[box][footprint].min() < BLEED_GAP_MM)
+
+    def _distance_to_bleeds(self) -> np.ndarray:
+        """Distance (mm) of each voxel to the bleeds painted so far (kept until the next)."""
+        if self._away is None or self._away[0] != len(self.bleeds):
+            away = ndi.distance_transform_edt(self.fraction == 0, sampling=self.spacing)
+            self._away = (len(self.bleeds), away)
+        return self._away[1]
+
     def clear_of_bleeds(self, req: BleedRequest) -> np.ndarray | None:
         """Centres from which a new bleed of ``req``'s size keeps a gap of at least
         ``BLEED_GAP_MM`` to the bleeds painted so far (None before the first): two bleeds
@@ -304,8 +325,7 @@ class _Canvas:
         if not self.bleeds:
             return None
         radius = equivalent_radius_mm(req.volume_ml)
-        away = ndi.distance_transform_edt(self.fraction == 0, sampling=self.spacing)
-        return away > 2.0 * radius + BLEED_GAP_MM
+        return self._distance_to_bleeds() > 2.0 * radius + BLEED_GAP_MM
 
     def finish(self) -> Inserted:
         fraction, hu0, spacing = self.fraction, self.hu0, self.spacing
@@ -342,7 +362,21 @@ def insert_hematomas(
     for req in requests:
         params = _shape(rng, req.volume_ml, req.site)
         centre = _pick_centre(canvas.head, req, canvas.taken, rng, canvas.clear_of_bleeds(req))
-        canvas.paint(req.site, req.volume_ml, centre, params, random_rotation(rng), rng)
+        rotation = random_rotation(rng)
+        tries = 0
+        while canvas.would_touch(centre, params, rotation):
+            # no centre was clear by the size rule: try others until the shape itself keeps
+            # the gap (only then are more random numbers drawn, so other cases stay the same)
+            tries += 1
+            if tries > MAX_PLACEMENT_TRIES:
+                raise InsertionError(
+                    f"no room for a {req.volume_ml:g} ml {req.site} bleed at least "
+                    f"{BLEED_GAP_MM:g} mm from the other bleeds in this series (ask for smaller "
+                    "bleeds or other sites)"
+                )
+            centre = _pick_centre(canvas.head, req, canvas.taken, rng)
+            rotation = random_rotation(rng)
+        canvas.paint(req.site, req.volume_ml, centre, params, rotation, rng)
     return canvas.finish()
 
 

@@ -71,6 +71,22 @@ def test_two_bleeds_keep_a_gap_where_the_head_has_room(head, seed):
     assert float(away[ins.labels == 2].min()) >= BLEED_GAP_MM
 
 
+def test_large_bleeds_keep_the_gap_when_no_centre_is_clear_by_size(head):
+    """Two large bleeds (70 + 50 ml) leave no centre clear by the size rule (twice the
+    equivalent radius plus the gap), so a centre is taken from the site's candidates; the
+    shape placed there must itself keep the gap (seed 4 touched, 1 mm apart, before; dev GE
+    insertion 400487: two bleeds merged into one region)."""
+    from scipy import ndimage as ndi
+
+    from ichmodel.phantom.insert import BLEED_GAP_MM
+
+    vol, analysis = head
+    reqs = [BleedRequest("lobar", 70.0), BleedRequest("deep", 50.0)]
+    ins = insert_hematomas(vol, reqs, seed=4, head=analysis)
+    away = ndi.distance_transform_edt(ins.labels != 1, sampling=vol.spacing_mm)
+    assert float(away[ins.labels == 2].min()) >= BLEED_GAP_MM
+
+
 def test_requests_are_checked_and_no_room_is_a_clear_error(head):
     vol, analysis = head
     with pytest.raises(ValueError, match="site must be one of"):
