@@ -3,8 +3,10 @@
 The rules are the automatic measurement's (:mod:`ichmodel.measure.context`): hematomas
 largest (partial volume) first, the planimetric volume their sum, the threshold count their
 voxels, ABC/2 and the location of the largest, the "several hematomas" and "ABC/2 differs"
-notices re-decided; the measurement's other notices (extra-axial collection, ventricles not
-found) stay. A notice (:data:`EDITED_CODE`) and :attr:`Measurement.edited` say it was edited.
+notices re-decided, the check of blood counted as IVH by its mirror image dropped once the reader
+has taken blood out of the IVH; the measurement's other notices (extra-axial collection,
+ventricles not found) stay. A notice (:data:`EDITED_CODE`) and :attr:`Measurement.edited` say
+it was edited.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ichmodel import notices
 from ichmodel.edits.record import BrushEdit, ComponentEdit, GrowEdit
 from ichmodel.measure import ABC2, Hematoma, Measurement, measure_abc2
 from ichmodel.measure import location as loc
+from ichmodel.measure.context import IVH_BY_MIRROR_CODE
 from ichmodel.measure.types import EditSummary
 from ichmodel.measure.verdict import EDITED_CODE, HEMATOMA_NOTICE_CODES, hematoma_measurement
 from ichmodel.notices import Source
@@ -136,8 +139,13 @@ def measurement(session: EditSession, stats: dict[int, ComponentStats]) -> Measu
             blood_hu=float(lv.blood_hu) if lv else float("nan"),
             tissue_hu=float(lv.tissue_hu) if lv else float("nan"),
         ))
-    # the automatic measurement's other notices stay (extra-axial collection, ventricles)
-    found = [n for n in auto.notices if n.code not in HEMATOMA_NOTICE_CODES + (EDITED_CODE,)]
+    # the automatic measurement's other notices stay (extra-axial collection, ventricles);
+    # the check of blood counted as IVH by its mirror image is answered once the reader has
+    # taken blood out of the IVH
+    redecided = HEMATOMA_NOTICE_CODES + (EDITED_CODE,)
+    if ivh_ml < auto.ivh_volume_ml:
+        redecided += (IVH_BY_MIRROR_CODE,)
+    found = [n for n in auto.notices if n.code not in redecided]
     return hematoma_measurement(
         hematomas,
         abc2=stats[order[0]].abc2 if hematomas else ABC2(),

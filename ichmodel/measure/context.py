@@ -48,9 +48,12 @@ from ichmodel.volume import Volume
 
 log = logging.getLogger(__name__)
 
-#: A warning when ABC/2 and the planimetric volume differ by more than this fraction.
 #: The notice of a plausible subdural/epidural collection (:mod:`.extra_axial`).
 EXTRA_AXIAL_CODE = "measure.extra_axial_collection"
+#: The notice that dense blood outside the ventricles' CSF was counted as a cast horn by its
+#: mirror image; from this much of it (ml).
+IVH_BY_MIRROR_CODE = "measure.ivh_by_mirror"
+IVH_BY_MIRROR_MIN_ML = 1.0
 
 
 def _check_volume(volume: Volume) -> None:
@@ -228,6 +231,7 @@ class MeasureContext:
         if float(np.count_nonzero(ventricular_blood)) * voxel_ml >= MIN_IVH_ML:
             ivh = ventricular_blood
         ivh_ml = float(np.count_nonzero(ivh)) * voxel_ml
+        found.extend(_mirror_notice(seg.mask & ivh & ~ventricles.space, voxel_ml))
         hematomas, labels = self._hematomas(seg, parenchymal, params, ventricular_blood)
         if not hematomas and ivh_ml == 0.0:
             return self._empty(params, f"no hematoma found above {params.hu_min:g} HU", found)
@@ -327,3 +331,26 @@ def measure(volume: Volume, params: MeasureParams | None = None) -> Measurement:
     context = MeasureContext(volume, params)
     result = context.measure(params)
     return replace(result, timings_s={"prepare_s": context.prepare_s, **result.timings_s})
+
+
+def _mirror_notice(by_mirror: np.ndarray, voxel_ml: float) -> list[Notice]:
+    """A check for the reader when dense blood that lies outside the ventricles' CSF envelope
+    (``by_mirror``, bool: hematoma-core blood called IVH) was counted as intraventricular: the
+    mirror test takes a horn filled with blood for what it is, but a hematoma behind a small
+    atrium whose mirror image falls in a larger one looks the same (dev GE insertions 400039,
+    400807, docs/measure_dev_findings_2026-12-03.md)."""
+    ml = float(np.count_nonzero(by_mirror)) * voxel_ml
+    if ml < IVH_BY_MIRROR_MIN_ML:
+        return []
+    return [
+        notices.warning(
+            IVH_BY_MIRROR_CODE,
+            f"{ml:.1f} ml of dense blood outside the ventricles' CSF was counted as "
+            "intraventricular (a horn filled with blood: its mirror image across the midline "
+            "lies on the other ventricle). A hematoma beside an atrium or horn can look the "
+            "same: check it on the slices; if it is one, Segmentation > Grow from seed on it "
+            "counts it as a hematoma",
+            Source.MEASURE,
+        )
+    ]
+

@@ -180,3 +180,41 @@ def test_a_lobar_bleed_mirroring_onto_a_cistern_joined_by_a_thin_csf_sheet_is_a_
     m = measure(vol)
     assert m.ivh is False and m.ivh_volume_ml == 0.0
     assert m.hematoma_volume_ml == pytest.approx(bleed.volume_ml, rel=0.15)
+
+
+def test_dense_blood_counted_as_ivh_by_its_mirror_asks_the_reader_to_check():
+    """A right lateral ventricle filled with dense blood is a cast horn by its mirror image on
+    the left one, but it lies outside the ventricles' CSF envelope, where a hematoma behind a
+    small atrium would lie too (dev GE insertions 400039, 400807): the measurement says so and
+    how to count it as a hematoma. Growing it from a seed takes it out of the IVH and the
+    check goes away."""
+    from ichmodel.edits.record import GrowEdit
+    from ichmodel.edits.session import EditSession
+    from ichmodel.measure import MeasureContext
+    from ichmodel.measure.context import IVH_BY_MIRROR_CODE
+    from tests.model._measure_heads import BLOOD_HU, VENTRICLES, _fraction, make_head
+
+    spacing, shape = (5.0, 1.0, 1.0), (28, 200, 170)
+    head = make_head(spacing_mm=spacing, shape=shape, seed=4)
+    cast = _fraction(VENTRICLES[0], shape, spacing)
+    vol = head.with_hu((head.hu + cast * (BLOOD_HU - head.hu)).astype(np.float32))
+    context = MeasureContext(vol)
+    m = context.measure()
+    assert m.ivh is True and m.hematoma_volume_ml < 0.3
+    (check,) = [n for n in m.notices if n.code == IVH_BY_MIRROR_CODE]
+    assert f"{m.ivh_volume_ml:.1f} ml" in check.text and "Grow from seed" in check.text
+    seed = tuple(int(round(v)) for v in np.argwhere(cast >= 0.5).mean(axis=0))
+    edited = EditSession(context, m, "1.2.3").apply(GrowEdit(seed, 60.0, 150.0))
+    assert edited.hematoma_volume_ml > 0.8 * float(cast.sum()) * vol.voxel_volume_ml
+    assert not [n for n in edited.notices if n.code == IVH_BY_MIRROR_CODE]
+
+
+def test_blood_inside_the_ventricles_csf_needs_no_mirror_check():
+    """Thin blood layering in a horn, CSF in front of it, is found without a hematoma core
+    and within the ventricles' envelope: nothing for the reader to check."""
+    from ichmodel.measure.context import IVH_BY_MIRROR_CODE
+
+    vol, _, _ = _cast_head(55.0)
+    m = measure(vol)
+    assert m.ivh is True
+    assert not [n for n in m.notices if n.code == IVH_BY_MIRROR_CODE]
