@@ -22,6 +22,8 @@ BRAIN_WINDOW_HU = (40.0, 80.0)
 # The viewer's colours and heatmap ramp (ichviewer.widgets.slice_view), so the report shows
 # what the reader saw on screen.
 CONTOUR_RGB = (0, 230, 118)
+#: The outline of the blood counted as intraventricular (apart from the hematoma's green).
+IVH_RGB = (64, 156, 255)
 #: The outline of hematomas the reader excluded from the volume (dashed).
 EXCLUDED_RGB = (224, 64, 251)  # violet: stands out on the inferno heatmap, unlike orange
 A_SEGMENT_RGB = (255, 196, 0)
@@ -176,6 +178,7 @@ def render_slice(
     *,
     hematoma_mask: np.ndarray | None = None,
     excluded_mask: np.ndarray | None = None,
+    ivh_mask: np.ndarray | None = None,
     cam: np.ndarray | None = None,
     heatmap_opacity: float = 0.4,
     window_hu: tuple[float, float] = BRAIN_WINDOW_HU,
@@ -187,7 +190,8 @@ def render_slice(
     """Render axial slice ``slice_index`` of ``volume`` as an RGB picture with overlays.
 
     ``hematoma_mask`` (bool, (z, y, x)) is drawn as a green outline, ``excluded_mask`` (the
-    hematomas a reader excluded) as a dashed violet one; ``cam`` (float in [0, 1],
+    hematomas a reader excluded) as a dashed violet one, ``ivh_mask`` (the blood counted as
+    intraventricular) as a blue one; ``cam`` (float in [0, 1],
     (z, y, x) on the volume grid) is blended through ``colormap`` with alpha
     ``heatmap_opacity`` where the map is high (transparent below :data:`CAM_FLOOR`);
     ``segments_zyx`` are (segment, RGB colour) pairs, a segment being ((z, y, x), (z, y, x)) in
@@ -220,24 +224,20 @@ def render_slice(
     out = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
     thickness = max(1, int(round(max(out.shape[:2]) / 300.0)))
 
-    if hematoma_mask is not None:
-        hematoma_mask = np.asarray(hematoma_mask)
-        if hematoma_mask.shape != volume.shape:
-            raise ValueError(
-                f"hematoma mask shape {hematoma_mask.shape} differs from the volume's "
-                f"{volume.shape}"
-            )
-        plane = hematoma_mask[slice_index][window].astype(np.float32)
-        mask_slice = sample_image(plane, src_r, src_c, 0) > 0.5
-        out[mask_outline(mask_slice, thickness)] = CONTOUR_RGB
+    def outline_of(mask: np.ndarray, name: str) -> np.ndarray:
+        mask = np.asarray(mask)
+        if mask.shape != volume.shape:
+            raise ValueError(f"{name} mask shape {mask.shape} differs from the volume's "
+                             f"{volume.shape}")
+        plane = sample_image(mask[slice_index][window].astype(np.float32), src_r, src_c, 0)
+        return mask_outline(plane > 0.5, thickness)
 
+    if ivh_mask is not None:
+        out[outline_of(ivh_mask, "IVH")] = IVH_RGB
+    if hematoma_mask is not None:
+        out[outline_of(hematoma_mask, "hematoma")] = CONTOUR_RGB
     if excluded_mask is not None:
-        excluded_mask = np.asarray(excluded_mask)
-        if excluded_mask.shape != volume.shape:
-            raise ValueError(f"excluded mask shape {excluded_mask.shape} differs from the "
-                             f"volume's {volume.shape}")
-        plane = sample_image(excluded_mask[slice_index][window].astype(np.float32), src_r, src_c, 0)
-        outline = mask_outline(plane > 0.5, thickness)
+        outline = outline_of(excluded_mask, "excluded")
         rr, cc = np.indices(outline.shape)
         dash = max(3, 3 * thickness)  # dashes of ~3 outline pixels along both axes
         out[outline & (((rr + cc) // dash) % 2 == 0)] = EXCLUDED_RGB

@@ -20,7 +20,13 @@ from PySide6.QtWidgets import (
 from ichviewer.edit_session import EditController
 from ichviewer.edit_store import EditStore
 from ichviewer.menus import make_action
-from ichviewer.widgets.edit_tools import BrushTool, ExcludedOverlay, ExcludeTool, GrowTool
+from ichviewer.widgets.edit_tools import (
+    BrushTool,
+    ExcludeTool,
+    GrowTool,
+    excluded_overlay,
+    ivh_overlay,
+)
 
 BADGE_STYLE = ("color:#1b1b1b; background:#ffb74d; border-radius:3px; padding:1px 6px; "
                "font-weight:bold")
@@ -35,7 +41,8 @@ class EditToolsMixin:
             location = Path(self.settings.location)
             store = EditStore(location.parent / "edits" if location.suffix == ".ini" else None)
         self.edits = EditController(self.controller, store, self)
-        self.excluded_overlay = ExcludedOverlay(self.slice_view)
+        self.excluded_overlay = excluded_overlay(self.slice_view)
+        self.ivh_overlay = ivh_overlay(self.slice_view)
         self.brush_size = QDoubleSpinBox()
         self.brush_size.setRange(1.0, 40.0)
         self.brush_size.setSingleStep(1.0)
@@ -123,9 +130,11 @@ class EditToolsMixin:
         # saved edits are restored at their own range: the panel shows it
         self.edits.sig_hu_range.connect(lambda lo, hi: self.results.set_hu_range(lo, hi))
         self.edits.sig_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.controller.sig_measurement.connect(
-            lambda reading: self.excluded_overlay.set_measurement(reading.measurement))
-        self.controller.sig_volume.connect(lambda _r: self.excluded_overlay.set_measurement(None))
+        for overlay in (self.excluded_overlay, self.ivh_overlay):
+            self.controller.sig_measurement.connect(
+                lambda reading, o=overlay: o.set_measurement(reading.measurement))
+            self.controller.sig_volume.connect(lambda _r, o=overlay: o.set_measurement(None))
+            self.results.sig_contour_visible.connect(overlay.set_visible)
         self._edit_state_changed()
 
     # --- tools ------------------------------------------------------------------------------

@@ -48,13 +48,14 @@ def build_key_images(
     volume = reading.volume
     mask = measurement.hematoma_mask if measurement is not None else None
     excluded = measurement.excluded_mask if measurement is not None else None
+    ivh = measurement.ivh_mask if measurement is not None and measurement.ivh else None
     cam = prediction.cam if prediction is not None else None
     # one crop for all key images (as the PDF's), grown to hold a mark drawn off the head
     crop = cover_key_marks(volume, head_bbox_yx(volume), annotations, [k.index for k in keys])
     images, n_drawn = [], 0
     for number, (key, sop_uid) in enumerate(zip(keys, sop_uids, strict=False), start=1):
         picture = render_slice(
-            volume, key.index, hematoma_mask=mask, excluded_mask=excluded, cam=cam,
+            volume, key.index, hematoma_mask=mask, excluded_mask=excluded, ivh_mask=ivh, cam=cam,
             heatmap_opacity=heatmap_opacity,
             segments_zyx=abc2_segments(measurement), max_side_px=max_side_px, crop_yx=crop,
         )

@@ -332,6 +332,8 @@ def _legend(reading: StudyReading, options: ReportOptions) -> str:
     if options.show_contour and measurement is not None:
         edited = " (edited by the reader)" if measurement.edited is not None else ""
         parts.append(f"green contour: segmented hematoma{edited}")
+        if measurement.ivh:
+            parts.append("blue: blood counted as intraventricular")
         if measurement.excluded_mask is not None:
             parts.append("dashed violet: hematomas the reader excluded")
     if options.show_abc2_segments and measurement and measurement.abc2.a_segment_zyx is not None:

@@ -8,6 +8,7 @@ from ichmodel.render import (  # noqa: F401 - re-exported for the report and its
     CAM_FLOOR,
     CAM_FULL,
     CONTOUR_RGB,
+    IVH_RGB,
     RenderedSlice,
     apply_colormap,
     colormap_names,

@@ -14,6 +14,7 @@ are Volume voxel indices (a pixel's centre at an integer), as :mod:`ichmodel.edi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from ichviewer.widgets.slice_view import SliceView
 
 EXCLUDED_COLOR = (224, 64, 251)  # violet, as in the report (ichmodel.render.EXCLUDED_RGB)
+IVH_COLOR = (64, 156, 255)  # blue, as in the report (ichmodel.render.IVH_RGB)
 BRUSH_COLOR = {"paint": (0, 230, 118), "erase": (255, 82, 82)}
 
 
@@ -173,22 +175,36 @@ class BrushTool:
         self._points = []
 
 
-class ExcludedOverlay:
-    """The excluded hematomas of the shown measurement, as a dashed violet outline."""
+class MaskOverlay:
+    """One mask of the shown measurement outlined on the slice view, in its own colour (the
+    excluded hematomas dashed violet, the intraventricular blood blue): ``mask_of`` picks
+    the mask from a measurement (None: nothing to draw)."""
 
-    def __init__(self, view: SliceView) -> None:
+    def __init__(
+        self,
+        view: SliceView,
+        colour: tuple[int, int, int],
+        mask_of: Callable[[Measurement], np.ndarray | None],
+        style: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> None:
         self.view = view
         self.mask: np.ndarray | None = None
-        pen = pg.mkPen(EXCLUDED_COLOR, width=2, cosmetic=True)
-        self.item = pg.PlotCurveItem(pen=pen, connect="pairs")
+        self.visible = True  # follows the panel's contour check box, as the report does
+        self._mask_of = mask_of
+        self.item = pg.PlotCurveItem(pen=pg.mkPen(colour, width=2, cosmetic=True),
+                                     connect="pairs")
         self.item.setParentItem(view.ct_item)
         self.item.setZValue(2)
         self.item.setVisible(False)
-        self.outline = MaskOutline(self.item, style=dashed)
+        self.outline = MaskOutline(self.item, style=style)
         view.sig_slice_changed.connect(lambda _index: self.refresh())
 
     def set_measurement(self, measurement: Measurement | None) -> None:
-        self.mask = None if measurement is None else measurement.excluded_mask
+        self.mask = None if measurement is None else self._mask_of(measurement)
+        self.refresh()
+
+    def set_visible(self, visible: bool) -> None:
+        self.visible = bool(visible)
         self.refresh()
 
     @property
@@ -198,7 +214,18 @@ class ExcludedOverlay:
     def refresh(self) -> None:
         view, mask = self.view, self.mask
         on = mask is not None and view.volume is not None and mask.shape == view.volume.shape
-        self.outline.show(mask[view.slice_index] if on else None)
+        self.outline.show(mask[view.slice_index] if on and self.visible else None)
+
+
+def excluded_overlay(view: SliceView) -> MaskOverlay:
+    """The reader's excluded hematomas, dashed violet (as in the report)."""
+    return MaskOverlay(view, EXCLUDED_COLOR, lambda m: m.excluded_mask, style=dashed)
+
+
+def ivh_overlay(view: SliceView) -> MaskOverlay:
+    """The blood counted as intraventricular, blue (as in the report): the reader sees what
+    the IVH volume is, and a hematoma taken for a cast horn."""
+    return MaskOverlay(view, IVH_COLOR, lambda m: m.ivh_mask if m.ivh else None)
 
 
 #: Dash length along the outline, image pixels (a dash, then a gap as long).

@@ -279,3 +279,53 @@ def test_the_cli_reproduces_the_windows_edited_volume(qtbot, window, monkeypatch
         text = " ".join(text.split())  # the table wraps its cells
         assert "edited by" in text and "1 hematoma excluded" in text
         assert "grown from a seed" in text
+
+
+@pytest.fixture
+def cast_measure(monkeypatch):
+    """The real measurement of a synthetic head whose right lateral ventricle is filled with
+    dense blood (intraventricular by its mirror image on the left one)."""
+    from ichviewer import jobs
+    from tests.model._measure_heads import BLOOD_HU, VENTRICLES, _fraction, make_head
+
+    real = jobs.Measurer.measure
+    fakes.install(monkeypatch)
+    monkeypatch.setattr(jobs.Measurer, "measure", real)
+    spacing, shape = (5.0, 1.0, 1.0), (28, 200, 170)
+    head = make_head(spacing_mm=spacing, shape=shape, seed=4)
+    cast = _fraction(VENTRICLES[0], shape, spacing)
+    volume = head.with_hu((head.hu + cast * (BLOOD_HU - head.hu)).astype(np.float32))
+
+    def load_reading(scan, info, label):
+        yield from ()
+        return StudyReading(volume=volume, source_label=label, scan=scan, series=info)
+
+    monkeypatch.setattr(jobs, "load_reading", load_reading)
+    return cast >= 0.5
+
+
+def test_ivh_is_outlined_and_a_cast_taken_for_a_hematoma_is_grown_into_one(
+    qtbot, window, cast_measure, tmp_path
+):
+    """The blood counted as IVH is outlined in blue (with the contour check box, as in the
+    report), the panel says it was counted by its mirror image and how to change that; Grow
+    from seed on it makes it a hematoma, and the outline and the check go."""
+    cast = cast_measure
+    auto = _open(qtbot, window, tmp_path)
+    assert auto.ivh and auto.hematoma_volume_ml < 0.3
+    view = window.slice_view
+    z, y, x = _deepest(cast)
+    view.set_slice(z)
+    assert window.ivh_overlay.shown
+    assert "Grow from seed" in window.results.status.text()
+    window.results.contour_check.setChecked(False)
+    assert not window.ivh_overlay.shown
+    window.results.contour_check.setChecked(True)
+    assert window.ivh_overlay.shown
+
+    _tool(window, "grow")
+    click(view, y + 0.5, x + 0.5)
+    m = _shown(window)
+    assert m.hematoma_volume_ml > 3.0 and m.ivh_volume_ml < 0.3
+    assert not window.ivh_overlay.shown
+    assert "Grow from seed" not in window.results.status.text()

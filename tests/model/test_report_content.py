@@ -24,6 +24,7 @@ from ichviewer.report.content import ReportOptions, build_report_content
 from ichviewer.report.render import (
     A_SEGMENT_RGB,
     CONTOUR_RGB,
+    IVH_RGB,
     apply_colormap,
     mask_outline,
     render_slice,
@@ -214,6 +215,9 @@ def test_render_true_aspect_contour_heatmap_and_segments():
     assert np.all(grey[..., 0] == grey[..., 1])  # no overlay: grey
     contoured = render_slice(volume, 4, hematoma_mask=mask, max_side_px=240)
     assert np.all(contoured.rgb == CONTOUR_RGB, axis=-1).sum() > 20
+    ivh = render_slice(volume, 4, ivh_mask=mask, max_side_px=240)  # blood counted as IVH
+    assert np.all(ivh.rgb == IVH_RGB, axis=-1).sum() > 20
+    assert not np.all(ivh.rgb == CONTOUR_RGB, axis=-1).any()
     none = render_slice(volume, 4, cam=cam, heatmap_opacity=0.0, max_side_px=240)
     assert np.array_equal(none.rgb, plain.rgb)
     half = render_slice(volume, 4, cam=cam, heatmap_opacity=0.5, max_side_px=240)
