@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ from ichmodel.measure import Measurement, measure
 from ichmodel.phantom.insert import (
     INSERT_SITES,
     BleedRequest,
+    HeadAnalysis,
     Inserted,
     InsertionError,
     analyse_head,
@@ -67,6 +69,49 @@ def _bleed_mask(ins: Inserted, index: int) -> np.ndarray:
     return (ins.labels == index) & (ins.fraction >= 0.5)
 
 
+@dataclass(frozen=True)
+class Insertion:
+    """One evaluation case: the bleeds asked for, inserted with ``seed``."""
+
+    index: int
+    seed: int
+    requests: tuple[BleedRequest, ...]
+    inserted: Inserted
+
+    @property
+    def two(self) -> bool:
+        return len(self.requests) > 1
+
+
+def insertions(
+    volume: Volume, n_cases: int, first_seed: int, two_bleed_every: int = 4,
+    head: HeadAnalysis | None = None,
+) -> Iterator[Insertion]:
+    """The cases of :func:`run_real` (the model bench inserts the same ones): case ``i``
+    has seed ``first_seed + i``, a bleed at site ``INSERT_SITES[i % 5]`` of a log-uniform
+    1-40 ml and, every ``two_bleed_every``-th, a second one of 8-25 ml two sites on."""
+    head = head if head is not None else analyse_head(volume)
+    for i in range(n_cases):
+        seed = first_seed + i
+        rng = np.random.default_rng(seed)
+        site = INSERT_SITES[i % len(INSERT_SITES)]
+        ml = float(math.exp(rng.uniform(math.log(1.0), math.log(40.0))))
+        requests = [BleedRequest(site, ml)]
+        if two_bleed_every > 0 and i % two_bleed_every == two_bleed_every - 1:
+            other = INSERT_SITES[(i + 2) % len(INSERT_SITES)]
+            requests.append(BleedRequest(other, float(rng.uniform(8.0, 25.0))))
+        try:
+            ins = insert_hematomas(volume, requests, seed=seed, head=head)
+        except InsertionError:
+            if len(requests) == 1:
+                raise
+            # no room for the second bleed apart from the first (touching, they are one
+            # region): the case is a single bleed
+            requests = requests[:1]
+            ins = insert_hematomas(volume, requests, seed=seed, head=head)
+        yield Insertion(i, seed, tuple(requests), ins)
+
+
 def run_real(
     volume: Volume, n_cases: int, first_seed: int, two_bleed_every: int = 4
 ) -> tuple[list[RealCase], Measurement, float]:
@@ -77,33 +122,16 @@ def run_real(
     original_s = time.process_time() - t0
     head = analyse_head(volume)
     cases = []
-    for i in range(n_cases):
-        seed = first_seed + i
-        rng = np.random.default_rng(seed)
-        site = INSERT_SITES[i % len(INSERT_SITES)]
-        ml = float(math.exp(rng.uniform(math.log(1.0), math.log(40.0))))
-        requests = [BleedRequest(site, ml)]
-        two = two_bleed_every > 0 and i % two_bleed_every == two_bleed_every - 1
-        if two:
-            other = INSERT_SITES[(i + 2) % len(INSERT_SITES)]
-            requests.append(BleedRequest(other, float(rng.uniform(8.0, 25.0))))
-        try:
-            ins = insert_hematomas(volume, requests, seed=seed, head=head)
-        except InsertionError:
-            if not two:
-                raise
-            # no room for the second bleed apart from the first (touching, they are one
-            # region): the case is a single bleed
-            requests, two = requests[:1], False
-            ins = insert_hematomas(volume, requests, seed=seed, head=head)
+    for case in insertions(volume, n_cases, first_seed, two_bleed_every, head):
+        seed, requests, ins = case.seed, case.requests, case.inserted
         t1 = time.process_time()
         m = measure(ins.volume)
         seconds = time.process_time() - t1
         first = _bleed_mask(ins, 1)
         pv, thr = matched_ml(m, first)
         alone = None
-        if two:
-            solo = insert_hematomas(volume, requests[:1], seed=seed, head=head)
+        if case.two:
+            solo = insert_hematomas(volume, list(requests[:1]), seed=seed, head=head)
             alone = matched_ml(measure(solo.volume), _bleed_mask(solo, 1))[0]
         cases.append(
             RealCase(
