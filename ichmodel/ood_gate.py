@@ -10,6 +10,12 @@ a fixed weight) so a few hundred cases suffice for a few hundred feature channel
 is a high quantile (default the 99th percentile) of the scores of held-out in-distribution cases,
 so about 1 % of scans like the training data are flagged.
 
+Which encoder stages are pooled is part of the gate (``stages``): the last stage alone sees
+what the heads see, and a phantom-like bleed inserted into a real head pulls it back into the
+training range; an early stage (layer2) carries the texture and anatomy of the scan and keeps a
+real head far outside a phantom-trained model's range with or without a bleed
+(docs/gate_layers_2026-12-03.md), so new gates pool ``GATE_STAGES``, concatenated.
+
 The gate travels inside the checkpoint's JSON document (covered by its config digest) and is
 refitted on a site's own cases by fine-tuning and ``ichmodel calibrate``.
 """
@@ -17,6 +23,7 @@ refitted on a site's own cases by fine-tuning and ``ichmodel calibrate``.
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +34,10 @@ import numpy as np
 SHRINKAGE = 0.1
 #: Held-out in-distribution cases above the threshold, by construction.
 DEFAULT_QUANTILE = 0.99
+#: The encoder stages whose pooled features a new gate scores (concatenated, in this order).
+GATE_STAGES: tuple[str, ...] = ("layer2", "layer4")
+#: What a gate written before ``stages`` existed scores.
+LEGACY_STAGES: tuple[str, ...] = ("layer4",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,6 +53,8 @@ class FeatureGate:
     n_threshold: int
     #: What the gate was fitted on (for the model card), e.g. "620 training phantoms".
     fitted_on: str = ""
+    #: The encoder stages whose globally average-pooled features it scores, concatenated.
+    stages: tuple[str, ...] = LEGACY_STAGES
 
     def __post_init__(self) -> None:
         k, d = self.class_means.shape
@@ -77,6 +90,7 @@ class FeatureGate:
             "n_fit": int(self.n_fit),
             "n_threshold": int(self.n_threshold),
             "fitted_on": self.fitted_on,
+            "stages": list(self.stages),
         }
 
     @classmethod
@@ -90,6 +104,7 @@ class FeatureGate:
             n_fit=int(doc["n_fit"]),
             n_threshold=int(doc["n_threshold"]),
             fitted_on=str(doc.get("fitted_on", "")),
+            stages=tuple(str(v) for v in doc.get("stages", LEGACY_STAGES)),
         )
 
 
@@ -111,6 +126,7 @@ def fit_gate(
     *,
     quantile: float = DEFAULT_QUANTILE,
     fitted_on: str = "",
+    stages: tuple[str, ...] = GATE_STAGES,
 ) -> FeatureGate:
     """The gate of training-case features (n, d) with their outcome labels (None or -1 for
     unlabelled: one class), its threshold the ``quantile`` of held-out cases' scores."""
@@ -131,7 +147,6 @@ def fit_gate(
     diag = np.diag(np.diag(cov)) + 1e-6 * np.eye(cov.shape[0])
     precision = np.linalg.pinv((1 - SHRINKAGE) * cov + SHRINKAGE * diag, hermitian=True)
     gate = FeatureGate(means.astype(np.float32), precision.astype(np.float32), 1.0, quantile,
-                       len(x), len(held), fitted_on)
+                       len(x), len(held), fitted_on, tuple(stages))
     threshold = float(np.quantile(gate.scores(held), quantile))
-    return FeatureGate(gate.class_means, gate.precision, threshold, quantile, len(x), len(held),
-                       fitted_on)
+    return dataclasses.replace(gate, threshold=threshold)

@@ -39,6 +39,7 @@ from ichmodel.gradcam import (
 from ichmodel.labels import ml_to_size_mm
 from ichmodel.nets.resnet3d import STAGE_NAMES, ICHNet, NetOutput, fuse_batchnorm
 from ichmodel.notices import Notice, Source, texts
+from ichmodel.ood_gate import GATE_STAGES, LEGACY_STAGES
 from ichmodel.preprocess import preprocess, resize_trilinear
 from ichmodel.progress import Progress
 
@@ -146,24 +147,26 @@ class Predictor:
         return out, activation
 
     def forward_with_features(
-        self, x: torch.Tensor, capture: str | None = None
+        self, x: torch.Tensor, capture: str | None = None,
+        stages: tuple[str, ...] = GATE_STAGES,
     ) -> tuple[NetOutput, torch.Tensor | None, torch.Tensor]:
-        """:meth:`forward`, plus the encoder's globally average-pooled features (B, C) fp32 on
-        the CPU (what the out-of-distribution gate scores)."""
+        """:meth:`forward`, plus the globally average-pooled features of the encoder's
+        ``stages`` (B, C) fp32 on the CPU (what an out-of-distribution gate scores: by
+        default what a new one is fitted on)."""
         plan = self.plan
         with self._lock, torch.inference_mode():
             x = x.to(plan.device, torch.float32).contiguous(memory_format=plan.memory_format)
             if capture is None:
                 with plan.autocast():
-                    features = self.net.encode(x)
+                    features, pooled = self.net.encode_pooled(x, stages)
                 activation = None
             else:
                 with capture_activation(self.net, capture) as cap, plan.autocast():
-                    features = self.net.encode(x)
+                    features, pooled = self.net.encode_pooled(x, stages)
                 activation = cap.activation
             out = self.net.heads(features.float())
             out = NetOutput(out.size_mm.float().cpu(), out.logits.float().cpu())
-            pooled = features.float().mean(dim=(2, 3, 4)).cpu()
+            pooled = pooled.float().cpu()
         return out, activation, pooled
 
     def explain(self, activation: torch.Tensor, layer: str, head: str) -> torch.Tensor:
@@ -259,7 +262,8 @@ def predict(
     x = model_input.tensor()
     batch = torch.cat([x.flip(dims) if dims else x for dims in flips])  # flips[0] is ()
     out, activation, pooled = predictor.forward_with_features(
-        batch, capture=cam_layer if cam_head else None
+        batch, capture=cam_layer if cam_head else None,
+        stages=model.gate.stages if model.gate is not None else LEGACY_STAGES,
     )
     timings["forward"] = time.perf_counter() - t
     size_mm = float(out.size_mm[0])

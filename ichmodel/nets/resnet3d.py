@@ -269,6 +269,22 @@ class ICHNet(nn.Module):
             x = getattr(self, name)(x)
         return x
 
+    def encode_pooled(
+        self, x: torch.Tensor, stages: tuple[str, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`encode`, and the globally average-pooled outputs of ``stages`` (fp32,
+        concatenated along channels in the order given: what an out-of-distribution gate
+        scores)."""
+        unknown = [s for s in stages if s not in STAGE_NAMES]
+        if unknown or not stages:
+            raise ValueError(f"pool stages from {STAGE_NAMES}, got {stages!r}")
+        pooled: dict[str, torch.Tensor] = {}
+        for name in STAGE_NAMES:
+            x = getattr(self, name)(x)
+            if name in stages:
+                pooled[name] = x.float().mean(dim=(2, 3, 4))
+        return x, torch.cat([pooled[s] for s in stages], dim=1)
+
     def heads(self, features: torch.Tensor) -> NetOutput:
         """Both heads on a last-stage feature map."""
         return NetOutput(self.volume_head(features).squeeze(1), self.outcome_head(features))

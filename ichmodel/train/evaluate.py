@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ichmodel.errors import TrainingError
+from ichmodel.ood_gate import GATE_STAGES
 from ichmodel.progress import Progress
 from ichmodel.train.cache import CaseCache, build_cache
 from ichmodel.train.dataset import NO_OUTCOME, Case, CaseDataset, cases_from_report, make_loader
@@ -58,6 +59,9 @@ class EvaluationResult:
     #: case, in case order (what the out-of-distribution gate and the temperature are fitted on).
     features: np.ndarray | None = None
     logits: np.ndarray | None = None
+    #: The stages pooled into ``features``: the model's gate's, or (no gate) what a new gate
+    #: is fitted on (:data:`ichmodel.ood_gate.GATE_STAGES`).
+    feature_stages: tuple[str, ...] = ()
     #: Share of the cases the model's gate calls out of distribution (None: no gate).
     flagged_fraction: float | None = None
 
@@ -92,6 +96,7 @@ def evaluate_cases(
         raise ValueError("no cases to evaluate")
     plan = plan_for(device, precision=precision)
     net = model.net.to(plan.device, memory_format=plan.memory_format)
+    stages = model.gate.stages if model.gate is not None else GATE_STAGES
     was_training = net.training
     net.eval()
     try:
@@ -108,11 +113,11 @@ def evaluate_cases(
             for x, _, _, _ in loader:
                 x = x.to(plan.device).contiguous(memory_format=plan.memory_format)
                 with plan.autocast():
-                    features = net.encode(x)
+                    features, pooled_x = net.encode_pooled(x, stages)
                     out = net.heads(features)
                 sizes.append(out.size_mm.float().reshape(-1).cpu().numpy())
                 logits.append(out.logits.float().cpu().numpy())
-                pooled.append(features.float().mean(dim=(2, 3, 4)).cpu().numpy())
+                pooled.append(pooled_x.float().cpu().numpy())
                 done += int(x.shape[0])
                 yield Progress("evaluate", done, len(cases), f"{done}/{len(cases)} cases")
     finally:
@@ -156,6 +161,7 @@ def evaluate_cases(
         features=all_features,
         logits=all_logits,
         flagged_fraction=flagged,
+        feature_stages=stages,
     )
 
 

@@ -69,8 +69,11 @@ def fit_trust(
     (``held``'s labelled cases); evaluations must come from the model without either."""
     if fitted.features is None or held.features is None or held.logits is None:
         raise TrainingError("the evaluation kept no features; rerun it with this ichmodel")
+    if fitted.feature_stages != held.feature_stages:
+        raise TrainingError("the two evaluations pooled different encoder stages")
     try:
-        gate = fit_gate(fitted.features, _labels(fit_cases), held.features, fitted_on=fitted_on)
+        gate = fit_gate(fitted.features, _labels(fit_cases), held.features, fitted_on=fitted_on,
+                        stages=fitted.feature_stages)
     except ValueError as exc:
         raise TrainingError(f"cannot fit the out-of-distribution gate: {exc}") from exc
     labels = _labels(held_cases)

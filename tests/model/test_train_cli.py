@@ -121,6 +121,10 @@ def test_evaluate_matches_a_hand_computation(tmp_path):
         def encode(self, x):
             return x.float()
 
+        def encode_pooled(self, x, stages):
+            features = self.encode(x)
+            return features, features.mean(dim=(2, 3, 4))
+
         def heads(self, features):
             m = features.mean(dim=(1, 2, 3, 4))
             p = m.clamp(1e-6, 1 - 1e-6)

@@ -151,3 +151,27 @@ def test_fine_tuning_refits_the_gate_on_the_sites_cases(tmp_path):
     assert model.training["trust_fit"]["ood_threshold"] == pytest.approx(model.gate.threshold,
                                                                          rel=1e-3)
     assert isinstance(ICHNet(net), torch.nn.Module)
+
+
+def test_a_new_gate_pools_layer2_and_layer4_and_an_old_one_layer4():
+    """New gates score the layer2 and layer4 pooled features (docs/gate_layers_2026-12-03.md:
+    layer2 keeps real anatomy outside a phantom-trained model's range, layer4 alone lets an
+    inserted bleed pull a real head in); a gate written before the stages were recorded reads
+    as layer4, and predict pools what its gate scores."""
+    from ichmodel.ood_gate import GATE_STAGES, LEGACY_STAGES
+    from ichmodel.predict import get_predictor
+    from ichmodel.preprocess import preprocess
+    from ichmodel.reading import predict_reading
+
+    model = _gated(tiny_model(), far=False)
+    assert model.gate.stages == GATE_STAGES == ("layer2", "layer4")
+    x = preprocess(phantom_reading().volume, model.preprocess_config).tensor()
+    predictor = get_predictor(model, "cpu")
+    widths = [predictor.forward_with_features(x, stages=(s,))[2].shape[1] for s in GATE_STAGES]
+    assert model.gate.n_features == sum(widths) and widths[0] < widths[1]
+    doc = model.gate.to_doc()
+    assert doc["stages"] == ["layer2", "layer4"]
+    del doc["stages"]
+    assert FeatureGate.from_doc(doc).stages == LEGACY_STAGES
+    prediction = run_to_completion(predict_reading(phantom_reading(), model, device="cpu"))
+    assert prediction.in_distribution is True

@@ -110,6 +110,10 @@ class _Fixed(torch.nn.Module):
     def encode(self, x):
         return x.float()
 
+    def encode_pooled(self, x, stages):
+        features = self.encode(x)
+        return features, features.mean(dim=(2, 3, 4))
+
     def heads(self, features):
         n = features.shape[0]
         return NetOutput(torch.full((n,), 10.0), torch.zeros(n, 2))
