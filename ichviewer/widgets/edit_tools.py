@@ -23,7 +23,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QGraphicsEllipseItem
 
 from ichmodel.edits.record import BrushEdit, ComponentEdit, GrowEdit
-from ichviewer.widgets.slice_items import MaskOutline
+from ichviewer.widgets.slice_items import MaskOutline, SliceOverlay
 from ichviewer.widgets.view_tools import SlicePoint, ToolDrag
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ class BrushTool:
         self._points = []
 
 
-class MaskOverlay:
+class MaskOverlay(SliceOverlay):
     """One mask of the shown measurement outlined on the slice view, in its own colour (the
     excluded hematomas dashed violet, the intraventricular blood blue): ``mask_of`` picks
     the mask from a measurement (None: nothing to draw)."""
@@ -187,9 +187,7 @@ class MaskOverlay:
         mask_of: Callable[[Measurement], np.ndarray | None],
         style: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
-        self.view = view
         self.mask: np.ndarray | None = None
-        self.visible = True  # follows the panel's contour check box, as the report does
         self._mask_of = mask_of
         self.item = pg.PlotCurveItem(pen=pg.mkPen(colour, width=2, cosmetic=True),
                                      connect="pairs")
@@ -197,14 +195,10 @@ class MaskOverlay:
         self.item.setZValue(2)
         self.item.setVisible(False)
         self.outline = MaskOutline(self.item, style=style)
-        view.sig_slice_changed.connect(lambda _index: self.refresh())
+        super().__init__(view)  # visible: follows the panel's contour check box (as the report)
 
     def set_measurement(self, measurement: Measurement | None) -> None:
         self.mask = None if measurement is None else self._mask_of(measurement)
-        self.refresh()
-
-    def set_visible(self, visible: bool) -> None:
-        self.visible = bool(visible)
         self.refresh()
 
     @property

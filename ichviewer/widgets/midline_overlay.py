@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from ichviewer.widgets.slice_items import screen_pen
+from ichviewer.widgets.slice_items import SliceOverlay, screen_pen
 
 if TYPE_CHECKING:
     from ichmodel.midline import MidlineShift
@@ -19,13 +19,11 @@ MIDLINE_COLOR = "#4dd0e1"
 SHIFT_COLOR = "#ff5252"
 
 
-class MidlineOverlay:
+class MidlineOverlay(SliceOverlay):
     """Attach to a :class:`SliceView`; :meth:`set_midline` shows a result (None hides it)."""
 
     def __init__(self, view: SliceView) -> None:
-        self.view = view
         self.result: MidlineShift | None = None
-        self.visible = True
         pen = screen_pen(MIDLINE_COLOR, 2, style=Qt.PenStyle.DashLine)  # logical px (HiDPI)
         self.line_item = pg.PlotDataItem(pen=pen)
         self.shift_item = pg.PlotDataItem(
@@ -38,14 +36,10 @@ class MidlineOverlay:
             item.setParentItem(view.ct_item)
             item.setZValue(4)
             item.setVisible(False)
-        view.sig_slice_changed.connect(lambda _index: self.refresh())
+        super().__init__(view)
 
     def set_midline(self, result: MidlineShift | None) -> None:
         self.result = result
-        self.refresh()
-
-    def set_visible(self, visible: bool) -> None:
-        self.visible = bool(visible)
         self.refresh()
 
     @property

@@ -76,6 +76,24 @@ def mask_outline_segments(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
+class SliceOverlay:
+    """Something drawn over a slice view for the slice it shows (the midline, a mask's
+    outline): redrawn by :meth:`refresh` on every slice change and on new content, hidden
+    while :attr:`visible` is False."""
+
+    def __init__(self, view: SliceView) -> None:
+        self.view = view
+        self.visible = True
+        view.sig_slice_changed.connect(lambda _index: self.refresh())
+
+    def set_visible(self, visible: bool) -> None:
+        self.visible = bool(visible)
+        self.refresh()
+
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+
 class MaskOutline:
     """A mask's outline on one plane, drawn on a ``connect="pairs"`` curve and redrawn only
     when that plane's pixels change: after an edit the planes it did not touch (most reformat

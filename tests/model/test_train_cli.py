@@ -114,24 +114,15 @@ def test_evaluate_matches_a_hand_computation(tmp_path):
     from ichmodel.train.cache import CaseCache
     from ichmodel.train.dataset import Case
     from ichmodel.train.evaluate import evaluate_cases
+    from tests.model._fake_nets import PassThroughEncoder
 
-    class Fixed(torch.nn.Module):
+    class Fixed(PassThroughEncoder):
         """Its 'encoder' passes the input through; its heads read the mean."""
-
-        def encode(self, x):
-            return x.float()
-
-        def encode_pooled(self, x, stages):
-            features = self.encode(x)
-            return features, features.mean(dim=(2, 3, 4))
 
         def heads(self, features):
             m = features.mean(dim=(1, 2, 3, 4))
             p = m.clamp(1e-6, 1 - 1e-6)
             return NetOutput(10.0 * m, torch.stack([torch.log1p(-p), torch.log(p)], 1))
-
-        def forward(self, x):
-            return self.heads(self.encode(x))
 
     class Model:
         net = Fixed()

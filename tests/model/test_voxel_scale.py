@@ -25,6 +25,7 @@ from ichmodel.train.evaluate import evaluate_cases
 from ichmodel.train.loop import StartModel, TrainData, train
 from ichmodel.train.run_files import start_model_from_run
 from ichmodel.volume import Volume
+from tests.model._fake_nets import PassThroughEncoder
 
 SHAPE = (8, 32, 32)
 PRE = PreprocessConfig(output_shape=SHAPE)
@@ -104,22 +105,12 @@ def test_the_cache_records_the_voxel_volume(tmp_path):
 
 
 # --- evaluation and training --------------------------------------------------------------------
-class _Fixed(torch.nn.Module):
+class _Fixed(PassThroughEncoder):
     """size_mm = 10 for every input, p = 0.5."""
-
-    def encode(self, x):
-        return x.float()
-
-    def encode_pooled(self, x, stages):
-        features = self.encode(x)
-        return features, features.mean(dim=(2, 3, 4))
 
     def heads(self, features):
         n = features.shape[0]
         return NetOutput(torch.full((n,), 10.0), torch.zeros(n, 2))
-
-    def forward(self, x):
-        return self.heads(self.encode(x))
 
 
 def _cases(cache, voxels):
