@@ -55,6 +55,7 @@ def choose_key_slices(
     cam: np.ndarray | None,
     *,
     largest_slice: int | None = None,
+    ivh_mask: np.ndarray | None = None,
     n_neighbours: int = 1,
     neighbour_spacing_mm: float = 5.0,
 ) -> tuple[tuple[KeySlice, ...], str]:
@@ -62,8 +63,9 @@ def choose_key_slices(
     :func:`ichmodel.reading.rules.largest_hematoma_slice`; else the slice of most hematoma area)
     and ``n_neighbours`` on each side about ``neighbour_spacing_mm`` apart.
 
-    Without a segmented hematoma the centre is the Grad-CAM peak's slice (or the middle slice).
-    Returns the slices in z order and a sentence saying how they were chosen.
+    Without a segmented hematoma the centre is the slice of most intraventricular blood
+    (``ivh_mask``), else the Grad-CAM peak's slice, else the middle slice. Returns the slices in
+    z order and a sentence saying how they were chosen.
     """
     if n_neighbours < 0:
         raise ValueError(f"n_neighbours must be >= 0, got {n_neighbours}")
@@ -76,6 +78,10 @@ def choose_key_slices(
             "The slice with the largest hematoma area and its neighbours, "
             f"{step * volume.spacing_mm[0]:.1f} mm apart."
         )
+    elif (ivh_areas := hematoma_area_per_slice_mm2(volume, ivh_mask)).max(initial=0.0) > 0:
+        centre = int(np.argmax(ivh_areas))
+        note = ("No parenchymal hematoma was segmented; key slices are centred on the slice with "
+                "the most intraventricular blood.")
     elif cam is not None and np.asarray(cam).shape == volume.shape and np.any(cam):
         centre = int(np.unravel_index(int(np.argmax(cam)), volume.shape)[0])
         note = "No hematoma was segmented; key slices are centred on the heatmap's peak."

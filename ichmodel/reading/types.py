@@ -197,13 +197,15 @@ class StudyReading:
         self, *, n_neighbours: int = 1, neighbour_spacing_mm: float = 5.0
     ) -> tuple[tuple[KeySlice, ...], str]:
         """The key images' slices and how they were chosen (see :func:`choose_key_slices`)."""
-        mask = self.measurement.hematoma_mask if self.measurement is not None else None
+        m = self.measurement
+        mask = m.hematoma_mask if m is not None else None
         cam = self.shown_cam
         return choose_key_slices(
             self.volume,
             mask,
             cam,
             largest_slice=self.largest_hematoma_slice,
+            ivh_mask=m.ivh_mask if m is not None and m.ivh else None,
             n_neighbours=n_neighbours,
             neighbour_spacing_mm=neighbour_spacing_mm,
         )

@@ -178,6 +178,12 @@ def test_key_slices_are_largest_area_and_neighbours():
     cam[19, 5, 5] = 1.0
     slices, note = choose_key_slices(volume, empty, cam)
     assert [s.index for s in slices] == [17, 19] and "heatmap" in note
+    # no hematoma but intraventricular blood: centred on it, before the heatmap
+    ivh = np.zeros_like(mask)
+    ivh[8, 3:6, 3:6] = True
+    slices, note = choose_key_slices(volume, empty, cam, ivh_mask=ivh)
+    assert [s.index for s in slices] == [6, 8, 10] and "intraventricular" in note
+    assert not any(s.is_largest for s in slices)
 
 
 def test_a_card_banner_is_printed_beside_the_provenance_statement():
