@@ -148,6 +148,7 @@ def test_fine_tuning_refits_the_gate_on_the_sites_cases(tmp_path):
     session = run_to_completion(fine_tune(request))
     model = load_checkpoint(session.run.model_checkpoint)
     assert model.gate is not None and model.gate.n_fit == 12 and model.gate.n_threshold == 4
+    assert model.gate.stages == ("layer2", "layer4")  # a site's gate pools as new gates do
     assert model.training["trust_fit"]["ood_threshold"] == pytest.approx(model.gate.threshold,
                                                                          rel=1e-3)
     assert isinstance(ICHNet(net), torch.nn.Module)
