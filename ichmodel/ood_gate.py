@@ -40,6 +40,12 @@ GATE_STAGES: tuple[str, ...] = ("layer2", "layer4")
 LEGACY_STAGES: tuple[str, ...] = ("layer4",)
 
 
+def pooled_stages(gate: FeatureGate | None) -> tuple[str, ...]:
+    """The encoder stages to pool for a model with ``gate``: the gate's own, or (no gate yet)
+    what a new gate is fitted on."""
+    return gate.stages if gate is not None else GATE_STAGES
+
+
 @dataclass(frozen=True, eq=False)
 class FeatureGate:
     """Class means (k, d) and the shared precision matrix (d, d) of the training features,

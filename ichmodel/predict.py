@@ -39,7 +39,7 @@ from ichmodel.gradcam import (
 from ichmodel.labels import ml_to_size_mm
 from ichmodel.nets.resnet3d import STAGE_NAMES, ICHNet, NetOutput, fuse_batchnorm
 from ichmodel.notices import Notice, Source, texts
-from ichmodel.ood_gate import GATE_STAGES, LEGACY_STAGES
+from ichmodel.ood_gate import GATE_STAGES, pooled_stages
 from ichmodel.preprocess import preprocess, resize_trilinear
 from ichmodel.progress import Progress
 
@@ -263,7 +263,7 @@ def predict(
     batch = torch.cat([x.flip(dims) if dims else x for dims in flips])  # flips[0] is ()
     out, activation, pooled = predictor.forward_with_features(
         batch, capture=cam_layer if cam_head else None,
-        stages=model.gate.stages if model.gate is not None else LEGACY_STAGES,
+        stages=pooled_stages(model.gate),
     )
     timings["forward"] = time.perf_counter() - t
     size_mm = float(out.size_mm[0])

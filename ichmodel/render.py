@@ -19,8 +19,8 @@ import numpy as np
 from ichmodel.volume import Volume
 
 BRAIN_WINDOW_HU = (40.0, 80.0)
-# The viewer's colours and heatmap ramp (ichviewer.widgets.slice_view), so the report shows
-# what the reader saw on screen.
+# The colours the viewer draws with too (ichviewer.widgets.slice_items, edit_tools), so the
+# report shows what the reader saw on screen.
 CONTOUR_RGB = (0, 230, 118)
 #: The outline of the blood counted as intraventricular (apart from the hematoma's green).
 IVH_RGB = (64, 156, 255)

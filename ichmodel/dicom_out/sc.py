@@ -48,7 +48,7 @@ def build_key_images(
     volume = reading.volume
     mask = measurement.hematoma_mask if measurement is not None else None
     excluded = measurement.excluded_mask if measurement is not None else None
-    ivh = measurement.ivh_mask if measurement is not None and measurement.ivh else None
+    ivh = measurement.drawn_ivh_mask if measurement is not None else None
     cam = prediction.cam if prediction is not None else None
     # one crop for all key images (as the PDF's), grown to hold a mark drawn off the head
     crop = cover_key_marks(volume, head_bbox_yx(volume), annotations, [k.index for k in keys])

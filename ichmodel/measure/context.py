@@ -353,4 +353,3 @@ def _mirror_notice(by_mirror: np.ndarray, voxel_ml: float) -> list[Notice]:
             Source.MEASURE,
         )
     ]
-

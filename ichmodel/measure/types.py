@@ -339,6 +339,12 @@ class Measurement:
         return self.hematoma_volume_ml > 0.0 or self.ivh_volume_ml > 0.0
 
     @property
+    def drawn_ivh_mask(self) -> np.ndarray | None:
+        """The intraventricular blood to outline (viewer, report, key images): its mask when
+        IVH was called, else None (nothing to draw)."""
+        return self.ivh_mask if self.ivh else None
+
+    @property
     def total_blood_volume_ml(self) -> float:
         """Intraparenchymal plus intraventricular blood, ml."""
         return self.hematoma_volume_ml + self.ivh_volume_ml

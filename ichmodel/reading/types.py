@@ -205,7 +205,7 @@ class StudyReading:
             mask,
             cam,
             largest_slice=self.largest_hematoma_slice,
-            ivh_mask=m.ivh_mask if m is not None and m.ivh else None,
+            ivh_mask=m.drawn_ivh_mask if m is not None else None,
             n_neighbours=n_neighbours,
             neighbour_spacing_mm=neighbour_spacing_mm,
         )

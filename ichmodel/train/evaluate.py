@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ichmodel.errors import TrainingError
-from ichmodel.ood_gate import GATE_STAGES
+from ichmodel.ood_gate import pooled_stages
 from ichmodel.progress import Progress
 from ichmodel.train.cache import CaseCache, build_cache
 from ichmodel.train.dataset import NO_OUTCOME, Case, CaseDataset, cases_from_report, make_loader
@@ -96,7 +96,7 @@ def evaluate_cases(
         raise ValueError("no cases to evaluate")
     plan = plan_for(device, precision=precision)
     net = model.net.to(plan.device, memory_format=plan.memory_format)
-    stages = model.gate.stages if model.gate is not None else GATE_STAGES
+    stages = pooled_stages(model.gate)
     was_training = net.training
     net.eval()
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -142,8 +143,6 @@ class SendToPacsDialog(QDialog):
         node = self._node_or_error()
         if node is None:
             return
-        from dataclasses import replace
-
         anonymize = self.anonymize.isChecked()
         # the PDF inside follows the dialog's Anonymize box, as the SEG/SR/key images do
         reading, options = self.reading, replace(self.options, anonymize=anonymize)

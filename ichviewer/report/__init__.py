@@ -75,7 +75,7 @@ def render_report_pictures(
     window_hu = (options.window_center_hu, options.window_width_hu)
     mask = measurement.hematoma_mask if options.show_contour and measurement else None
     excluded = measurement.excluded_mask if options.show_contour and measurement else None
-    ivh = measurement.ivh_mask if options.show_contour and measurement and measurement.ivh else None
+    ivh = measurement.drawn_ivh_mask if options.show_contour and measurement else None
     cam = reading.shown_cam if options.show_heatmap else None
     segments = abc2_segments(measurement) if options.show_abc2_segments else []
     head_crop = head_bbox_yx(volume) if options.crop_to_head else None

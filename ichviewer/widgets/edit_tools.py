@@ -23,6 +23,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QGraphicsEllipseItem
 
 from ichmodel.edits.record import BrushEdit, ComponentEdit, GrowEdit
+from ichmodel.render import EXCLUDED_RGB, IVH_RGB
 from ichviewer.widgets.slice_items import MaskOutline, SliceOverlay
 from ichviewer.widgets.view_tools import SlicePoint, ToolDrag
 
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
     from ichviewer.edit_session import EditController
     from ichviewer.widgets.slice_view import SliceView
 
-EXCLUDED_COLOR = (224, 64, 251)  # violet, as in the report (ichmodel.render.EXCLUDED_RGB)
-IVH_COLOR = (64, 156, 255)  # blue, as in the report (ichmodel.render.IVH_RGB)
+EXCLUDED_COLOR = EXCLUDED_RGB  # violet, as in the report
+IVH_COLOR = IVH_RGB  # blue, as in the report
 BRUSH_COLOR = {"paint": (0, 230, 118), "erase": (255, 82, 82)}
 
 
@@ -219,7 +220,7 @@ def excluded_overlay(view: SliceView) -> MaskOverlay:
 def ivh_overlay(view: SliceView) -> MaskOverlay:
     """The blood counted as intraventricular, blue (as in the report): the reader sees what
     the IVH volume is, and a hematoma taken for a cast horn."""
-    return MaskOverlay(view, IVH_COLOR, lambda m: m.ivh_mask if m.ivh else None)
+    return MaskOverlay(view, IVH_COLOR, lambda m: m.drawn_ivh_mask)
 
 
 #: Dash length along the outline, image pixels (a dash, then a gap as long).

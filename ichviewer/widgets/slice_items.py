@@ -13,15 +13,15 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel
 
+from ichmodel.render import A_SEGMENT_RGB, B_SEGMENT_RGB, CONTOUR_RGB
 from ichviewer.widgets.view_tools import ToolDrag
 from ichviewer.widgets.window_presets import Window
 
 if TYPE_CHECKING:
     from ichviewer.widgets.slice_view import SliceView
 
-CONTOUR_COLOR = (0, 230, 118)
-A_COLOR = (255, 196, 0)
-B_COLOR = (0, 200, 255)
+# the report's colours (ichmodel.render), so the PDF and key images show what the reader saw
+CONTOUR_COLOR, A_COLOR, B_COLOR = CONTOUR_RGB, A_SEGMENT_RGB, B_SEGMENT_RGB
 HEATMAP_COLORMAP = "inferno"
 ORIENTATION_LABEL_STYLE = (
     "color:#cfd8dc; font-weight:bold; background:rgba(0,0,0,150); padding:0px 3px;"
