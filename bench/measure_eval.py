@@ -62,6 +62,8 @@ class Case:
     slice_mm: float
     truth_ml: float
     truth_ivh: bool
+    truth_ivh_ml: float
+    ivh_ml: float
     subdural: bool
     ml: float
     threshold_ml: float
@@ -108,6 +110,8 @@ def run_case(seed: int, config: PhantomConfig) -> Case:
         slice_mm=float(ph.volume.spacing_mm[0]),
         truth_ml=ph.hematoma_volume_ml,
         truth_ivh=bool(ph.ivh),
+        truth_ivh_ml=ph.ivh_volume_ml,
+        ivh_ml=m.ivh_volume_ml,
         subdural=ph.subdural_volume_ml > 0,
         ml=m.hematoma_volume_ml,
         threshold_ml=m.threshold_volume_ml,
@@ -183,6 +187,12 @@ def summarize_phantoms(cases: list[Case]) -> bool:
     spec = float(np.mean([not c.ivh for c in neg])) if neg else float("nan")
     _row(f"IVH sensitivity (n={len(pos)})", f"{100 * sens:.0f} %", "goal >= 90 %")
     _row(f"IVH specificity (n={len(neg)})", f"{100 * spec:.0f} %", "goal >= 95 %")
+    found = [c for c in pos if c.ivh]
+    if found:
+        err = np.array([c.ivh_ml - c.truth_ivh_ml for c in found])
+        pct = 100 * np.mean(err / np.array([c.truth_ivh_ml for c in found]))
+        _row(f"  IVH volume where found (n={len(found)}): MAE / signed",
+             f"{np.abs(err).mean():.2f} ml / {pct:+.0f} %")
     sdh = [c for c in cases if c.subdural]
     no_sdh = [c for c in cases if not c.subdural]
     _row(
@@ -292,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{case.seed} {size} {case.slice_mm:3.1f} truth {case.truth_ml:6.2f} pv "
                 f"{case.ml:6.2f} thr {case.threshold_ml:6.2f} ivh {case.truth_ivh}/{case.ivh} "
+                f"{case.truth_ivh_ml:.2f}/{case.ivh_ml:.2f} ml "
                 f"sdh {case.subdural}/{case.extra_axial_notice} {case.seconds:.2f}s",
                 flush=True,
             )

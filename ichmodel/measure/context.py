@@ -212,7 +212,7 @@ class MeasureContext:
         voxel_ml = self.volume.voxel_volume_ml
         # blood no hematoma core claimed: layering and dim casts first, so that a horn dense
         # enough for a core is recognised by its mirror image on the other, thinner one
-        loose = ivh_candidates(prep.smoothed, prep.allowed, params.hu_min, params.hu_max)
+        loose = ivh_candidates(prep.smoothed, prep.allowed_ivh, params.hu_min, params.hu_max)
         loose &= ~seg.mask
         layering = layering_ivh(loose, ventricles, frame, hematoma=seg.mask)
         layering |= cast_ivh(loose & ~layering, ventricles, frame, voxel_ml, layering)
