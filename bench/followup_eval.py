@@ -44,6 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ichmodel.followup import compare, expansion_flags  # noqa: E402
+from ichmodel.followup.compare import NEAR_THRESHOLD_CODE  # noqa: E402
 from ichmodel.followup.phantom_pairs import make_phantom_pair  # noqa: E402
 from ichmodel.measure import measure  # noqa: E402
 from ichmodel.reading import StudyReading  # noqa: E402
@@ -86,6 +87,8 @@ def _row(name, result, truth_delta, truth_flags, truth_map):
         "flags_ok": flags == truth_flags,
         "flags": flags,
         "truth_flags": truth_flags,
+        # the reader was told the flag is a close call (compare.near_threshold)
+        "near": any(n.code == NEAR_THRESHOLD_CODE for n in result.notices),
     }
 
 
@@ -240,6 +243,7 @@ def print_row(r: dict) -> None:
     print(f"{r['case']:<44} truth {r['truth_delta_ml']:+6.2f} ml  measured {r['delta_ml']:+6.2f}"
           f"  err {r['delta_err_ml']:+5.2f} ml  reg {r['reg_mean_mm']:.2f}/{r['reg_max_mm']:.2f} mm"
           f"  flags {'ok' if r['flags_ok'] else 'WRONG ' + str(r['flags'])}"
+          f"{' (near a threshold: said)' if r['near'] else ''}"
           f"  ({r['seconds']:.0f} s)", flush=True)
 
 
@@ -276,8 +280,9 @@ def midline_phantoms(n: int, size: int) -> list[dict]:
 
 
 def summary(pairs: list[dict], midline: list[dict]) -> None:
-    print("\n| pairs | mean abs Δ-volume error ml | max | mean reg error mm | max | flags right |")
-    print("|---|---|---|---|---|---|")
+    print("\n| pairs | mean abs Δ-volume error ml | max | mean reg error mm | max | flags right "
+          "| wrong flags told as near a threshold |")
+    print("|---|---|---|---|---|---|---|")
     for label, group in (("phantom", [r for r in pairs if r["case"].startswith("phantom")]),
                          ("GE head", [r for r in pairs if r["case"].startswith("GE")])):
         if not group:
@@ -286,8 +291,10 @@ def summary(pairs: list[dict], midline: list[dict]) -> None:
         g = [r["reg_mean_mm"] for r in group]
         gm = [r["reg_max_mm"] for r in group]
         ok = sum(r["flags_ok"] for r in group)
+        wrong = [r for r in group if not r["flags_ok"]]
+        told = sum(r["near"] for r in wrong)
         print(f"| {label} ({len(group)}) | {e.mean():.2f} | {e.max():.2f} | {np.mean(g):.2f} | "
-              f"{np.max(gm):.2f} | {ok}/{len(group)} |")
+              f"{np.max(gm):.2f} | {ok}/{len(group)} | {told}/{len(wrong)} |")
     done = [r for r in midline if r["measured"] and r.get("septum_truth") is not None]
     if midline:
         e_sep = np.abs([r["value"] - r["septum_truth"] for r in done])

@@ -8,6 +8,7 @@ from ichmodel.followup.compare import (
     check_same_patient,
     compare,
     expansion_flags,
+    near_thresholds,
     scan_time,
 )
 from ichmodel.followup.registration import Registration, register_rigid, resample_to_baseline
@@ -20,6 +21,7 @@ __all__ = [
     "check_same_patient",
     "compare",
     "expansion_flags",
+    "near_thresholds",
     "register_rigid",
     "resample_to_baseline",
     "scan_time",

@@ -62,11 +62,14 @@ def midline_rows(midline: MidlineShift | None) -> list[Row]:
 def comparison_rows(comparison: Comparison | None) -> list[Row]:
     if comparison is None:
         return []
+    from ichmodel.followup.compare import NEAR_THRESHOLD_CODE
+
     d = comparison.to_dict()
     pct = "" if d["delta_pct"] is None else f" ({d['delta_pct']:+.0f} %)"
     interval = NOT_AVAILABLE if d["interval_h"] is None else f"{d['interval_h']:.1f} h"
     exp = d["expansion"]
     reasons = "; ".join(exp["reasons"]) or "no growth criterion met"
+    near = "".join(f" {n.text}." for n in comparison.notices if n.code == NEAR_THRESHOLD_CODE)
     return [
         ("Follow-up hematoma volume (ml)", f"{d['followup']['hematoma_volume_ml']:.1f}",
          f"scanned {d['followup']['scan_time'] or 'at an unknown time'}; interval {interval}"),
@@ -75,5 +78,6 @@ def comparison_rows(comparison: Comparison | None) -> list[Row]:
          f"moved {d['registration']['rms_mm']:.1f} mm rms"),
         ("Hematoma expansion", f"standard {'yes' if exp['standard'] else 'no'}, revised "
          f"{'yes' if exp['revised'] else 'no'}",
-         f"standard: >= 6 ml or >= 33 %; revised: also new IVH or IVH growth >= 1 ml. {reasons}"),
+         "standard: >= 6 ml or >= 33 %; revised: also new IVH or IVH growth >= 1 ml. "
+         f"{reasons}.{near}"),
     ]

@@ -13,6 +13,7 @@ from ichmodel.followup import (
     DifferentPatientsError,
     check_same_patient,
     expansion_flags,
+    near_thresholds,
     scan_time,
 )
 from ichmodel.volume import SeriesMeta
@@ -36,6 +37,27 @@ def test_expansion_flags(base, follow, ivh0, ivh1, standard, revised):
     flags = expansion_flags(base, follow, ivh0, ivh1)
     assert (flags.standard, flags.revised) == (standard, revised)
     assert bool(flags.reasons) == revised
+
+
+@pytest.mark.parametrize(
+    ("base", "follow", "ivh0", "ivh1", "near"),
+    [
+        (10.0, 15.5, 0, 0, ("6 ml",)),  # +5.5 ml: within 1 ml of 6 ml, below it
+        (10.0, 16.8, 0, 0, ("6 ml",)),  # +6.8 ml: flagged, but within 1 ml
+        (10.0, 17.5, 0, 0, ()),  # +7.5 ml: clear (33 % of 10 ml is 3.3 ml, far)
+        (20.0, 26.9, 0, 0, ("6 ml", "33 %")),  # +6.9 ml is near both 6 ml and 6.6 ml
+        (9.0, 11.0, 0, 0, ("33 %",)),  # +2 ml vs 2.97 ml: within 1 ml of 33 %
+        (9.0, 9.5, 0, 0, ()),  # +0.5 ml: far from both
+        (25.0, 25.5, 1.0, 1.97, ("1 ml",)),  # IVH +0.97 ml (the GE 305 follow-up pair)
+        (25.0, 25.5, 1.0, 2.3, ()),  # IVH +1.3 ml: clear
+        (25.0, 25.5, 0.0, 1.0, ()),  # new IVH: no growth threshold to be near
+    ],
+)
+def test_changes_near_an_expansion_threshold_are_named(base, follow, ivh0, ivh1, near):
+    found = near_thresholds(base, follow, ivh0, ivh1)
+    assert len(found) == len(near)
+    for clause, threshold in zip(found, near, strict=True):
+        assert threshold in clause
 
 
 def test_different_patients_refused_unless_overridden():

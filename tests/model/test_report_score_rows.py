@@ -63,3 +63,19 @@ def test_report_value_shows_both_results_when_the_volumes_straddle():
     [(label, value, note)] = score_rows(sheet)
     assert (label, value) == ("ICH score", "2 / 6 (3 with planimetric)")
     assert "26 % vs 72 %" in note and note.count("Hemphill 2001 measured") == 1
+
+
+def test_report_names_a_change_close_to_an_expansion_threshold():
+    from ichmodel import notices
+    from ichmodel.followup.compare import NEAR_THRESHOLD_CODE, near_thresholds
+
+    reading = _reading()
+    reg = Registration((0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1), (0.0, 0.0, 0.0),
+                       (0.0, 0.0, 0.0), 4.2, -0.9, 10, "", 0.97)
+    near = near_thresholds(25.0, 25.5, 1.0, 1.97)
+    found = (notices.warning(NEAR_THRESHOLD_CODE, "; ".join(near), notices.Source.READING),)
+    comparison = Comparison(reading, reading, reg, None, None,
+                            expansion_flags(25.0, 25.5, 1.0, 1.97), found)
+    rows = {label: note for label, _, note in
+            build_report_content(reading, extras=ReportExtras(comparison=comparison)).results}
+    assert "within 0.2 ml of 1 ml" in rows["Hematoma expansion"]
