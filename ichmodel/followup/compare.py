@@ -77,6 +77,12 @@ def expansion_flags(
     return Expansion(standard=standard, revised=bool(reasons), reasons=tuple(reasons))
 
 
+def change_pct_text(pct: float) -> str:
+    """A relative change as shown: whole percent, one decimal within 1 point of the 33 %
+    threshold (a rounded "+33 %" beside "standard: no" reads as a contradiction)."""
+    return f"{pct:+.1f} %" if abs(pct - 100 * STANDARD_REL) < 1.0 else f"{pct:+.0f} %"
+
+
 def near_thresholds(
     baseline_ml: float, followup_ml: float, baseline_ivh_ml: float, followup_ivh_ml: float
 ) -> tuple[str, ...]:
@@ -89,7 +95,7 @@ def near_thresholds(
                    f"{NEAR_HEMATOMA_ML:g} ml of {STANDARD_ABS_ML:g} ml")
     relative_ml = STANDARD_REL * baseline_ml
     if baseline_ml > 0 and abs(delta - relative_ml) < NEAR_HEMATOMA_ML:
-        out.append(f"its change ({100 * delta / baseline_ml:+.0f} %) is within "
+        out.append(f"its change ({change_pct_text(100 * delta / baseline_ml)}) is within "
                    f"{NEAR_HEMATOMA_ML:g} ml of 33 % ({relative_ml:.1f} ml of this baseline)")
     ivh_delta = followup_ivh_ml - baseline_ivh_ml
     if baseline_ivh_ml > 0 and abs(ivh_delta - IVH_GROWTH_ML) < NEAR_IVH_ML:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ichmodel.followup.compare import change_pct_text
 from ichviewer.widgets.slice_view import SliceView
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 def comparison_html(comparison: Comparison) -> str:
     d = comparison.to_dict()
     b, f = d["baseline"], d["followup"]
-    pct = "–" if d["delta_pct"] is None else f"{d['delta_pct']:+.0f} %"
+    pct = "–" if comparison.delta_pct is None else change_pct_text(comparison.delta_pct)
     interval = "unknown" if d["interval_h"] is None else f"{d['interval_h']:.1f} h"
     exp = d["expansion"]
 
@@ -28,9 +29,9 @@ def comparison_html(comparison: Comparison) -> str:
     why = "; ".join(exp["reasons"]) or "no growth criterion met"
     warnings = "".join(f"<br>⚠ {w}" for w in d["warnings"])
     return (
-        f"<b>Baseline</b> {b['hematoma_volume_ml']:.1f} ml (IVH {b['ivh_volume_ml']:.1f} ml, "
+        f"<b>Baseline</b> {b['hematoma_volume_ml']:.1f} ml (IVH {b['ivh_volume_ml']:.2f} ml, "
         f"{b['scan_time'] or 'no time'}) · <b>Follow-up</b> {f['hematoma_volume_ml']:.1f} ml "
-        f"(IVH {f['ivh_volume_ml']:.1f} ml, {f['scan_time'] or 'no time'}) · interval "
+        f"(IVH {f['ivh_volume_ml']:.2f} ml, {f['scan_time'] or 'no time'}) · interval "
         f"{interval}<br><b>Change</b> {d['delta_ml']:+.1f} ml ({pct}) · expansion: standard "
         f"{flag(exp['standard'])}, revised {flag(exp['revised'])} <span style='color:#90a4ae'>"
         f"({why})</span><br><span style='color:#90a4ae'>registration: head moved "

@@ -62,10 +62,10 @@ def midline_rows(midline: MidlineShift | None) -> list[Row]:
 def comparison_rows(comparison: Comparison | None) -> list[Row]:
     if comparison is None:
         return []
-    from ichmodel.followup.compare import NEAR_THRESHOLD_CODE
+    from ichmodel.followup.compare import NEAR_THRESHOLD_CODE, change_pct_text
 
     d = comparison.to_dict()
-    pct = "" if d["delta_pct"] is None else f" ({d['delta_pct']:+.0f} %)"
+    pct = "" if comparison.delta_pct is None else f" ({change_pct_text(comparison.delta_pct)})"
     interval = NOT_AVAILABLE if d["interval_h"] is None else f"{d['interval_h']:.1f} h"
     exp = d["expansion"]
     reasons = "; ".join(exp["reasons"]) or "no growth criterion met"

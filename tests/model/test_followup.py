@@ -127,3 +127,12 @@ def test_compare_refuses_unmeasured_and_same_series():
                meta=SeriesMeta(series_uid="1.2"))
     with pytest.raises(InputError, match="measured"):
         compare(StudyReading(volume=v), StudyReading(volume=v))
+
+
+def test_a_change_close_to_33_percent_is_shown_with_its_decimal():
+    from ichmodel.followup.compare import change_pct_text
+
+    assert change_pct_text(32.94) == "+32.9 %"  # "+33 %" beside "standard: no" would mislead
+    assert change_pct_text(33.0) == "+33.0 %"
+    assert change_pct_text(50.4) == "+50 %"
+    assert change_pct_text(-12.6) == "-13 %"
