@@ -28,6 +28,7 @@ from ichmodel.measure.hematoma import (
     drop_below_skull_base,
     drop_inside,
     drop_midline_dural,
+    halo_facing_blood,
     prepare_blood,
     segment_blood,
 )
@@ -84,6 +85,9 @@ class MeasureContext:
         self._prep: BloodPrep | None = None
         self._frame: loc.HeadFrame | None = None
         self._ventricles: Ventricles | None = None
+        #: where intraventricular blood may be: ``allowed`` and the calcifications' halo that
+        #: faces blood in the ventricles' zone (the choroid plexus glomus in a cast atrium)
+        self._allowed_ivh: np.ndarray | None = None
         self.prepare_s = 0.0
         self._build(params or MeasureParams())
 
@@ -129,6 +133,11 @@ class MeasureContext:
             orientation = loc.orientation_from_direction(vol.direction)
             self._frame = loc.build_frame(self._region.mask, vol.spacing_mm, orientation)
             self._ventricles = find_ventricles(self._region.mask, self._prep.smoothed, self._frame)
+            self._allowed_ivh = self._prep.allowed
+            if self._ventricles.found and self._ventricles.central is not None:
+                self._allowed_ivh = self._allowed_ivh | halo_facing_blood(
+                    self._prep, self._ventricles.central, params
+                )
         self._key = params.structure_key()
         self.prepare_s = time.perf_counter() - t0
         log.debug("prepared %r in %.3f s", vol, self.prepare_s)
@@ -212,7 +221,8 @@ class MeasureContext:
         voxel_ml = self.volume.voxel_volume_ml
         # blood no hematoma core claimed: layering and dim casts first, so that a horn dense
         # enough for a core is recognised by its mirror image on the other, thinner one
-        loose = ivh_candidates(prep.smoothed, prep.allowed_ivh, params.hu_min, params.hu_max)
+        allowed_ivh = prep.allowed if self._allowed_ivh is None else self._allowed_ivh
+        loose = ivh_candidates(prep.smoothed, allowed_ivh, params.hu_min, params.hu_max)
         loose &= ~seg.mask
         layering = layering_ivh(loose, ventricles, frame, hematoma=seg.mask)
         layering |= cast_ivh(loose & ~layering, ventricles, frame, voxel_ml, layering)

@@ -68,9 +68,6 @@ class BloodPrep:
     smoothed: np.ndarray  # float32 HU, clipped and smoothed
     inside: np.ndarray  # bool: the intracranial mask
     allowed: np.ndarray  # bool: intracranial and not a calcification or its halo
-    #: ``allowed`` and the halo that faces blood (:func:`halo_facing_blood`), for the
-    #: intraventricular blood around the choroid plexus
-    allowed_ivh: np.ndarray
     calcified: np.ndarray  # bool: calcification cores
     near_skull: np.ndarray  # bool: within skull_contact_mm of bone
     spacing_mm: tuple[float, float, float]
@@ -116,20 +113,15 @@ def prepare_blood(
     inside = region.mask
     calcified = inside & (smoothed >= params.calcification_hu)
     allowed = inside.copy()
-    allowed_ivh = allowed
     calcification_ml = 0.0
     if calcified.any():
-        halo = _dilate_mm(calcified, params.calcification_halo_mm, spacing_mm) & inside
+        halo = _dilate_mm(calcified, params.calcification_halo_mm, spacing_mm)
         allowed &= ~halo
-        allowed_ivh = allowed | halo_facing_blood(
-            smoothed, halo, calcified, inside, spacing_mm, params
-        )
         calcification_ml = float(np.count_nonzero(calcified)) * voxel_volume_ml(spacing_mm)
     return BloodPrep(
         smoothed=smoothed.astype(np.float32, copy=False),
         inside=inside,
         allowed=allowed,
-        allowed_ivh=allowed_ivh,
         calcified=calcified,
         near_skull=region.near_skull,
         spacing_mm=spacing_mm,
@@ -137,15 +129,9 @@ def prepare_blood(
     )
 
 
-def halo_facing_blood(
-    smoothed: np.ndarray,
-    halo: np.ndarray,
-    calcified: np.ndarray,
-    inside: np.ndarray,
-    spacing_mm: tuple[float, float, float],
-    params: MeasureParams,
-) -> np.ndarray:
-    """The part of a calcification's halo (bool, cores included) that faces blood: within
+def halo_facing_blood(prep: BloodPrep, zone: np.ndarray, params: MeasureParams) -> np.ndarray:
+    """The part of the calcifications' halo within ``zone`` (bool: where intraventricular
+    blood is looked for, the ventricles' central zone) that faces blood: within
     the halo's width of a blood-like region (>= ``HALO_BLOOD_HU``, at least
     ``MIN_HALO_BLOOD_ML``) just outside it. The choroid plexus glomus lies in the atrium,
     where intraventricular blood pools around it: a halo taken wholesale cuts a 2 mm bite out
@@ -157,8 +143,12 @@ def halo_facing_blood(
     it does within ``skull_contact_mm`` of the skull (the intracranial region's outline; a
     dense calcification is itself "bone" to ``near_skull``), where bone partial volume is
     what the halo is for. Calcification cores are never returned."""
+    smoothed, calcified, inside, spacing_mm = (
+        prep.smoothed, prep.calcified, prep.inside, prep.spacing_mm
+    )
+    halo = inside & ~prep.allowed  # cores included
     out = np.zeros_like(halo)
-    free = halo & ~calcified
+    free = halo & ~calcified & zone
     whole = _morph.bbox(free)
     if whole is None:
         return out
