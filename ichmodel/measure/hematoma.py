@@ -138,8 +138,8 @@ def halo_facing_blood(prep: BloodPrep, zone: np.ndarray, params: MeasureParams) 
     of a cast that no hole filling restores (the calcification is at the blood's edge, not
     enclosed; dev phantoms 200029 and 200049 lost a third of their IVH). Only the
     intraventricular blood gets it back: at a hematoma's edge the same voxels are part
-    calcification, and counting them as blood over-measured the dev phantoms (signed error
-    +0.1 % -> +0.6 %, MAE 0.26 -> 0.28 ml). Away from blood (brain, CSF) the halo stays; so
+    calcification, and counting them as blood over-measures every bleed beside one
+    (docs/measure_ivh_halo_2026-12-04.md). Away from blood (brain, CSF) the halo stays; so
     it does within ``skull_contact_mm`` of the skull (the intracranial region's outline; a
     dense calcification is itself "bone" to ``near_skull``), where bone partial volume is
     what the halo is for. Calcification cores are never returned."""

@@ -69,7 +69,8 @@ def comparison_rows(comparison: Comparison | None) -> list[Row]:
     interval = NOT_AVAILABLE if d["interval_h"] is None else f"{d['interval_h']:.1f} h"
     exp = d["expansion"]
     reasons = "; ".join(exp["reasons"]) or "no growth criterion met"
-    near = "".join(f" {n.text}." for n in comparison.notices if n.code == NEAR_THRESHOLD_CODE)
+    near = "".join(f" {n.text[:1].upper()}{n.text[1:]}." for n in comparison.notices
+                   if n.code == NEAR_THRESHOLD_CODE)
     return [
         ("Follow-up hematoma volume (ml)", f"{d['followup']['hematoma_volume_ml']:.1f}",
          f"scanned {d['followup']['scan_time'] or 'at an unknown time'}; interval {interval}"),
