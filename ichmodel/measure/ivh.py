@@ -644,10 +644,10 @@ def _mirror_matches(
     """Mirror test. Returns (per label: IVH as a whole, bool mask of further IVH voxels).
 
     Pass 1: a central label with no ventricular CSF behind it (:func:`csf_behind`) whose
-    mirror image falls mostly (``MIRROR_FRACTION``) on ventricular CSF or on another such
-    label (both horns cast) is IVH. A deep hematoma mirrors onto brain, or has CSF behind
-    it; a second parenchymal bleed counts only where it is itself central with no CSF
-    behind it and this one mirrors onto it (bilateral symmetric bleeds: a known gap).
+    mirror image falls mostly (``MIRROR_FRACTION``) on ventricular CSF or on another central
+    label (both horns cast, the other one perhaps joined to a hematoma) is IVH. A deep
+    hematoma mirrors onto brain, or has CSF behind it (bilateral symmetric bleeds: a known
+    gap).
     Pass 2: in the other labels, voxels whose mirror falls on an IVH label are IVH too (a
     hematoma that broke into one horn while the other horn is cast as well).
     """
@@ -688,7 +688,10 @@ def _mirror_matches(
         central[i] &= not _beside_fourth_ventricle(zyx, frame)
         if i in candidates:
             coords[i] = zyx
-    ventricular = (already | (central & ~behind)) & (sizes * voxel_ml < MAX_CAST_ML)
+    # a target: any central region under MAX_CAST_ML, also one with CSF behind it (a hematoma
+    # that has taken in the other horn's cast: dev phantom 200020); the region tested must
+    # itself be central with no CSF behind it
+    ventricular = (already | central) & (sizes * voxel_ml < MAX_CAST_ML)
     ventricular[0] = False
     tested: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for i, zyx in coords.items():

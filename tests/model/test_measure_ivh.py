@@ -240,3 +240,17 @@ def _within_mm(mask: np.ndarray, radius_mm: float, spacing_mm) -> np.ndarray:
     from scipy import ndimage as ndi
 
     return ndi.distance_transform_edt(~mask, sampling=spacing_mm) <= radius_mm
+
+
+def test_a_cast_atrium_whose_mirror_joined_the_hematoma_is_ivh():
+    """Dev phantom 200020 (1 mm slices, a deep bleed by the midline, both atria cast): one
+    atrium's cast joined the hematoma, whose region has ventricular CSF behind it; the other
+    cast, on its own, mirrors onto it. Such a region now stands as the mirror target: the
+    isolated cast is IVH (it was 2.4 ml of hematoma)."""
+    config = PhantomConfig(size=256, slice_thickness_mm=1.0, subdural=False, version="6")
+    ph = make_phantom(200020, config)
+    assert ph.ivh and ph.ivh_volume_ml > 2.5  # the phantom of the finding
+    m = measure(ph.volume)
+    assert m.ivh and m.ivh_volume_ml >= 0.6 * ph.ivh_volume_ml
+    assert np.count_nonzero(m.ivh_mask & ph.ivh_mask) >= 0.8 * np.count_nonzero(m.ivh_mask)
+    assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.06)
