@@ -104,6 +104,20 @@ def near_thresholds(
     return tuple(out)
 
 
+def near_threshold_notices(
+    baseline_ml: float, followup_ml: float, baseline_ivh_ml: float, followup_ivh_ml: float
+) -> list[Notice]:
+    """The ``NEAR_THRESHOLD_CODE`` warning for :func:`near_thresholds`' clauses (none when
+    the change is clear of every threshold)."""
+    near = near_thresholds(baseline_ml, followup_ml, baseline_ivh_ml, followup_ivh_ml)
+    if not near:
+        return []
+    return [notice.warning(
+        NEAR_THRESHOLD_CODE,
+        "close to an expansion threshold: " + "; ".join(near) + ". A measurement error of "
+        "this size would change the flag: compare the two scans by eye", _SOURCE)]
+
+
 def scan_time(meta: SeriesMeta) -> dt.datetime | None:
     """StudyDate + StudyTime (DA/TM, PS3.5 6.2) as a naive datetime, or None."""
     date = meta.study_date.strip()
@@ -241,12 +255,7 @@ def compare(
     a, b = baseline.measurement, followup.measurement
     volumes = (a.hematoma_volume_ml, b.hematoma_volume_ml, a.ivh_volume_ml, b.ivh_volume_ml)
     flags = expansion_flags(*volumes)
-    near = near_thresholds(*volumes)
-    if near:
-        found.append(notice.warning(
-            NEAR_THRESHOLD_CODE,
-            "close to an expansion threshold: " + "; ".join(near) + ". A measurement error "
-            "of this size would change the flag: compare the two scans by eye", _SOURCE))
+    found += near_threshold_notices(*volumes)
     found += [n for n in (*baseline.notices, *followup.notices)
               if n.severity != "info" and n.code != "reading.no_prediction"]
     return Comparison(baseline, followup, registration, t0, t1, flags, notice.unique(found))

@@ -126,6 +126,7 @@ class MeasureContext:
         )
         self._prep = None
         self._frame = None
+        self._allowed_ivh = None
         if self._region.found:
             assert self._region.box is not None
             hu_crop = hu[self._region.box]
@@ -180,6 +181,7 @@ class MeasureContext:
             return self._empty(params, region.status)
         prep, frame, ventricles = self._prep, self._frame, self._ventricles
         assert prep is not None and frame is not None and ventricles is not None
+        assert self._allowed_ivh is not None  # set with prep
         assert region.box is not None
         seg = segment_blood(prep, params)
         found = list(seg.notices)
@@ -221,8 +223,7 @@ class MeasureContext:
         voxel_ml = self.volume.voxel_volume_ml
         # blood no hematoma core claimed: layering and dim casts first, so that a horn dense
         # enough for a core is recognised by its mirror image on the other, thinner one
-        allowed_ivh = prep.allowed if self._allowed_ivh is None else self._allowed_ivh
-        loose = ivh_candidates(prep.smoothed, allowed_ivh, params.hu_min, params.hu_max)
+        loose = ivh_candidates(prep.smoothed, self._allowed_ivh, params.hu_min, params.hu_max)
         loose &= ~seg.mask
         layering = layering_ivh(loose, ventricles, frame, hematoma=seg.mask)
         layering |= cast_ivh(loose & ~layering, ventricles, frame, voxel_ml, layering)

@@ -66,14 +66,12 @@ def test_report_value_shows_both_results_when_the_volumes_straddle():
 
 
 def test_report_names_a_change_close_to_an_expansion_threshold():
-    from ichmodel import notices
-    from ichmodel.followup.compare import NEAR_THRESHOLD_CODE, near_thresholds
+    from ichmodel.followup.compare import near_threshold_notices
 
     reading = _reading()
     reg = Registration((0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1), (0.0, 0.0, 0.0),
                        (0.0, 0.0, 0.0), 4.2, -0.9, 10, "", 0.97)
-    near = near_thresholds(25.0, 25.5, 1.0, 1.97)
-    found = (notices.warning(NEAR_THRESHOLD_CODE, "; ".join(near), notices.Source.READING),)
+    found = tuple(near_threshold_notices(25.0, 25.5, 1.0, 1.97))
     comparison = Comparison(reading, reading, reg, None, None,
                             expansion_flags(25.0, 25.5, 1.0, 1.97), found)
     rows = {label: note for label, _, note in
