@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         ("A, B, C", f"{abc.a_mm:.1f}, {abc.b_mm:.1f}, {abc.c_mm:.1f} mm"),
         ("ABC/2 slice", "-" if abc.slice_index is None else str(abc.slice_index)),
         ("location", result.location_description),
-        ("intraventricular", f"{'yes' if result.ivh else 'no'} ({result.ivh_volume_ml:.2f} ml)"),
+        ("intraventricular", f"{'yes' if result.ivh else 'no'} ({result.ivh_volume_ml:.2f} ml; "
+         f"threshold count {result.ivh_threshold_volume_ml:.2f} ml)"),
         ("HU range", f"{params.hu_min:g} .. {params.hu_max:g}"),
     ]
     if result.edited is not None:

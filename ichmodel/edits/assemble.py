@@ -153,6 +153,7 @@ def measurement(session: EditSession, stats: dict[int, ComponentStats]) -> Measu
         hematoma_labels=labels if hematomas else None,
         ivh_mask=ivh,
         ivh_volume_ml=ivh_ml,
+        ivh_threshold_volume_ml=session.ivh_threshold_ml,
         intracranial_volume_ml=auto.intracranial_volume_ml,
         params=auto.params,
         found=found,

@@ -54,6 +54,7 @@ class _Undo:
     box: Box
     ids: np.ndarray
     ivh: np.ndarray
+    ivh_painted: np.ndarray
     erased: np.ndarray
     components: dict[int, _Component]
     excluded: frozenset[int]
@@ -80,6 +81,9 @@ class EditSession:
         if automatic.hematoma_labels is not None:
             self.ids[...] = automatic.hematoma_labels[self.crop]
         self.ivh = np.ascontiguousarray(automatic.ivh_mask[self.crop])
+        # IVH the reader painted counts whole, whatever its HU (the partial volume of a
+        # painted stroke's edge would read CSF under it as no blood)
+        self.ivh_painted = np.zeros(self.ids.shape, dtype=bool)
         # voxels the reader erased: never counted again, not even as a bleed's partial-volume
         # ring (which would otherwise take an erased hole back from the slices around it)
         self.erased = np.zeros(self.ids.shape, dtype=bool)
@@ -87,6 +91,7 @@ class EditSession:
         # copy costs more than the whole rest of an edit)
         self.ivh_full: np.ndarray = automatic.ivh_mask
         self.ivh_ml = float(automatic.ivh_volume_ml)
+        self.ivh_threshold_ml = float(automatic.ivh_threshold_volume_ml)
         self.components: dict[int, _Component] = {}
         boxes = ndi.find_objects(self.ids)
         for h in automatic.hematomas:
@@ -149,6 +154,7 @@ class EditSession:
         self._redo.append(self.record.edits[-1])
         self.ids[u.box] = u.ids
         self.ivh[u.box] = u.ivh
+        self.ivh_painted[u.box] = u.ivh_painted
         self.erased[u.box] = u.erased
         self._ivh_changed(u.ivh)
         self.components, self.excluded, self.next_id = u.components, u.excluded, u.next_id
@@ -199,10 +205,16 @@ class EditSession:
                             for x, o in zip(b, self.origin, strict=True))
             full[shifted] = self.ivh[b]
         self.ivh_full = full
-        self.ivh_ml = float(np.count_nonzero(self.ivh)) * self.context.volume.voxel_volume_ml
+        self.ivh_ml = self.context.ivh_volume_ml(
+            self.ivh, self.ids > 0, self.erased, self.ivh_painted
+        )
+        self.ivh_threshold_ml = (
+            float(np.count_nonzero(self.ivh)) * self.context.volume.voxel_volume_ml
+        )
 
     def _snapshot(self, box: Box) -> None:
         self._undo.append(_Undo(box, self.ids[box].copy(), self.ivh[box].copy(),
+                                self.ivh_painted[box].copy(),
                                 self.erased[box].copy(),
                                 dict(self.components), self.excluded, self.next_id,
                                 self._measurement))
@@ -232,6 +244,7 @@ class EditSession:
             self.ivh[box] |= region
             return
         self.ivh[box] &= ~region
+        self.ivh_painted[box] &= ~region
         self._add_component(box, region)
 
     def _intraventricular(self, box: Box, region: np.ndarray) -> bool:
@@ -269,6 +282,7 @@ class EditSession:
             touched = set(np.unique(ids[hit]).tolist()) - {0}
             ids[hit] = 0
             self.ivh[box] &= ~hit
+            self.ivh_painted[box] &= ~hit
             self.erased[box] |= disk & self.prep.inside[box]
             for cid in touched:
                 self._refit(cid)
@@ -279,11 +293,13 @@ class EditSession:
         self._snapshot(box)
         if self._intraventricular(box, free):  # the reader paints blood in a ventricle
             self.ivh[box] |= free
+            self.ivh_painted[box] |= free
             self.erased[box] &= ~free
             return
         under = ids[disk & (ids > 0)]
         under = under[~np.isin(under, list(self.excluded))] if self.excluded else under
         self.ivh[box] &= ~free
+        self.ivh_painted[box] &= ~free
         self.erased[box] &= ~free
         if under.size:  # the stroke extends the hematoma it touches most
             cid = int(np.bincount(under).argmax())

@@ -41,7 +41,7 @@ from ichmodel.measure.ivh import (
     layering_ivh,
     split_ivh,
 )
-from ichmodel.measure.partial import fractional_volumes_ml
+from ichmodel.measure.partial import fractional_ivh_ml, fractional_volumes_ml
 from ichmodel.measure.types import ABC2, Hematoma, Measurement, MeasureParams
 from ichmodel.measure.verdict import hematoma_measurement
 from ichmodel.notices import Notice, Source
@@ -241,9 +241,9 @@ class MeasureContext:
         ventricular_blood = ivh | layering
         if float(np.count_nonzero(ventricular_blood)) * voxel_ml >= MIN_IVH_ML:
             ivh = ventricular_blood
-        ivh_ml = float(np.count_nonzero(ivh)) * voxel_ml
         found.extend(_mirror_notice(seg.mask & ivh & ~ventricles.space, voxel_ml))
         hematomas, labels = self._hematomas(seg, parenchymal, params, ventricular_blood)
+        ivh_ml = self.ivh_volume_ml(ivh, labels > 0)
         if not hematomas and ivh_ml == 0.0:
             return self._empty(params, f"no hematoma found above {params.hu_min:g} HU", found)
         abc2 = ABC2()
@@ -264,6 +264,7 @@ class MeasureContext:
             hematoma_labels=full_labels,
             ivh_mask=self._to_full(ivh),
             ivh_volume_ml=ivh_ml,
+            ivh_threshold_volume_ml=float(np.count_nonzero(ivh)) * voxel_ml,
             intracranial_volume_ml=region.volume_ml,
             params=params,
             found=found,
@@ -320,6 +321,24 @@ class MeasureContext:
                 )
             )
         return tuple(out), relabel[labels]
+
+    def ivh_volume_ml(
+        self,
+        ivh: np.ndarray,
+        hematoma: np.ndarray,
+        erased: np.ndarray | None = None,
+        painted: np.ndarray | None = None,
+    ) -> float:
+        """Partial-volume volume (ml) of the intraventricular blood ``ivh`` (bool, on the
+        crop) beside the hematomas ``hematoma`` (bool); ``erased`` voxels (a reader's edit)
+        are not counted in its partial-volume ring, ``painted`` ones (the reader's blood)
+        count whole. The automatic measurement and the edit session both count IVH here."""
+        prep, ventricles = self._prep, self._ventricles
+        assert prep is not None and ventricles is not None
+        allowed = prep.allowed if erased is None else prep.allowed & ~erased
+        return fractional_ivh_ml(
+            ivh, prep.smoothed, allowed, ventricles.csf, hematoma, prep.spacing_mm, painted
+        )
 
     def _to_full(self, crop_mask: np.ndarray) -> np.ndarray:
         full = np.zeros(self.volume.shape, dtype=bool)

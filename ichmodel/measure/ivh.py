@@ -1,7 +1,9 @@
 """Intraventricular blood (IVH): best effort, from image geometry alone.
 
 What is counted where: ``Measurement.hematoma_volume_ml`` is intraparenchymal blood only;
-blood inside a ventricle is ``ivh_volume_ml`` (a voxel count). The phantom's truth uses the
+blood inside a ventricle is ``ivh_volume_ml`` (its partial volume against the CSF or the
+ventricle's wall, :func:`ichmodel.measure.partial.fractional_ivh_ml`; the voxel count is
+``ivh_threshold_volume_ml``). The phantom's truth uses the
 same split (its ``hematoma_volume_ml`` excludes the intraventricular blood, ``ivh_volume_ml``
 holds it), so a missed IVH shows up as an inflated parenchymal volume.
 

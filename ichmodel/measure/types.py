@@ -322,6 +322,8 @@ class Measurement:
     hematoma_labels: np.ndarray | None = None
     threshold_volume_ml: float = 0.0
     abc2_hematoma_number: int | None = None
+    #: The voxel count of ``ivh_mask`` (``ivh_volume_ml`` adds the cast's partial volume).
+    ivh_threshold_volume_ml: float = 0.0
     #: Set when the reader edited the segmentation (:func:`ichmodel.edits.apply_edits`);
     #: None for the automatic measurement.
     edited: EditSummary | None = None
@@ -364,6 +366,7 @@ class Measurement:
             "location_description": self.location_description,
             "ivh": self.ivh,
             "ivh_volume_ml": round(self.ivh_volume_ml, 3),
+            "ivh_threshold_volume_ml": round(self.ivh_threshold_volume_ml, 3),
             "intracranial_volume_ml": round(self.intracranial_volume_ml, 1),
             "n_components": self.n_components,
             "hematomas": [h.to_dict() for h in self.hematomas],

@@ -73,6 +73,7 @@ def hematoma_measurement(
     hematoma_labels: np.ndarray | None,
     ivh_mask: np.ndarray,
     ivh_volume_ml: float,
+    ivh_threshold_volume_ml: float,
     intracranial_volume_ml: float,
     params: MeasureParams,
     found: Sequence[Notice],
@@ -80,7 +81,7 @@ def hematoma_measurement(
     excluded_mask: np.ndarray | None = None,
 ) -> Measurement:
     """The measurement of ``hematomas`` (largest first; ``abc2`` is the largest's, ``ABC2()``
-    when there is none) and ``ivh_volume_ml`` of intraventricular blood: volumes summed over
+    when there is none) and ``ivh_volume_ml`` of intraventricular blood (``ivh_threshold_volume_ml`` its voxel count): volumes summed over
     the hematomas, location from the largest, ``found`` followed by :func:`hematoma_notices`,
     and, when ``edited``, a status and a notice (:data:`EDITED_CODE`) that say so."""
     status = measured_status(hematomas, ivh_volume_ml, (params.hu_min, params.hu_max))
@@ -110,6 +111,7 @@ def hematoma_measurement(
         hematoma_labels=hematoma_labels,
         threshold_volume_ml=float(sum(h.threshold_volume_ml for h in hematomas)),
         abc2_hematoma_number=number,
+        ivh_threshold_volume_ml=ivh_threshold_volume_ml,
         edited=edited,
         excluded_mask=excluded_mask,
     )

@@ -261,6 +261,37 @@ def test_paint_in_a_ventricle_is_ivh_and_undoes(measured):
     radius_mm = min(2.0, 0.8 * float(depth.max()))
     painted = session.apply(BrushEdit("paint", z, ((float(y), float(x)),), radius_mm, 1))
     assert painted.hematoma_volume_ml == pytest.approx(auto.hematoma_volume_ml, abs=1e-9)
-    assert painted.ivh_volume_ml > auto.ivh_volume_ml
     assert painted.ivh
+    # the painted voxels count whole (a stroke's edge over CSF is the reader's blood), the
+    # automatic IVH keeps its partial volume
+    stroke_ml = painted.ivh_threshold_volume_ml - auto.ivh_threshold_volume_ml
+    assert stroke_ml > 0
+    assert painted.ivh_volume_ml == pytest.approx(auto.ivh_volume_ml + stroke_ml, abs=0.05)
+    assert session.undo().ivh_volume_ml == pytest.approx(auto.ivh_volume_ml)
+
+
+def test_ivh_painted_over_csf_counts_whole_beside_a_measured_cast():
+    """The automatic cast keeps its partial volume; a stroke the reader paints in the other
+    ventricle's CSF (10 HU under the brush) is blood because the reader says so: every painted
+    voxel counts whole (its edge read against CSF would count nothing)."""
+    from scipy import ndimage as ndi
+
+    from tests.model._measure_heads import CSF_HU, VENTRICLES, _coords, _fraction, make_head
+
+    spacing, shape = (5.0, 1.0, 1.0), (28, 200, 170)
+    head = make_head(spacing_mm=spacing, shape=shape, seed=4)
+    _, y, _ = np.meshgrid(*_coords(shape, spacing), indexing="ij")
+    cast = _fraction(VENTRICLES[0], shape, spacing) * (y > 0.0)
+    vol = head.with_hu((head.hu + cast * (65.0 - CSF_HU)).astype(np.float32))
+    context = prepare(vol)
+    auto = context.measure(MeasureParams())
+    assert auto.ivh and auto.ivh_volume_ml > auto.ivh_threshold_volume_ml  # partial volume
+    session = EditSession(context, auto, "1.2.3")
+    other = _fraction(VENTRICLES[1], shape, spacing) >= 1.0  # the left ventricle's own CSF
+    depth = ndi.distance_transform_edt(other, sampling=spacing)
+    z, yy, xx = (int(v) for v in np.unravel_index(int(np.argmax(depth)), depth.shape))
+    painted = session.apply(BrushEdit("paint", z, ((float(yy), float(xx)),), 3.0, 1))
+    stroke_ml = painted.ivh_threshold_volume_ml - auto.ivh_threshold_volume_ml
+    assert stroke_ml > 0.1
+    assert painted.ivh_volume_ml == pytest.approx(auto.ivh_volume_ml + stroke_ml, abs=0.02)
     assert session.undo().ivh_volume_ml == pytest.approx(auto.ivh_volume_ml)
