@@ -81,9 +81,10 @@ def hematoma_measurement(
     excluded_mask: np.ndarray | None = None,
 ) -> Measurement:
     """The measurement of ``hematomas`` (largest first; ``abc2`` is the largest's, ``ABC2()``
-    when there is none) and ``ivh_volume_ml`` of intraventricular blood (``ivh_threshold_volume_ml`` its voxel count): volumes summed over
-    the hematomas, location from the largest, ``found`` followed by :func:`hematoma_notices`,
-    and, when ``edited``, a status and a notice (:data:`EDITED_CODE`) that say so."""
+    when there is none) and ``ivh_volume_ml`` of intraventricular blood
+    (``ivh_threshold_volume_ml`` its voxel count): volumes summed over the hematomas, location
+    from the largest, ``found`` followed by :func:`hematoma_notices`, and, when ``edited``, a
+    status and a notice (:data:`EDITED_CODE`) that say so."""
     status = measured_status(hematomas, ivh_volume_ml, (params.hu_min, params.hu_max))
     said = [*found, *hematoma_notices(hematomas, abc2)]
     if edited is not None:

@@ -272,8 +272,8 @@ def test_a_layering_cast_is_measured_with_its_partial_volume(blood_hu):
 
 def test_a_full_cast_is_measured_with_the_partial_volume_of_its_wall():
     """Dev phantom 200045 (2.5 mm slices, a subdural crescent too, casts filling both atria
-    against the ventricles' walls): the voxel count measured 8.75 ml of its 9.60; with the partial volume of the cast's
-    edge against the wall's brain, within 4 %."""
+    against the ventricles' walls): the voxel count measured 8.75 ml of its 9.60; with the
+    partial volume of the cast's edge against the wall's brain, within 4 %."""
     config = PhantomConfig(size=256, slice_thickness_mm=2.5, subdural=True, version="6")
     ph = make_phantom(200045, config)
     assert ph.ivh and ph.ivh_volume_ml > 8.0  # the phantom of the finding
