@@ -101,8 +101,8 @@ def phantom_pairs(n: int, size: int, seed_base: int = 100) -> list[dict]:
         t0 = time.perf_counter()
         result = compare(_reading(pair.baseline.volume), _reading(pair.followup))
         truth = expansion_flags(pair.baseline.hematoma_volume_ml,
-                                pair.followup_unmoved.hematoma_volume_ml,
-                                pair.baseline.ivh_volume_ml, pair.followup_unmoved.ivh_volume_ml)
+                                pair.followup_phantom.hematoma_volume_ml,
+                                pair.baseline.ivh_volume_ml, pair.followup_phantom.ivh_volume_ml)
         row = _row(f"phantom {seed} {site} {b_ml:g}->{f_ml:g} ml"
                    f"{' +IVH' if f_ivh and not b_ivh else ''}", result, pair.delta_ml,
                    (truth.standard, truth.revised), pair.truth_map)
@@ -111,7 +111,7 @@ def phantom_pairs(n: int, size: int, seed_base: int = 100) -> list[dict]:
         print_row(row)
         print(f"    baseline truth {pair.baseline.hematoma_volume_ml:.2f} measured "
               f"{result.baseline.measurement.hematoma_volume_ml:.2f} ml; follow-up truth "
-              f"{pair.followup_unmoved.hematoma_volume_ml:.2f} measured "
+              f"{pair.followup_phantom.hematoma_volume_ml:.2f} measured "
               f"{result.followup.measurement.hematoma_volume_ml:.2f} ml", flush=True)
     return rows
 

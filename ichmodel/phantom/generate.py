@@ -13,7 +13,7 @@ from scipy import ndimage
 from ichmodel.phantom.anatomy import Anatomy, sample_anatomy, with_mass_effect
 from ichmodel.phantom.compose import compose
 from ichmodel.phantom.config import PhantomConfig, proxy_poor_outcome
-from ichmodel.phantom.geometry import Grid, HeadFrame, rotation_matrix
+from ichmodel.phantom.geometry import Grid, HeadFrame, HeadMove, rotation_matrix
 from ichmodel.phantom.hematoma import HematomaSpec, sample_hematoma, sample_ivh, sample_site
 from ichmodel.phantom.skullbase import add_extras
 from ichmodel.volume import SeriesMeta, Volume
@@ -166,9 +166,11 @@ def _rngs(seed: int) -> list[np.random.Generator]:
 
 
 def _placement(
-    rng: np.random.Generator, config: PhantomConfig, anatomy: Anatomy, thickness: float
+    rng: np.random.Generator, config: PhantomConfig, anatomy: Anatomy, thickness: float,
+    head_move: HeadMove | None = None,
 ) -> tuple[Grid, HeadFrame]:
-    """Rotate and shift the head and choose a grid (FOV, slices) that holds all of it."""
+    """Rotate and shift the head and choose a grid (FOV, slices) that holds all of it; with
+    ``head_move``, the head is then moved and the grid re-fitted around it (same pixel size)."""
     yaw, pitch, roll = (rng.uniform(-m, m) for m in config.max_rotation_deg)
     rotation = rotation_matrix(yaw, pitch, roll)
     pts = anatomy.outer_surface_points() @ rotation.T  # skin surface, scanner axes
@@ -191,7 +193,31 @@ def _placement(
     grid = Grid(
         shape=(nz, config.size, config.size), spacing_mm=(thickness, h, h), origin_mm=origin
     )
-    return grid, HeadFrame(center_mm=center, rotation=rotation)
+    frame = HeadFrame(center_mm=center, rotation=rotation)
+    if head_move is None:
+        return grid, frame
+    return _refit_grid(grid, head_move.moved_frame(frame), anatomy, margin_z)
+
+
+def _refit_grid(
+    grid: Grid, frame: HeadFrame, anatomy: Anatomy, margin_z: float
+) -> tuple[Grid, HeadFrame]:
+    """The grid of a second scan of a moved head: as many slices as the head now needs, and
+    the field of view shifted in-plane (whole pixels) only as far as keeps the skin 8 mm
+    inside it, as a technologist centres the head."""
+    pts = anatomy.outer_surface_points() @ frame.rotation.T + frame.center_mm
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    thickness, h = grid.spacing_mm[0], grid.spacing_mm[2]
+    origin = list(grid.origin_mm)
+    for axis in (0, 1):
+        first = origin[axis]
+        last = first + (grid.shape[2 - axis] - 1) * h
+        move = max(0.0, hi[axis] + 8.0 - last) - max(0.0, first - (lo[axis] - 8.0))
+        origin[axis] = round(first + math.ceil(abs(move) / h) * h * math.copysign(1, move), 4)
+    nz = int(math.ceil((hi[2] - lo[2] + 2 * margin_z) / thickness)) + 1
+    origin[2] = round(float(lo[2] - margin_z), 3)
+    shape = (nz, grid.shape[1], grid.shape[2])
+    return Grid(shape=shape, spacing_mm=grid.spacing_mm, origin_mm=tuple(origin)), frame
 
 
 def _meta(rng: np.random.Generator, seed: int, thickness: float, version: str) -> SeriesMeta:
@@ -234,8 +260,11 @@ def _noise(rng: np.random.Generator, shape: tuple[int, int, int], sd: float) -> 
     return white
 
 
-def make_phantom(seed: int, config: PhantomConfig | None = None) -> Phantom:
-    """One synthetic head NCCT with a known hematoma (or none), deterministic per ``seed``.
+def make_phantom(
+    seed: int, config: PhantomConfig | None = None, head_move: HeadMove | None = None
+) -> Phantom:
+    """One synthetic head NCCT with a known hematoma (or none), deterministic per ``seed``;
+    ``head_move`` scans the same head again after a rigid move (a follow-up).
 
     Pure numpy/scipy. See :class:`Phantom` for what the ground truth means and
     :class:`~ichmodel.phantom.PhantomConfig` for what can be varied or forced.
@@ -249,7 +278,7 @@ def make_phantom(seed: int, config: PhantomConfig | None = None) -> Phantom:
         )
     )
     anatomy = sample_anatomy(r_anat, config)
-    grid, frame = _placement(r_anat, config, anatomy, thickness)
+    grid, frame = _placement(r_anat, config, anatomy, thickness, head_move)
     site = sample_site(r_bleed, config)
     spec: HematomaSpec | None = sample_hematoma(r_bleed, config, anatomy, site)
     ivh_spec = sample_ivh(r_bleed, config, anatomy, spec)

@@ -69,6 +69,22 @@ class HeadFrame:
         return out[0], out[1], out[2]
 
 
+@dataclass(frozen=True, eq=False)
+class HeadMove:
+    """A rigid move of the head in the scanner, LPS mm: ``p -> matrix @ p + offset_mm``.
+
+    Used to scan the same phantom head again in another position: every part of the phantom is
+    evaluated in head coordinates, so the moved scan is sampled natively (its own partial
+    volume), as a scanner reconstructs a follow-up - not a resampled copy of the first scan."""
+
+    matrix: np.ndarray  # (3, 3) proper rotation
+    offset_mm: np.ndarray  # (3,)
+
+    def moved_frame(self, frame: HeadFrame) -> HeadFrame:
+        return HeadFrame(center_mm=self.matrix @ frame.center_mm + self.offset_mm,
+                         rotation=self.matrix @ frame.rotation)
+
+
 def equivalent_radius_mm(volume_ml: float) -> float:
     """The radius (mm) of a sphere of ``volume_ml``."""
     return (3 * volume_ml * 1000 / (4 * math.pi)) ** (1 / 3)

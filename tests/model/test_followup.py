@@ -84,6 +84,23 @@ def pair():
     return make_phantom_pair(41, 14.0, 24.0, size=128, followup_hours=6.5)
 
 
+def test_phantom_follow_up_is_a_second_scan_of_the_moved_head(pair):
+    """The follow-up is generated with the head moved, not resampled: its truth is the grown
+    bleed's (same shape, own partial volume) and the bleed's centre lies where truth_map puts
+    the unmoved bleed's centre."""
+    from dataclasses import replace
+
+    from ichmodel.phantom import make_phantom
+
+    unmoved = make_phantom(41, replace(pair.baseline.config, volume_ml=24.0))
+    assert pair.followup_phantom.hematoma_volume_ml == pytest.approx(
+        unmoved.hematoma_volume_ml, rel=0.01)
+    where = pair.truth_map(np.array([unmoved.hematoma_center_mm]))[0]
+    assert np.allclose(where, pair.followup_phantom.hematoma_center_mm, atol=1e-6)
+    assert np.abs(np.array(pair.translation_mm)).max() > 1.0  # it did move
+    assert pair.followup.meta.study_uid != pair.baseline.volume.meta.study_uid
+
+
 @pytest.mark.slow
 def test_compare_phantom_pair(pair, tmp_path_factory, capsys):
     """One registration (~30 s on 2 busy cores): the JSON contract, the change, the flags,
