@@ -65,18 +65,32 @@ def _ae(calling_aet: str, timeout_s: float):
 
 
 def _associate(ae, node: DicomNode, timeout_s: float, **kwargs):
+    """An established association, or a NetworkError that says why not.
+
+    A peer that rejects us (wrong AE title) sends A-ASSOCIATE-RJ and closes the connection at
+    once; on a loaded machine the close can reach pynetdicom before the reject is read, and the
+    association then looks aborted. So an association that ends quickly without an answer is
+    asked for once more before it is reported; one that got no answer in time is not."""
     _reachable(node, timeout_s)
-    assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, **kwargs)
-    if assoc.is_established:
-        return assoc
-    if assoc.is_rejected:
-        raise NetworkError(
-            f"{node} refused the association: it does not accept the called AE title "
-            f"{node.ae_title!r} or our AE title {ae.ae_title!r}; check both in its configuration"
-        )
+    for _ in range(2):
+        started = time.monotonic()
+        assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, **kwargs)
+        if assoc.is_established:
+            return assoc
+        if assoc.is_rejected:
+            raise NetworkError(
+                f"{node} refused the association: it does not accept the called AE title "
+                f"{node.ae_title!r} or our AE title {ae.ae_title!r}; check both in its "
+                "configuration"
+            )
+        if time.monotonic() - started >= timeout_s / 2:
+            raise NetworkError(
+                f"{node}: no answer to the association request within {timeout_s:g} s; "
+                "is this a DICOM port?"
+            )
     raise NetworkError(
-        f"{node}: the association was aborted or timed out after {timeout_s:g} s; "
-        "is this a DICOM port?"
+        f"{node} closed the connection without accepting or refusing the association (twice); "
+        "is this a DICOM port, and does it accept our AE title?"
     )
 
 
