@@ -31,6 +31,8 @@ from ichmodel.measure.hematoma import (
     halo_facing_blood,
     prepare_blood,
     segment_blood,
+    trim_slices,
+    vertex_slices,
 )
 from ichmodel.measure.ivh import (
     MIN_IVH_ML,
@@ -188,6 +190,8 @@ class MeasureContext:
         cand = seg.rejected | seg.mask
         area = prep.inside.reshape(prep.inside.shape[0], -1).sum(axis=1)
         seg = drop_below_skull_base(seg, area)
+        vertex = vertex_slices(area, frame)
+        seg = trim_slices(seg, vertex)
         seg = drop_midline_dural(seg, frame)
         collection = find_extra_axial(
             cand,
@@ -242,7 +246,7 @@ class MeasureContext:
         if float(np.count_nonzero(ventricular_blood)) * voxel_ml >= MIN_IVH_ML:
             ivh = ventricular_blood
         found.extend(_mirror_notice(seg.mask & ivh & ~ventricles.space, voxel_ml))
-        hematomas, labels = self._hematomas(seg, parenchymal, params, ventricular_blood)
+        hematomas, labels = self._hematomas(seg, parenchymal, params, ventricular_blood, vertex)
         ivh_ml = self.ivh_volume_ml(ivh, labels > 0)
         if not hematomas and ivh_ml == 0.0:
             return self._empty(params, f"no hematoma found above {params.hu_min:g} HU", found)
@@ -276,11 +280,13 @@ class MeasureContext:
         parenchymal: np.ndarray,
         params: MeasureParams,
         ventricular_blood: np.ndarray,
+        vertex: np.ndarray,
     ) -> tuple[tuple[Hematoma, ...], np.ndarray]:
         """Each parenchymal hematoma measured on its own, largest (partial volume) first,
         and their labels on the crop (1 = largest). The partial-volume ring around a
         hematoma leaves out ``ventricular_blood`` (bool) as it does the other hematomas: a
-        cast beside it is blood of its own, not the hematoma's edge."""
+        cast beside it is blood of its own, not the hematoma's edge; nor does it reach onto the
+        ``vertex`` slices ((z,) bool, :func:`~.hematoma.vertex_slices`)."""
         prep, frame, region = self._prep, self._frame, self.region
         assert prep is not None and frame is not None and region.box is not None
         labels = np.where(parenchymal, seg.labels, 0).astype(np.int32)
@@ -290,7 +296,8 @@ class MeasureContext:
         if not ids:
             return (), np.zeros_like(labels)
         pv = fractional_volumes_ml(
-            labels, ids, prep.smoothed, prep.allowed & ~ventricular_blood, seg.levels,
+            labels, ids, prep.smoothed, prep.allowed & ~ventricular_blood & ~vertex[:, None, None],
+            seg.levels,
             prep.spacing_mm,
         )
         centroids = ndi.center_of_mass(labels > 0, labels, ids)

@@ -298,6 +298,35 @@ def drop_below_skull_base(seg: BloodSegmentation, slice_area: np.ndarray) -> Blo
     return drop_labels(seg, small[np.clip(zc, 0, len(small) - 1)] & (sizes > 0))
 
 
+def vertex_slices(slice_area: np.ndarray, frame: HeadFrame) -> np.ndarray:
+    """(z,) bool: the vertex slices of the crop - above the slice of largest intracranial area,
+    those with less than ``MIN_SLICE_AREA`` of it (``slice_area``: pixels per crop slice).
+
+    A slice there cuts the vault tangentially, so bone partial volume gives blood-range HU
+    across much of what is inside (the GE head's top two 4 mm slices: 53-77 HU over 13-27
+    cm2), and a bleed just below would annex it through the partial volume of its own top.
+    No hematoma voxel and no partial-volume edge is counted there (:func:`trim_slices`): the
+    vertex counterpart of :func:`drop_below_skull_base`. A bleed that truly reaches the vertex
+    loses that cap (the top ~8 mm of the cavity on 4 mm slices)."""
+    if slice_area.max() <= 0:
+        return np.zeros(slice_area.shape, dtype=bool)
+    widest = int(np.argmax(slice_area))
+    small = slice_area / slice_area.max() < MIN_SLICE_AREA
+    return small & (frame.height > frame.height[widest])
+
+
+def trim_slices(seg: BloodSegmentation, slices: np.ndarray) -> BloodSegmentation:
+    """``seg`` without its voxels on ``slices`` ((z,) bool); a hematoma left empty is gone."""
+    if seg.n_components == 0 or not slices.any() or not seg.mask[slices].any():
+        return seg
+    labels = seg.labels.copy()
+    labels[slices] = 0
+    mask = labels > 0
+    return BloodSegmentation(
+        mask, labels, seg.n_components, seg.levels, seg.rejected | (seg.mask & ~mask), seg.notices
+    )
+
+
 def drop_midline_dural(seg: BloodSegmentation, frame: HeadFrame) -> BloodSegmentation:
     """``seg`` without narrow regions hugging the midline plane: the straight and superior
     sagittal sinuses and the falx seen edge-on (:func:`.location.midline_sheets`). A

@@ -217,6 +217,41 @@ def test_a_small_cerebellar_bleed_in_the_real_head_is_a_hematoma_not_ivh(dcm_qa_
     assert m.hematomas[0].location == "infratentorial"
 
 
+def test_a_bleed_under_the_vertex_does_not_annex_the_tangentially_cut_vault(dcm_qa_ct):
+    """Dev insertion 420167: a 24.6 ml convexity bleed whose top reaches the slice below the
+    GE head's two vertex slices (4 mm, cut through the vault tangentially: 53-77 HU across much
+    of them). Before: 30.0 ml, the bleed grown over both vertex slices."""
+    import math
+
+    from ichmodel.io.load import load_study
+    from ichmodel.phantom.insert import BleedRequest, insert_hematomas
+
+    head = load_study(dcm_qa_ct / "In" / "GE")
+    rng = np.random.default_rng(420167)
+    ml = float(math.exp(rng.uniform(math.log(1.0), math.log(40.0))))
+    ins = insert_hematomas(head, [BleedRequest("convexity", ml)], seed=420167)
+    m = measure(ins.volume)
+    truth = ins.bleeds[0].volume_ml
+    [main] = [h for h in m.hematomas if (ins.mask & (m.hematoma_labels == h.number)).any()]
+    assert main.volume_ml == pytest.approx(truth, rel=0.05)
+    # nothing on the top two slices of the cavity (the vault cut tangentially)
+    top = np.nonzero(ins.mask.any(axis=(1, 2)))[0].max()
+    assert not m.hematoma_mask[top + 1 :].any()
+
+
+def test_vertex_slices_are_the_small_ones_above_the_widest():
+    from types import SimpleNamespace
+
+    from ichmodel.measure.hematoma import vertex_slices
+
+    area = np.array([100, 900, 1000, 800, 300, 150, 50], dtype=float)
+    frame = SimpleNamespace(height=np.linspace(0.0, 1.0, 7))
+    assert vertex_slices(area, frame).tolist() == [0, 0, 0, 0, 0, 1, 1]  # type: ignore[arg-type]
+    # a head stored top first: the vertex is at the low indices, the skull base untouched
+    flipped = SimpleNamespace(height=np.linspace(1.0, 0.0, 7))
+    assert vertex_slices(area[::-1], flipped).tolist() == [1, 1, 0, 0, 0, 0, 0]  # type: ignore[arg-type]
+
+
 @pytest.mark.shared
 @pytest.mark.parametrize(
     "seed",
