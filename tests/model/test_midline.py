@@ -66,3 +66,21 @@ def test_real_ge_head_is_plausible(dcm_qa_ct):
     assert result.measured, result.reason
     assert result.shift_mm < 3.0  # a head without a mass lesion
     assert result.septum_length_mm >= 10.0
+
+
+@pytest.mark.parametrize(("signed_mm", "flagged", "near"), [
+    (3.9, False, False), (4.0, False, True), (5.0, False, True), (5.01, True, True),
+    (-6.0, True, True), (6.01, True, False),
+])
+def test_a_shift_within_1_mm_of_the_threshold_says_so(signed_mm, flagged, near):
+    """The flag is the measurement's > 5 mm; within 1 mm of it (the error goal) the summary,
+    the JSON and the report ask the reader to check the drawing."""
+    from ichmodel.midline import MidlineShift
+    from ichviewer.report.score_rows import midline_rows
+
+    result = MidlineShift(measured=True, signed_shift_mm=signed_mm, slice_index=3)
+    assert result.flagged is flagged and result.near_flag is near
+    assert ("check the drawing" in result.summary) is near
+    assert result.to_dict()["near_flag"] is near
+    [(_, value, note)] = midline_rows(result)
+    assert ("(> 5 mm)" in value) is flagged and ("check the drawing" in note) is near
