@@ -173,6 +173,12 @@ def run_smoke_test(
             time.perf_counter() - started,
             study.milestones_s if study else {},
         )
+        # what runs after the results (the midline shift, a job of its own) belongs in the
+        # report and the screenshot too
+        left_s = timeout_s - (time.perf_counter() - started)
+        if not window.controller.runner.wait_idle(max(1.0, left_s)):
+            finish(EXIT_TIMEOUT, f"error: background jobs still running after {timeout_s:.0f} s")
+            return
         if screenshot:
             window.jump_to_largest()
             app.processEvents()

@@ -60,5 +60,6 @@ class MidlineOverlay(SliceOverlay):
         self.line_item.setData(ends[:, 2] + 0.5, ends[:, 1] + 0.5)
         shift = np.array([r.foot_zyx, r.septum_zyx], float)
         self.shift_item.setData(shift[:, 2] + 0.5, shift[:, 1] + 0.5, symbol=[None, "o"])
-        self.label_item.setText(f"MLS {r.shift_mm:.1f} mm")
+        near = " (near 5 mm: check)" if r.near_flag else ""
+        self.label_item.setText(f"MLS {r.shift_mm:.1f} mm{near}")
         self.label_item.setPos(float(shift[1, 2]) + 8.0, float(shift[1, 1]))

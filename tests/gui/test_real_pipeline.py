@@ -130,6 +130,11 @@ def test_smoke_test_cli_writes_the_report(phantom_study, tiny_model, tmp_path, c
     assert printed[-1] == str(out)
     assert out.read_bytes().startswith(b"%PDF")
     assert shot.stat().st_size > 10_000
+    # the midline shift, measured after the results, is waited for and in the report
+    import subprocess
+
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True).stdout
+    assert "Midline shift" in text
 
 
 def test_smoke_test_cli_fails_on_a_bad_folder(tmp_path, capsys):

@@ -37,6 +37,8 @@ def test_scores_panel_entries_compute_and_persist(window, fake_jobs, qtbot, tmp_
 
 
 def test_midline_overlay_draws_on_its_slice(window, qtbot):
+    from dataclasses import replace
+
     from ichmodel.midline import MidlineShift
     from tests.gui.fakes import make_volume
 
@@ -49,7 +51,10 @@ def test_midline_overlay_draws_on_its_slice(window, qtbot):
     window.midline_overlay.set_midline(result)
     window.slice_view.set_slice(k)
     assert window.midline_overlay.shown
-    assert "6.2" in window.midline_overlay.label_item.textItem.toPlainText()
+    label = window.midline_overlay.label_item.textItem.toPlainText()
+    assert "6.2" in label and "near 5 mm" not in label
+    window.midline_overlay.set_midline(replace(result, signed_shift_mm=-4.6))
+    assert "near 5 mm: check" in window.midline_overlay.label_item.textItem.toPlainText()
     window.slice_view.set_slice(k - 1)
     assert not window.midline_overlay.shown
     window.jump_to_midline()
