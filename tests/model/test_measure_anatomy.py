@@ -158,6 +158,18 @@ def test_a_bleed_free_v6_phantom_with_skull_base_and_sinuses_measures_zero():
     assert EXTRA_AXIAL_CODE not in _codes(m)
 
 
+def test_a_lobar_bleed_beside_a_large_subdural_is_not_dropped_with_it():
+    """Dev phantom 200145 (bench/measure_eval.py's config for case 45): a 3.98 ml lobar bleed
+    beside an 87 ml subdural crescent whose mask takes the bleed in; 26 % of the bleed lies
+    within skull contact, the crescent's own regions 51 % or more. Before: measured 0."""
+    ph = make_phantom(200145, PhantomConfig(size=256, slice_thickness_mm=2.5, version="6",
+                                            subdural=True))
+    assert ph.site == "lobar" and ph.subdural_volume_ml > 50
+    m = measure(ph.volume)
+    assert EXTRA_AXIAL_CODE in _codes(m)
+    assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.25)
+
+
 def test_v6_subdural_phantom_is_a_labelled_negative_with_the_notice():
     config = PhantomConfig(size=256, site="none", slice_thickness_mm=5.0, subdural=True)
     ph = make_phantom(12, config)
