@@ -82,8 +82,7 @@ def make_phantom_pair(
     rng = np.random.default_rng(seed * 7919 + 1 if move_seed is None else move_seed)
     rotation = tuple(float(a) for a in rng.uniform(-max_rotation_deg, max_rotation_deg, 3))
     translation = tuple(float(t) for t in rng.uniform(-max_shift_mm, max_shift_mm, 3))
-    v = base.volume
-    centre = v.index_to_physical(tuple((n - 1) / 2.0 for n in v.shape))
+    centre = base.volume.index_to_physical(tuple((n - 1) / 2.0 for n in base.volume.shape))
     move = sitk.Euler3DTransform()
     move.SetCenter(tuple(float(c) for c in centre))
     move.SetRotation(*np.radians(rotation))

@@ -324,10 +324,7 @@ def trim_slices(seg: BloodSegmentation, slices: np.ndarray) -> BloodSegmentation
         return seg
     labels = seg.labels.copy()
     labels[slices] = 0
-    mask = labels > 0
-    return BloodSegmentation(
-        mask, labels, seg.n_components, seg.levels, seg.rejected | (seg.mask & ~mask), seg.notices
-    )
+    return _with_labels(seg, labels)
 
 
 def drop_midline_dural(seg: BloodSegmentation, frame: HeadFrame) -> BloodSegmentation:
@@ -343,7 +340,12 @@ def drop_labels(seg: BloodSegmentation, drop: np.ndarray) -> BloodSegmentation:
     drop[0] = False
     if not drop.any():
         return seg
-    labels = np.where(drop[seg.labels], 0, seg.labels).astype(np.int32)
+    return _with_labels(seg, np.where(drop[seg.labels], 0, seg.labels).astype(np.int32))
+
+
+def _with_labels(seg: BloodSegmentation, labels: np.ndarray) -> BloodSegmentation:
+    """``seg`` with fewer hematoma voxels (``labels``, a subset of its own): what was taken
+    away joins the rejected candidates (the extra-axial check looks at them)."""
     mask = labels > 0
     return BloodSegmentation(
         mask, labels, seg.n_components, seg.levels, seg.rejected | (seg.mask & ~mask), seg.notices

@@ -46,6 +46,13 @@ class MidlineShift:
         return self.shift_mm is not None and abs(self.shift_mm - FLAG_MM) <= NEAR_FLAG_MM
 
     @property
+    def near_flag_note(self) -> str:
+        """What the reader is asked when :attr:`near_flag` holds (summary and report), else ""."""
+        if not self.near_flag:
+            return ""
+        return f"within {NEAR_FLAG_MM:g} mm of the {FLAG_MM:g} mm threshold, so check the drawing"
+
+    @property
     def direction(self) -> str:
         if self.signed_shift_mm is None or abs(self.signed_shift_mm) < 0.05:
             return ""
@@ -59,10 +66,7 @@ class MidlineShift:
         if self.direction:
             text += f" {self.direction}"
         text += f" (> {FLAG_MM:g} mm)" if self.flagged else ""
-        if self.near_flag:
-            text += (f"; within {NEAR_FLAG_MM:g} mm of the {FLAG_MM:g} mm threshold, so check the "
-                     "drawing")
-        return text
+        return text + (f"; {self.near_flag_note}" if self.near_flag else "")
 
     def to_dict(self) -> dict[str, Any]:
         def r(p):

@@ -54,8 +54,7 @@ def midline_rows(midline: MidlineShift | None) -> list[Row]:
         return [("Midline shift", NOT_AVAILABLE, f"could not be measured: {midline.reason}")]
     value = f"{midline.shift_mm:.1f} mm" + (" (> 5 mm)" if midline.flagged else "")
     towards = f"septum {midline.direction}; " if midline.direction else ""
-    near = ("within 1 mm of the 5 mm threshold, so check the drawing; " if midline.near_flag
-            else "")
+    near = f"{midline.near_flag_note}; " if midline.near_flag else ""
     note = (f"{towards}{near}septum pellucidum vs the ideal midline (falx attachments), slice "
             f"{(midline.slice_index or 0) + 1}; best effort from image geometry")
     return [("Midline shift", value, note)]
