@@ -117,6 +117,9 @@ CAST_CORE_MM = 1.5
 CAST_MIN_CORE_ML = 0.05
 #: Less intraventricular blood than this (ml) is not called IVH.
 MIN_IVH_ML = 0.3
+#: Thin blood no core claimed is looked at as a layer or a cast only when it spans at least
+#: this height (mm: slices x thickness; see :func:`_too_flat`).
+MIN_IVH_HEIGHT_MM = 4.0
 #: A blood region whose in-plane rim lies on the ventricular CSF (with the mirror tolerance)
 #: over at least this fraction floats in a ventricle (see :func:`enclosed_by_csf`).
 ENCLOSED_FRACTION = 0.9
@@ -258,6 +261,7 @@ def layering_ivh(
     touching &= csf_in_front(labels, n, ventricles.csf, frame, LAYERING_FRONT_FRACTION)
     touching &= ~midline_sheets(labels, n, frame)  # the falx above the septum
     touching &= ~_on_midline(labels, n, frame)  # pineal, choroid of the third ventricle
+    touching &= ~_too_flat(labels, n, frame)
     if hematoma is not None and hematoma.any():
         touching &= ~_hematoma_edge(labels, n, hematoma, frame, touching)
     touching[0] = False
@@ -286,6 +290,19 @@ def _on_midline(labels: np.ndarray, n: int, frame: HeadFrame) -> np.ndarray:
         zyx = _morph.label_voxels(labels, i, box)
         across = frame.across_mm(zyx[:, 0], zyx[:, 1:])
         out[i] = abs(float(np.median(across))) <= DURAL_OFFSET_MM
+    return out
+
+
+def _too_flat(labels: np.ndarray, n: int, frame: HeadFrame) -> np.ndarray:
+    """Per label: spans less than ``MIN_IVH_HEIGHT_MM`` (its slices times their thickness). An
+    occipital horn or an atrium is well over a centimetre high, so blood layering or cast in
+    it is seen on more than one thin slice; the tentorium crossing a slice obliquely beside a
+    temporal horn or an atrium is one slice's band of dura (dev phantoms 200205 and 200310:
+    0.6-0.7 ml called IVH, on 2.5 and 3 mm slices)."""
+    out = np.zeros(n + 1, dtype=bool)
+    for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
+        if box is not None:
+            out[i] = (box[0].stop - box[0].start) * frame.spacing_mm[0] < MIN_IVH_HEIGHT_MM
     return out
 
 
@@ -329,6 +346,7 @@ def cast_ivh(
     frame: HeadFrame,
     voxel_ml: float,
     layering: np.ndarray | None = None,
+    hematoma: np.ndarray | None = None,
 ) -> np.ndarray:
     """A horn cast with thin blood: blood-range regions (``candidates``, bool: as for
     :func:`layering_ivh`) too dim for a hematoma core (blood mixed with CSF reads 45-60 HU, no
@@ -337,7 +355,10 @@ def cast_ivh(
     (``MIRROR_FRACTION``) on the other side's ventricular CSF. A cast atrium or body is
     several millimetres from the CSF left in front of it, out of :func:`layering_ivh`'s reach;
     grey matter and edema mirror onto brain. ``layering`` (bool): what :func:`layering_ivh`
-    found; a region next to it runs on into the ventricle as well."""
+    found; a region next to it runs on into the ventricle as well. ``hematoma`` (bool): the
+    hematomas found; a region lying mostly at a hematoma's edge is its dim texture and
+    partial volume on a thick slice (:func:`_hematoma_edge`; dev phantom 200135: 0.85 ml of a
+    deep hematoma's rim on 5 mm slices called IVH), not a cast."""
     out = np.zeros_like(candidates)
     if not ventricles.found or not candidates.any() or not frame.orientation.axial:
         return out
@@ -350,7 +371,10 @@ def cast_ivh(
     ok &= _with_core(labels, n, frame, voxel_ml, CAST_MIN_CORE_ML)
     ok &= ~_behind_unless_enclosed(labels, n, candidates, ventricles, frame)
     ok &= ~midline_sheets(labels, n, frame)
+    ok &= ~_too_flat(labels, n, frame)
     ok[0] = False
+    if hematoma is not None and hematoma.any():
+        ok &= ~_hematoma_edge(labels, n, hematoma, frame, ok)
     # both atria cast: each mirrors onto the other, and each lies by a horn that still holds
     # CSF (within ``LAYERING_REACH_MM`` of it, or next to layering blood); symmetric grey
     # matter does not mirror onto a ventricle or lies away from it

@@ -170,6 +170,20 @@ def test_a_lobar_bleed_beside_a_large_subdural_is_not_dropped_with_it():
     assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.25)
 
 
+def test_a_crescent_whose_dense_layer_holds_hematoma_cores_is_still_a_collection():
+    """Dev phantom 200352 (1 mm slices, a 9.6 ml lobar bleed, a 73 ml subdural crescent): on
+    thin slices the crescent's dense inner layer held hematoma cores, so half the crescent
+    was taken as hematoma and the crescent was skipped as 'a bleed near the surface': 31.9 ml
+    measured, no notice. A crescent spreads along the inner table; the bleed does not."""
+    ph = make_phantom(200352, PhantomConfig(size=256, slice_thickness_mm=1.0, version="6",
+                                            subdural=True))
+    assert ph.site == "lobar" and ph.subdural_volume_ml > 50
+    m = measure(ph.volume)
+    assert EXTRA_AXIAL_CODE in _codes(m)
+    assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.1)
+    assert len(m.hematomas) == 1
+
+
 def test_v6_subdural_phantom_is_a_labelled_negative_with_the_notice():
     config = PhantomConfig(size=256, site="none", slice_thickness_mm=5.0, subdural=True)
     ph = make_phantom(12, config)

@@ -280,3 +280,31 @@ def test_a_full_cast_is_measured_with_the_partial_volume_of_its_wall():
     m = measure(ph.volume)
     assert m.ivh_volume_ml == pytest.approx(ph.ivh_volume_ml, rel=0.04)
     assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.05)
+
+
+def test_the_tentorium_on_one_slice_beside_a_horn_is_not_a_cast():
+    """Dev phantom 200310 (3 mm slices, no intraventricular blood): a band of the tentorium
+    crossing one slice beside the temporal horns, 45 HU, mirrored onto the other side's band
+    and so stood as one of two cast horns: 0.6 ml called IVH. A horn's cast is seen on more
+    than one slice."""
+    config = PhantomConfig(size=256, slice_thickness_mm=3.0, version="6", subdural=True)
+    ph = make_phantom(200310, config)
+    assert not ph.ivh and ph.structures["tentorium"].any()
+    m = measure(ph.volume)
+    assert m.ivh is False and m.ivh_volume_ml == 0.0
+    assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.1)
+
+
+def test_a_hematomas_dim_rim_on_thick_slices_is_not_a_cast():
+    """Dev phantom 200135 (5 mm slices, a deep bleed by the atrium, no intraventricular
+    blood): the hematoma's own dim texture and partial-volume rim, under the hematoma range,
+    mirrored onto the other atrium: 0.85 ml called IVH. Blood lying mostly at a hematoma's
+    edge is not looked at as a cast."""
+    config = PhantomConfig(
+        size=256, slice_thickness_mm=5.0, version="6", site="deep", ivh=False, subdural=False
+    )
+    ph = make_phantom(200135, config)
+    assert not ph.ivh
+    m = measure(ph.volume)
+    assert m.ivh is False and m.ivh_volume_ml == 0.0
+    assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.1)
