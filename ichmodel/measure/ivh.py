@@ -293,16 +293,18 @@ def _on_midline(labels: np.ndarray, n: int, frame: HeadFrame) -> np.ndarray:
     return out
 
 
-def _too_flat(labels: np.ndarray, n: int, frame: HeadFrame) -> np.ndarray:
-    """Per label: spans less than ``MIN_IVH_HEIGHT_MM`` (its slices times their thickness). An
-    occipital horn or an atrium is well over a centimetre high, so blood layering or cast in
-    it is seen on more than one thin slice; the tentorium crossing a slice obliquely beside a
-    temporal horn or an atrium is one slice's band of dura (dev phantoms 200205 and 200310:
-    0.6-0.7 ml called IVH, on 2.5 and 3 mm slices)."""
+def _too_flat(labels: np.ndarray, n: int, frame: HeadFrame, min_slices: int = 1) -> np.ndarray:
+    """Per label: spans less than ``MIN_IVH_HEIGHT_MM`` (its slices times their thickness) or
+    fewer than ``min_slices`` slices. An occipital horn or an atrium is well over a
+    centimetre high, so blood layering or cast in it is seen on more than one thin slice; the
+    tentorium crossing a slice obliquely beside a temporal horn or an atrium is one slice's
+    band of dura (dev phantoms 200205 and 200310: 0.6-0.7 ml called IVH, on 2.5 and 3 mm
+    slices)."""
     out = np.zeros(n + 1, dtype=bool)
     for i, box in enumerate(ndi.find_objects(labels, max_label=n), start=1):
         if box is not None:
-            out[i] = (box[0].stop - box[0].start) * frame.spacing_mm[0] < MIN_IVH_HEIGHT_MM
+            slices = box[0].stop - box[0].start
+            out[i] = slices * frame.spacing_mm[0] < MIN_IVH_HEIGHT_MM or slices < min_slices
     return out
 
 
@@ -613,7 +615,10 @@ def _cast_parts(
     opened in-plane, in pieces keeping a core of ``MIN_CAST_REGION_ML`` inside a
     ``CAST_CORE_MM`` margin (a hematoma's dim texture and partial-volume edge are thin), with
     no ventricular CSF behind ``CAST_BEHIND_FRACTION`` of their back face
-    (:func:`csf_behind`). A piece takes back its own edge within the mirrored part. Voxel
+    (:func:`csf_behind`), on two slices or more (:func:`_too_flat`: a lobe's end is dimmed
+    by the next slice's brain on one thick slice; dev phantoms 200111 and 200461 at 5 mm:
+    0.7-0.85 ml of hematoma called IVH). A piece takes back its own edge within the mirrored
+    part. Voxel
     by voxel, because the mirrored part can be mostly hematoma (dev phantom 200056: a
     hematoma in front of its cast atrium, both on the other ventricle's mirror image); a
     hematoma that took the place of a compressed ventricle is as dense as the rest of itself
@@ -649,6 +654,7 @@ def _cast_parts(
             continue
         keep = _with_core(pieces, n, frame, voxel_ml, MIN_CAST_REGION_ML)
         keep &= ~csf_behind(pieces, n, ventricles.csf, frame, CAST_BEHIND_FRACTION)
+        keep &= ~_too_flat(pieces, n, frame, min_slices=2)
         keep[0] = False
         log.debug("region %d (rest %.1f HU): %d of %d dim mirrored pieces are a cast", i, rest,
                   int(np.count_nonzero(keep)), n)

@@ -308,3 +308,18 @@ def test_a_hematomas_dim_rim_on_thick_slices_is_not_a_cast():
     m = measure(ph.volume)
     assert m.ivh is False and m.ivh_volume_ml == 0.0
     assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.1)
+
+
+def test_a_hematomas_lobe_dimmed_on_one_thick_slice_is_not_a_cast_part():
+    """Dev phantom 200111 (5 mm slices, a 34 ml deep bleed between the frontal horns, no
+    intraventricular blood): the end of a lobe, dimmed by the next slice's brain, mirrored
+    onto the other ventricle and was split off as a cast: 0.85 ml called IVH. A cast runs
+    through its horn's height, over more than one slice."""
+    config = PhantomConfig(
+        size=256, slice_thickness_mm=5.0, version="6", site="deep", ivh=False, subdural=False
+    )
+    ph = make_phantom(200111, config)
+    assert not ph.ivh
+    m = measure(ph.volume)
+    assert m.ivh is False and m.ivh_volume_ml == 0.0
+    assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.05)
