@@ -323,3 +323,20 @@ def test_a_hematomas_lobe_dimmed_on_one_thick_slice_is_not_a_cast_part():
     m = measure(ph.volume)
     assert m.ivh is False and m.ivh_volume_ml == 0.0
     assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.05)
+
+
+def test_both_atria_cast_with_csf_only_on_the_next_slice_are_ivh():
+    """Dev phantom 200359 (5 mm slices, a 3.6 ml deep bleed, both atria fully cast, 8.4 ml):
+    the CSF left in the ventricles lies on the slice above one of the casts only, so that
+    cast was not 'by a horn' and neither could stand in the other's mirror test: no IVH
+    found. A horn's CSF on the next slice counts as beside it."""
+    config = PhantomConfig(
+        size=256, slice_thickness_mm=5.0, version="6", site="deep", ivh=True, subdural=True
+    )
+    ph = make_phantom(200359, config)
+    assert ph.ivh and ph.ivh_volume_ml > 5.0
+    m = measure(ph.volume)
+    assert m.ivh is True
+    assert m.ivh_volume_ml >= 0.7 * ph.ivh_volume_ml
+    assert np.count_nonzero(m.ivh_mask & ph.ivh_mask) >= 0.9 * np.count_nonzero(m.ivh_mask)
+    assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.1)
