@@ -230,9 +230,7 @@ class MeasureContext:
         loose = ivh_candidates(prep.smoothed, self._allowed_ivh, params.hu_min, params.hu_max)
         loose &= ~seg.mask
         layering = layering_ivh(loose, ventricles, frame, hematoma=seg.mask)
-        layering |= cast_ivh(
-            loose & ~layering, ventricles, frame, voxel_ml, layering, hematoma=seg.mask
-        )
+        layering |= cast_ivh(loose & ~layering, ventricles, frame, voxel_ml, layering)
         parenchymal, ivh = split_ivh(
             seg.mask,
             seg.labels,

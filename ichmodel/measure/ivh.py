@@ -348,7 +348,6 @@ def cast_ivh(
     frame: HeadFrame,
     voxel_ml: float,
     layering: np.ndarray | None = None,
-    hematoma: np.ndarray | None = None,
 ) -> np.ndarray:
     """A horn cast with thin blood: blood-range regions (``candidates``, bool: as for
     :func:`layering_ivh`) too dim for a hematoma core (blood mixed with CSF reads 45-60 HU, no
@@ -357,10 +356,10 @@ def cast_ivh(
     (``MIRROR_FRACTION``) on the other side's ventricular CSF. A cast atrium or body is
     several millimetres from the CSF left in front of it, out of :func:`layering_ivh`'s reach;
     grey matter and edema mirror onto brain. ``layering`` (bool): what :func:`layering_ivh`
-    found; a region next to it runs on into the ventricle as well. ``hematoma`` (bool): the
-    hematomas found; a region lying mostly at a hematoma's edge is its dim texture and
-    partial volume on a thick slice (:func:`_hematoma_edge`; dev phantom 200135: 0.85 ml of a
-    deep hematoma's rim on 5 mm slices called IVH), not a cast."""
+    found; a region next to it runs on into the ventricle as well. A cast fills its horn
+    through the horn's height: seen on two slices or more (:func:`_too_flat`; dev phantoms
+    200135 and 200327 at 5 mm: a hematoma's dim rim and a pair of tentorium bands, one slice
+    each, 0.85-1.2 ml called IVH)."""
     out = np.zeros_like(candidates)
     if not ventricles.found or not candidates.any() or not frame.orientation.axial:
         return out
@@ -373,10 +372,8 @@ def cast_ivh(
     ok &= _with_core(labels, n, frame, voxel_ml, CAST_MIN_CORE_ML)
     ok &= ~_behind_unless_enclosed(labels, n, candidates, ventricles, frame)
     ok &= ~midline_sheets(labels, n, frame)
-    ok &= ~_too_flat(labels, n, frame)
+    ok &= ~_too_flat(labels, n, frame, min_slices=2)
     ok[0] = False
-    if hematoma is not None and hematoma.any():
-        ok &= ~_hematoma_edge(labels, n, hematoma, frame, ok)
     # both atria cast: each mirrors onto the other, and each lies by a horn that still holds
     # CSF (within ``LAYERING_REACH_MM`` of it in-plane or on the next slice, or next to
     # layering blood); symmetric grey matter does not mirror onto a ventricle or lies away
