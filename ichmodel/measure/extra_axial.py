@@ -55,6 +55,8 @@ MIDLINE_MM = 10.0
 #: A region that is mostly hematoma is still a collection where it spreads along the inner
 #: table: in contact over at least this many times its thickness (see :func:`find_extra_axial`).
 CRESCENT_LENGTH_RATIO = 5.0
+#: ... on at least this fraction of its thick slices (a bleed's cap may be flat on two or three).
+CRESCENT_SLICE_FRACTION = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,10 +85,12 @@ def find_extra_axial(
 
     ``hematoma`` (bool): voxels already taken as hematomas; a region that is mostly
     hematoma is a bleed near the surface, not a collection, unless it spreads along the
-    inner table (``CRESCENT_LENGTH_RATIO``) on ``MIN_SLICES`` slices: on thin slices the
-    dense inner layer of a subdural crescent holds hematoma cores (dev phantoms 200352,
-    200558, 200586 at 1 mm: half of each crescent, 20-26 ml, counted as a lobar hematoma);
-    a bleed reaching the table touches it over about its own width. ``smoothed`` (HU on the crop),
+    inner table (``CRESCENT_LENGTH_RATIO``) on ``MIN_SLICES`` slices and on most of its thick
+    ones (``CRESCENT_SLICE_FRACTION``): on thin slices the dense inner layer of a subdural
+    crescent holds hematoma cores (dev phantoms 200352, 200558, 200586 at 1 mm: half of each
+    crescent, 20-26 ml, counted as a lobar hematoma); a bleed reaching the table touches it
+    over about its own width, and lies flat on it at most at its top and bottom (dev phantom
+    200028: 3 of 18 thick slices). ``smoothed`` (HU on the crop),
     ``rim_mm`` (the skull rim left out of ``inside``) and ``hu_range``: see the module doc
     (without ``smoothed`` the rim adds nothing). With the head's ``frame``, a region lying
     mostly within ``MIDLINE_MM`` of the midline plane is the superior sagittal sinus coming
@@ -144,7 +148,8 @@ def find_extra_axial(
                 thick_slices += 1
                 thickest = max(thickest, thickness)
                 crescent_slices += contact_mm >= CRESCENT_LENGTH_RATIO * thickness
-        if mostly_hematoma and crescent_slices < MIN_SLICES:
+        crescent = crescent_slices >= max(MIN_SLICES, CRESCENT_SLICE_FRACTION * thick_slices)
+        if mostly_hematoma and not crescent:
             continue
         if thick_slices >= MIN_SLICES:
             found_mask[objects[i - 1]] |= comp

@@ -184,6 +184,18 @@ def test_a_crescent_whose_dense_layer_holds_hematoma_cores_is_still_a_collection
     assert len(m.hematomas) == 1
 
 
+def test_a_lobar_bleed_against_the_skull_fires_no_collection_notice():
+    """Dev phantom 200028 (1 mm slices, a 19 ml lobar bleed against the inner table, no
+    subdural): its top and bottom slices lie flat on the table, three of 18 slices, which
+    is no crescent."""
+    ph = make_phantom(200028, PhantomConfig(size=256, slice_thickness_mm=1.0, version="6",
+                                            subdural=False))
+    assert ph.subdural_volume_ml == 0.0 and ph.hematoma_volume_ml > 10
+    m = measure(ph.volume)
+    assert EXTRA_AXIAL_CODE not in _codes(m)
+    assert m.hematoma_volume_ml == pytest.approx(ph.hematoma_volume_ml, rel=0.05)
+
+
 def test_v6_subdural_phantom_is_a_labelled_negative_with_the_notice():
     config = PhantomConfig(size=256, site="none", slice_thickness_mm=5.0, subdural=True)
     ph = make_phantom(12, config)
