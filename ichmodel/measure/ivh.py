@@ -380,8 +380,10 @@ def cast_ivh(
     # from it. The next slice: on 5 mm slices a fully cast atrium can have the CSF of the
     # body only above it (dev phantom 200359: 8.4 ml in both atria, none found)
     touching = np.zeros(n + 1, dtype=bool)
-    near3d = ndi.binary_dilation(_near(ventricles, frame), structure=_CROSS_Z)
-    touching[np.unique(labels[near3d & (labels > 0)])] = True
+    near_csf = _near(ventricles, frame)
+    pairs = ((labels, near_csf), (labels[1:], near_csf[:-1]), (labels[:-1], near_csf[1:]))
+    for here, there in pairs:
+        touching[np.unique(here[there & (here > 0)])] = True
     if layering is not None and layering.any():
         near = _morph.dilate(layering, _morph.IN_PLANE) | ndi.binary_dilation(
             layering, structure=_CROSS_Z
